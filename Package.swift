@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Parley",
+    products: [
+        .library(name: "Parley", targets: ["Parley"]),
+        .executable(name: "parley", targets: ["ParleyCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+    ],
+    targets: [
+        // The dialogue engine: pure Swift + Foundation, plus AsyncHTTPClient for the HTTP backend.
+        .target(
+            name: "Parley",
+            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
+        // jansson, for the C ABI target (see include/): `apt-get install libjansson-dev`.
+        .systemLibrary(
+            name: "CJansson",
+            pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]
+        ),
+        .executableTarget(
+            name: "ParleyCLI",
+            dependencies: ["Parley", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .executableTarget(name: "ParleyBench", dependencies: ["Parley"], path: "benchmarks/ParleyBench"),
+        .testTarget(name: "ParleyTests", dependencies: ["Parley"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

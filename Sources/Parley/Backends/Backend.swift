@@ -1,0 +1,65 @@
+/// What a model is asked for: a chat (`/v1/chat/completions`) or a rendered prompt (`/v1/completions`).
+public enum PromptInput: Sendable, Equatable {
+    case chat([ChatMessage])
+    case text(String)
+}
+
+public struct ChatMessage: Sendable, Equatable, Codable {
+    public var role: Speaker
+    public var content: String
+    public init(_ role: Speaker, _ content: String) { self.role = role; self.content = content }
+}
+
+/// One generation request, with enough identity (dialogue, message index, role) for
+/// deterministic backends and for routing a dialogue to the same server.
+public struct GenerationRequest: Sendable {
+    public var dialogueID: String
+    /// Index of the message being written in the dialogue.
+    public var turn: Int
+    public var role: String
+    public var prompt: PromptInput
+    public var model: String?
+    public var maxTokens: Int
+    public var temperature: Double
+    public var topP: Double
+    public var stop: [String]
+    /// A sampling seed derived from the run seed, for servers that honour it.
+    public var seed: UInt64
+    /// 1 for the first try, 2 for the first retry, …
+    public var attempt: Int = 1
+}
+
+public struct GenerationResult: Sendable {
+    public var text: String
+    public var finishReason: String?
+    public var promptTokens: Int?
+    public var completionTokens: Int?
+    public var model: String?
+
+    public init(text: String, finishReason: String? = nil, promptTokens: Int? = nil,
+                completionTokens: Int? = nil, model: String? = nil) {
+        self.text = text; self.finishReason = finishReason; self.promptTokens = promptTokens
+        self.completionTokens = completionTokens; self.model = model
+    }
+}
+
+/// A failed attempt. Retryable failures (429, 5xx, timeouts, lost connections) are
+/// tried again after a backoff, or after the server's `Retry-After`.
+public struct BackendError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var retryable: Bool
+    public var retryAfter: Double?
+
+    public init(_ message: String, retryable: Bool, retryAfter: Double? = nil) {
+        self.message = message; self.retryable = retryable; self.retryAfter = retryAfter
+    }
+    public var description: String { message }
+}
+
+/// A model server, or anything that writes text for a request.
+public protocol Backend: Sendable {
+    /// One attempt; retries and concurrency limits are the caller's (`ModelEndpoint`).
+    func generate(_ request: GenerationRequest) async throws -> GenerationResult
+    /// How this backend's prompts are counted for context windowing.
+    var tokenCounter: any TokenCounter { get }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// A backend as the runtime uses it: its concurrency limit and its retry policy.
+/// Every role served by the same backend shares one `ModelEndpoint`, so the limit is per server.
+public final class ModelEndpoint: Sendable {
+    public let name: String
+    public let backend: any Backend
+    public let limiter: RequestLimiter
+    public let retry: RetryPolicy
+
+    public init(name: String, backend: any Backend, settings: BackendCommon) {
+        self.name = name
+        self.backend = backend
+        self.limiter = RequestLimiter(limit: settings.maxConcurrency)
+        self.retry = RetryPolicy(maxRetries: settings.maxRetries, baseSeconds: settings.backoffBaseSeconds,
+                                 maxSeconds: settings.backoffMaxSeconds)
+    }
+
+    /// Generates with retries. A slot is held only while an attempt runs, not during backoff.
+    /// Throws `GenerationFailure` once retries are spent or the error is not retryable.
+    public func generate(_ request: GenerationRequest) async throws -> (GenerationResult, attempts: Int) {
+        var request = request
+        while true {
+            try await limiter.acquire()
+            let outcome: Result<GenerationResult, any Error>
+            do {
+                let r = try await backend.generate(request)
+                limiter.release()
+                outcome = .success(r)
+            } catch {
+                limiter.release()
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .success(let r): return (r, request.attempt)
+            case .failure(let error):
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
+                let e = error as? BackendError ?? BackendError("\(error)", retryable: true)
+                guard e.retryable, request.attempt <= retry.maxRetries else {
+                    throw GenerationFailure(reason: e.message, attempts: request.attempt)
+                }
+                try await Task.sleep(nanoseconds: UInt64(retry.delay(afterAttempt: request.attempt, retryAfter: e.retryAfter) * 1e9))
+                request.attempt += 1
+            }
+        }
+    }
+}
+
+/// A request that failed for good: the dialogue is marked failed with this reason.
+public struct GenerationFailure: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+    public var attempts: Int
+    public var description: String { "\(reason) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))" }
+}
+
+/// Exponential backoff with full jitter, capped; a server's `Retry-After` wins when longer.
+public struct RetryPolicy: Sendable {
+    public var maxRetries: Int
+    public var baseSeconds: Double
+    public var maxSeconds: Double
+
+    public func delay(afterAttempt attempt: Int, retryAfter: Double?) -> Double {
+        let ceiling = min(maxSeconds, baseSeconds * pow(2, Double(attempt - 1)))
+        let jittered = Double.random(in: 0...max(ceiling, 1e-9))
+        guard let retryAfter else { return jittered }
+        return max(jittered, min(retryAfter, max(maxSeconds, 300)))
+    }
+
+    /// Parses a `Retry-After` header: seconds, or an HTTP date.
+    public static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Double? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        if let s = Double(value) { return max(0, s) }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "GMT")
+        f.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return f.date(from: value).map { max(0, $0.timeIntervalSince(now)) }
+    }
+}

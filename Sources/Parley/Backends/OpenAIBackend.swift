@@ -1,0 +1,118 @@
+import Foundation
+
+/// Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, SGLang, Ollama):
+/// `/chat/completions` for chat prompts, `/completions` for rendered ones.
+public final class OpenAIBackend: Backend {
+    public let config: OpenAIConfig
+    public let tokenCounter: any TokenCounter
+    private let apiKey: String?
+
+    /// Reads the API key from the environment variable the config names.
+    public init(config: OpenAIConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.config = config
+        self.apiKey = config.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+        switch config.tokenizer {
+        case "llamacpp", "vllm":
+            tokenCounter = ServerTokenCounter(url: config.tokenizeURL ?? ServerTokenCounter.defaultURL(base: config.baseURL),
+                                              style: config.tokenizer == "vllm" ? .vllm(model: config.model) : .llamacpp,
+                                              apiKey: apiKey, timeout: min(config.timeoutSeconds, 30))
+        default:
+            tokenCounter = EstimatingTokenCounter(charsPerToken: config.charsPerToken)
+        }
+    }
+
+    public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("model", r.model ?? config.model)
+        let path: String
+        switch r.prompt {
+        case .chat(let messages):
+            path = "/chat/completions"
+            w.key("messages"); w.beginArray()
+            for m in messages { w.beginObject(); w.field("role", m.role.rawValue); w.field("content", m.content); w.endObject() }
+            w.endArray()
+        case .text(let prompt):
+            path = "/completions"
+            w.field("prompt", prompt)
+        }
+        w.field("max_tokens", r.maxTokens)
+        w.key("temperature"); w.double(r.temperature)
+        w.key("top_p"); w.double(r.topP)
+        if !r.stop.isEmpty {
+            // OpenAI accepts at most 4 stop sequences; servers that take more get them all.
+            let stops = config.baseURL.contains("api.openai.com") ? Array(r.stop.prefix(4)) : r.stop
+            w.key("stop"); w.beginArray(); for s in stops { w.string(s) }; w.endArray()
+        }
+        w.field("seed", Int(r.seed & 0x7FFF_FFFF))
+        w.endObject()
+
+        let url = config.baseURL + path
+        let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: config.timeoutSeconds)
+        guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url) }
+        let reply: CompletionReply
+        do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
+            throw BackendError("malformed response from \(url): \(String(decoding: body.prefix(200), as: UTF8.self))", retryable: true)
+        }
+        guard let choice = reply.choices.first, let text = choice.message?.content ?? choice.text else {
+            throw BackendError("response from \(url) has no text", retryable: true)
+        }
+        return GenerationResult(text: text, finishReason: choice.finish_reason,
+                                promptTokens: reply.usage?.prompt_tokens, completionTokens: reply.usage?.completion_tokens,
+                                model: reply.model)
+    }
+
+    private struct CompletionReply: Decodable {
+        struct Choice: Decodable {
+            struct Msg: Decodable { var content: String? }
+            var text: String?
+            var message: Msg?
+            var finish_reason: String?
+        }
+        struct Usage: Decodable { var prompt_tokens: Int?; var completion_tokens: Int? }
+        var choices: [Choice]
+        var usage: Usage?
+        var model: String?
+    }
+}
+
+/// Exact token counts from the server: llama.cpp's `/tokenize` takes `{"content"}`,
+/// vLLM's takes `{"model", "prompt"}`; both answer with `tokens` (vLLM also `count`).
+public struct ServerTokenCounter: TokenCounter {
+    public enum Style: Sendable { case llamacpp, vllm(model: String) }
+    public var url: String
+    public var style: Style
+    var apiKey: String?
+    var timeout: Double
+
+    static func defaultURL(base: String) -> String {
+        (base.hasSuffix("/v1") ? String(base.dropLast(3)) : base) + "/tokenize"
+    }
+
+    public func count(_ text: String) async throws -> Int {
+        var w = JSONWriter()
+        w.beginObject()
+        switch style {
+        case .llamacpp: w.field("content", text); w.key("add_special"); w.bool(false)
+        case .vllm(let model): w.field("model", model); w.field("prompt", text); w.key("add_special_tokens"); w.bool(false)
+        }
+        w.endObject()
+        var attempt = 1
+        while true {
+            do {
+                let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
+                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url) }
+                guard let reply = try? JSONDecoder().decode(Reply.self, from: body), let n = reply.count ?? reply.tokens?.count else {
+                    throw BackendError("malformed tokenize response from \(url)", retryable: false)
+                }
+                return n
+            } catch let e as BackendError where e.retryable && attempt < 4 {
+                try await Task.sleep(nanoseconds: UInt64(RetryPolicy(maxRetries: 3, baseSeconds: 0.25, maxSeconds: 4)
+                    .delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
+                attempt += 1
+            }
+        }
+    }
+
+    private struct Reply: Decodable { var tokens: [JSONValue]?; var count: Int? }
+}

@@ -1,0 +1,68 @@
+import Synchronization
+
+/// A deterministic backend for tests, benchmarks and reproducible runs. Its text is a
+/// function of (run seed, dialogue id, message index, role) only, so the same config and
+/// seeds give the same dialogues at any concurrency. Latency and failures are injectable.
+public final class ScriptedBackend: Backend {
+    public let config: ScriptedConfig
+    public let runSeed: UInt64
+    /// The marker the asker writes at `end_at_turn`.
+    public let endMarker: String?
+    private let calls = Atomic<Int>(0)
+    private let counter = EstimatingTokenCounter(charsPerToken: 4)
+
+    public init(config: ScriptedConfig, runSeed: UInt64, endMarker: String? = nil) {
+        self.config = config; self.runSeed = runSeed; self.endMarker = endMarker
+    }
+
+    public var tokenCounter: any TokenCounter { counter }
+
+    public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+        var h = StableHash()
+        h.combine(runSeed); h.combine(r.dialogueID); h.combine(r.turn); h.combine(r.role)
+        let key = h.value
+        let call = calls.add(1, ordering: .relaxed).newValue
+
+        if config.latencyMs > 0 || config.jitterMs > 0 {
+            var rng = SplitMix64(seed: key ^ UInt64(r.attempt))
+            let ms = max(0, config.latencyMs + (config.jitterMs > 0 ? Double.random(in: -config.jitterMs...config.jitterMs, using: &rng) : 0))
+            try await Task.sleep(nanoseconds: UInt64(ms * 1e6))
+        }
+        if config.failEvery > 0 && call % config.failEvery == 0 {
+            throw BackendError("scripted failure (call \(call) of every \(config.failEvery))", retryable: true)
+        }
+        if config.failRate > 0 {
+            var rng = SplitMix64(seed: key &+ UInt64(r.attempt) &* 0x9E37_79B9)
+            if Double.random(in: 0..<1, using: &rng) < config.failRate {
+                throw BackendError("scripted failure (rate \(config.failRate), attempt \(r.attempt))", retryable: true)
+            }
+        }
+
+        var rng = SplitMix64(seed: key)
+        let n = Int.random(in: config.words, using: &rng)
+        var text = "\(r.role) \(r.turn):"
+        text.reserveCapacity(n * 8 + 16)
+        for _ in 0..<n {
+            text += " "
+            text += Self.vocabulary[Int(rng.next() % UInt64(Self.vocabulary.count))]
+        }
+        let exchange = r.turn / 2 + 1
+        if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, r.role == "asker" {
+            text += " " + endMarker
+        }
+        let promptTokens: Int
+        switch r.prompt {
+        case .text(let t): promptTokens = counter.estimate(t)
+        case .chat(let m): promptTokens = m.reduce(0) { $0 + counter.estimate($1.content) }
+        }
+        return GenerationResult(text: text, finishReason: "stop", promptTokens: promptTokens,
+                                completionTokens: n + 2, model: "scripted")
+    }
+
+    static let vocabulary = """
+        the a model data turn ask answer why how what context window token server user assistant \
+        question reply example system prompt graph node edge score judge pair rank plan step write \
+        read check test build fast slow small large first last next other same new old good best \
+        simple clear real long short time place idea topic point case reason result value part
+        """.split(separator: " ").map(String.init)
+}

@@ -1,0 +1,152 @@
+/// A run's whole configuration: one JSON file, the same for the CLI and (later) the C ABI.
+/// `Config.parse` validates it and reports every problem with its path.
+public struct Config: Sendable {
+    public var recipe: String = "parrot"
+    /// The seeds file (JSONL), relative to the working directory.
+    public var seeds: String?
+    public var output = Output()
+    public var run = RunSettings()
+    public var backends: [String: BackendConfig] = [:]
+    public var roles: [String: RoleConfig] = [:]
+    public var templates: [String: Template] = [:]
+    public var turns = TurnPlan()
+    /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
+    /// a run directory refuses to resume under a different fingerprint.
+    public var fingerprint: String = ""
+
+    public init() {}
+
+    public struct Output: Sendable {
+        public var dir: String = "runs/parley"
+        /// `sharegpt` (always written, `dialogues.jsonl`) and optionally `messages` (`messages.jsonl`).
+        public var formats: [String] = ["sharegpt"]
+    }
+
+    public struct RunSettings: Sendable {
+        /// The run seed: scripted text, sampled turn caps and request seeds derive from it.
+        public var seed: UInt64 = 0
+        /// Dialogues in flight at once.
+        public var concurrency: Int = 64
+        /// Use only the first N seeds.
+        public var limit: Int?
+        /// Seconds between progress lines when stderr is not a terminal.
+        public var progressSeconds: Double = 10
+    }
+
+    public struct TurnPlan: Sendable {
+        /// Exchanges per dialogue (a seeded exchange counts): fixed, or sampled per dialogue from a range.
+        public var max: ClosedRange<Int> = 8...8
+        /// Dialogues ending with fewer complete exchanges go to `filtered.jsonl`.
+        public var min: Int = 1
+        /// A marker the asker may write to end the dialogue (`asker_ended`), e.g. "<e>".
+        public var endMarker: String?
+    }
+
+    public static let recipes = ["parrot"]
+    public static let outputFormats = ["sharegpt", "messages"]
+}
+
+public enum BackendConfig: Sendable {
+    case openai(OpenAIConfig)
+    case scripted(ScriptedConfig)
+
+    public var common: BackendCommon {
+        switch self {
+        case .openai(let c): c.common
+        case .scripted(let c): c.common
+        }
+    }
+}
+
+/// Settings every backend has.
+public struct BackendCommon: Sendable {
+    /// Requests in flight at once against this backend.
+    public var maxConcurrency: Int = 16
+    /// Retries after the first attempt, with exponential backoff and jitter.
+    public var maxRetries: Int = 4
+    public var backoffBaseSeconds: Double = 0.5
+    public var backoffMaxSeconds: Double = 30
+}
+
+public struct OpenAIConfig: Sendable {
+    public var common = BackendCommon()
+    /// e.g. `http://127.0.0.1:8080/v1` or `https://api.openai.com/v1`.
+    public var baseURL: String = ""
+    public var model: String = ""
+    /// The name of the environment variable that holds the API key (never the key itself).
+    public var apiKeyEnv: String?
+    public var timeoutSeconds: Double = 120
+    /// Token counts for context windowing: `estimate`, or exact from the server (`llamacpp`, `vllm`).
+    public var tokenizer: String = "estimate"
+    /// Overrides the tokenize URL (default: the base URL without `/v1`, plus `/tokenize`).
+    public var tokenizeURL: String?
+    public var charsPerToken: Double = 2.5
+    /// Tokens a chat endpoint's template adds per message.
+    public var chatOverheadTokens: Int = 8
+    public static let tokenizers = ["estimate", "llamacpp", "vllm"]
+}
+
+public struct ScriptedConfig: Sendable {
+    public var common = BackendCommon(maxConcurrency: 1024, maxRetries: 2, backoffBaseSeconds: 0.001, backoffMaxSeconds: 0.01)
+    /// Words per generated message.
+    public var words: ClosedRange<Int> = 8...24
+    public var latencyMs: Double = 0
+    public var jitterMs: Double = 0
+    /// Fraction of attempts that fail (deterministic per dialogue, turn and attempt).
+    public var failRate: Double = 0
+    /// Every Nth call fails (0: never).
+    public var failEvery: Int = 0
+    /// The asker writes `turns.end_marker` at this exchange (0: never) — to exercise endings.
+    public var endAtTurn: Int = 0
+}
+
+/// A participant: which backend serves it and how it is prompted.
+public struct RoleConfig: Sendable {
+    public enum Endpoint: String, Sendable { case chat, completion }
+    /// How the user simulator sees the dialogue (asker roles only).
+    public enum AskerMode: String, Sendable, CaseIterable {
+        /// A trained asker (Parrot-Ask, Socratic) continues the user's turn of the transcript.
+        case trained
+        /// A chat model reads the rendered history and an instruction to write the user's next message.
+        case prompted
+        /// A chat model sees the dialogue with user and assistant swapped and answers as "assistant".
+        case swapped
+    }
+
+    public var name: String
+    public var backend: String = ""
+    /// Overrides the backend's model name.
+    public var model: String?
+    public var endpoint: Endpoint = .chat
+    public var template: String = Template.humanAssistant.name
+    public var mode: AskerMode = .trained
+    public var systemPrompt: String?
+    /// Prompted mode: what follows the rendered history.
+    public var instruction: String = RoleConfig.defaultInstruction
+    /// Prompted and swapped modes, empty dialogue: how to open. `{topic}` is the seed's topic
+    /// (or "anything you are curious about").
+    public var openingInstruction: String = RoleConfig.defaultOpening
+    /// Trained mode, free seeds with a topic: appended to the system prompt.
+    public var topicHint: String = "The human wants to talk about {topic}."
+    public var maxTokens: Int = 512
+    public var maxContext: Int = 4096
+    public var temperature: Double = 0.7
+    public var topP: Double = 1
+    public var stop: [String] = []
+    /// Keep the first exchange (the topic) when old exchanges must be dropped.
+    public var keepFirstExchange: Bool = false
+    /// Tokens kept free besides `max_tokens`, and added per message for tokenizer boundary effects.
+    public var marginTokens: Int = 4
+
+    public init(name: String) { self.name = name }
+
+    public static let defaultInstruction = """
+        Above is a conversation between a user and an AI assistant. Now imagine you are the user. \
+        Write the user's next message: a short, casual follow-up that builds on the conversation, \
+        the way a real person types. Write only the message itself.
+        """
+    public static let defaultOpening = """
+        Imagine you are a person starting a conversation with an AI assistant about {topic}. \
+        Write your opening message, short and natural. Write only the message itself.
+        """
+}

@@ -1,0 +1,217 @@
+import Foundation
+
+/// Every problem found in a config, each with its path.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var issues: [ConfigIssue]
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
+
+extension Config {
+    /// Parses and validates a config file's text. Throws `ConfigError` listing every problem.
+    public static func parse(_ text: String) throws(ConfigError) -> Config {
+        let root: JSONValue
+        do { root = try JSONValue.parse(text) } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")])
+        }
+        return try parse(root)
+    }
+
+    public static func parse(_ root: JSONValue) throws(ConfigError) -> Config {
+        let reader = ConfigReader()
+        var config = Config()
+        guard let top = reader.object(root, at: "") else {
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "the config must be a JSON object, got \(root.shortDescription)")])
+        }
+        if let r = top.oneOf("recipe", Config.recipes) { config.recipe = r }
+        config.seeds = top.string("seeds", nonEmpty: true)
+
+        if let o = top.object("output") {
+            if let d = o.string("dir", nonEmpty: true) { config.output.dir = d }
+            if let f = o.strings("formats") {
+                for (i, name) in f.enumerated() where !Config.outputFormats.contains(name) {
+                    reader.report("output.formats[\(i)]", "expected one of \(Config.outputFormats.joined(separator: ", ")), got \"\(name)\"")
+                }
+                config.output.formats = ["sharegpt"] + f.filter { $0 != "sharegpt" }
+            }
+            o.finish()
+        }
+        if let o = top.object("run") {
+            if let s = o.int("seed", min: 0) { config.run.seed = UInt64(s) }
+            if let c = o.int("concurrency", max: 1_000_000) { config.run.concurrency = c }
+            config.run.limit = o.int("limit")
+            if let p = o.double("progress_seconds", min: 0.1) { config.run.progressSeconds = p }
+            o.finish()
+        }
+        if let o = top.object("turns") {
+            if let m = o.intRange("max") { config.turns.max = m }
+            if let m = o.int("min", min: 0) { config.turns.min = m }
+            config.turns.endMarker = o.string("end_marker", nonEmpty: true)
+            o.finish()
+            if config.turns.min > config.turns.max.upperBound {
+                reader.report("turns.min", "is larger than turns.max (\(config.turns.max.upperBound))")
+            }
+        }
+        if let o = top.object("templates") {
+            for name in o.fields.keys.sorted() {
+                if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
+            }
+        }
+        if let o = top.object("backends") {
+            for name in o.fields.keys.sorted() {
+                if let b = o.object(name), let backend = parseBackend(b) { config.backends[name] = backend }
+            }
+        }
+        if let o = top.object("roles") {
+            for name in o.fields.keys.sorted() {
+                if let r = o.object(name) { config.roles[name] = parseRole(r, name: name, config: config) }
+            }
+        }
+        top.finish()
+        checkRecipe(&config, reader: reader, hasRoles: top.has("roles"))
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
+        config.fingerprint = fingerprint(of: root)
+        return config
+    }
+
+    /// The roles each recipe needs.
+    static let recipeRoles = ["parrot": ["asker", "assistant"]]
+
+    private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
+        for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
+            reader.report("roles.\(role)", "missing: the \(config.recipe) recipe needs roles \(recipeRoles[config.recipe]!.joined(separator: " and "))")
+        }
+        if config.backends.isEmpty && !reader.issues.contains(where: { $0.path.hasPrefix("backends") }) {
+            reader.report("backends", "missing: define at least one backend")
+        }
+    }
+
+    private static func parseTemplate(_ o: ObjectReader, name: String) -> Template {
+        func part(_ key: String) -> Template.Part {
+            guard let p = o.object(key) else { return Template.Part(prefix: "", suffix: "") }
+            let part = Template.Part(prefix: p.string("prefix") ?? "", suffix: p.string("suffix") ?? "", opens: p.strings("opens"))
+            p.finish()
+            return part
+        }
+        let t = Template(name: name, begin: o.string("begin") ?? "", system: part("system"), user: part("user"),
+                         assistant: part("assistant"), systemInFirstUser: o.bool("system_in_first_user") ?? false,
+                         stop: o.strings("stop") ?? [])
+        o.finish()
+        return t
+    }
+
+    private static func parseCommon(_ o: ObjectReader, _ c: inout BackendCommon) {
+        if let n = o.int("max_concurrency", max: 100_000) { c.maxConcurrency = n }
+        if let n = o.int("max_retries", min: 0, max: 100) { c.maxRetries = n }
+        if let d = o.double("backoff_base_seconds") { c.backoffBaseSeconds = d }
+        if let d = o.double("backoff_max_seconds") { c.backoffMaxSeconds = d }
+    }
+
+    private static func parseBackend(_ o: ObjectReader) -> BackendConfig? {
+        guard let type = o.oneOf("type", ["openai", "scripted"]) else {
+            if !o.has("type") { o.reader.report(o.childPath("type"), "missing: \"openai\" or \"scripted\"") }
+            o.finish(known: Array(o.fields.keys))
+            return nil
+        }
+        defer { o.finish() }
+        if type == "scripted" {
+            var c = ScriptedConfig()
+            parseCommon(o, &c.common)
+            if let w = o.intRange("words") { c.words = w }
+            if let d = o.double("latency_ms") { c.latencyMs = d }
+            if let d = o.double("jitter_ms") { c.jitterMs = d }
+            if let d = o.double("fail_rate", max: 1) { c.failRate = d }
+            if let n = o.int("fail_every", min: 0) { c.failEvery = n }
+            if let n = o.int("end_at_turn", min: 0) { c.endAtTurn = n }
+            return .scripted(c)
+        }
+        var c = OpenAIConfig()
+        parseCommon(o, &c.common)
+        if let u = o.string("base_url", nonEmpty: true) {
+            if let url = URL(string: u), ["http", "https"].contains(url.scheme ?? ""), url.host != nil {
+                c.baseURL = u.hasSuffix("/") ? String(u.dropLast()) : u
+            } else {
+                o.reader.report(o.childPath("base_url"), "expected an http(s) URL, got \"\(u)\"")
+            }
+        } else if !o.has("base_url") {
+            o.reader.report(o.childPath("base_url"), "missing: the server's URL, e.g. \"http://127.0.0.1:8080/v1\"")
+        }
+        if let m = o.string("model", nonEmpty: true) { c.model = m }
+        else if !o.has("model") { o.reader.report(o.childPath("model"), "missing: the model name the server expects") }
+        c.apiKeyEnv = o.string("api_key_env", nonEmpty: true)
+        if let d = o.double("timeout_seconds", min: 0.001) { c.timeoutSeconds = d }
+        if let t = o.oneOf("tokenizer", OpenAIConfig.tokenizers) { c.tokenizer = t }
+        c.tokenizeURL = o.string("tokenize_url", nonEmpty: true)
+        if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
+        if let n = o.int("chat_overhead_tokens", min: 0) { c.chatOverheadTokens = n }
+        return .openai(c)
+    }
+
+    private static func parseRole(_ o: ObjectReader, name: String, config: Config) -> RoleConfig {
+        var r = RoleConfig(name: name)
+        defer { o.finish() }
+        if let b = o.string("backend", nonEmpty: true) {
+            if config.backends[b] == nil {
+                let hint = ConfigReader.closest(to: b, in: Set(config.backends.keys)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                o.reader.report(o.childPath("backend"), "no backend named \"\(b)\"\(hint)")
+            }
+            r.backend = b
+        } else if !o.has("backend") {
+            o.reader.report(o.childPath("backend"), "missing: the name of a backend")
+        }
+        r.model = o.string("model", nonEmpty: true)
+        if let e = o.oneOf("endpoint", ["chat", "completion"]) { r.endpoint = RoleConfig.Endpoint(rawValue: e)! }
+        if let t = o.string("template", nonEmpty: true) {
+            if Template.builtins[t] == nil && config.templates[t] == nil {
+                let names = Set(Template.builtins.keys).union(config.templates.keys)
+                o.reader.report(o.childPath("template"), "unknown template \"\(t)\"; known: \(names.sorted().joined(separator: ", "))")
+            }
+            r.template = t
+        }
+        // The asker's default mode follows its endpoint: a completion endpoint continues the transcript.
+        r.mode = r.endpoint == .completion ? .trained : .prompted
+        if let m = o.oneOf("mode", RoleConfig.AskerMode.allCases.map(\.rawValue)) {
+            r.mode = RoleConfig.AskerMode(rawValue: m)!
+            if name != "asker" { o.reader.report(o.childPath("mode"), "only the asker role has a mode") }
+            if r.mode == .trained && r.endpoint == .chat {
+                o.reader.report(o.childPath("mode"), "\"trained\" continues a transcript and needs \"endpoint\": \"completion\"")
+            }
+        }
+        r.systemPrompt = o.string("system_prompt")
+        if let s = o.string("instruction", nonEmpty: true) { r.instruction = s }
+        if let s = o.string("opening_instruction", nonEmpty: true) { r.openingInstruction = s }
+        if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
+        if let n = o.int("max_tokens") { r.maxTokens = n }
+        if let n = o.int("max_context") { r.maxContext = n }
+        if let d = o.double("temperature", max: 5) { r.temperature = d }
+        if let d = o.double("top_p", max: 1) { r.topP = d }
+        if let s = o.strings("stop") { r.stop = s }
+        if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }
+        if let n = o.int("margin_tokens", min: 0) { r.marginTokens = n }
+        if r.maxTokens + r.marginTokens >= r.maxContext {
+            o.reader.report(o.childPath("max_tokens"), "\(r.maxTokens) leaves no room for a prompt in max_context \(r.maxContext)")
+        }
+        return r
+    }
+
+    /// Everything but the operational settings that may change between resumes.
+    static func fingerprint(of root: JSONValue) -> String {
+        guard case .object(var top) = root else { return "" }
+        top["output"] = top["output"]?.objectValue.map { o in .object(o.filter { $0.key != "dir" }) }
+        if case .object(let run)? = top["run"] { top["run"] = .object(run.filter { $0.key == "seed" || $0.key == "limit" }) }
+        if case .object(let backends)? = top["backends"] {
+            let operational: Set<String> = ["max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
+                                            "backoff_max_seconds", "base_url", "api_key_env", "latency_ms", "jitter_ms",
+                                            "fail_rate", "fail_every"]
+            top["backends"] = .object(backends.mapValues { b in b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b })
+        }
+        let hex = String(StableHash.of(JSONValue.object(top).canonicalText), radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let e = error as? DecodingError, case .dataCorrupted(let ctx) = e {
+            return (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? ctx.debugDescription
+        }
+        return "\(error)"
+    }
+}

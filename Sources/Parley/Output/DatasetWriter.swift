@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// Writes ended dialogues to the run's dataset files and records each write in the
+/// journal, under one lock, so that files and journal always agree:
+/// - `dialogues.jsonl` — finished dialogues, ShareGPT shape;
+/// - `messages.jsonl` — the same in the OpenAI/TRL `messages` shape (optional);
+/// - `filtered.jsonl` — dialogues that ended too short to keep;
+/// - `failures.jsonl` — dialogues whose requests failed, and unusable seeds lines, with reasons.
+final class DatasetWriter: Sendable {
+    static let dialoguesFile = "dialogues.jsonl"
+    static let messagesFile = "messages.jsonl"
+    static let filteredFile = "filtered.jsonl"
+    static let failuresFile = "failures.jsonl"
+
+    private struct State {
+        var files: [String: AppendFile]
+        var stats: RunStats
+    }
+    private let state: Mutex<State>
+    private let journal: Journal
+    private let order: [String]
+    /// Prepended to `conversations` as the `system` entry: the assistant's system prompt.
+    private let systemPrompt: String?
+
+    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?) throws {
+        var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile]
+        if formats.contains("messages") { names.append(Self.messagesFile) }
+        var files: [String: AppendFile] = [:]
+        for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
+        state = Mutex(State(files: files, stats: stats))
+        self.journal = journal
+        self.order = names
+        self.systemPrompt = systemPrompt
+    }
+
+    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile]
+
+    var stats: RunStats { state.withLock { $0.stats } }
+
+    /// Writes an ended dialogue to its file(s), then its end record to the journal.
+    func commit(_ d: Dialogue) throws {
+        var d = d
+        // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
+        if d.status != .failed, d.messages.last?.speaker == .user { d.messages.removeLast() }
+        try state.withLock { s in
+            switch d.status {
+            case .finished:
+                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt) + "\n")
+                try s.files[Self.messagesFile]?.append(Rows.messages(d, system: systemPrompt) + "\n")
+            case .filtered:
+                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt) + "\n")
+            case .failed, .running:
+                try s.files[Self.failuresFile]?.append(Rows.failure(d) + "\n")
+            }
+            try journal.end(d, sizes: order.compactMap { name in s.files[name].map { (name, $0.size) } })
+            s.stats.add(d)
+        }
+    }
+}
+
+/// The JSON rows of the output files.
+enum Rows {
+    static func shareGPT(_ d: Dialogue, system: String?) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("id", d.id)
+        w.key("conversations"); w.beginArray()
+        if let system, !system.isEmpty { w.beginObject(); w.field("from", "system"); w.field("value", system); w.endObject() }
+        for m in d.messages {
+            w.beginObject()
+            w.field("from", m.speaker == .user ? "human" : m.speaker == .assistant ? "gpt" : "system")
+            w.field("value", m.content)
+            w.endObject()
+        }
+        w.endArray()
+        w.field("end_reason", d.endReason?.rawValue ?? "")
+        w.field("turns", d.turns)
+        w.key("meta"); meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
+        w.endObject()
+        return w.text
+    }
+
+    static func messages(_ d: Dialogue, system: String?) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("id", d.id)
+        w.key("messages"); w.beginArray()
+        if let system, !system.isEmpty { w.beginObject(); w.field("role", "system"); w.field("content", system); w.endObject() }
+        for m in d.messages { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
+        w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    static func failure(_ d: Dialogue) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("id", d.id)
+        w.field("line", d.seed.line)
+        w.field("end_reason", d.endReason?.rawValue ?? EndReason.failed.rawValue)
+        w.field("reason", d.failure ?? "unknown")
+        w.field("turns", d.turns)
+        w.key("seed"); Records.seed(d.seed, into: &w)
+        w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
+        w.endObject()
+        return w.text
+    }
+
+    /// The dialogue's meta: the seed, the run's choices, and one generation record per message
+    /// (aligned with `conversations`, all keys present so dataset loaders infer one schema).
+    static func meta(_ d: Dialogue, hasSystem: Bool, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("seed_mode", d.seed.mode.rawValue)
+        w.field("seed_line", d.seed.line)
+        w.key("topic"); if let t = d.seed.topic { w.string(t) } else { w.null() }
+        for k in d.meta.keys.sorted() { w.key(k); w.value(d.meta[k]!) }
+        if !d.seed.extra.isEmpty { w.key("seed"); w.value(.object(d.seed.extra)) }
+        w.key("generation"); w.beginArray()
+        if hasSystem { Records.turnMeta(nil, into: &w) }
+        for m in d.messages { Records.turnMeta(m.meta, into: &w) }; w.endArray()
+        w.endObject()
+    }
+}

@@ -1,0 +1,81 @@
+/// Counts over the dialogues a run has written; the basis of `summary.json` and progress lines.
+public struct RunStats: Sendable, Equatable {
+    public var finished = 0
+    public var filtered = 0
+    public var failed = 0
+    /// Seeds lines that could not be used (also counted in `failed`).
+    public var invalidSeeds = 0
+    /// Complete exchanges in written dialogues.
+    public var turns = 0
+    public var messagesGenerated = 0
+    public var promptTokens = 0
+    public var completionTokens = 0
+    public var endReasons: [String: Int] = [:]
+    public var failureReasons: [String: Int] = [:]
+
+    public var ended: Int { finished + filtered + failed }
+
+    public init() {}
+
+    public mutating func add(_ d: Dialogue) {
+        switch d.status {
+        case .finished: finished += 1
+        case .filtered: filtered += 1
+        case .failed, .running: failed += 1
+        }
+        if d.endReason == .invalidSeed { invalidSeeds += 1 }
+        if let r = d.endReason { endReasons[r.rawValue, default: 0] += 1 }
+        if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
+        turns += d.turns
+        for m in d.messages {
+            guard let meta = m.meta else { continue }
+            messagesGenerated += 1
+            promptTokens += meta.promptTokens ?? 0
+            completionTokens += meta.completionTokens ?? 0
+        }
+    }
+
+    /// Groups failure messages by their first clause ("HTTP 503 from …: detail" → "HTTP 503 from …").
+    static func shortReason(_ s: String) -> String {
+        let head = s.split(separator: ":", maxSplits: 1).first.map(String.init) ?? s
+        return String(head.prefix(120))
+    }
+}
+
+extension EndReason {
+    /// A seeds line that could not be parsed, or repeated an id.
+    public static let invalidSeed = EndReason("invalid_seed")
+}
+
+/// What `summary.json` holds.
+public struct RunSummary: Sendable {
+    public var seeds: Int
+    public var stats: RunStats
+    public var wallSeconds: Double
+    public var interrupted: Bool
+    public var outputDir: String
+    public var files: [String]
+
+    public var json: String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("seeds", seeds)
+        w.field("finished", stats.finished)
+        w.field("filtered", stats.filtered)
+        w.field("failed", stats.failed)
+        w.field("invalid_seeds", stats.invalidSeeds)
+        w.field("turns", stats.turns)
+        w.key("mean_turns"); w.double(stats.finished > 0 ? Double(stats.turns) / Double(max(1, stats.ended - stats.failed)) : 0)
+        w.field("generated_messages", stats.messagesGenerated)
+        w.field("prompt_tokens", stats.promptTokens)
+        w.field("completion_tokens", stats.completionTokens)
+        w.key("wall_seconds"); w.double((wallSeconds * 1000).rounded() / 1000)
+        w.key("interrupted"); w.bool(interrupted)
+        w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
+        w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
+        w.field("output_dir", outputDir)
+        w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()
+        w.endObject()
+        return w.text
+    }
+}

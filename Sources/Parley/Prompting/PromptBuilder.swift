@@ -1,0 +1,108 @@
+/// Builds the request text of one role from a view: windows the history to fit the
+/// role's context, renders it for the role's endpoint, and says where to stop.
+public struct PromptBuilder: Sendable {
+    public var role: RoleConfig
+    public var template: Template
+    public var counter: any TokenCounter
+    /// Tokens a chat endpoint adds per message.
+    public var chatOverhead: Int
+    let fixedCounts: FixedTextCounts
+
+    public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int) {
+        self.role = role; self.template = template; self.counter = counter; self.chatOverhead = chatOverhead
+        self.fixedCounts = FixedTextCounts()
+    }
+
+    public enum Outcome: Sendable, Equatable {
+        case ready(PromptInput, stops: [String], keptMessages: Int)
+        /// Even the newest exchange does not fit: `needed` tokens against a `budget`.
+        case exhausted(needed: Int, budget: Int)
+    }
+
+    /// Tokens left for the prompt once generation and the margin are reserved.
+    public var budget: Int { role.maxContext - role.maxTokens - role.marginTokens }
+
+    /// - Parameters:
+    ///   - contentCounts: token counts of `view.history[i].content` (cached by the caller).
+    ///   - exchangeStarts: where exchanges start in the dialogue (a user message).
+    public func build(_ view: View, contentCounts: [Int], exchangeStarts: [Bool]) async throws -> Outcome {
+        let fixed = try await fixedCost(view)
+        var overhead: [Speaker: Int] = [:]
+        for s in [Speaker.user, .assistant] { overhead[s] = try await messageOverhead(s, framing: view.framing) }
+        let costs = view.history.indices.map { contentCounts[$0] + overhead[view.history[$0].speaker, default: 0] + 1 }
+
+        let window = ContextWindow(budget: budget, keepFirstExchange: role.keepFirstExchange)
+        guard let kept = window.select(fixed: fixed, costs: costs, exchangeStarts: exchangeStarts) else {
+            let newest = exchangeStarts.lastIndex(of: true) ?? 0
+            return .exhausted(needed: fixed + costs[min(newest, costs.count)...].reduce(0, +), budget: budget)
+        }
+        let messages = kept.map { view.history[$0] }
+        return .ready(render(view, messages), stops: stops(view), keptMessages: kept.count)
+    }
+
+    func render(_ view: View, _ messages: [Message]) -> PromptInput {
+        switch (view.framing, role.endpoint) {
+        case (.direct, .chat):
+            let system = view.system.map { [ChatMessage(.system, $0)] } ?? []
+            return .chat(system + (view.lead + messages).map { ChatMessage($0.speaker, $0.content) })
+        case (.direct, .completion):
+            return .text(template.render(system: view.system, messages: view.lead + messages, next: view.next))
+        case (.transcript(let instruction), _):
+            let body = messages.map(View.transcriptLine).joined() + instruction
+            if role.endpoint == .completion {
+                return .text(template.render(system: view.system, messages: [Message(.user, body)], next: .assistant))
+            }
+            return .chat((view.system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, body)])
+        }
+    }
+
+    func stops(_ view: View) -> [String] {
+        var stops = role.stop
+        func add(_ s: [String]) { for x in s where !stops.contains(x) { stops.append(x) } }
+        if role.endpoint == .completion { add(template.stops(generating: view.next)) }
+        if case .transcript = view.framing { add(["\nUser:", "\nAssistant:"]) }
+        return stops
+    }
+
+    /// What the prompt costs with no history message.
+    func fixedCost(_ view: View) async throws -> Int {
+        switch (view.framing, role.endpoint) {
+        case (.direct, .completion), (.transcript, .completion):
+            let empty = render(view, [])
+            guard case .text(let t) = empty else { return 0 }
+            return try await fixedCounts.count(t, with: counter) + role.marginTokens
+        case (.direct, .chat), (.transcript, .chat):
+            guard case .chat(let messages) = render(view, []) else { return 0 }
+            var total = chatOverhead  // the generation prompt
+            for m in messages { total += try await fixedCounts.count(m.content, with: counter) + chatOverhead }
+            return total
+        }
+    }
+
+    func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
+        switch (framing, role.endpoint) {
+        case (.transcript, _):
+            return try await fixedCounts.count(View.transcriptLine(Message(speaker, "")), with: counter)
+        case (.direct, .chat):
+            return chatOverhead
+        case (.direct, .completion):
+            let p = template.part(speaker)
+            return try await fixedCounts.count(p.prefix + p.suffix, with: counter)
+        }
+    }
+}
+
+/// Cleans generated text: cut at the first stop sequence (in case the server did not),
+/// trim, and drop a speaker label the model repeated ("User: …").
+public enum TurnCleaner {
+    public static func clean(_ text: String, stops: [String], speaker: Speaker) -> String {
+        var t = Substring(text)
+        if let cut = stops.compactMap({ s in s.isEmpty ? nil : t.range(of: s)?.lowerBound }).min() { t = t[..<cut] }
+        t = t.trimmingCharacters(in: .whitespacesAndNewlines)[...]
+        let labels = speaker == .user ? ["User:", "Human:", "USER:", "[|Human|]"] : ["Assistant:", "ASSISTANT:", "AI:", "[|AI|]"]
+        for label in labels where t.hasPrefix(label) { t = t.dropFirst(label.count); break }
+        return t.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+import Foundation

@@ -1,0 +1,75 @@
+/// Turns messages into one prompt string for completion endpoints (`/v1/completions`).
+///
+/// A message renders as `prefix + content + suffix` of its speaker's part; the prompt
+/// for the next message ends with that speaker's prefix, so the model continues it.
+/// Generation stops at the template's end-of-turn sequences and where the model
+/// starts another speaker's message.
+public struct Template: Sendable, Equatable {
+    public struct Part: Sendable, Equatable {
+        public var prefix: String
+        public var suffix: String
+        /// Sequences that mark the start of this speaker's message; they stop generation of the others.
+        public var opens: [String]
+        public init(prefix: String, suffix: String, opens: [String]? = nil) {
+            self.prefix = prefix; self.suffix = suffix
+            let trimmed = prefix.trimmingCharacters(in: .whitespacesAndNewlines)
+            self.opens = opens ?? (trimmed.isEmpty ? [] : [trimmed])
+        }
+    }
+
+    public var name: String
+    /// Text at the very start of the prompt.
+    public var begin: String
+    public var system: Part
+    public var user: Part
+    public var assistant: Part
+    /// Families without a system role (Llama-2, Gemma) put the system block inside the first user message.
+    public var systemInFirstUser: Bool
+    /// End-of-turn sequences that stop every generation.
+    public var stop: [String]
+
+    public init(name: String, begin: String = "", system: Part, user: Part, assistant: Part,
+                systemInFirstUser: Bool = false, stop: [String] = []) {
+        self.name = name; self.begin = begin; self.system = system; self.user = user
+        self.assistant = assistant; self.systemInFirstUser = systemInFirstUser; self.stop = stop
+    }
+
+    public func part(_ speaker: Speaker) -> Part {
+        switch speaker {
+        case .system: system
+        case .user: user
+        case .assistant: assistant
+        }
+    }
+
+    /// The prompt asking the model to write `next`'s message after `messages`.
+    public func render(system systemPrompt: String?, messages: [Message], next: Speaker) -> String {
+        var out = begin
+        var pendingSystem: String?
+        if let systemPrompt, !systemPrompt.isEmpty {
+            let block = system.prefix + systemPrompt + system.suffix
+            let firstUser = messages.first.map { $0.speaker == .user } ?? (next == .user)
+            if systemInFirstUser && firstUser { pendingSystem = block } else { out += block }
+        }
+        for message in messages {
+            let p = part(message.speaker)
+            out += p.prefix
+            if let block = pendingSystem { out += block; pendingSystem = nil }
+            out += message.content + p.suffix
+        }
+        out += part(next).prefix
+        if let block = pendingSystem { out += block }
+        return out
+    }
+
+    /// Where to stop when the model writes `speaker`'s message.
+    public func stops(generating speaker: Speaker) -> [String] {
+        var result = stop
+        for other in [Speaker.user, .assistant] where other != speaker {
+            for s in part(other).opens where !result.contains(s) { result.append(s) }
+        }
+        return result
+    }
+}
+
+import Foundation

@@ -1,0 +1,42 @@
+/// Counts tokens for context windowing.
+public protocol TokenCounter: Sendable {
+    func count(_ text: String) async throws -> Int
+}
+
+/// A conservative estimate when no tokenizer is at hand: every digit is a token
+/// (common tokenizers split numbers into digits) and the rest costs one token per
+/// `charsPerToken` UTF-8 bytes, rounded up. English prose averages about 4 bytes a token.
+public struct EstimatingTokenCounter: TokenCounter {
+    public var charsPerToken: Double
+    public init(charsPerToken: Double = 2.5) { self.charsPerToken = charsPerToken }
+
+    public func count(_ text: String) -> Int { estimate(text) }
+
+    public func estimate(_ text: String) -> Int {
+        var digits = 0, bytes = 0
+        for b in text.utf8 {
+            if b >= 0x30 && b <= 0x39 { digits += 1 } else { bytes += 1 }
+        }
+        return digits + Int((Double(bytes) / charsPerToken).rounded(.up))
+    }
+}
+
+import Synchronization
+
+/// Remembers the counts of a role's fixed texts (system prompts, template parts),
+/// which every request of that role needs again. Message counts are cached per
+/// dialogue instead (see `TokenCache`), so this stays small.
+final class FixedTextCounts: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+    private let limit = 4096
+
+    func count(_ text: String, with counter: any TokenCounter) async throws -> Int {
+        if let n = counts.withLock({ $0[text] }) { return n }
+        let n = try await counter.count(text)
+        counts.withLock { c in
+            if c.count >= limit { c.removeAll(keepingCapacity: true) }
+            c[text] = n
+        }
+        return n
+    }
+}

@@ -1,0 +1,54 @@
+/// How one role sees the dialogue: which messages, under which speaker names, and
+/// which speaker the model writes next. The assistant sees the dialogue as it is;
+/// a user simulator sees it in one of the `AskerMode` shapes.
+public struct View: Sendable, Equatable {
+    public enum Framing: Sendable, Equatable {
+        /// The messages go to the model as they are (chat) or through the template (completion).
+        case direct
+        /// The messages are rendered as a transcript inside one user message, followed by an
+        /// instruction (UltraChat-style prompted simulator); the model's reply is the user's turn.
+        case transcript(instruction: String)
+    }
+
+    public var system: String?
+    /// Messages that always lead the prompt, before the history (the swapped mode's opening request).
+    public var lead: [Message] = []
+    /// The messages as the model sees them, one per dialogue message (same order).
+    public var history: [Message]
+    /// The speaker the model writes, in the view's terms.
+    public var next: Speaker
+    public var framing: Framing
+
+    /// The view of `role` on `messages`: the role's system prompt, and the seed's topic where it applies.
+    public static func of(_ messages: [Message], for role: RoleConfig, writing speaker: Speaker, topic: String?) -> View {
+        if speaker == .assistant {
+            return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .direct)
+        }
+        switch role.mode {
+        case .trained:
+            var system = role.systemPrompt ?? ""
+            if let topic, messages.isEmpty {
+                system += (system.isEmpty ? "" : " ") + role.topicHint.replacingOccurrences(of: "{topic}", with: topic)
+            }
+            return View(system: system.isEmpty ? nil : system, history: messages, next: .user, framing: .direct)
+        case .swapped:
+            let swapped = messages.map { m -> Message in
+                var m = m
+                m.speaker = m.speaker == .user ? .assistant : (m.speaker == .assistant ? .user : m.speaker)
+                return m
+            }
+            let opening = messages.isEmpty ? [Message(.user, role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about"))] : []
+            return View(system: role.systemPrompt, lead: opening, history: swapped, next: .assistant, framing: .direct)
+        case .prompted:
+            let instruction = messages.isEmpty
+                ? role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
+                : role.instruction
+            return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .transcript(instruction: instruction))
+        }
+    }
+
+    /// The transcript line of one message in the prompted framing.
+    static func transcriptLine(_ m: Message) -> String {
+        (m.speaker == .user ? "User: " : "Assistant: ") + m.content + "\n\n"
+    }
+}

@@ -1,0 +1,54 @@
+/// Parrot / PlatoLM synthesis: the asker (a user simulator) and the assistant alternate
+/// until the dialogue has its planned number of exchanges or a stop condition ends it.
+struct ParrotRecipe {
+    let asker: Role
+    let assistant: Role
+    let turns: Config.TurnPlan
+    let step: TurnStep
+
+    init(engine: Engine) {
+        // Config validation guarantees both roles for this recipe.
+        asker = engine.roles["asker"]!
+        assistant = engine.roles["assistant"]!
+        turns = engine.config.turns
+        step = TurnStep(runSeed: engine.config.run.seed)
+    }
+
+    /// The seed's first messages and the dialogue's turn plan.
+    func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
+        var messages: [Message] = []
+        if let q = seed.question { messages.append(Message(.user, q)) }
+        if let a = seed.answer { messages.append(Message(.assistant, a)) }
+        var d = Dialogue(seed: seed, messages: messages)
+        var rng = SplitMix64(seed: StableHash.of("max_turns", String(runSeed), seed.id))
+        d.meta["max_turns"] = .number(Double(Int.random(in: turns.max, using: &rng)))
+        return d
+    }
+
+    /// Runs the dialogue from wherever it stands; `record` journals each new message
+    /// before the dialogue goes on. Returns why it ended.
+    func run(_ d: inout Dialogue, record: (Message, Int) throws -> Void) async throws -> EndReason {
+        let maxTurns = d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
+        var cache = TurnStep.TokenCache()
+        while true {
+            try Task.checkCancellation()
+            let writing: Speaker = d.messages.last?.speaker == .user ? .assistant : .user
+            if writing == .user && d.turns >= maxTurns { return .maxTurns }
+            let role = writing == .assistant ? assistant : asker
+            switch try await step.run(role, writing: writing, in: d, cache: &cache) {
+            case .contextExhausted(let detail):
+                d.meta["context_exhausted"] = .string(detail)
+                return .contextExhausted
+            case .message(var m):
+                if writing == .user, let marker = turns.endMarker, let r = m.content.range(of: marker) {
+                    // The asker ended the dialogue; text before the marker is not a full question.
+                    m.content = String(m.content[..<r.lowerBound])
+                    return .askerEnded
+                }
+                if m.content.isEmpty { return .emptyTurn }
+                try record(m, d.messages.count)
+                d.messages.append(m)
+            }
+        }
+    }
+}

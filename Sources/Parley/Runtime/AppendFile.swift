@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An append-only file written with plain `write(2)`: each line reaches the kernel
+/// before `append` returns, so it survives the process being killed at any instant.
+/// The caller serialises appends (the journal and outputs hold their own locks).
+final class AppendFile {
+    let path: String
+    private let fd: Int32
+    /// Bytes in the file, kept in step with every append.
+    private(set) var size: Int
+
+    init(path: String) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        fstat(fd, &st)
+        size = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    func append(_ text: String) throws {
+        var text = text
+        try text.withUTF8 { buf in
+            var offset = 0
+            while offset < buf.count {
+                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+                }
+                offset += n
+            }
+            size += buf.count
+        }
+    }
+
+    /// Cuts a file back to `size` bytes (a crash may have left a partial write after it).
+    static func truncate(_ path: String, to size: Int) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            defer { try? handle.close() }
+            try handle.truncate(atOffset: UInt64(size))
+        } catch {
+            throw RunError.io("cannot truncate \(path): \(error)")
+        }
+    }
+}
+
+/// Reads a file line by line without loading it whole (seeds files and journals can be large).
+final class LineReader {
+    private var file: UnsafeMutablePointer<FILE>?
+    private var buffer: UnsafeMutablePointer<CChar>? = nil
+    private var capacity = 0
+    private(set) var lineNumber = 0
+    /// Bytes consumed up to the end of the last complete (newline-terminated) line.
+    private(set) var completeBytes = 0
+
+    init(path: String) throws {
+        guard let f = fopen(path, "r") else { throw RunError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
+        file = f
+    }
+
+    func close() {
+        if let file { fclose(file) }
+        file = nil
+        buffer.map { free($0) }
+        buffer = nil
+    }
+
+    /// The next line without its newline; `complete` is false for a last line with no newline.
+    deinit { close() }
+
+    func next() -> (text: String, complete: Bool)? {
+        guard let file else { return nil }
+        let n = getline(&buffer, &capacity, file)
+        guard n >= 0, let buffer else { return nil }
+        lineNumber += 1
+        let raw = UnsafeRawBufferPointer(start: buffer, count: n)
+        let complete = n > 0 && raw[n - 1] == 0x0A
+        if complete { completeBytes += n }
+        return (String(decoding: raw.prefix(complete ? n - 1 : n), as: UTF8.self), complete)
+    }
+}
+
+public enum RunError: Error, Sendable, CustomStringConvertible {
+    case io(String)
+    case configMismatch(String)
+    case corruptJournal(String)
+
+    public var description: String {
+        switch self {
+        case .io(let m), .configMismatch(let m), .corruptJournal(let m): m
+        }
+    }
+}

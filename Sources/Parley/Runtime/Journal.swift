@@ -1,0 +1,159 @@
+import Foundation
+import Synchronization
+
+/// The run's append-only record, one JSON object per line, from which an interrupted
+/// run resumes exactly where it stopped:
+/// - `{"t":"start","d":id,"seed":{…},"meta":{…}}` — a dialogue begins;
+/// - `{"t":"msg","d":id,"n":index,"m":{role,content,meta}}` — a message was generated;
+/// - `{"t":"end","d":id,"status":…,"reason":…,"sizes":{file: bytes}}` — the dialogue was
+///   written to its output file; `sizes` are the output files' lengths just after, so a
+///   resume can cut away a write that a crash interrupted.
+/// Each line reaches the kernel before the dialogue goes on.
+public final class Journal: Sendable {
+    private let file: Mutex<AppendFile>
+
+    init(path: String) throws { file = Mutex(try AppendFile(path: path)) }
+
+    func start(_ d: Dialogue) throws {
+        var w = JSONWriter()
+        w.beginObject(); w.field("t", "start"); w.field("d", d.id)
+        w.key("seed"); Records.seed(d.seed, into: &w)
+        w.key("meta"); w.value(.object(d.meta))
+        w.endObject()
+        try append(w.text)
+    }
+
+    func message(_ m: Message, index: Int, of id: String) throws {
+        var w = JSONWriter()
+        w.beginObject(); w.field("t", "msg"); w.field("d", id); w.field("n", index)
+        w.key("m"); Records.message(m, into: &w)
+        w.endObject()
+        try append(w.text)
+    }
+
+    func end(_ d: Dialogue, sizes: [(String, Int)]) throws {
+        var w = JSONWriter()
+        w.beginObject(); w.field("t", "end"); w.field("d", d.id)
+        w.field("status", d.status.rawValue)
+        w.field("reason", d.endReason?.rawValue)
+        w.field("failure", d.failure)
+        w.key("sizes"); w.beginObject(); for (name, n) in sizes { w.field(name, n) }; w.endObject()
+        w.endObject()
+        try append(w.text)
+    }
+
+    private func append(_ line: String) throws {
+        try file.withLock { try $0.append(line + "\n") }
+    }
+}
+
+/// What a journal says about a run that stopped.
+struct JournalReplay {
+    /// Dialogues that ended and were written, by id.
+    var ended: Set<String> = []
+    /// Dialogues begun but not ended, with their messages so far.
+    var unfinished: [String: Dialogue] = [:]
+    /// Output file lengths as of the last end record.
+    var sizes: [String: Int] = [:]
+    /// Aggregates over the ended dialogues.
+    var stats = RunStats()
+    /// Bytes of complete lines (a partial last line is cut away before appending).
+    var validBytes = 0
+
+    static func read(path: String) throws -> JournalReplay {
+        var replay = JournalReplay()
+        guard FileManager.default.fileExists(atPath: path) else { return replay }
+        let reader = try LineReader(path: path)
+        let decoder = JSONDecoder()
+        while let (text, complete) = reader.next() {
+            guard complete else { break }  // a write cut short by a crash
+            guard let event = try? decoder.decode(Event.self, from: Data(text.utf8)) else {
+                throw RunError.corruptJournal("journal line \(reader.lineNumber) is not a journal record: \(text.prefix(80))")
+            }
+            replay.apply(event)
+            replay.validBytes = reader.completeBytes
+        }
+        return replay
+    }
+
+    private mutating func apply(_ e: Event) {
+        switch e.t {
+        case "start":
+            guard let seed = e.seed?.seed else { return }
+            var d = Dialogue(seed: seed)
+            d.id = e.d
+            d.meta = e.meta ?? [:]
+            unfinished[e.d] = d
+        case "msg":
+            guard let m = e.m, let n = e.n, var d = unfinished[e.d], n == d.messages.count else { return }
+            unfinished[e.d] = nil  // keep the array uniquely referenced while appending
+            d.messages.append(m)
+            unfinished[e.d] = d
+        case "end":
+            var d = unfinished.removeValue(forKey: e.d) ?? Dialogue(seed: Seed(id: e.d))
+            d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
+            d.endReason = e.reason.map(EndReason.init(rawValue:))
+            d.failure = e.failure
+            ended.insert(e.d)
+            stats.add(d)
+            for (k, v) in e.sizes ?? [:] { sizes[k] = v }
+        default: break
+        }
+    }
+
+    private struct Event: Decodable {
+        var t: String
+        var d: String
+        var seed: SeedRecord?
+        var meta: [String: JSONValue]?
+        var n: Int?
+        var m: Message?
+        var status: String?
+        var reason: String?
+        var failure: String?
+        var sizes: [String: Int]?
+    }
+}
+
+/// A seed as journals and output rows store it.
+struct SeedRecord: Decodable {
+    var id: String
+    var line: Int?
+    var question: String?
+    var answer: String?
+    var topic: String?
+    var extra: [String: JSONValue]?
+    var seed: Seed? { Seed(id: id, line: line ?? 0, question: question, answer: answer, topic: topic, extra: extra ?? [:]) }
+}
+
+/// JSON shapes shared by the journal and the output files.
+enum Records {
+    static func seed(_ s: Seed, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("id", s.id); w.field("line", s.line)
+        w.field("question", s.question); w.field("answer", s.answer); w.field("topic", s.topic)
+        if !s.extra.isEmpty { w.key("extra"); w.value(.object(s.extra)) }
+        w.endObject()
+    }
+
+    static func message(_ m: Message, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("role", m.speaker.rawValue)
+        w.field("content", m.content)
+        if let meta = m.meta { w.key("meta"); turnMeta(meta, into: &w) }
+        w.endObject()
+    }
+
+    /// Every key is always present (null when unknown) so datasets infer one schema.
+    static func turnMeta(_ t: TurnMeta?, into w: inout JSONWriter) {
+        w.beginObject()
+        w.key("role"); if let r = t?.role { w.string(r) } else { w.null() }
+        w.key("model"); if let v = t?.model { w.string(v) } else { w.null() }
+        w.key("prompt_tokens"); if let v = t?.promptTokens { w.int(v) } else { w.null() }
+        w.key("completion_tokens"); if let v = t?.completionTokens { w.int(v) } else { w.null() }
+        w.key("latency_ms"); if let v = t?.latencyMs { w.int(v) } else { w.null() }
+        w.key("finish_reason"); if let v = t?.finishReason { w.string(v) } else { w.null() }
+        w.key("attempts"); if let v = t?.attempts { w.int(v) } else { w.null() }
+        w.endObject()
+    }
+}

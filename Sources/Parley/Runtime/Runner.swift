@@ -1,0 +1,139 @@
+import Foundation
+import Synchronization
+
+/// Runs a recipe over a seeds file into a run directory: every dialogue advances on its
+/// own, at most `run.concurrency` at once; every message is journaled as it is made;
+/// running again on the same directory resumes where the last run stopped.
+public final class Runner: Sendable {
+    public let engine: Engine
+    public let seedsPath: String
+    public let outputDir: String
+    private let live = Mutex(LiveCounts())
+
+    /// Counts that move while the run goes: for progress lines.
+    public struct LiveCounts: Sendable {
+        public var totalSeeds = 0
+        public var ended = 0
+        public var failed = 0
+        public var messages = 0
+        public var tokens = 0
+        public var inFlight = 0
+        /// Dialogues already ended by an earlier run of this directory.
+        public var resumedEnded = 0
+    }
+
+    public init(engine: Engine, seedsPath: String, outputDir: String) {
+        self.engine = engine; self.seedsPath = seedsPath; self.outputDir = outputDir
+    }
+
+    public var progress: LiveCounts { live.withLock { $0 } }
+
+    /// Runs to the end, or until the task is cancelled (then the directory is resumable).
+    /// Throws for configuration, seeds-file and disk errors; failed requests do not throw,
+    /// they are recorded in `failures.jsonl`.
+    public func run(fresh: Bool = false) async throws -> RunSummary {
+        let started = ContinuousClock.now
+        let config = engine.config
+        let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh)
+
+        // Recover: cut partial writes, then learn what is done and what is half done.
+        var replay = try JournalReplay.read(path: dir.journalPath)
+        try AppendFile.truncate(dir.journalPath, to: replay.validBytes)
+        for name in DatasetWriter.allFiles { try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0) }
+        let journal = try Journal(path: dir.journalPath)
+        let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
+        let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
+                                       stats: replay.stats, systemPrompt: assistantSystem)
+
+        let total = try SeedSource.count(path: seedsPath, limit: config.run.limit)
+        live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
+        let recipe = ParrotRecipe(engine: engine)
+        let seeds = try SeedSource(path: seedsPath, limit: config.run.limit)
+        var seenLines: [String: Int] = [:]
+
+        var interrupted = false
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var inFlight = 0
+                while let item = seeds.next() {
+                    try Task.checkCancellation()
+                    var dialogue: Dialogue
+                    var resumed = false
+                    switch item {
+                    case .failure(let error):
+                        dialogue = Self.invalidSeed(line: error.line, reason: error.description)
+                    case .success(let seed):
+                        if let first = seenLines[seed.id] {
+                            dialogue = Self.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): id \"\(seed.id)\" repeats line \(first)")
+                        } else {
+                            seenLines[seed.id] = seed.line
+                            if replay.ended.contains(seed.id) { continue }
+                            if let partial = replay.unfinished.removeValue(forKey: seed.id) {
+                                dialogue = partial
+                                resumed = true
+                            } else {
+                                dialogue = recipe.begin(seed, runSeed: config.run.seed)
+                            }
+                        }
+                    }
+                    if replay.ended.contains(dialogue.id) { continue }
+                    if dialogue.status != .running {
+                        try writer.commit(dialogue)
+                        live.withLock { $0.ended += 1; $0.failed += 1 }
+                        continue
+                    }
+                    if inFlight >= config.run.concurrency {
+                        try await group.next()
+                        inFlight -= 1
+                    }
+                    let d = dialogue, isNew = !resumed
+                    group.addTask { try await self.drive(d, isNew: isNew, recipe: recipe, journal: journal, writer: writer) }
+                    inFlight += 1
+                }
+                try await group.waitForAll()
+            }
+        } catch is CancellationError {
+            interrupted = true
+        }
+        let summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
+                                 interrupted: interrupted, outputDir: outputDir,
+                                 files: DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) })
+        try? (summary.json + "\n").write(toFile: dir.summaryPath, atomically: true, encoding: .utf8)
+        return summary
+    }
+
+    /// One dialogue from its current state to its end, journaled as it goes.
+    private func drive(_ start: Dialogue, isNew: Bool, recipe: ParrotRecipe, journal: Journal, writer: DatasetWriter) async throws {
+        var d = start
+        let id = d.id
+        live.withLock { $0.inFlight += 1 }
+        defer { live.withLock { $0.inFlight -= 1 } }
+        if isNew { try journal.start(d) }
+        do {
+            d.endReason = try await recipe.run(&d) { message, index in
+                try journal.message(message, index: index, of: id)
+                let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
+                live.withLock { $0.messages += 1; $0.tokens += tokens }
+            }
+            d.status = d.turns >= engine.config.turns.min ? .finished : .filtered
+        } catch let failure as GenerationFailure {
+            d.status = .failed
+            d.endReason = .failed
+            d.failure = failure.description
+        }
+        try writer.commit(d)
+        live.withLock { $0.ended += 1; if d.status == .failed { $0.failed += 1 } }
+    }
+
+    static func invalidSeed(line: Int, reason: String) -> Dialogue {
+        var d = Dialogue(seed: Seed(id: "line-\(line)", line: line))
+        d.status = .failed
+        d.endReason = .invalidSeed
+        d.failure = reason
+        return d
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Generates one message of a dialogue for one role: view → window → request →
+/// retries → cleaned text with its metadata. Recipes are loops over this step.
+struct TurnStep {
+    enum Outcome {
+        case message(Message)
+        case contextExhausted(String)
+    }
+
+    let runSeed: UInt64
+
+    /// Token counts of each dialogue message's content, per token counter (endpoint),
+    /// computed once per message: windowing a long dialogue costs O(messages).
+    struct TokenCache {
+        var counts: [String: [Int]] = [:]
+    }
+
+    func run(_ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache) async throws -> Outcome {
+        let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic)
+        let counter = role.endpoint.backend.tokenCounter
+        var counts = cache.counts[role.endpoint.name] ?? []
+        while counts.count < d.messages.count {
+            do { counts.append(try await counter.count(d.messages[counts.count].content)) }
+            catch let e as BackendError { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+        }
+        cache.counts[role.endpoint.name] = counts
+        let starts = d.messages.map { $0.speaker == .user }
+
+        let outcome: PromptBuilder.Outcome
+        do { outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts) }
+        catch let e as BackendError { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+        guard case .ready(let prompt, let stops, _) = outcome else {
+            if case .exhausted(let needed, let budget) = outcome {
+                return .contextExhausted("\(role.name) needs \(needed) prompt tokens, \(budget) available")
+            }
+            return .contextExhausted(role.name)
+        }
+
+        let index = d.messages.count
+        var seed = StableHash()
+        seed.combine(runSeed); seed.combine(d.id); seed.combine(index); seed.combine(role.name)
+        let request = GenerationRequest(
+            dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
+            maxTokens: role.config.maxTokens, temperature: role.config.temperature, topP: role.config.topP,
+            stop: stops, seed: seed.value)
+        let started = ContinuousClock.now
+        let (result, attempts) = try await role.endpoint.generate(request)
+        let elapsed = ContinuousClock.now - started
+        let text = TurnCleaner.clean(result.text, stops: stops, speaker: speaker)
+        let meta = TurnMeta(role: role.name, model: result.model ?? role.config.model, promptTokens: result.promptTokens,
+                            completionTokens: result.completionTokens,
+                            latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                            finishReason: result.finishReason, attempts: attempts)
+        return .message(Message(speaker, text, meta: meta))
+    }
+}

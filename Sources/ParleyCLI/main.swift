@@ -1,0 +1,1 @@
+import Parley; print(ParleyVersion.string)

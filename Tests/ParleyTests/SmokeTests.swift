@@ -1,0 +1,3 @@
+import XCTest
+@testable import Parley
+final class SmokeTests: XCTestCase { func testVersion() { XCTAssertFalse(ParleyVersion.string.isEmpty) } }
