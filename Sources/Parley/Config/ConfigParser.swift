@@ -208,10 +208,39 @@ extension Config {
         return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
-    static func describe(_ error: Error) -> String {
+    public static func describe(_ error: Error) -> String {
         if let e = error as? DecodingError, case .dataCorrupted(let ctx) = e {
             return (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? ctx.debugDescription
         }
         return "\(error)"
+    }
+}
+
+extension JSONValue {
+    /// Sets the value at a dotted path (`roles.asker.max_tokens`), creating objects on the way:
+    /// how `--set PATH=VALUE` overrides a config file.
+    public func setting(_ path: String, to value: JSONValue) throws(ConfigError) -> JSONValue {
+        let keys = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !keys.contains(where: \.isEmpty) else {
+            throw ConfigError(issues: [ConfigIssue(path: path, message: "not a valid key path")])
+        }
+        func set(_ node: JSONValue, _ rest: ArraySlice<String>, at prefix: String) throws(ConfigError) -> JSONValue {
+            guard let key = rest.first else { return value }
+            var fields: [String: JSONValue]
+            switch node {
+            case .object(let o): fields = o
+            case .null: fields = [:]
+            default: throw ConfigError(issues: [ConfigIssue(path: prefix, message: "cannot set \(path): \(prefix) is \(node.shortDescription), not an object")])
+            }
+            let here = prefix.isEmpty ? key : prefix + "." + key
+            fields[key] = try set(fields[key] ?? .null, rest.dropFirst(), at: here)
+            return .object(fields)
+        }
+        return try set(self, keys[...], at: "")
+    }
+
+    /// A command-line value: JSON if it parses as JSON, otherwise the text as a string.
+    public static func fromArgument(_ text: String) -> JSONValue {
+        (try? JSONValue.parse(text)) ?? .string(text)
     }
 }

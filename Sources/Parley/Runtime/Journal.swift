@@ -3,7 +3,8 @@ import Synchronization
 
 /// The run's append-only record, one JSON object per line, from which an interrupted
 /// run resumes exactly where it stopped:
-/// - `{"t":"start","d":id,"seed":{…},"meta":{…}}` — a dialogue begins;
+/// - `{"t":"start","d":id,"seed":{…},"meta":{…},"messages":[…]}` — a dialogue begins
+///   (with the messages its seed gives);
 /// - `{"t":"msg","d":id,"n":index,"m":{role,content,meta}}` — a message was generated;
 /// - `{"t":"end","d":id,"status":…,"reason":…,"sizes":{file: bytes}}` — the dialogue was
 ///   written to its output file; `sizes` are the output files' lengths just after, so a
@@ -19,6 +20,7 @@ public final class Journal: Sendable {
         w.beginObject(); w.field("t", "start"); w.field("d", d.id)
         w.key("seed"); Records.seed(d.seed, into: &w)
         w.key("meta"); w.value(.object(d.meta))
+        w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
         w.endObject()
         try append(w.text)
     }
@@ -80,7 +82,7 @@ struct JournalReplay {
         switch e.t {
         case "start":
             guard let seed = e.seed?.seed else { return }
-            var d = Dialogue(seed: seed)
+            var d = Dialogue(seed: seed, messages: e.messages ?? [])
             d.id = e.d
             d.meta = e.meta ?? [:]
             unfinished[e.d] = d
@@ -108,6 +110,7 @@ struct JournalReplay {
         var meta: [String: JSONValue]?
         var n: Int?
         var m: Message?
+        var messages: [Message]?
         var status: String?
         var reason: String?
         var failure: String?

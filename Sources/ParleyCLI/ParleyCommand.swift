@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Parley
+
+@main
+struct ParleyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "Synthesise and evaluate multi-turn dialogue data with language models.",
+        version: ParleyVersion.string,
+        subcommands: [Synth.self, Validate.self])
+}
+
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "The run's JSON config file.")
+    var config: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config field, e.g. --set run.concurrency=8 (repeatable).", valueName: "PATH=VALUE"))
+    var overrides: [String] = []
+
+    func load() throws -> Config {
+        guard let data = FileManager.default.contents(atPath: config) else {
+            throw CLIError("cannot read config file \(config)")
+        }
+        do {
+            var root = try JSONValue.parse(String(decoding: data, as: UTF8.self))
+            for o in overrides {
+                guard let eq = o.firstIndex(of: "=") else { throw CLIError("--set \(o): expected PATH=VALUE") }
+                root = try root.setting(String(o[..<eq]), to: .fromArgument(String(o[o.index(after: eq)...])))
+            }
+            return try Config.parse(root)
+        } catch let error as CLIError {
+            throw error
+        } catch let error as ConfigError {
+            let n = error.issues.count
+            throw CLIError("\(config): \(n) error\(n == 1 ? "" : "s")\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
+        } catch {
+            throw CLIError("\(config): not valid JSON: \(Config.describe(error))")
+        }
+    }
+}
+
+struct Validate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check a config file and report every problem with its path.")
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let config = try CLIError.report { try options.load() }
+        print("\(options.config): ok (recipe \(config.recipe), roles \(config.roles.keys.sorted().joined(separator: ", ")))")
+    }
+}
+
+struct Synth: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Synthesise dialogues from seeds into a run directory (resumable: run it again to continue).")
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Seeds file (JSONL); overrides the config's \"seeds\".") var seeds: String?
+    @Option(help: "Run directory; overrides the config's output.dir.") var out: String?
+    @Flag(help: "Discard an existing run in the output directory and start over.") var fresh = false
+    @Flag(help: "No progress output.") var quiet = false
+
+    func run() async throws {
+        var config = try CLIError.report { try options.load() }
+        if let out { config.output.dir = out }
+        if let seeds { config.seeds = seeds }
+        guard let seedsPath = config.seeds else {
+            throw CLIError.exit("no seeds: give --seeds FILE or \"seeds\" in the config")
+        }
+        guard FileManager.default.isReadableFile(atPath: seedsPath) else {
+            throw CLIError.exit("cannot read seeds file \(seedsPath)")
+        }
+        let runner = Runner(engine: Engine(config: config), seedsPath: seedsPath, outputDir: config.output.dir)
+        let fresh = self.fresh
+        let work = Task { try await runner.run(fresh: fresh) }
+        let signals = SignalTrap { work.cancel() }
+        let progress = quiet ? nil : ProgressReporter(runner: runner, interval: config.run.progressSeconds)
+        let summary: RunSummary
+        do { summary = try await work.value } catch {
+            progress?.stop()
+            throw CLIError.exit("\(error)")
+        }
+        progress?.stop()
+        withExtendedLifetime(signals) {}
+        print(summary.json)
+        let s = summary.stats
+        if summary.interrupted {
+            FileHandle.standardError.write("parley: interrupted; run the same command again to resume (\(s.ended)/\(summary.seeds) dialogues done)\n")
+            throw ExitCode(130)
+        }
+        FileHandle.standardError.write(
+            "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) filtered, \(s.failed) failed\n")
+        if s.failed > 0 && s.finished == 0 {
+            throw CLIError.exit("every dialogue failed; see \(summary.outputDir)/failures.jsonl")
+        }
+    }
+}
+
+/// A one-line reason on stderr and a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+
+    static func exit(_ message: String) -> ExitCode {
+        FileHandle.standardError.write("parley: \(message)\n")
+        return ExitCode(1)
+    }
+
+    static func report<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as CLIError { throw exit(e.description) }
+    }
+}
+
+extension FileHandle {
+    func write(_ s: String) { write(Data(s.utf8)) }
+}

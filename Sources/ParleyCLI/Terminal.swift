@@ -1,0 +1,69 @@
+import Dispatch
+import Foundation
+import Parley
+
+/// Turns the first SIGINT/SIGTERM into a clean stop (the run stays resumable);
+/// a second one exits at once.
+final class SignalTrap {
+    private let sources: [any DispatchSourceSignal]
+
+    init(onSignal: @escaping @Sendable () -> Void) {
+        let received = LockedFlag()
+        sources = [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if received.set() {
+                    FileHandle.standardError.write("\nparley: stopping (again to quit at once)…\n")
+                    onSignal()
+                } else {
+                    exit(130)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+}
+
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    /// Sets the flag; true if it was not set before.
+    func set() -> Bool { lock.lock(); defer { lock.unlock() }; let was = value; value = true; return !was }
+}
+
+/// A live progress line on a terminal, plain periodic lines otherwise.
+final class ProgressReporter: Sendable {
+    private let task: Task<Void, Never>
+
+    init(runner: Runner, interval: Double) {
+        let tty = isatty(STDERR_FILENO) == 1
+        task = Task.detached {
+            let start = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: UInt64((tty ? 0.5 : interval) * 1e9))
+                if Task.isCancelled { break }
+                let line = ProgressReporter.line(runner.progress, elapsed: ContinuousClock.now - start)
+                FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
+            }
+            if tty { FileHandle.standardError.write("\r\u{1B}[K") }
+        }
+    }
+
+    func stop() { task.cancel() }
+
+    static func line(_ p: Runner.LiveCounts, elapsed: Duration) -> String {
+        let secs = max(0.001, Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let doneNow = p.ended - p.resumedEnded
+        let remaining = max(0, p.totalSeeds - p.ended)
+        let eta = doneNow > 0 ? format(Double(remaining) * secs / Double(doneNow)) : "?"
+        return String(format: "%d/%d dialogues · %d running · %.1f turns/s · %.0f tok/s · %d failed · ETA %@",
+                      p.ended, p.totalSeeds, p.inFlight, Double(p.messages) / 2 / secs, Double(p.tokens) / secs, p.failed, eta)
+    }
+
+    static func format(_ s: Double) -> String {
+        let t = Int(s.rounded())
+        return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
+    }
+}

@@ -1,1 +1,0 @@
-import Parley; print(ParleyVersion.string)

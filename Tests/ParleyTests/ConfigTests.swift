@@ -1,0 +1,100 @@
+import XCTest
+@testable import Parley
+
+final class ConfigTests: XCTestCase {
+    func issues(_ text: String) -> [String] {
+        do { _ = try Config.parse(text); return [] } catch { return error.issues.map(\.description) }
+    }
+
+    let valid = """
+        {"backends": {"local": {"type": "openai", "base_url": "http://127.0.0.1:8080/v1", "model": "m"}},
+         "roles": {"asker": {"backend": "local", "endpoint": "completion"}, "assistant": {"backend": "local"}}}
+        """
+
+    func testValidConfigHasDefaults() throws {
+        let c = try Config.parse(valid)
+        XCTAssertEqual(c.turns.max, 8...8)
+        XCTAssertEqual(c.roles["asker"]?.mode, .trained)
+        XCTAssertEqual(c.roles["assistant"]?.endpoint, .chat)
+        guard case .openai(let o)? = c.backends["local"] else { return XCTFail() }
+        XCTAssertEqual(o.baseURL, "http://127.0.0.1:8080/v1")
+        XCTAssertEqual(o.tokenizer, "estimate")
+    }
+
+    func testWrongTypeIsNamedWithItsPath() {
+        let text = valid.replacingOccurrences(of: #""endpoint": "completion"}"#, with: #""endpoint": "completion", "max_tokens": "ten"}"#)
+        XCTAssertEqual(issues(text), [#"roles.asker.max_tokens: expected a positive integer, got "ten""#])
+    }
+
+    func testUnknownKeySuggestsTheClosest() {
+        let text = valid.replacingOccurrences(of: #""model": "m""#, with: #""model": "m", "max_concurency": 3"#)
+        XCTAssertEqual(issues(text), [#"backends.local.max_concurency: unknown key (did you mean "max_concurrency"?)"#])
+    }
+
+    func testEveryProblemIsReported() {
+        let found = issues("""
+            {"backends": {"b": {"type": "openai", "base_url": "ftp://x"}},
+             "roles": {"asker": {"backend": "c", "mode": "trained", "temperature": -1}},
+             "turns": {"max": [5, 2]}, "extra": 1}
+            """)
+        XCTAssertEqual(Set(found), [
+            #"backends.b.base_url: expected an http(s) URL, got "ftp://x""#,
+            "backends.b.model: missing: the model name the server expects",
+            #"roles.asker.backend: no backend named "c" (did you mean "b"?)"#,
+            #"roles.asker.mode: "trained" continues a transcript and needs "endpoint": "completion""#,
+            "roles.asker.temperature: expected a number in 0…5, got -1",
+            "turns.max: expected an integer ≥ 1 or a range [low, high], got an array",
+            "extra: unknown key",
+            "roles.assistant: missing: the parrot recipe needs roles asker and assistant",
+        ])
+    }
+
+    func testMalformedJSON() {
+        let found = issues(#"{"roles": "#)
+        XCTAssertEqual(found.count, 1)
+        XCTAssertTrue(found[0].hasPrefix("not valid JSON"), found[0])
+    }
+
+    func testFingerprintIgnoresOperationalSettings() throws {
+        let a = try Config.parse(valid)
+        let b = try Config.parse(valid.replacingOccurrences(of: "8080", with: "9090")
+            .replacingOccurrences(of: #""model": "m""#, with: #""model": "m", "max_concurrency": 2"#))
+        let c = try Config.parse(valid.replacingOccurrences(of: #""backend": "local"}}"#, with: #""backend": "local", "max_tokens": 99}}"#))
+        XCTAssertEqual(a.fingerprint, b.fingerprint)
+        XCTAssertNotEqual(a.fingerprint, c.fingerprint)
+    }
+
+    func testShippedExampleConfigsValidate() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/configs").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
+        XCTAssertGreaterThanOrEqual(files.count, 3)
+        for f in files {
+            let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
+            XCTAssertNoThrow(try Config.parse(text), f)
+        }
+    }
+}
+
+final class SeedTests: XCTestCase {
+    func testModes() throws {
+        XCTAssertEqual(try Seed.parse(line: #"{"question": "q"}"#, number: 1).mode, .question)
+        XCTAssertEqual(try Seed.parse(line: #"{"question": "q", "answer": "a"}"#, number: 1).mode, .exchange)
+        XCTAssertEqual(try Seed.parse(line: #"{}"#, number: 1).mode, .free)
+        XCTAssertEqual(try Seed.parse(line: #"{"topic": "t"}"#, number: 1).topic, "t")
+    }
+
+    func testIDsAreKeptOrDerivedStably() throws {
+        XCTAssertEqual(try Seed.parse(line: #"{"id": "x1", "question": "q"}"#, number: 3).id, "x1")
+        let a = try Seed.parse(line: #"{"question": "q"}"#, number: 3)
+        XCTAssertEqual(a.id, try Seed.parse(line: #"{"question":"q"}"#, number: 3).id)
+        XCTAssertNotEqual(a.id, try Seed.parse(line: #"{"question": "q"}"#, number: 4).id)
+        XCTAssertEqual(a.id, "d" + String(a.id.dropFirst()), "ids are stable text")
+    }
+
+    func testBrokenLinesSayWhy() {
+        XCTAssertThrowsError(try Seed.parse(line: #"{"question": "#, number: 7)) { XCTAssertEqual("\($0)", "seeds line 7: not valid JSON") }
+        XCTAssertThrowsError(try Seed.parse(line: #"{"question": 3}"#, number: 2)) { XCTAssertEqual("\($0)", "seeds line 2: question: expected a string, got 3") }
+        XCTAssertThrowsError(try Seed.parse(line: #"["q"]"#, number: 1))
+        XCTAssertThrowsError(try Seed.parse(line: #"{"answer": "a"}"#, number: 1))
+    }
+}

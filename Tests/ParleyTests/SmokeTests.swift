@@ -1,3 +1,0 @@
-import XCTest
-@testable import Parley
-final class SmokeTests: XCTestCase { func testVersion() { XCTAssertFalse(ParleyVersion.string.isEmpty) } }
