@@ -1,1 +1,62 @@
-print("bench")
+// Parley's engine benchmarks. Run them through `benchmarks/run` (release build), which
+// also runs the Python asyncio baseline side by side and prints the ratios.
+//
+//   parley-bench overhead   DIALOGUES TURNS   scripted backend at zero latency, journal on
+//   parley-bench saturation DIALOGUES LATENCY_MS CONCURRENCY
+//   parley-bench memory     SEEDS TURNS       peak RSS
+// Each prints one JSON line.
+import Foundation
+import Parley
+
+func cpuSeconds() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+}
+
+func peakRSSMegabytes() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int) async throws -> (RunSummary, wall: Double, cpu: Double) {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var seeds = ""
+    for i in 0..<dialogues { seeds += "{\"question\": \"Benchmark question \(i)?\"}\n" }
+    try seeds.write(toFile: dir + "/seeds.jsonl", atomically: false, encoding: .utf8)
+    let config = try Config.parse("""
+        {"backends": {"fake": {"type": "scripted", "words": [8, 24], "latency_ms": \(latencyMs), "max_concurrency": 100000}},
+         "roles": {"asker": {"backend": "fake", "endpoint": "completion", "max_tokens": 64},
+                   "assistant": {"backend": "fake", "max_tokens": 256}},
+         "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency)}}
+        """)
+    let runner = Runner(engine: Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
+    let cpu0 = cpuSeconds(), t0 = ContinuousClock.now
+    let summary = try await runner.run()
+    let wall = ContinuousClock.now - t0
+    return (summary, Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18, cpuSeconds() - cpu0)
+}
+
+let args = CommandLine.arguments.dropFirst().map { $0 }
+func arg(_ i: Int, _ d: Int) -> Int { args.count > i ? Int(args[i]) ?? d : d }
+
+switch args.first ?? "" {
+case "overhead":
+    let (s, wall, cpu) = try await run(dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256)
+    print(#"{"bench": "overhead", "dialogues": \#(s.stats.finished), "turns": \#(s.stats.turns), "turns_per_s": \#(Int(Double(s.stats.turns) / wall)), "cpu_us_per_turn": \#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6)), "wall_s": \#(String(format: "%.2f", wall))}"#)
+case "saturation":
+    let latency = Double(arg(2, 20)), concurrency = arg(3, 512)
+    let (s, wall, _) = try await run(dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency)
+    let ideal = Double(concurrency) / (2 * latency / 1000)
+    let achieved = Double(s.stats.turns) / wall
+    print(#"{"bench": "saturation", "concurrency": \#(concurrency), "latency_ms": \#(Int(latency)), "turns_per_s": \#(Int(achieved)), "ideal_turns_per_s": \#(Int(ideal)), "efficiency": \#(String(format: "%.3f", achieved / ideal))}"#)
+case "memory":
+    let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 4), latencyMs: 0, concurrency: 256)
+    print(#"{"bench": "memory", "seeds": \#(s.stats.finished), "turns": \#(s.stats.turns), "peak_rss_mb": \#(String(format: "%.1f", peakRSSMegabytes())), "wall_s": \#(String(format: "%.2f", wall))}"#)
+default:
+    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory [N …]\n".utf8))
+    exit(2)
+}

@@ -26,7 +26,8 @@ public final class ScriptedBackend: Backend {
         if config.latencyMs > 0 || config.jitterMs > 0 {
             var rng = SplitMix64(seed: key ^ UInt64(r.attempt))
             let ms = max(0, config.latencyMs + (config.jitterMs > 0 ? Double.random(in: -config.jitterMs...config.jitterMs, using: &rng) : 0))
-            try await Task.sleep(nanoseconds: UInt64(ms * 1e6))
+            // Zero tolerance: the default lets the timer fire late, which would show as engine overhead.
+            try await Task.sleep(until: .now + .nanoseconds(Int64(ms * 1e6)), tolerance: .zero, clock: .continuous)
         }
         if config.failEvery > 0 && call % config.failEvery == 0 {
             throw BackendError("scripted failure (call \(call) of every \(config.failEvery))", retryable: true)
@@ -50,10 +51,11 @@ public final class ScriptedBackend: Backend {
         if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, r.role == "asker" {
             text += " " + endMarker
         }
+        // About 4 bytes a token; `utf8.count` is O(1) on native strings.
         let promptTokens: Int
         switch r.prompt {
-        case .text(let t): promptTokens = counter.estimate(t)
-        case .chat(let m): promptTokens = m.reduce(0) { $0 + counter.estimate($1.content) }
+        case .text(let t): promptTokens = t.utf8.count / 4
+        case .chat(let m): promptTokens = m.reduce(0) { $0 + $1.content.utf8.count / 4 }
         }
         return GenerationResult(text: text, finishReason: "stop", promptTokens: promptTokens,
                                 completionTokens: n + 2, model: "scripted")

@@ -46,12 +46,12 @@ final class DatasetWriter: Sendable {
         try state.withLock { s in
             switch d.status {
             case .finished:
-                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt) + "\n")
-                try s.files[Self.messagesFile]?.append(Rows.messages(d, system: systemPrompt) + "\n")
+                try s.files[Self.dialoguesFile]?.appendLine(Rows.shareGPT(d, system: systemPrompt))
+                try s.files[Self.messagesFile]?.appendLine(Rows.messages(d, system: systemPrompt))
             case .filtered:
-                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt) + "\n")
+                try s.files[Self.filteredFile]?.appendLine(Rows.shareGPT(d, system: systemPrompt))
             case .failed, .running:
-                try s.files[Self.failuresFile]?.append(Rows.failure(d) + "\n")
+                try s.files[Self.failuresFile]?.appendLine(Rows.failure(d))
             }
             try journal.end(d, sizes: order.compactMap { name in s.files[name].map { (name, $0.size) } })
             s.stats.add(d)
@@ -61,7 +61,7 @@ final class DatasetWriter: Sendable {
 
 /// The JSON rows of the output files.
 enum Rows {
-    static func shareGPT(_ d: Dialogue, system: String?) -> String {
+    static func shareGPT(_ d: Dialogue, system: String?) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
@@ -78,10 +78,10 @@ enum Rows {
         w.field("turns", d.turns)
         w.key("meta"); meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
         w.endObject()
-        return w.text
+        return w.bytes
     }
 
-    static func messages(_ d: Dialogue, system: String?) -> String {
+    static func messages(_ d: Dialogue, system: String?) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
@@ -90,10 +90,10 @@ enum Rows {
         for m in d.messages { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
         w.endArray()
         w.endObject()
-        return w.text
+        return w.bytes
     }
 
-    static func failure(_ d: Dialogue) -> String {
+    static func failure(_ d: Dialogue) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
@@ -104,7 +104,7 @@ enum Rows {
         w.key("seed"); Records.seed(d.seed, into: &w)
         w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
         w.endObject()
-        return w.text
+        return w.bytes
     }
 
     /// The dialogue's meta: the seed, the run's choices, and one generation record per message
@@ -113,7 +113,7 @@ enum Rows {
         w.beginObject()
         w.field("seed_mode", d.seed.mode.rawValue)
         w.field("seed_line", d.seed.line)
-        w.key("topic"); if let t = d.seed.topic { w.string(t) } else { w.null() }
+        w.nullable("topic", d.seed.topic)
         for k in d.meta.keys.sorted() { w.key(k); w.value(d.meta[k]!) }
         if !d.seed.extra.isEmpty { w.key("seed"); w.value(.object(d.seed.extra)) }
         w.key("generation"); w.beginArray()

@@ -27,9 +27,11 @@ final class AppendFile {
 
     deinit { close(fd) }
 
-    func append(_ text: String) throws {
-        var text = text
-        try text.withUTF8 { buf in
+    /// Appends `bytes` and a newline in one write.
+    func appendLine(_ bytes: [UInt8]) throws {
+        var line = bytes
+        line.append(0x0A)
+        try line.withUnsafeBufferPointer { buf in
             var offset = 0
             while offset < buf.count {
                 let n = write(fd, buf.baseAddress! + offset, buf.count - offset)

@@ -22,7 +22,7 @@ public final class Journal: Sendable {
         w.key("meta"); w.value(.object(d.meta))
         w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
         w.endObject()
-        try append(w.text)
+        try append(w)
     }
 
     func message(_ m: Message, index: Int, of id: String) throws {
@@ -30,7 +30,7 @@ public final class Journal: Sendable {
         w.beginObject(); w.field("t", "msg"); w.field("d", id); w.field("n", index)
         w.key("m"); Records.message(m, into: &w)
         w.endObject()
-        try append(w.text)
+        try append(w)
     }
 
     func end(_ d: Dialogue, sizes: [(String, Int)]) throws {
@@ -39,13 +39,13 @@ public final class Journal: Sendable {
         w.field("status", d.status.rawValue)
         w.field("reason", d.endReason?.rawValue)
         w.field("failure", d.failure)
-        w.key("sizes"); w.beginObject(); for (name, n) in sizes { w.field(name, n) }; w.endObject()
+        w.key("sizes"); w.beginObject(); for (name, n) in sizes { w.key(name); w.int(n) }; w.endObject()
         w.endObject()
-        try append(w.text)
+        try append(w)
     }
 
-    private func append(_ line: String) throws {
-        try file.withLock { try $0.append(line + "\n") }
+    private func append(_ line: JSONWriter) throws {
+        try file.withLock { try $0.appendLine(line.bytes) }
     }
 }
 
@@ -150,13 +150,13 @@ enum Records {
     /// Every key is always present (null when unknown) so datasets infer one schema.
     static func turnMeta(_ t: TurnMeta?, into w: inout JSONWriter) {
         w.beginObject()
-        w.key("role"); if let r = t?.role { w.string(r) } else { w.null() }
-        w.key("model"); if let v = t?.model { w.string(v) } else { w.null() }
-        w.key("prompt_tokens"); if let v = t?.promptTokens { w.int(v) } else { w.null() }
-        w.key("completion_tokens"); if let v = t?.completionTokens { w.int(v) } else { w.null() }
-        w.key("latency_ms"); if let v = t?.latencyMs { w.int(v) } else { w.null() }
-        w.key("finish_reason"); if let v = t?.finishReason { w.string(v) } else { w.null() }
-        w.key("attempts"); if let v = t?.attempts { w.int(v) } else { w.null() }
+        w.nullable("role", t?.role)
+        w.nullable("model", t?.model)
+        w.nullable("prompt_tokens", t?.promptTokens)
+        w.nullable("completion_tokens", t?.completionTokens)
+        w.nullable("latency_ms", t?.latencyMs)
+        w.nullable("finish_reason", t?.finishReason)
+        w.nullable("attempts", t?.attempts)
         w.endObject()
     }
 }

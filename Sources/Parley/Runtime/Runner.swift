@@ -49,7 +49,8 @@ public final class Runner: Sendable {
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
         let recipe = ParrotRecipe(engine: engine)
         let seeds = try SeedSource(path: seedsPath, limit: config.run.limit)
-        var seenLines: [String: Int] = [:]
+        // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
+        var seenLines: [UInt64: Int] = [:]
 
         var interrupted = false
         do {
@@ -63,10 +64,11 @@ public final class Runner: Sendable {
                     case .failure(let error):
                         dialogue = Self.invalidSeed(line: error.line, reason: error.description)
                     case .success(let seed):
-                        if let first = seenLines[seed.id] {
+                        let key = StableHash.of(seed.id)
+                        if let first = seenLines[key] {
                             dialogue = Self.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): id \"\(seed.id)\" repeats line \(first)")
                         } else {
-                            seenLines[seed.id] = seed.line
+                            seenLines[key] = seed.line
                             if replay.ended.contains(seed.id) { continue }
                             if let partial = replay.unfinished.removeValue(forKey: seed.id) {
                                 dialogue = partial

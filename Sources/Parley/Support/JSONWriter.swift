@@ -1,39 +1,54 @@
-/// A small, fast JSON text builder for the hot paths (journal lines, output rows):
-/// JSONEncoder costs several microseconds per object, this costs a copy.
-/// Keys are written in the order given, so outputs are stable and readable.
+/// A small, fast JSON builder for the hot paths (journal lines, output rows), writing
+/// UTF-8 bytes directly: JSONEncoder costs microseconds per object, and appending to a
+/// String costs more than copying bytes. Keys are written in the order given, so rows
+/// are stable and readable.
 struct JSONWriter {
-    private(set) var text = ""
+    private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init() { text.reserveCapacity(256) }
+    init() { bytes.reserveCapacity(512) }
 
-    mutating func beginObject() { separate(); text.append("{"); needsComma = false }
-    mutating func endObject() { text.append("}"); needsComma = true }
-    mutating func beginArray() { separate(); text.append("["); needsComma = false }
-    mutating func endArray() { text.append("]"); needsComma = true }
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
+    mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
+    mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
+    mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+
+    /// A key known at compile time: no escaping needed.
+    mutating func key(_ k: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        needsComma = false
+    }
 
     mutating func key(_ k: String) {
         separate()
         appendQuoted(k)
-        text.append(":")
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     mutating func string(_ s: String) { separate(); appendQuoted(s); needsComma = true }
-    mutating func int(_ n: Int) { separate(); text.append(String(n)); needsComma = true }
+    mutating func int(_ n: Int) { separate(); bytes.append(contentsOf: String(n).utf8); needsComma = true }
     mutating func double(_ d: Double) {
         separate()
-        text.append(d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)) : "null")
+        let text = d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)) : "null"
+        bytes.append(contentsOf: text.utf8)
         needsComma = true
     }
-    mutating func bool(_ b: Bool) { separate(); text.append(b ? "true" : "false"); needsComma = true }
-    mutating func null() { separate(); text.append("null"); needsComma = true }
+    mutating func bool(_ b: Bool) { separate(); bytes.append(contentsOf: (b ? "true" : "false").utf8); needsComma = true }
+    mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
 
-    mutating func field(_ k: String, _ s: String) { key(k); string(s) }
-    mutating func field(_ k: String, _ n: Int) { key(k); int(n) }
-    mutating func field(_ k: String, _ s: String?) { if let s { key(k); string(s) } }
-    mutating func field(_ k: String, _ n: Int?) { if let n { key(k); int(n) } }
-    mutating func field(_ k: String, _ d: Double?) { if let d { key(k); double(d) } }
+    mutating func field(_ k: StaticString, _ s: String) { key(k); string(s) }
+    mutating func field(_ k: StaticString, _ n: Int) { key(k); int(n) }
+    mutating func field(_ k: StaticString, _ s: String?) { if let s { key(k); string(s) } }
+    mutating func field(_ k: StaticString, _ n: Int?) { if let n { key(k); int(n) } }
+    /// Always written: null when absent (so dataset loaders infer one schema).
+    mutating func nullable(_ k: StaticString, _ s: String?) { key(k); if let s { string(s) } else { null() } }
+    mutating func nullable(_ k: StaticString, _ n: Int?) { key(k); if let n { int(n) } else { null() } }
 
     mutating func value(_ v: JSONValue) {
         switch v {
@@ -45,33 +60,37 @@ struct JSONWriter {
             beginArray(); for e in a { value(e) }; endArray()
         case .object(let o):
             beginObject()
-            for k in o.keys.sorted() { key(k); value(o[k]!) }
+            for (k, v) in o.sorted(by: { $0.key < $1.key }) { key(k); value(v) }
             endObject()
         }
     }
 
-    private mutating func separate() { if needsComma { text.append(",") } }
+    private mutating func separate() { if needsComma { bytes.append(UInt8(ascii: ",")) } }
 
     private mutating func appendQuoted(_ s: String) {
-        text.append("\"")
-        // Fast path: nothing to escape (the common case for keys and most prose).
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
-            text.append(s)
-        } else {
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": text.append("\\\"")
-                case "\\": text.append("\\\\")
-                case "\n": text.append("\\n")
-                case "\r": text.append("\\r")
-                case "\t": text.append("\\t")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: text.unicodeScalars.append(scalar)
+        var s = s
+        bytes.append(UInt8(ascii: "\""))
+        s.withUTF8 { utf8 in
+            // Fast path: nothing to escape (the common case). Bytes of multi-byte
+            // UTF-8 sequences are all ≥ 0x80, so a byte-wise scan is exact.
+            if !utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) {
+                bytes.append(contentsOf: utf8)
+                return
+            }
+            for b in utf8 {
+                switch b {
+                case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case ..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+                default: bytes.append(b)
                 }
             }
         }
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
 }
