@@ -1,0 +1,57 @@
+"""Kill -9 the CLI at random moments, re-run until done: every seed ends exactly once,
+every line parses, and the dialogues equal those of an uninterrupted run."""
+import json, random, subprocess, time
+from pathlib import Path
+
+from conftest import BIN, ROOT, parley, read_jsonl, scripted_config, write_seeds
+
+
+def dialogues(run):
+    rows = read_jsonl(Path(run) / "dialogues.jsonl")
+    by_id = {r["id"]: r["conversations"] for r in rows}
+    assert len(by_id) == len(rows), "a dialogue was written twice"
+    return by_id
+
+
+def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+    n = 400
+    cfg = scripted_config(tmp_path, backends={"fake": {"type": "scripted", "words": [4, 16], "latency_ms": 25, "jitter_ms": 10}},
+                          run={"seed": 5, "concurrency": 48})
+    lines = [json.dumps({"question": f"Question {i}?"}) for i in range(n - 2)] + ['{"topic": "maps"}', '{"question": ']
+    seeds = write_seeds(tmp_path, lines)
+
+    parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "reference", "--quiet", check=True)
+    reference = dialogues(tmp_path / "reference")
+
+    rng = random.Random(1234)
+    run = tmp_path / "crashed"
+    args = [BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", run, "--quiet"]
+    kills = 0
+    for attempt in range(60):
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rng.uniform(0.1, 0.4))
+        except subprocess.TimeoutExpired:
+            proc.kill()  # SIGKILL: no chance to clean up
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        break
+    else:
+        raise AssertionError("the run never finished")
+    print(f"killed {kills} times")
+    assert kills >= 4, "the test must really interrupt the run"
+
+    for name in ("dialogues.jsonl", "failures.jsonl", "messages.jsonl", "journal.jsonl"):
+        read_jsonl(run / name)  # every line parses
+    got = dialogues(run)
+    failures = read_jsonl(run / "failures.jsonl")
+    ended = list(got) + [f["id"] for f in failures]
+    assert len(ended) == len(set(ended)) == n, "every seed ends exactly once"
+    assert got == reference
+    assert [f["reason"] for f in failures] == [f"seeds line {n}: not valid JSON"]
+    msgs = [(e["d"], e["n"]) for e in read_jsonl(run / "journal.jsonl") if e["t"] == "msg"]
+    assert len(msgs) == len(set(msgs)), "a journaled message was generated twice"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["finished"] == n - 1 and summary["failed"] == 1
