@@ -46,12 +46,12 @@ final class DatasetWriter: Sendable {
         try state.withLock { s in
             switch d.status {
             case .finished:
-                try s.files[Self.dialoguesFile]?.appendLine(Rows.shareGPT(d, system: systemPrompt))
-                try s.files[Self.messagesFile]?.appendLine(Rows.messages(d, system: systemPrompt))
+                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt))
+                try s.files[Self.messagesFile]?.append(Rows.messages(d, system: systemPrompt))
             case .filtered:
-                try s.files[Self.filteredFile]?.appendLine(Rows.shareGPT(d, system: systemPrompt))
+                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt))
             case .failed, .running:
-                try s.files[Self.failuresFile]?.appendLine(Rows.failure(d))
+                try s.files[Self.failuresFile]?.append(Rows.failure(d))
             }
             try journal.end(d, sizes: order.compactMap { name in s.files[name].map { (name, $0.size) } })
             s.stats.add(d)
@@ -78,7 +78,7 @@ enum Rows {
         w.field("turns", d.turns)
         w.key("meta"); meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
         w.endObject()
-        return w.bytes
+        return w.line()
     }
 
     static func messages(_ d: Dialogue, system: String?) -> [UInt8] {
@@ -90,7 +90,7 @@ enum Rows {
         for m in d.messages { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
         w.endArray()
         w.endObject()
-        return w.bytes
+        return w.line()
     }
 
     static func failure(_ d: Dialogue) -> [UInt8] {
@@ -104,7 +104,7 @@ enum Rows {
         w.key("seed"); Records.seed(d.seed, into: &w)
         w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
         w.endObject()
-        return w.bytes
+        return w.line()
     }
 
     /// The dialogue's meta: the seed, the run's choices, and one generation record per message

@@ -27,11 +27,9 @@ final class AppendFile {
 
     deinit { close(fd) }
 
-    /// Appends `bytes` and a newline in one write.
-    func appendLine(_ bytes: [UInt8]) throws {
-        var line = bytes
-        line.append(0x0A)
-        try line.withUnsafeBufferPointer { buf in
+    /// Appends `bytes` in one `write(2)` (retried on partial writes).
+    func append(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBufferPointer { buf in
             var offset = 0
             while offset < buf.count {
                 let n = write(fd, buf.baseAddress! + offset, buf.count - offset)

@@ -44,8 +44,9 @@ public final class Journal: Sendable {
         try append(w)
     }
 
-    private func append(_ line: JSONWriter) throws {
-        try file.withLock { try $0.appendLine(line.bytes) }
+    private func append(_ record: consuming JSONWriter) throws {
+        let line = record.line()
+        try file.withLock { try $0.append(line) }
     }
 }
 

@@ -10,6 +10,12 @@ struct JSONWriter {
 
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Ends the document with a newline and returns it as one JSONL line.
+    consuming func line() -> [UInt8] {
+        bytes.append(0x0A)
+        return bytes
+    }
+
     mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
     mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
     mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
