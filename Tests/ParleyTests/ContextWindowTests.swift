@@ -6,13 +6,16 @@ final class ContextWindowTests: XCTestCase {
         let w = ContextWindow(budget: 100)
         // Exchanges: [0,1] [2,3] [4]
         let kept = w.select(fixed: 10, costs: [30, 30, 20, 20, 25], exchangeStarts: [true, false, true, false, true])
-        XCTAssertEqual(kept, [2, 3, 4])
+        XCTAssertEqual(kept?.indices(count: 5), [2, 3, 4])
     }
 
     func testPinsFirstExchangeWhenAsked() {
         let w = ContextWindow(budget: 100, keepFirstExchange: true)
         let kept = w.select(fixed: 10, costs: [10, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])
-        XCTAssertEqual(kept, [0, 1, 4, 5])
+        XCTAssertEqual(kept?.indices(count: 6), [0, 1, 4, 5])
+        // Without room for the pin, the newest exchange alone.
+        XCTAssertEqual(ContextWindow(budget: 50, keepFirstExchange: true)
+            .select(fixed: 10, costs: [30, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])?.indices(count: 6), [4, 5])
     }
 
     func testExhaustedWhenNewestExchangeCannotFit() {

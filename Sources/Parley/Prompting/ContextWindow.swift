@@ -11,34 +11,42 @@ public struct ContextWindow: Sendable {
         self.budget = budget; self.keepFirstExchange = keepFirstExchange
     }
 
-    /// The indices of the messages to keep, in order, or nil when even the newest
-    /// exchange cannot fit.
+    /// The kept messages: `0..<pinned` (the first exchange, when pinned) and `from..<count`.
+    public struct Selection: Sendable, Equatable {
+        public var pinned: Int
+        public var from: Int
+        public func indices(count: Int) -> [Int] { Array(0..<pinned) + Array(from..<count) }
+    }
+
+    /// The messages to keep, or nil when even the newest exchange cannot fit.
     /// - Parameters:
     ///   - fixed: tokens the prompt costs without any message.
     ///   - costs: tokens each message adds.
     ///   - exchangeStarts: for each message, whether an exchange starts there (a user turn).
-    public func select(fixed: Int, costs: [Int], exchangeStarts: [Bool]) -> [Int]? {
+    public func select(fixed: Int, costs: [Int], exchangeStarts: [Bool]) -> Selection? {
         precondition(costs.count == exchangeStarts.count)
         let n = costs.count
-        guard n > 0 else { return fixed <= budget ? [] : nil }
-        var starts = (0..<n).filter { exchangeStarts[$0] }
-        if starts.first != 0 { starts.insert(0, at: 0) }
+        guard n > 0 else { return fixed <= budget ? Selection(pinned: 0, from: 0) : nil }
+        // The first exchange ends where the second starts.
+        let firstEnd = (1..<n).first { exchangeStarts[$0] } ?? n
+        let firstCost = costs[0..<firstEnd].reduce(0, +)
 
-        // suffix[i] = tokens of messages i..<n
-        var suffix = [Int](repeating: 0, count: n + 1)
-        for i in stride(from: n - 1, through: 0, by: -1) { suffix[i] = suffix[i + 1] + costs[i] }
-
-        let firstEnd = starts.count > 1 ? starts[1] : n
-        let firstCost = suffix[0] - suffix[firstEnd]
-        // The earliest exchange start whose suffix fits, with the first exchange pinned if asked.
-        for s in starts {
-            let pinned = keepFirstExchange && s >= firstEnd
-            if fixed + suffix[s] + (pinned ? firstCost : 0) <= budget {
-                return pinned ? Array(0..<firstEnd) + Array(s..<n) : Array(s..<n)
-            }
+        // Walk exchange starts from the newest back while the prompt still fits
+        // (an older start never costs less, pinned or not).
+        var suffix = 0
+        var best: Selection?
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            suffix += costs[i]
+            guard i == 0 || exchangeStarts[i] else { continue }
+            let pinned = keepFirstExchange && i >= firstEnd ? firstEnd : 0
+            guard fixed + suffix + (pinned > 0 ? firstCost : 0) <= budget else { break }
+            best = Selection(pinned: pinned, from: i)
         }
-        // Pinning is a preference: the newest exchange alone is the minimum.
-        if keepFirstExchange, let s = starts.last, fixed + suffix[s] <= budget { return Array(s..<n) }
-        return nil
+        if best == nil, keepFirstExchange {
+            // Pinning is a preference: the newest exchange alone is the minimum.
+            let last = (0..<n).last { $0 == 0 || exchangeStarts[$0] } ?? 0
+            if fixed + costs[last...].reduce(0, +) <= budget { best = Selection(pinned: 0, from: last) }
+        }
+        return best
     }
 }

@@ -7,6 +7,7 @@ public struct PromptBuilder: Sendable {
     /// Tokens a chat endpoint adds per message.
     public var chatOverhead: Int
     let fixedCounts: FixedTextCounts
+    private let overheads = SlotMemo(slots: 4)
 
     public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int) {
         self.role = role; self.template = template; self.counter = counter; self.chatOverhead = chatOverhead
@@ -27,17 +28,19 @@ public struct PromptBuilder: Sendable {
     ///   - exchangeStarts: where exchanges start in the dialogue (a user message).
     public func build(_ view: View, contentCounts: [Int], exchangeStarts: [Bool]) async throws -> Outcome {
         let fixed = try await fixedCost(view)
-        var overhead: [Speaker: Int] = [:]
-        for s in [Speaker.user, .assistant] { overhead[s] = try await messageOverhead(s, framing: view.framing) }
-        let costs = view.history.indices.map { contentCounts[$0] + overhead[view.history[$0].speaker, default: 0] + 1 }
+        let userOverhead = try await messageOverhead(.user, framing: view.framing)
+        let assistantOverhead = try await messageOverhead(.assistant, framing: view.framing)
+        let costs = view.history.indices.map {
+            contentCounts[$0] + (view.history[$0].speaker == .user ? userOverhead : assistantOverhead) + 1
+        }
 
         let window = ContextWindow(budget: budget, keepFirstExchange: role.keepFirstExchange)
         guard let kept = window.select(fixed: fixed, costs: costs, exchangeStarts: exchangeStarts) else {
             let newest = exchangeStarts.lastIndex(of: true) ?? 0
             return .exhausted(needed: fixed + costs[min(newest, costs.count)...].reduce(0, +), budget: budget)
         }
-        let messages = kept.map { view.history[$0] }
-        return .ready(render(view, messages), stops: stops(view), keptMessages: kept.count)
+        let messages = Array(view.history[..<kept.pinned] + view.history[kept.from...])
+        return .ready(render(view, messages), stops: stops(view), keptMessages: messages.count)
     }
 
     func render(_ view: View, _ messages: [Message]) -> PromptInput {
@@ -79,15 +82,15 @@ public struct PromptBuilder: Sendable {
         }
     }
 
+    /// What a message adds besides its content: its template part, transcript label or chat framing.
     func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
-        switch (framing, role.endpoint) {
-        case (.transcript, _):
-            return try await fixedCounts.count(View.transcriptLine(Message(speaker, "")), with: counter)
-        case (.direct, .chat):
-            return chatOverhead
-        case (.direct, .completion):
-            let p = template.part(speaker)
-            return try await fixedCounts.count(p.prefix + p.suffix, with: counter)
+        if case .direct = framing, role.endpoint == .chat { return chatOverhead }
+        let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)
+        return try await overheads.value(slot) {
+            switch framing {
+            case .transcript: try await counter.count(View.transcriptLine(Message(speaker, "")))
+            case .direct: try await counter.count(template.part(speaker).prefix + template.part(speaker).suffix)
+            }
         }
     }
 }
@@ -114,7 +117,7 @@ public enum TurnCleaner {
 
     /// Where `needle` first occurs in `hay` (byte-wise: valid UTF-8 matches only at scalar starts).
     static func firstIndex(of needle: String, in hay: Substring) -> Substring.Index? {
-        let n = Array(needle.utf8)
+        let n = needle.utf8
         guard let head = n.first else { return nil }
         let h = hay.utf8
         var i = h.startIndex

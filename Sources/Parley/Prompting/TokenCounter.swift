@@ -40,3 +40,17 @@ final class FixedTextCounts: Sendable {
         return n
     }
 }
+
+/// A few integers computed once (asynchronously) and then read without hashing.
+final class SlotMemo: Sendable {
+    private let values: Mutex<[Int?]>
+
+    init(slots: Int) { values = Mutex(Array(repeating: nil, count: slots)) }
+
+    func value(_ slot: Int, compute: () async throws -> Int) async throws -> Int {
+        if let v = values.withLock({ $0[slot] }) { return v }
+        let v = try await compute()
+        values.withLock { $0[slot] = v }
+        return v
+    }
+}

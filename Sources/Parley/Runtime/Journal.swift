@@ -144,7 +144,15 @@ enum Records {
         w.beginObject()
         w.field("role", m.speaker.rawValue)
         w.field("content", m.content)
-        if let meta = m.meta { w.key("meta"); turnMeta(meta, into: &w) }
+        if let t = m.meta {
+            // Compact: only the fields that are known.
+            w.key("meta"); w.beginObject()
+            w.field("role", t.role); w.field("model", t.model)
+            w.field("prompt_tokens", t.promptTokens); w.field("completion_tokens", t.completionTokens)
+            w.field("latency_ms", t.latencyMs); w.field("finish_reason", t.finishReason)
+            w.field("attempts", t.attempts)
+            w.endObject()
+        }
         w.endObject()
     }
 
