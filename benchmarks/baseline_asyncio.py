@@ -50,5 +50,6 @@ if __name__ == "__main__":
         n, latency_ms, concurrency = (args + [4096, 20, 512])[:3]
         t0 = time.perf_counter()
         total = asyncio.run(main(n, 8, latency_ms / 1000, concurrency))
-        achieved, ideal = total / (time.perf_counter() - t0), concurrency / (2 * latency_ms / 1000)
+        requests = n * (2 * 8 - 1)  # the seed question is given: the first turn is one request
+        achieved, ideal = total / (time.perf_counter() - t0), concurrency / (latency_ms / 1000) * total / requests
         print(json.dumps({"bench": "saturation-python", "turns_per_s": int(achieved), "efficiency": round(achieved / ideal, 3)}))

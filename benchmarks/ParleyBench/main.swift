@@ -50,7 +50,9 @@ case "overhead":
 case "saturation":
     let latency = Double(arg(2, 20)), concurrency = arg(3, 512)
     let (s, wall, _) = try await run(dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency)
-    let ideal = Double(concurrency) / (2 * latency / 1000)
+    // Each request takes `latency`; a dialogue makes `generated_messages / dialogues` of them
+    // (a seed question means the first turn needs only the answer).
+    let ideal = Double(concurrency) / (latency / 1000) * Double(s.stats.turns) / Double(s.stats.messagesGenerated)
     let achieved = Double(s.stats.turns) / wall
     print(#"{"bench": "saturation", "concurrency": \#(concurrency), "latency_ms": \#(Int(latency)), "turns_per_s": \#(Int(achieved)), "ideal_turns_per_s": \#(Int(ideal)), "efficiency": \#(String(format: "%.3f", achieved / ideal))}"#)
 case "memory":
