@@ -69,7 +69,11 @@ struct Synth: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: seedsPath) else {
             throw CLIError.exit("cannot read seeds file \(seedsPath)")
         }
-        let runner = Runner(engine: Engine(config: config), seedsPath: seedsPath, outputDir: config.output.dir)
+        let engine: Engine
+        do { engine = try Engine(config: config) } catch {
+            throw CLIError.exit("\(options.config): \(error)")
+        }
+        let runner = Runner(engine: engine, seedsPath: seedsPath, outputDir: config.output.dir)
         let fresh = self.fresh
         let work = Task { try await runner.run(fresh: fresh) }
         let signals = SignalTrap { work.cancel() }

@@ -30,7 +30,7 @@ func writeSeeds(_ lines: [String], in dir: String) -> String {
 /// Runs a config over seeds in a fresh directory; returns the summary and the directory.
 func runSynth(_ config: Config, seeds: [String], backends: [String: any Backend] = [:]) async throws -> (RunSummary, String) {
     let dir = tempDir()
-    let runner = Runner(engine: Engine(config: config, backends: backends), seedsPath: writeSeeds(seeds, in: dir), outputDir: dir + "/out")
+    let runner = Runner(engine: try Engine(config: config, backends: backends), seedsPath: writeSeeds(seeds, in: dir), outputDir: dir + "/out")
     return (try await runner.run(), dir + "/out")
 }
 

@@ -26,7 +26,7 @@ final class ResumeTests: XCTestCase {
         let seedsPath = writeSeeds(seeds, in: dir)
         var interruptions = 0
         while true {
-            let runner = Runner(engine: Engine(config: try config()), seedsPath: seedsPath, outputDir: dir + "/out")
+            let runner = Runner(engine: try Engine(config: try config()), seedsPath: seedsPath, outputDir: dir + "/out")
             let task = Task { try await runner.run() }
             try await Task.sleep(nanoseconds: 40_000_000)
             task.cancel()
@@ -53,7 +53,7 @@ final class ResumeTests: XCTestCase {
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/" + name))
             try h.seekToEnd(); try h.write(contentsOf: Data(#"{"t":"msg","d":"#.utf8)); try h.close()
         }
-        let runner = Runner(engine: Engine(config: try config()), seedsPath: out + "/../seeds.jsonl", outputDir: out)
+        let runner = Runner(engine: try Engine(config: try config()), seedsPath: out + "/../seeds.jsonl", outputDir: out)
         let summary = try await runner.run()
         XCTAssertEqual(summary.stats.finished, 10)
         XCTAssertEqual(try rows(out), expected)
@@ -65,12 +65,12 @@ final class ResumeTests: XCTestCase {
         let other = try scriptedConfig(turns: #"{"max": 7}"#)
         let seedsPath = out + "/../seeds.jsonl"
         do {
-            _ = try await Runner(engine: Engine(config: other), seedsPath: seedsPath, outputDir: out).run()
+            _ = try await Runner(engine: try Engine(config: other), seedsPath: seedsPath, outputDir: out).run()
             XCTFail("a different config must be refused")
         } catch let e as RunError {
             XCTAssertTrue("\(e)".contains("different config"), "\(e)")
         }
-        let summary = try await Runner(engine: Engine(config: other), seedsPath: seedsPath, outputDir: out).run(fresh: true)
+        let summary = try await Runner(engine: try Engine(config: other), seedsPath: seedsPath, outputDir: out).run(fresh: true)
         XCTAssertEqual(summary.stats.finished, 1)
         XCTAssertEqual(try readJSONL(out + "/dialogues.jsonl").first?["turns"] as? Int, 7)
         // A concurrency change is not a different config.

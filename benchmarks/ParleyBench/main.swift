@@ -33,7 +33,7 @@ func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int) async 
                    "assistant": {"backend": "fake", "max_tokens": 256}},
          "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency)}}
         """)
-    let runner = Runner(engine: Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
+    let runner = Runner(engine: try Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
     let cpu0 = cpuSeconds(), t0 = ContinuousClock.now
     let summary = try await runner.run()
     let wall = ContinuousClock.now - t0

@@ -49,13 +49,22 @@ public struct Config: Sendable {
 public enum BackendConfig: Sendable {
     case openai(OpenAIConfig)
     case scripted(ScriptedConfig)
+    /// A model the embedding program provides (a callback or the pull queue), by name.
+    case host(HostConfig)
 
     public var common: BackendCommon {
         switch self {
         case .openai(let c): c.common
         case .scripted(let c): c.common
+        case .host(let c): c.common
         }
     }
+}
+
+public struct HostConfig: Sendable {
+    public var common = BackendCommon(maxConcurrency: 64, maxRetries: 2)
+    /// Token counts are estimated unless the host gives its own counter.
+    public var charsPerToken: Double = 2.5
 }
 
 /// Settings every backend has.

@@ -107,12 +107,18 @@ extension Config {
     }
 
     private static func parseBackend(_ o: ObjectReader) -> BackendConfig? {
-        guard let type = o.oneOf("type", ["openai", "scripted"]) else {
-            if !o.has("type") { o.reader.report(o.childPath("type"), "missing: \"openai\" or \"scripted\"") }
+        guard let type = o.oneOf("type", ["openai", "scripted", "host"]) else {
+            if !o.has("type") { o.reader.report(o.childPath("type"), "missing: \"openai\", \"scripted\" or \"host\"") }
             o.finish(known: Array(o.fields.keys))
             return nil
         }
         defer { o.finish() }
+        if type == "host" {
+            var c = HostConfig()
+            parseCommon(o, &c.common)
+            if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
+            return .host(c)
+        }
         if type == "scripted" {
             var c = ScriptedConfig()
             parseCommon(o, &c.common)

@@ -15,20 +15,29 @@ public struct Engine: Sendable {
     public let endpoints: [String: ModelEndpoint]
     public let roles: [String: Role]
 
-    /// - Parameter backends: replaces configured backends by name (host-provided models, tests).
+    /// - Parameter backends: the models of `"host"` backends by name (a callback, the pull
+    ///   queue); may also replace configured backends (tests). A host backend left out is an error.
     public init(config: Config, backends: [String: any Backend] = [:],
-                environment: [String: String] = ProcessInfo.processInfo.environment) {
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
         self.config = config
         var endpoints: [String: ModelEndpoint] = [:]
-        for (name, bc) in config.backends {
-            let backend: any Backend = backends[name] ?? {
+        var missing: [ConfigIssue] = []
+        for (name, bc) in config.backends.sorted(by: { $0.key < $1.key }) {
+            let backend: any Backend
+            if let given = backends[name] {
+                backend = given
+            } else {
                 switch bc {
-                case .openai(let c): return OpenAIBackend(config: c, environment: environment)
-                case .scripted(let c): return ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
+                case .openai(let c): backend = OpenAIBackend(config: c, environment: environment)
+                case .scripted(let c): backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
+                case .host:
+                    missing.append(ConfigIssue(path: "backends.\(name)", message: "a \"host\" backend needs a model from the embedding program (a callback or the pull queue); none was given"))
+                    continue
                 }
-            }()
+            }
             endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: bc.common)
         }
+        if !missing.isEmpty { throw ConfigError(issues: missing) }
         var roles: [String: Role] = [:]
         for (name, rc) in config.roles {
             guard let endpoint = endpoints[rc.backend] else { continue }  // validation reports it

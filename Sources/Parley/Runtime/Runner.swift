@@ -6,8 +6,9 @@ import Synchronization
 /// running again on the same directory resumes where the last run stopped.
 public final class Runner: Sendable {
     public let engine: Engine
-    public let seedsPath: String
+    public let seeds: SeedInput
     public let outputDir: String
+    private let events: (@Sendable (RunEvent) -> Void)?
     private let live = Mutex(LiveCounts())
 
     /// Counts that move while the run goes: for progress lines.
@@ -22,8 +23,13 @@ public final class Runner: Sendable {
         public var resumedEnded = 0
     }
 
-    public init(engine: Engine, seedsPath: String, outputDir: String) {
-        self.engine = engine; self.seedsPath = seedsPath; self.outputDir = outputDir
+    /// - Parameter events: called (on any thread, keep it quick) as dialogues start, grow and end.
+    public init(engine: Engine, seeds: SeedInput, outputDir: String, events: (@Sendable (RunEvent) -> Void)? = nil) {
+        self.engine = engine; self.seeds = seeds; self.outputDir = outputDir; self.events = events
+    }
+
+    public convenience init(engine: Engine, seedsPath: String, outputDir: String) {
+        self.init(engine: engine, seeds: .file(seedsPath), outputDir: outputDir)
     }
 
     public var progress: LiveCounts { live.withLock { $0 } }
@@ -45,10 +51,10 @@ public final class Runner: Sendable {
         let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
                                        stats: replay.stats, systemPrompt: assistantSystem)
 
-        let total = try SeedSource.count(path: seedsPath, limit: config.run.limit)
+        let total = try SeedSource.count(seeds, limit: config.run.limit)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
         let recipe = ParrotRecipe(engine: engine)
-        let seeds = try SeedSource(path: seedsPath, limit: config.run.limit)
+        let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
 
@@ -56,7 +62,7 @@ public final class Runner: Sendable {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 var inFlight = 0
-                while let item = seeds.next() {
+                while let item = source.next() {
                     try Task.checkCancellation()
                     var dialogue: Dialogue
                     var resumed = false
@@ -111,11 +117,13 @@ public final class Runner: Sendable {
         live.withLock { $0.inFlight += 1 }
         defer { live.withLock { $0.inFlight -= 1 } }
         if isNew { try journal.start(d) }
+        events?(.dialogueStarted(id: id, resumed: !isNew))
         do {
             d.endReason = try await recipe.run(&d) { message, index in
                 try journal.message(message, index: index, of: id)
                 let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
                 live.withLock { $0.messages += 1; $0.tokens += tokens }
+                events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
             }
             d.status = d.turns >= engine.config.turns.min ? .finished : .filtered
         } catch let failure as GenerationFailure {
@@ -125,6 +133,14 @@ public final class Runner: Sendable {
         }
         try writer.commit(d)
         live.withLock { $0.ended += 1; if d.status == .failed { $0.failed += 1 } }
+        events?(.dialogueEnded(id: id, status: d.status, reason: d.endReason ?? .failed))
+    }
+
+    /// What a run reports as it goes (see `init(events:)`).
+    public enum RunEvent: Sendable, Equatable {
+        case dialogueStarted(id: String, resumed: Bool)
+        case message(id: String, index: Int, role: String)
+        case dialogueEnded(id: String, status: DialogueStatus, reason: EndReason)
     }
 
     static func invalidSeed(line: Int, reason: String) -> Dialogue {

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Runs blocking work (a host's model callback that may take seconds) on threads of its
+/// own, never on Swift's cooperative pool: that pool is as wide as the CPU count, so
+/// blocking it would cap concurrency there and deadlock a callback that re-enters the
+/// library. The pool starts a new thread whenever every thread is busy, and idle
+/// threads exit after a while, so N blocking calls really run N at once.
+public final class BlockingPool: @unchecked Sendable {
+    public static let shared = BlockingPool()
+
+    private let condition = NSCondition()
+    private var queue: [() -> Void] = []
+    private var threads = 0
+    private var idle = 0
+    private let idleSeconds: Double
+
+    public init(idleSeconds: Double = 30) { self.idleSeconds = idleSeconds }
+
+    /// Threads alive now (for tests and diagnostics).
+    public var threadCount: Int { condition.lock(); defer { condition.unlock() }; return threads }
+
+    /// Runs `work` on a pool thread and returns its result to the awaiting task.
+    public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    private func submit(_ job: @escaping () -> Void) {
+        condition.lock()
+        queue.append(job)
+        if idle < queue.count {
+            // Every thread is busy (or already spoken for): grow.
+            threads += 1
+            let thread = Thread { [self] in worker() }
+            thread.name = "parley-host-\(threads)"
+            thread.stackSize = 8 << 20  // host callbacks (Python through ctypes) may need deep stacks
+            thread.start()
+        } else {
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    private func worker() {
+        condition.lock()
+        while true {
+            if !queue.isEmpty {
+                let job = queue.removeFirst()
+                condition.unlock()
+                job()
+                condition.lock()
+                continue
+            }
+            idle += 1
+            let signalled = condition.wait(until: Date(timeIntervalSinceNow: idleSeconds))
+            idle -= 1
+            if !signalled && queue.isEmpty {  // a quiet spell: leave
+                threads -= 1
+                condition.unlock()
+                return
+            }
+        }
+    }
+}

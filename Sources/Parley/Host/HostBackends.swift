@@ -1,0 +1,101 @@
+import Foundation
+import Synchronization
+
+/// A host's own model as a backend, called with each request. `generate` may block
+/// (a C or Python callback): it runs on `BlockingPool`, never on Swift's cooperative pool.
+public final class CallbackBackend: Backend {
+    public typealias Generate = @Sendable (GenerationRequest) throws -> GenerationResult
+    private let generateBlocking: Generate
+    private let pool: BlockingPool
+    public let tokenCounter: any TokenCounter
+
+    public init(tokenCounter: any TokenCounter = EstimatingTokenCounter(), pool: BlockingPool = .shared,
+                generate: @escaping Generate) {
+        self.generateBlocking = generate; self.pool = pool; self.tokenCounter = tokenCounter
+    }
+
+    public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
+        let work = generateBlocking
+        return try await pool.run { try work(request) }
+    }
+}
+
+/// The pull API: requests wait in a queue until the host takes a batch of them
+/// (`take`), generates them however it likes — one batched call to a local inference
+/// engine — and hands the results back (`submit`). No foreign thread calls the host.
+public final class PullBackend: Backend {
+    public let tokenCounter: any TokenCounter
+
+    /// A request handed to the host, with the ticket to answer it by.
+    public struct Ticket: Sendable {
+        public var id: UInt64
+        public var request: GenerationRequest
+    }
+
+    private struct Waiting {
+        var ticket: Ticket
+        var continuation: CheckedContinuation<GenerationResult, any Error>
+    }
+    private struct State {
+        var nextID: UInt64 = 0
+        var queued: [Waiting] = []
+        var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
+    }
+    private let state = Mutex(State())
+    private let arrival = NSCondition()
+
+    public init(tokenCounter: any TokenCounter = EstimatingTokenCounter()) { self.tokenCounter = tokenCounter }
+
+    public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
+        let id = state.withLock { s in s.nextID += 1; return s.nextID }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let cancelled = state.withLock { s -> Bool in
+                    if Task.isCancelled { return true }
+                    s.queued.append(Waiting(ticket: Ticket(id: id, request: request), continuation: continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) }
+                arrival.lock(); arrival.broadcast(); arrival.unlock()
+            }
+        } onCancel: {
+            let c = state.withLock { s -> CheckedContinuation<GenerationResult, any Error>? in
+                if let i = s.queued.firstIndex(where: { $0.ticket.id == id }) { return s.queued.remove(at: i).continuation }
+                return s.taken.removeValue(forKey: id)
+            }
+            c?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Up to `max` waiting requests, oldest first, waiting up to `timeout` seconds for the first.
+    /// Blocks the calling thread: call it from a host thread, not from a Swift task.
+    public func take(max: Int, timeout: Double) -> [Ticket] {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while true {
+            let batch = state.withLock { s -> [Ticket] in
+                let n = Swift.min(Swift.max(0, max), s.queued.count)
+                let batch = s.queued.prefix(n)
+                for w in batch { s.taken[w.ticket.id] = w.continuation }
+                s.queued.removeFirst(n)
+                return batch.map(\.ticket)
+            }
+            if !batch.isEmpty || max <= 0 { return batch }
+            arrival.lock()
+            let hasWork = state.withLock { !$0.queued.isEmpty }
+            let timedOut = !hasWork && !arrival.wait(until: deadline)
+            arrival.unlock()
+            if timedOut { return [] }
+        }
+    }
+
+    /// Answers a taken request. Returns false for an unknown or already answered ticket.
+    @discardableResult
+    public func submit(_ id: UInt64, _ result: Result<GenerationResult, BackendError>) -> Bool {
+        guard let c = state.withLock({ $0.taken.removeValue(forKey: id) }) else { return false }
+        c.resume(with: result.mapError { $0 as any Error })
+        return true
+    }
+
+    /// Requests waiting to be taken, and taken but not answered.
+    public var pending: (queued: Int, taken: Int) { state.withLock { ($0.queued.count, $0.taken.count) } }
+}

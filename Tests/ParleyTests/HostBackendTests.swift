@@ -1,0 +1,114 @@
+import Foundation
+import Synchronization
+import XCTest
+@testable import Parley
+
+final class HostBackendTests: XCTestCase {
+    let hostConfig = { (concurrency: Int) in
+        try scriptedConfig(backend: #"{"type": "host", "max_concurrency": \#(concurrency)}"#, turns: #"{"max": 2}"#,
+                           run: #"{"seed": 1, "concurrency": \#(concurrency)}"#)
+    }
+    let seeds = (1...16).map { #"{"question": "Host question \#($0)?"}"# }
+
+    func testBlockingCallsRunAllAtOnce() async throws {
+        let pool = BlockingPool(idleSeconds: 5)
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<32 { group.addTask { () async throws -> Void in try await pool.run { _ = usleep(100_000) } } }
+            try await group.waitForAll()
+        }
+        let elapsed = ContinuousClock.now - start
+        XCTAssertLessThan(elapsed, .milliseconds(600), "32 blocking calls of 100 ms must overlap (serial: 3.2 s)")
+        XCTAssertGreaterThanOrEqual(pool.threadCount, 32)
+    }
+
+    func testCallbackBackendServesARun() async throws {
+        let calls = Mutex(0)
+        let host = CallbackBackend { request in
+            usleep(20_000)  // a blocking model call
+            calls.withLock { $0 += 1 }
+            return GenerationResult(text: "\(request.role) says hello at \(request.turn)", finishReason: "stop")
+        }
+        let start = ContinuousClock.now
+        let (summary, out) = try await runSynth(try hostConfig(16), seeds: seeds, backends: ["fake": host])
+        XCTAssertEqual(summary.stats.finished, 16)
+        XCTAssertEqual(calls.withLock { $0 }, 16 * 3)
+        // 3 sequential calls per dialogue, all dialogues at once: ~60 ms, not 16 × 60.
+        XCTAssertLessThan(ContinuousClock.now - start, .milliseconds(700))
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertEqual(conversation(row)[1].1, "assistant says hello at 1")
+    }
+
+    func testCallbackErrorsFailTheDialogueWithTheHostsMessage() async throws {
+        let host = CallbackBackend { _ in throw BackendError("model exploded", retryable: false) }
+        let (summary, out) = try await runSynth(try hostConfig(4), seeds: Array(seeds.prefix(2)), backends: ["fake": host])
+        XCTAssertEqual(summary.stats.failed, 2)
+        XCTAssertEqual(try readJSONL(out + "/failures.jsonl").first?["reason"] as? String, "model exploded (after 1 attempt)")
+    }
+
+    func testPullQueueServesBatches() async throws {
+        let pull = PullBackend()
+        let batches = Mutex<[Int]>([])
+        let stop = Atomic(false)
+        let host = Thread {
+            while !stop.load(ordering: .relaxed) {
+                let batch = pull.take(max: 64, timeout: 0.05)
+                if batch.isEmpty { continue }
+                batches.withLock { $0.append(batch.count) }
+                usleep(5_000)  // one batched generate call
+                for t in batch {
+                    pull.submit(t.id, .success(GenerationResult(text: "batched reply to \(t.request.role)")))
+                }
+            }
+        }
+        host.start()
+        let (summary, _) = try await runSynth(try hostConfig(16), seeds: seeds, backends: ["fake": pull])
+        stop.store(true, ordering: .relaxed)
+        XCTAssertEqual(summary.stats.finished, 16)
+        let sizes = batches.withLock { $0 }
+        XCTAssertEqual(sizes.reduce(0, +), 16 * 3)
+        XCTAssertGreaterThan(sizes.max() ?? 0, 1, "requests of different dialogues are batched together")
+        XCTAssertEqual(pull.pending.queued + pull.pending.taken, 0)
+        XCTAssertFalse(pull.submit(999_999, .success(GenerationResult(text: "x"))), "unknown tickets are refused")
+    }
+
+    func testCancellingARunReleasesPendingPullRequests() async throws {
+        let pull = PullBackend()
+        let dir = tempDir()
+        let runner = Runner(engine: try Engine(config: try hostConfig(8), backends: ["fake": pull]),
+                            seeds: .lines(seeds), outputDir: dir + "/out")
+        let task = Task { try await runner.run() }
+        while pull.pending.queued < 8 { try await Task.sleep(nanoseconds: 1_000_000) }
+        let taken = pull.take(max: 3, timeout: 0)
+        XCTAssertEqual(taken.count, 3)
+        task.cancel()
+        let summary = try await task.value
+        XCTAssertTrue(summary.interrupted)
+        XCTAssertEqual(pull.pending.queued + pull.pending.taken, 0)
+        XCTAssertFalse(pull.submit(taken[0].id, .success(GenerationResult(text: "late"))))
+    }
+
+    func testAHostBackendMustBeGiven() throws {
+        XCTAssertThrowsError(try Engine(config: try hostConfig(2))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("backends.fake: a \"host\" backend needs a model"), "\(error)")
+        }
+    }
+
+    func testEventsAndInMemorySeeds() async throws {
+        let events = Mutex<[Runner.RunEvent]>([])
+        let dir = tempDir()
+        let runner = Runner(engine: try Engine(config: try scriptedConfig(turns: #"{"max": 3}"#)),
+                            seeds: .lines(Array(seeds.prefix(4)) + ["", "not json"]), outputDir: dir + "/out",
+                            events: { e in events.withLock { $0.append(e) } })
+        let summary = try await runner.run()
+        XCTAssertEqual(summary.stats.finished, 4)
+        XCTAssertEqual(summary.stats.invalidSeeds, 1)
+        let all = events.withLock { $0 }
+        let started = all.filter { if case .dialogueStarted = $0 { true } else { false } }
+        let ended = all.compactMap { e -> String? in if case .dialogueEnded(let id, .finished, .maxTurns) = e { id } else { nil } }
+        let messages = all.filter { if case .message = $0 { true } else { false } }
+        XCTAssertEqual(started.count, 4)
+        XCTAssertEqual(Set(ended).count, 4)
+        XCTAssertEqual(messages.count, summary.stats.messagesGenerated)
+    }
+}
