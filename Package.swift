@@ -6,6 +6,8 @@ let package = Package(
     products: [
         .library(name: "Parley", targets: ["Parley"]),
         .executable(name: "parley", targets: ["ParleyCLI"]),
+        // The C ABI (include/parley.h). scripts/build-lib makes the self-contained libparley.so.
+        .library(name: "ParleyC", type: .dynamic, targets: ["ParleyCABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,6 +25,8 @@ let package = Package(
             pkgConfig: "jansson",
             providers: [.apt(["libjansson-dev"])]
         ),
+        // The @_cdecl exports of include/parley.h: conversions between C/JSON and the core only.
+        .target(name: "ParleyCABI", dependencies: ["Parley", "CJansson"]),
         .executableTarget(
             name: "ParleyCLI",
             dependencies: ["Parley", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -70,7 +70,7 @@ public final class PullBackend: Backend {
     /// Up to `max` waiting requests, oldest first, waiting up to `timeout` seconds for the first.
     /// Blocks the calling thread: call it from a host thread, not from a Swift task.
     public func take(max: Int, timeout: Double) -> [Ticket] {
-        let deadline = Date(timeIntervalSinceNow: timeout)
+        let deadline = Date(timeIntervalSinceNow: timeout.isFinite ? Swift.min(Swift.max(0, timeout), 1e7) : 1e7)
         while true {
             let batch = state.withLock { s -> [Ticket] in
                 let n = Swift.min(Swift.max(0, max), s.queued.count)
@@ -91,9 +91,20 @@ public final class PullBackend: Backend {
     /// Answers a taken request. Returns false for an unknown or already answered ticket.
     @discardableResult
     public func submit(_ id: UInt64, _ result: Result<GenerationResult, BackendError>) -> Bool {
-        guard let c = state.withLock({ $0.taken.removeValue(forKey: id) }) else { return false }
-        c.resume(with: result.mapError { $0 as any Error })
-        return true
+        submit([(id, result)]).isEmpty
+    }
+
+    /// Answers several taken requests: all or none. Returns the tickets that are unknown
+    /// or already answered (or repeated); when there are any, nothing is delivered.
+    public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
+        let (bad, continuations) = state.withLock { s -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
+            var seen = Set<UInt64>()
+            let bad = answers.map(\.ticket).filter { s.taken[$0] == nil || !seen.insert($0).inserted }
+            guard bad.isEmpty else { return (bad, []) }
+            return ([], answers.compactMap { s.taken.removeValue(forKey: $0.ticket) })
+        }
+        for (c, a) in zip(continuations, answers) { c.resume(with: a.result.mapError { $0 as any Error }) }
+        return bad
     }
 
     /// Requests waiting to be taken, and taken but not answered.

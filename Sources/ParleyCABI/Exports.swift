@@ -1,0 +1,207 @@
+// The exported C functions of include/parley.h: each checks its arguments, converts
+// between C/JSON and the Swift core, and reports errors as status codes. No engine
+// logic lives here.
+import CJansson
+import Foundation
+import Parley
+
+public typealias GenerateFn = @convention(c) (CString?, OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
+public typealias Handle = OpaquePointer
+public typealias StringOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+// MARK: Version and strings
+
+@_cdecl("parley_version")
+public func parley_version() -> CString { versionString }
+nonisolated(unsafe) private let versionString: CString = UnsafePointer(strdup(ParleyVersion.string)!)
+
+@_cdecl("parley_abi_version")
+public func parley_abi_version() -> Int32 { 1 }
+
+@_cdecl("parley_string_free")
+public func parley_string_free(_ s: UnsafeMutablePointer<CChar>?) { free(s) }
+
+@_cdecl("parley_status_name")
+public func parley_status_name(_ status: Int32) -> CString {
+    let name = (Status(rawValue: status) ?? .internal).name
+    return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+// MARK: Configs and engines
+
+func parseConfig(_ text: String) throws(Failure) -> Config {
+    do throws(ConfigError) { return try Config.parse(text) } catch { throw Failure(error) }
+}
+
+@_cdecl("parley_config_validate")
+public func parley_config_validate(_ config: CString?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in _ = try parseConfig(try string(config, "config_json")) }
+}
+
+@_cdecl("parley_engine_new")
+public func parley_engine_new(_ config: CString?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "engine")
+        out.pointee = engines.add(EngineBox(config: try parseConfig(try string(config, "config_json"))))
+    }
+}
+
+@_cdecl("parley_engine_free")
+public func parley_engine_free(_ engine: Handle?) -> Int32 {
+    call(nil) { () throws(Failure) in _ = try engines.remove(engine, "engine") }
+}
+
+// MARK: Host backends
+
+@_cdecl("parley_engine_set_callback")
+public func parley_engine_set_callback(_ engine: Handle?, _ backend: CString?, _ fn: GenerateFn?,
+                                       _ userData: UnsafeMutableRawPointer?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let box = try engines.get(engine, "engine")
+        let name = try string(backend, "backend")
+        guard let fn else { throw Failure(.argument, "fn is NULL") }
+        let host = HostCallback(fn: fn, userData: UInt(bitPattern: userData))
+        try box.serve(name, with: CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: box.hostCharsPerToken(name))) { request in
+            try host.generate(request)
+        })
+    }
+}
+
+@_cdecl("parley_engine_use_pull")
+public func parley_engine_use_pull(_ engine: Handle?, _ backend: CString?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let box = try engines.get(engine, "engine")
+        let name = try string(backend, "backend")
+        try box.serve(name, with: PullBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: box.hostCharsPerToken(name))))
+    }
+}
+
+@_cdecl("parley_reply_set_text")
+public func parley_reply_set_text(_ reply: Handle?, _ text: CString?, _ finishReason: CString?) -> Int32 {
+    call(nil) { () throws(Failure) in
+        let box = try replies.get(reply, "reply")
+        box.text = try string(text, "text")
+        box.finishReason = try optionalString(finishReason, "finish_reason")
+    }
+}
+
+@_cdecl("parley_reply_set_usage")
+public func parley_reply_set_usage(_ reply: Handle?, _ promptTokens: Int32, _ completionTokens: Int32) -> Int32 {
+    call(nil) { () throws(Failure) in
+        let box = try replies.get(reply, "reply")
+        box.promptTokens = promptTokens >= 0 ? Int(promptTokens) : nil
+        box.completionTokens = completionTokens >= 0 ? Int(completionTokens) : nil
+    }
+}
+
+@_cdecl("parley_reply_set_error")
+public func parley_reply_set_error(_ reply: Handle?, _ message: CString?, _ retryable: Int32) -> Int32 {
+    call(nil) { () throws(Failure) in
+        let box = try replies.get(reply, "reply")
+        box.error = BackendError(try string(message, "message"), retryable: retryable != 0)
+    }
+}
+
+@_cdecl("parley_pull_take")
+public func parley_pull_take(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
+                             _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "requests_json")
+        out.pointee = newCString(try pullTake(engine, backend, max, timeout))
+    }
+}
+
+func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure) -> String {
+    let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
+    guard max >= 0 else { throw Failure(.argument, "max is negative") }
+    guard timeout.isFinite, timeout >= 0 else { throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0") }
+    let tickets = pull.take(max: Int(max), timeout: timeout)
+    return HostJSON.array(tickets.map { HostJSON.request($0.request, ticket: $0.id) })
+}
+
+@_cdecl("parley_pull_submit")
+public func parley_pull_submit(_ engine: Handle?, _ backend: CString?, _ results: CString?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in try pullSubmit(engine, backend, try string(results, "results_json")) }
+}
+
+func pullSubmit(_ engine: Handle?, _ backend: CString?, _ text: String) throws(Failure) {
+    let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
+    let answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]
+    do throws(ConfigError) { answers = try HostJSON.answers(text) } catch { throw Failure(.json, error.description) }
+    let bad = pull.submit(answers)
+    guard bad.isEmpty else {
+        throw Failure(.argument, "unknown, repeated or already answered tickets: \(bad.map(String.init).joined(separator: ", ")); nothing was delivered")
+    }
+}
+
+// MARK: Jobs
+
+func startJob(_ engine: Handle?, _ text: String) throws(Failure) -> JobBox {
+    let box = try engines.get(engine, "engine")
+    let spec: JobSpec
+    do throws(ConfigError) { spec = try JobSpec.parse(text) } catch { throw Failure(error) }
+    if case .file(let path) = spec.seeds, !FileManager.default.isReadableFile(atPath: path) {
+        throw Failure(.io, "cannot read seeds file \(path)")
+    }
+    return JobBox(engine: try box.engine(), spec: spec)
+}
+
+@_cdecl("parley_run")
+public func parley_run(_ engine: Handle?, _ job: CString?, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "result_json")
+        out.pointee = newCString(try startJob(engine, try string(job, "job_json")).wait(timeout: -1))
+    }
+}
+
+@_cdecl("parley_job_start")
+public func parley_job_start(_ engine: Handle?, _ job: CString?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "job")
+        out.pointee = jobs.add(try startJob(engine, try string(job, "job_json")))
+    }
+}
+
+@_cdecl("parley_job_progress")
+public func parley_job_progress(_ job: Handle?, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "progress_json")
+        out.pointee = newCString(try jobs.get(job, "job").progress)
+    }
+}
+
+@_cdecl("parley_job_cancel")
+public func parley_job_cancel(_ job: Handle?) -> Int32 {
+    call(nil) { () throws(Failure) in try jobs.get(job, "job").cancel() }
+}
+
+@_cdecl("parley_job_wait")
+public func parley_job_wait(_ job: Handle?, _ timeout: Double, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "result_json")
+        let box = try jobs.get(job, "job")
+        do throws(Failure) { out.pointee = newCString(try box.wait(timeout: timeout)) } catch {
+            // A cancelled job still hands back its summary so far.
+            if error.status == .cancelled, let partial = box.partialResult { out.pointee = newCString(partial) }
+            throw error
+        }
+    }
+}
+
+@_cdecl("parley_job_next_event")
+public func parley_job_next_event(_ job: Handle?, _ timeout: Double, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "event_json")
+        guard !timeout.isNaN else { throw Failure(.argument, "timeout_seconds is NaN") }
+        out.pointee = newCString(try jobs.get(job, "job").nextEvent(timeout: timeout))
+    }
+}
+
+@_cdecl("parley_job_free")
+public func parley_job_free(_ job: Handle?) -> Int32 {
+    call(nil) { () throws(Failure) in
+        let box = try jobs.remove(job, "job")
+        box.cancel()
+        _ = try? box.wait(timeout: -1)
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import Parley
+import Synchronization
+
+/// A host's C callback as a blocking generate function (run on `BlockingPool` threads).
+struct HostCallback: Sendable {
+    let fn: GenerateFn
+    /// The host's `user_data`, passed back untouched (kept as an integer to cross threads).
+    let userData: UInt
+    private let tickets = TicketCounter()
+
+    init(fn: GenerateFn, userData: UInt) { self.fn = fn; self.userData = userData }
+
+    func generate(_ request: GenerationRequest) throws -> GenerationResult {
+        let reply = ReplyBox()
+        let handle = replies.add(reply)
+        defer { _ = try? replies.remove(handle, "reply") }
+        let json = HostJSON.request(request, ticket: tickets.next())
+        let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
+        if let error = reply.error { throw error }
+        guard status == 0 else { throw BackendError("callback returned \(status)", retryable: false) }
+        guard let text = reply.text else { throw BackendError("callback returned 0 without a reply", retryable: false) }
+        return GenerationResult(text: text, finishReason: reply.finishReason, promptTokens: reply.promptTokens,
+                                completionTokens: reply.completionTokens)
+    }
+}
+
+final class TicketCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    func next() -> UInt64 { value.add(1, ordering: .relaxed).newValue }
+}

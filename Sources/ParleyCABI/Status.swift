@@ -1,0 +1,77 @@
+// The C ABI's status codes and the plumbing every entry point shares: reading C
+// strings safely, reporting errors through `char **error`, returning new strings.
+import Foundation
+import Parley
+
+public typealias CString = UnsafePointer<CChar>
+public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+
+/// Mirrors the PARLEY_OK / PARLEY_ERR_* codes of include/parley.h.
+enum Status: Int32 {
+    case ok = 0, argument, json, config, handle, io, timeout, cancelled, state, `internal`
+
+    var name: StaticString {
+        switch self {
+        case .ok: "PARLEY_OK"
+        case .argument: "PARLEY_ERR_ARGUMENT: a NULL pointer, invalid UTF-8 or a bad number"
+        case .json: "PARLEY_ERR_JSON: malformed JSON or a value of the wrong type"
+        case .config: "PARLEY_ERR_CONFIG: the config is invalid"
+        case .handle: "PARLEY_ERR_HANDLE: an unknown or already freed handle"
+        case .io: "PARLEY_ERR_IO: a file could not be read or written"
+        case .timeout: "PARLEY_ERR_TIMEOUT: nothing happened within the timeout"
+        case .cancelled: "PARLEY_ERR_CANCELLED: the job was cancelled"
+        case .state: "PARLEY_ERR_STATE: not possible now"
+        case .internal: "PARLEY_ERR_INTERNAL: a bug in Parley"
+        }
+    }
+}
+
+/// A failed call: its status and message.
+struct Failure: Error {
+    var status: Status
+    var message: String
+    init(_ status: Status, _ message: String) { self.status = status; self.message = message }
+
+    /// A config/JSON problem: malformed JSON is `json`, everything else `config`.
+    init(_ error: ConfigError) {
+        let malformed = error.issues.count == 1 && error.issues[0].message.hasPrefix("not valid JSON")
+        self.init(malformed ? .json : .config, error.description)
+    }
+}
+
+/// Runs an entry point's body; a thrown `Failure` becomes its status and `*error`.
+func call(_ errorOut: ErrorOut?, _ body: () throws(Failure) -> Void) -> Int32 {
+    do throws(Failure) {
+        try body()
+        return Status.ok.rawValue
+    } catch {
+        errorOut?.pointee = newCString(error.message)
+        return error.status.rawValue
+    }
+}
+
+/// A borrowed C string as Swift text: NULL and invalid UTF-8 are argument errors.
+func string(_ p: CString?, _ what: String) throws(Failure) -> String {
+    guard let p else { throw Failure(.argument, "\(what) is NULL") }
+    guard let s = String(validatingCString: p) else { throw Failure(.argument, "\(what) is not valid UTF-8") }
+    return s
+}
+
+func optionalString(_ p: CString?, _ what: String) throws(Failure) -> String? {
+    guard p != nil else { return nil }
+    return try string(p, what)
+}
+
+/// A new C string the caller frees with parley_string_free().
+func newCString(_ s: String) -> UnsafeMutablePointer<CChar>? { strdup(s) }
+
+/// Stores a new string in an out-parameter that must not be NULL.
+func store(_ s: String, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ what: String) throws(Failure) {
+    guard let out else { throw Failure(.argument, "\(what) is NULL") }
+    out.pointee = newCString(s)
+}
+
+func requireOut<T>(_ p: UnsafeMutablePointer<T>?, _ what: String) throws(Failure) -> UnsafeMutablePointer<T> {
+    guard let p else { throw Failure(.argument, "\(what) is NULL") }
+    return p
+}

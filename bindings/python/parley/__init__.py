@@ -1,0 +1,38 @@
+"""Python bindings for Parley, a multi-turn dialogue synthesis engine.
+
+    import parley
+    with parley.Engine("examples/configs/scripted.json") as engine:
+        rows = engine.synthesize([{"question": "Why is the sky blue?"}])
+
+The library is found through $PARLEY_LIB, next to this package, or in the
+repository's .build-lib/ (see parley._lib).
+"""
+from __future__ import annotations
+
+from . import _lib
+from ._lib import ABI_VERSION, LibraryLoadError
+from .engine import Config, Engine, Job, PullQueue, config_text
+from .errors import (ArgumentError, Cancelled, ConfigError, HandleError, InternalError, JSONError,
+                     ParleyError, ParleyIOError, ParleyTimeout, StateError)
+
+__all__ = [
+    "ABI_VERSION", "ArgumentError", "Cancelled", "ConfigError", "Engine", "HandleError", "InternalError",
+    "JSONError", "Job", "LibraryLoadError", "ParleyError", "ParleyIOError", "ParleyTimeout", "PullQueue",
+    "StateError", "abi_version", "validate", "version",
+]
+
+
+def version() -> str:
+    """The library's version, e.g. "0.1.0"."""
+    return _lib.lib().parley_version().decode()
+
+
+def abi_version() -> int:
+    """The library's ABI version (checked against ABI_VERSION when it is loaded)."""
+    return int(_lib.lib().parley_abi_version())
+
+
+def validate(config: Config) -> None:
+    """Checks a config (dict, JSON text or path); raises ConfigError naming every problem
+    with its path, or JSONError for malformed JSON."""
+    _lib.call(_lib.lib().parley_config_validate, config_text(config).encode("utf-8"))

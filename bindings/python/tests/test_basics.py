@@ -1,0 +1,155 @@
+"""Version, loading, validation, errors and handle checks — including the raw C entry points."""
+from __future__ import annotations
+
+import json
+from ctypes import byref, c_void_p
+from pathlib import Path
+
+import pytest
+
+import parley
+from parley import _lib
+from conftest import ROOT, host_config, read_jsonl, scripted_config
+
+BAD_CONFIG = {
+    "backends": {"b": {"type": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"}},
+    "roles": {"asker": {"backend": "b", "endpoint": "completion", "max_tokens": "ten"},
+              "assistant": {"backend": "x"}},
+}
+
+
+def test_version_and_abi() -> None:
+    assert parley.version() == "0.1.0"
+    assert parley.abi_version() == parley.ABI_VERSION == 1
+
+
+def test_every_header_function_is_declared() -> None:
+    header = (ROOT / "include/parley.h").read_text()
+    import re
+    names = set(re.findall(r"^\s*(?:const )?\w+\s*\*?\s*(parley_\w+)\(", header, re.M))
+    text_faces = {n for n in names if not n.endswith("_json")}
+    assert text_faces == set(_lib.SIGNATURES)
+
+
+def test_load_error_names_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PARLEY_LIB", str(tmp_path / "nope.so"))
+    places = [str(p) for _, p in _lib.candidates()]
+    assert places[0] == str(tmp_path / "nope.so")
+    assert places[-1] == str(ROOT / ".build-lib" / _lib.LIBRARY_NAME)
+
+
+def test_validate_reports_every_problem_with_its_path() -> None:
+    with pytest.raises(parley.ConfigError) as e:
+        parley.validate(BAD_CONFIG)
+    assert e.value.status == 3
+    assert 'roles.asker.max_tokens: expected a positive integer, got "ten"' in str(e.value)
+    assert 'roles.assistant.backend: no backend named "x"' in str(e.value)
+    with pytest.raises(parley.ConfigError):
+        parley.Engine(BAD_CONFIG)
+
+
+def test_validate_accepts_dict_text_and_paths() -> None:
+    path = ROOT / "examples/configs/scripted.json"
+    parley.validate(path)
+    parley.validate(str(path))
+    parley.validate(path.read_text())
+    parley.validate(host_config())
+
+
+def test_malformed_json_raises_json_error() -> None:
+    with pytest.raises(parley.JSONError):
+        parley.validate('{"roles": {')
+    with pytest.raises(parley.JSONError):
+        parley.Engine('{"roles": {')
+
+
+def test_closed_engine_raises_handle_error() -> None:
+    engine = parley.Engine(scripted_config())
+    engine.close()
+    engine.close()  # idempotent in Python; the C handle is freed once
+    with pytest.raises(parley.HandleError):
+        engine.synthesize([{"question": "hi?"}])
+    with pytest.raises(parley.HandleError):
+        engine.run({"seeds": [{"question": "hi?"}]})
+    with pytest.raises(parley.HandleError):
+        engine.pull("host")
+
+
+def test_closed_job_raises_handle_error(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine:
+        job = engine.start([{"question": "hi?"}], out=tmp_path / "run")
+        job.wait()
+        job.close()
+        with pytest.raises(parley.HandleError):
+            job.progress
+
+
+def test_raw_entry_points_check_their_inputs() -> None:
+    L = _lib.lib()
+    err = c_void_p()
+    assert L.parley_config_validate(None, byref(err)) == _lib.ERR_ARGUMENT
+    assert _lib.take_string(err)
+    assert L.parley_config_validate(b'{"run": {"seed": "\xff"}}', byref(err)) == _lib.ERR_ARGUMENT
+    assert _lib.take_string(err)
+    assert L.parley_config_validate(b"{", None) == _lib.ERR_JSON  # error may be NULL
+    L.parley_string_free(None)
+    assert "PARLEY_ERR_CONFIG" in _lib.status_name(_lib.ERR_CONFIG)
+    for bogus in (123456789, 987654321987):
+        assert L.parley_engine_free(bogus) == _lib.ERR_HANDLE
+        assert L.parley_job_free(bogus) == _lib.ERR_HANDLE
+        assert L.parley_job_cancel(bogus) == _lib.ERR_HANDLE
+        assert L.parley_job_progress(bogus, byref(c_void_p()), byref(err)) == _lib.ERR_HANDLE
+        _lib.take_string(err)
+    assert L.parley_reply_set_text(None, b"x", None) == _lib.ERR_ARGUMENT
+    assert L.parley_reply_set_error(None, b"x", 0) == _lib.ERR_ARGUMENT
+
+
+def test_host_backend_serving_rules() -> None:
+    with parley.Engine(host_config()) as engine:
+        with pytest.raises(parley.ConfigError):
+            engine.set_callback("nope", lambda r: "x")
+        engine.set_callback("host", lambda r: "x")
+        with pytest.raises(parley.StateError):
+            engine.set_callback("host", lambda r: "y")
+        with pytest.raises(parley.StateError):
+            engine.pull("host")
+    with parley.Engine(scripted_config()) as engine:
+        with pytest.raises(parley.ConfigError):  # not a host backend
+            engine.pull("fake")
+
+
+def test_unserved_host_backend_refuses_to_start(tmp_path: Path) -> None:
+    with parley.Engine(host_config()) as engine:
+        try:
+            job = engine.start([{"question": "hi?"}], out=tmp_path / "run")
+        except parley.ParleyError as e:
+            assert e.status in (_lib.ERR_STATE, _lib.ERR_CONFIG), e
+            return
+        job.close()
+        pytest.fail("a job started although its host backend has no model")
+
+
+def test_seeds_as_jsonl_lines_and_a_broken_line(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine:
+        result = engine.run({"seeds": ['{"question": "one?"}', '{"question": ', {"question": "three?"}],
+                             "out": str(tmp_path / "run")})
+    assert result["summary"]["finished"] == 2 and result["summary"]["invalid_seeds"] == 1
+    assert len(result["dialogues"]) == 2
+    assert set(result["files"]) >= {"dialogues"}
+    failures = read_jsonl(tmp_path / "run/failures.jsonl")
+    assert [f["line"] for f in failures] == [2]
+
+
+def test_default_out_is_a_fresh_temporary_directory() -> None:
+    with parley.Engine(scripted_config()) as engine:
+        first = engine.synthesize([{"question": "hi?"}])
+        second = engine.synthesize([{"question": "hi?"}])
+    assert len(first) == len(second) == 1  # not "resumed: nothing to do"
+    assert first[0]["conversations"] == second[0]["conversations"]
+
+
+def test_summary_only_result(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine:
+        result = engine.run({"seeds": [{"question": "a?"}], "out": str(tmp_path), "return": "summary"})
+    assert "dialogues" not in result and result["summary"]["finished"] == 1
+    assert json.loads((tmp_path / "summary.json").read_text())["finished"] == 1

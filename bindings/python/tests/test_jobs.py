@@ -1,0 +1,84 @@
+"""Background jobs: progress, timeouts, cancellation from another thread, resume, events."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+import parley
+from conftest import questions, read_jsonl, scripted_config
+
+# ~2 s of work: 120 dialogues x 6 messages x 20 ms, 8 at a time.
+SLOW = scripted_config(backends={"fake": {"type": "scripted", "words": [4, 12], "latency_ms": 20}},
+                       turns={"max": 3}, run={"seed": 2, "concurrency": 8})
+
+
+def rows_key(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+    return {r["id"]: r["conversations"] for r in rows}
+
+
+def test_progress_and_wait_timeout(tmp_path: Path) -> None:
+    with parley.Engine(SLOW) as engine, engine.start(questions(40), out=tmp_path / "run") as job:
+        progress = job.progress
+        assert progress["state"] == "running" and progress["seeds"] in (0, 40)
+        assert {"ended", "failed", "messages", "tokens", "in_flight"} <= set(progress)
+        with pytest.raises(parley.ParleyTimeout):
+            job.wait(timeout=0.01)
+        result = job.wait()
+        assert job.progress["state"] == "done" and job.progress["ended"] == 40
+        job.cancel()  # a finished job: nothing happens
+        assert job.wait() is result
+
+
+def test_cancel_from_another_thread_then_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    with parley.Engine(SLOW) as engine:
+        with engine.start(questions(120), out=out) as job:
+            threading.Timer(0.3, job.cancel).start()
+            with pytest.raises(parley.Cancelled) as e:
+                job.wait()
+            assert e.value.status == 7 and job.progress["state"] == "cancelled"
+        partial = e.value.result
+        assert partial is not None and partial["summary"]["finished"] < 120
+        done_before = len(read_jsonl(out / "dialogues.jsonl"))
+        assert done_before < 120
+
+        rows = engine.synthesize(questions(120), out=out)  # resumes
+        assert len(read_jsonl(out / "dialogues.jsonl")) == 120
+        reference = engine.synthesize(questions(120), out=tmp_path / "uninterrupted")
+    assert rows_key(read_jsonl(out / "dialogues.jsonl")) == rows_key(reference)
+    assert len(rows) >= 120 - done_before
+
+
+def test_closing_a_running_job_cancels_it(tmp_path: Path) -> None:
+    with parley.Engine(SLOW) as engine:
+        job = engine.start(questions(120), out=tmp_path / "run")
+        time.sleep(0.2)
+        t0 = time.perf_counter()
+        job.close()
+        assert time.perf_counter() - t0 < 1.5
+        assert len(engine.synthesize(questions(120), out=tmp_path / "run")) > 0
+    assert len(read_jsonl(tmp_path / "run/dialogues.jsonl")) == 120
+
+
+def test_events(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine, engine.start(questions(10), out=tmp_path / "run") as job:
+        events = list(job.events(timeout=30))
+        summary = job.wait()["summary"]
+    assert events[-1] == {"event": "job_ended", "state": "done"}
+    assert sum(e["event"] == "job_ended" for e in events) == 1
+    kinds: Dict[str, List[str]] = defaultdict(list)
+    for e in events[:-1]:
+        kinds[e["id"]].append(e["event"])
+    assert set(kinds) == {f"q{i}" for i in range(10)}
+    for seq in kinds.values():
+        assert seq[0] == "dialogue_started" and seq[-1] == "dialogue_ended"
+        assert seq.count("dialogue_started") == seq.count("dialogue_ended") == 1
+    messages = [e for e in events if e["event"] == "message"]
+    assert len(messages) == summary["generated_messages"]
+    assert all(e["status"] for e in events if e["event"] == "dialogue_ended")
+    assert list(job.events(timeout=0)) == []  # nothing after job_ended

@@ -1,0 +1,231 @@
+/*
+ * parley.h — the C ABI of Parley, an engine for synthesising and evaluating
+ * multi-turn dialogue data with language models.
+ *
+ * Configuration, jobs, requests and results are JSON. Every JSON entry point has
+ * two faces: one takes and returns `const char *` text (for ctypes and any FFI),
+ * the other `json_t *` values of jansson (for C hosts that use jansson). The
+ * config schema is the one of `parley synth --config` (see README.md).
+ *
+ * Return values
+ *   Every function that can fail returns an `int` status: PARLEY_OK (0) or one
+ *   of the PARLEY_ERR_* codes below. Functions that take a `char **error` set it,
+ *   on failure only and when it is not NULL, to a new string saying what went
+ *   wrong (for config errors: every problem with its path, one per line). Free
+ *   it with parley_string_free(). On success `*error` is left untouched.
+ *
+ * Ownership
+ *   - Strings the library returns through `char **` are the caller's: free each
+ *     with parley_string_free() (never with free()).
+ *   - Strings the caller passes are borrowed for the duration of the call only;
+ *     the library copies what it keeps.
+ *   - `json_t *` arguments are borrowed (their reference count is unchanged);
+ *     `json_t **` results are new references the caller must json_decref().
+ *   - Handles (parley_engine, parley_job) come from parley_engine_new() and
+ *     parley_job_start() and are released by the matching _free function. A
+ *     freed or unknown handle is detected and reported as PARLEY_ERR_HANDLE,
+ *     not a crash: handles are ids, never reused.
+ *   - parley_version() returns a static string: do not free it.
+ *
+ * Thread safety
+ *   - Every function may be called from any thread, concurrently.
+ *   - An engine may run several jobs at once; its host backends serve them all.
+ *   - Host callbacks run on Parley's own threads (a pool that grows while all its
+ *     threads are busy), several at once. They may block, and they may call back
+ *     into the library. They never run on the thread that started the job.
+ *   - Functions marked "Blocks" wait on the calling thread. Call them from host
+ *     threads (or from callbacks), as you would any blocking I/O.
+ *
+ * Inputs are checked: NULL pointers, invalid UTF-8, malformed JSON, values of the
+ * wrong type and unknown handles are reported with an error code. Nothing that
+ * crosses this ABI can make the library abort the host process.
+ */
+#ifndef PARLEY_H
+#define PARLEY_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library version, as text and as numbers. */
+#define PARLEY_VERSION "0.1.0"
+#define PARLEY_VERSION_MAJOR 0
+#define PARLEY_VERSION_MINOR 1
+#define PARLEY_VERSION_PATCH 0
+
+/* The version of the ABI and of its JSON shapes (jobs, requests, results,
+ * events). It changes whenever either changes incompatibly. */
+#define PARLEY_ABI_VERSION 1
+
+/* Status codes. */
+#define PARLEY_OK 0
+#define PARLEY_ERR_ARGUMENT 1   /* a NULL pointer, invalid UTF-8, a bad number  */
+#define PARLEY_ERR_JSON 2       /* malformed JSON, or a value of the wrong type */
+#define PARLEY_ERR_CONFIG 3     /* the config is invalid (paths in the message)  */
+#define PARLEY_ERR_HANDLE 4     /* an unknown or already freed handle            */
+#define PARLEY_ERR_IO 5         /* files: seeds, run directory                   */
+#define PARLEY_ERR_TIMEOUT 6    /* nothing happened within the timeout           */
+#define PARLEY_ERR_CANCELLED 7  /* the job was cancelled                         */
+#define PARLEY_ERR_STATE 8      /* not possible now (e.g. a backend in use)      */
+#define PARLEY_ERR_INTERNAL 9   /* a bug in Parley: please report it             */
+
+/* Opaque handles. */
+typedef struct parley_engine parley_engine;
+typedef struct parley_job parley_job;
+/* The answer to one generation request, filled in by a host callback. */
+typedef struct parley_reply parley_reply;
+
+/* jansson's value type. Include <jansson.h> to use the json_t faces. */
+struct json_t;
+
+/* ------------------------------------------------------------------------- */
+/* Version and strings                                                        */
+
+/* The library's version, e.g. "0.1.0". Static: do not free. */
+const char *parley_version(void);
+
+/* The ABI version the library was built with (compare with PARLEY_ABI_VERSION). */
+int parley_abi_version(void);
+
+/* Frees a string the library returned. NULL is ignored. */
+void parley_string_free(char *s);
+
+/* A short, static description of a status code ("PARLEY_ERR_JSON: …"). */
+const char *parley_status_name(int status);
+
+/* ------------------------------------------------------------------------- */
+/* Configs and engines                                                        */
+
+/* Validates a config (the JSON text of `parley synth --config`). Returns
+ * PARLEY_OK, or PARLEY_ERR_JSON / PARLEY_ERR_CONFIG with every problem and its
+ * path in *error. */
+int parley_config_validate(const char *config_json, char **error);
+int parley_config_validate_json(const struct json_t *config, char **error);
+
+/* Creates an engine from a config. On success *engine is a new handle, freed
+ * with parley_engine_free(). Backends of type "host" must then be given a model
+ * with parley_engine_set_callback() or parley_engine_use_pull() before a job
+ * starts. */
+int parley_engine_new(const char *config_json, parley_engine **engine, char **error);
+int parley_engine_new_json(const struct json_t *config, parley_engine **engine, char **error);
+
+/* Frees an engine. Jobs still running on it keep what they need and finish;
+ * free them with parley_job_free(). Returns PARLEY_ERR_HANDLE for an unknown
+ * handle. */
+int parley_engine_free(parley_engine *engine);
+
+/* ------------------------------------------------------------------------- */
+/* Host backends: the host's own model plays a role                          */
+
+/* A generation callback. `request_json` (borrowed, valid during the call) is
+ *   {"ticket", "dialogue_id", "turn", "role", "attempt", "model", "max_tokens",
+ *    "temperature", "top_p", "stop": [..], "seed",
+ *    "messages": [{"role", "content"}, ..]  -- chat requests, or
+ *    "prompt": "..."}                      -- completion requests
+ * Answer through `reply` (valid during the call only) with
+ * parley_reply_set_text() or parley_reply_set_error(), and return 0. A non-zero
+ * return without an error set fails the request as "callback returned N".
+ * The callback runs on a Parley thread and may block; it may call any parley_
+ * function. `user_data` is passed through untouched. */
+typedef int (*parley_generate_fn)(const char *request_json, parley_reply *reply, void *user_data);
+
+/* Serves the "host" backend named `backend` with a callback. Call before
+ * starting jobs; returns PARLEY_ERR_STATE if the backend is already served and
+ * PARLEY_ERR_CONFIG if the config has no such host backend. `fn` and
+ * `user_data` must stay valid until the engine and its jobs are freed. */
+int parley_engine_set_callback(parley_engine *engine, const char *backend,
+                               parley_generate_fn fn, void *user_data, char **error);
+
+/* The callback's answer: the generated text (copied) and, optionally, why
+ * generation stopped ("stop", "length"; NULL for unknown). */
+int parley_reply_set_text(parley_reply *reply, const char *text, const char *finish_reason);
+
+/* Token usage of the answer, when the model reports it (negative: unknown). */
+int parley_reply_set_usage(parley_reply *reply, int prompt_tokens, int completion_tokens);
+
+/* The request failed: `message` (copied) is recorded; a retryable failure is
+ * tried again after a backoff, up to the backend's max_retries. */
+int parley_reply_set_error(parley_reply *reply, const char *message, int retryable);
+
+/* Serves the "host" backend named `backend` through the pull queue: requests
+ * wait until the host takes them with parley_pull_take() and answers them with
+ * parley_pull_submit(). No Parley thread ever calls the host. Same errors as
+ * parley_engine_set_callback(). */
+int parley_engine_use_pull(parley_engine *engine, const char *backend, char **error);
+
+/* Takes up to `max` waiting requests of a pull backend, oldest first. Blocks up
+ * to `timeout_seconds` for the first one (0: do not wait). On success
+ * *requests_json is a new JSON array (possibly empty) of request objects as a
+ * callback receives them; each has a "ticket" to answer by. Returns PARLEY_OK
+ * with an empty array on timeout. Blocks. */
+int parley_pull_take(parley_engine *engine, const char *backend, int max, double timeout_seconds,
+                     char **requests_json, char **error);
+int parley_pull_take_json(parley_engine *engine, const char *backend, int max, double timeout_seconds,
+                          struct json_t **requests, char **error);
+
+/* Answers taken requests: a JSON array of
+ *   {"ticket", "text", "finish_reason"?, "prompt_tokens"?, "completion_tokens"?}
+ * or {"ticket", "error": "message", "retryable"?: bool}.
+ * Answers are all checked before any is delivered; an unknown or already
+ * answered ticket fails the call with PARLEY_ERR_ARGUMENT and delivers nothing. */
+int parley_pull_submit(parley_engine *engine, const char *backend, const char *results_json, char **error);
+int parley_pull_submit_json(parley_engine *engine, const char *backend, const struct json_t *results,
+                            char **error);
+
+/* ------------------------------------------------------------------------- */
+/* Jobs                                                                       */
+
+/* A job says what to run:
+ *   {"seeds": [{"question": ..}, ..]   -- seeds as objects (or JSONL lines), or
+ *    "seeds_file": "path",             -- a seeds file
+ *    "out": "run directory",           -- default: the config's output.dir
+ *    "fresh": false,                   -- discard an earlier run in "out"
+ *    "return": "dialogues"}            -- or "summary"
+ * The result is
+ *   {"summary": {..summary.json..}, "out": "dir", "files": {"dialogues": path, ..},
+ *    "dialogues": [..rows of dialogues.jsonl..]}   -- unless "return": "summary"
+ * Running again on the same "out" resumes, as `parley synth` does. */
+
+/* Runs a job to its end and returns its result in *result_json. Blocks. */
+int parley_run(parley_engine *engine, const char *job_json, char **result_json, char **error);
+int parley_run_json(parley_engine *engine, const struct json_t *job, struct json_t **result, char **error);
+
+/* Starts a job in the background. *job is a new handle, freed with parley_job_free(). */
+int parley_job_start(parley_engine *engine, const char *job_json, parley_job **job, char **error);
+int parley_job_start_json(parley_engine *engine, const struct json_t *job, parley_job **out, char **error);
+
+/* A snapshot of a job's progress, as new JSON in *progress_json:
+ *   {"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
+ *    "messages", "tokens", "in_flight"} */
+int parley_job_progress(parley_job *job, char **progress_json, char **error);
+
+/* Asks a job to stop, from any thread; it stops soon after and stays resumable.
+ * Cancelling a finished job does nothing. */
+int parley_job_cancel(parley_job *job);
+
+/* Waits up to `timeout_seconds` (negative: forever) for the job to end; then
+ * *result_json is its result as parley_run() returns it. Returns
+ * PARLEY_ERR_TIMEOUT if it is still running, PARLEY_ERR_CANCELLED if it was
+ * cancelled (the result then holds the summary so far). Blocks. */
+int parley_job_wait(parley_job *job, double timeout_seconds, char **result_json, char **error);
+int parley_job_wait_json(parley_job *job, double timeout_seconds, struct json_t **result, char **error);
+
+/* The job's next event, waiting up to `timeout_seconds` for one (0: do not
+ * wait). Events, as new JSON in *event_json:
+ *   {"event": "dialogue_started", "id", "resumed"}
+ *   {"event": "message", "id", "index", "role"}
+ *   {"event": "dialogue_ended", "id", "status", "end_reason"}
+ *   {"event": "job_ended", "state"}          -- the last event of a job
+ * Returns PARLEY_ERR_TIMEOUT when there is none yet. The queue keeps the newest
+ * 100000 events; older unread ones are dropped. Blocks. */
+int parley_job_next_event(parley_job *job, double timeout_seconds, char **event_json, char **error);
+
+/* Frees a job: cancels it if it is still running and waits for it to stop.
+ * Blocks. Returns PARLEY_ERR_HANDLE for an unknown handle. */
+int parley_job_free(parley_job *job);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PARLEY_H */
