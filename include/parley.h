@@ -60,8 +60,11 @@ extern "C" {
 /* Status codes. */
 #define PARLEY_OK 0
 #define PARLEY_ERR_ARGUMENT 1   /* a NULL pointer, invalid UTF-8, a bad number  */
-#define PARLEY_ERR_JSON 2       /* malformed JSON, or a value of the wrong type */
-#define PARLEY_ERR_CONFIG 3     /* the config is invalid (paths in the message)  */
+#define PARLEY_ERR_JSON 2       /* malformed JSON, or not the kind of value asked
+                                   for (an array where an object belongs)      */
+#define PARLEY_ERR_CONFIG 3     /* a config, job or answer list that parses but
+                                   is invalid:
+                                   every problem with its path in the message  */
 #define PARLEY_ERR_HANDLE 4     /* an unknown or already freed handle            */
 #define PARLEY_ERR_IO 5         /* files: seeds, run directory                   */
 #define PARLEY_ERR_TIMEOUT 6    /* nothing happened within the timeout           */
@@ -122,7 +125,8 @@ int parley_engine_free(parley_engine *engine);
  *    "temperature", "top_p", "stop": [..], "seed",
  *    "messages": [{"role", "content"}, ..]  -- chat requests, or
  *    "prompt": "..."}                      -- completion requests
- * Answer through `reply` (valid during the call only) with
+ * ("turn" is the index of the message being written in the dialogue: 0, 1, 2…;
+ * "attempt" is 1 for the first try.) Answer through `reply` (valid during the call only) with
  * parley_reply_set_text() or parley_reply_set_error(), and return 0. A non-zero
  * return without an error set fails the request as "callback returned N".
  * The callback runs on a Parley thread and may block; it may call any parley_
@@ -196,14 +200,16 @@ int parley_job_start_json(parley_engine *engine, const struct json_t *job, parle
 
 /* A snapshot of a job's progress, as new JSON in *progress_json:
  *   {"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
- *    "messages", "tokens", "in_flight"} */
+ *    "messages", "tokens", "in_flight"}
+ * ("seeds" is 0 until the job has counted them, just after it starts.) */
 int parley_job_progress(parley_job *job, char **progress_json, char **error);
 
 /* Asks a job to stop, from any thread; it stops soon after and stays resumable.
  * Cancelling a finished job does nothing. */
 int parley_job_cancel(parley_job *job);
 
-/* Waits up to `timeout_seconds` (negative: forever) for the job to end; then
+/* Waits up to `timeout_seconds` (negative: forever; NaN is PARLEY_ERR_ARGUMENT)
+ * for the job to end; then
  * *result_json is its result as parley_run() returns it. Returns
  * PARLEY_ERR_TIMEOUT if it is still running, PARLEY_ERR_CANCELLED if it was
  * cancelled (the result then holds the summary so far). Blocks. */

@@ -127,7 +127,7 @@ public func parley_pull_submit(_ engine: Handle?, _ backend: CString?, _ results
 func pullSubmit(_ engine: Handle?, _ backend: CString?, _ text: String) throws(Failure) {
     let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
     let answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]
-    do throws(ConfigError) { answers = try HostJSON.answers(text) } catch { throw Failure(.json, error.description) }
+    do throws(ConfigError) { answers = try HostJSON.answers(text) } catch { throw Failure(error) }
     let bad = pull.submit(answers)
     guard bad.isEmpty else {
         throw Failure(.argument, "unknown, repeated or already answered tickets: \(bad.map(String.init).joined(separator: ", ")); nothing was delivered")
@@ -180,6 +180,7 @@ public func parley_job_wait(_ job: Handle?, _ timeout: Double, _ out: StringOut?
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "result_json")
         let box = try jobs.get(job, "job")
+        guard !timeout.isNaN else { throw Failure(.argument, "timeout_seconds is NaN") }
         do throws(Failure) { out.pointee = newCString(try box.wait(timeout: timeout)) } catch {
             // A cancelled job still hands back its summary so far.
             if error.status == .cancelled, let partial = box.partialResult { out.pointee = newCString(partial) }

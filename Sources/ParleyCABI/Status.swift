@@ -32,11 +32,9 @@ struct Failure: Error {
     var message: String
     init(_ status: Status, _ message: String) { self.status = status; self.message = message }
 
-    /// A config/JSON problem: malformed JSON is `json`, everything else `config`.
-    init(_ error: ConfigError) {
-        let malformed = error.issues.count == 1 && error.issues[0].message.hasPrefix("not valid JSON")
-        self.init(malformed ? .json : .config, error.description)
-    }
+    /// A config or job problem: unparseable text or a top-level value of the wrong kind
+    /// is `json`; anything found inside a proper object is `config`.
+    init(_ error: ConfigError) { self.init(error.malformed ? .json : .config, error.description) }
 }
 
 /// Runs an entry point's body; a thrown `Failure` becomes its status and `*error`.

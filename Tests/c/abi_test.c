@@ -5,7 +5,7 @@
  * "N passed, M failed"; the exit status is 1 on any failure.
  * Run with `make -C Tests/c test` (or `valgrind`, `asan`, `all`).
  */
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, nanosleep */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, nanosleep, clock_gettime */
 #include "parley.h"       /* first: the header must stand on its own */
 
 #include <ftw.h>
@@ -377,7 +377,7 @@ static void test_run(void)
              tmp_path("missing-seeds"));
     EXPECT(PARLEY_ERR_IO, parley_run(eng, missing, &text, &err));
     EXPECT(PARLEY_ERR_JSON, parley_run(eng, "{\"seeds\": ", &text, &err));
-    EXPECT(PARLEY_ERR_JSON, parley_run(eng, "{\"seeds\": 5}", &text, &err));
+    EXPECT(PARLEY_ERR_CONFIG, parley_run(eng, "{\"seeds\": 5}", &text, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_run(eng, "{\"seeds\": [{\"question\": \"\xc3\"}]}", &text, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_run(NULL, "{\"seeds\": []}", &text, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_run(eng, NULL, &text, &err));
@@ -402,8 +402,10 @@ struct model {
     int bad_requests;    /* a request without the fields the header lists */
     int bad_reply_calls; /* a parley_reply_* misuse that was not ARGUMENT */
     int flaky_failures;
+    int on_main_thread;
 };
 static int bad_user_data; /* user_data did not arrive untouched */
+static pthread_t main_thread; /* callbacks never run on the thread that started the job */
 
 static int is_request(const json_t *req)
 {
@@ -428,6 +430,7 @@ static int generate(const char *request_json, parley_reply *reply, void *user_da
     req = json_loads(request_json, 0, NULL);
     pthread_mutex_lock(&m->lock);
     first = m->calls++ == 0;
+    m->on_main_thread += pthread_equal(pthread_self(), main_thread) != 0;
     if (!is_request(req))
         m->bad_requests++;
     if (strstr(request_json, "flaky") && m->flaky_failures == 0)
@@ -459,6 +462,18 @@ static int generate(const char *request_json, parley_reply *reply, void *user_da
         parley_reply_set_usage(reply, 10, -1); /* negative: unknown */
     }
     json_decref(req);
+    return 0;
+}
+
+/* Whether `rows` holds a row with the id and conversation of `row`. */
+static int same_conversation(const json_t *row, const json_t *rows)
+{
+    size_t i;
+    json_t *other;
+    json_array_foreach(rows, i, other) {
+        if (strcmp(get_str(row, "id"), get_str(other, "id")) == 0)
+            return json_equal(json_object_get(row, "conversations"), json_object_get(other, "conversations"));
+    }
     return 0;
 }
 
@@ -512,8 +527,10 @@ static void test_callback(void)
     CHECK(m.bad_requests == 0);
     CHECK(m.bad_reply_calls == 0);
     CHECK(m.flaky_failures == 1);
+    CHECK(m.on_main_thread == 0);
 
-    /* The same seeds and model give the same conversations. */
+    /* The same seeds and model give the same conversations (rows come in the
+     * order dialogues ended, so match them by id). */
     m.flaky_failures = 0;
     job = job_text("callback-again", questions, 4);
     EXPECT(PARLEY_OK, parley_run(eng, job, &text, &err));
@@ -521,8 +538,7 @@ static void test_callback(void)
     again = take_json(text);
     CHECK(json_array_size(json_object_get(again, "dialogues")) == json_array_size(rows));
     for (i = 0; i < json_array_size(rows); i++)
-        CHECK(json_equal(json_object_get(json_array_get(rows, i), "conversations"),
-                         json_object_get(json_array_get(json_object_get(again, "dialogues"), i), "conversations")));
+        CHECK(same_conversation(json_array_get(rows, i), json_object_get(again, "dialogues")));
     json_decref(again);
     json_decref(result);
 
@@ -601,6 +617,58 @@ static void test_reentrant_callback(void)
     EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
     pthread_cond_destroy(&r.published);
     pthread_mutex_destroy(&r.lock);
+}
+
+/* ---- Callbacks that block, several at once ------------------------------ */
+
+struct crowd {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int active, most;
+};
+
+/* Blocks until 4 calls are in at once (or 2 s pass): with a pool that did not
+ * grow while its threads are busy, this would be slow and `most` would stay 1. */
+static int wait_for_company(const char *request_json, parley_reply *reply, void *user_data)
+{
+    struct crowd *c = user_data;
+    struct timespec deadline;
+    (void)request_json;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 2;
+    pthread_mutex_lock(&c->lock);
+    if (++c->active > c->most)
+        c->most = c->active;
+    pthread_cond_broadcast(&c->changed);
+    while (c->most < 4 && pthread_cond_timedwait(&c->changed, &c->lock, &deadline) == 0)
+        ;
+    c->active--;
+    pthread_mutex_unlock(&c->lock);
+    return parley_reply_set_text(reply, "together.", NULL);
+}
+
+static void test_parallel_callbacks(void)
+{
+    struct crowd c;
+    parley_engine *eng = NULL;
+    char *err = NULL, *text = NULL, *spec;
+    json_t *result;
+
+    memset(&c, 0, sizeof c);
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.changed, NULL);
+    EXPECT(PARLEY_OK, parley_engine_new(HOST, &eng, &err)); /* run.concurrency 4 */
+    EXPECT(PARLEY_OK, parley_engine_set_callback(eng, "model", wait_for_company, &c, &err));
+    spec = job_text("parallel", NULL, 4);
+    EXPECT(PARLEY_OK, parley_run(eng, spec, &text, &err));
+    free(spec);
+    result = take_json(text);
+    CHECK(summary_int(result, "finished") == 4);
+    CHECK(c.most == 4);
+    json_decref(result);
+    EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
+    pthread_cond_destroy(&c.changed);
+    pthread_mutex_destroy(&c.lock);
 }
 
 /* ---- The pull API ------------------------------------------------------- */
@@ -742,7 +810,7 @@ struct tally {
 static void drain_events(parley_job *job, struct tally *t)
 {
     char *text = NULL, *err = NULL;
-    int rc;
+    int rc = PARLEY_OK;
     memset(t, 0, sizeof *t);
     while (!t->final_state[0] && (rc = parley_job_next_event(job, 60, &text, &err)) == PARLEY_OK) {
         json_t *ev = take_json(text);
@@ -750,13 +818,14 @@ static void drain_events(parley_job *job, struct tally *t)
         text = NULL;
         if (strcmp(kind, "dialogue_started") == 0) {
             t->started++;
-            t->malformed += !json_is_string(json_object_get(ev, "id"));
+            t->malformed += !json_is_string(json_object_get(ev, "id")) || !json_is_boolean(json_object_get(ev, "resumed"));
         } else if (strcmp(kind, "message") == 0) {
             t->messages++;
-            t->malformed += !json_is_integer(json_object_get(ev, "index"));
+            t->malformed += !json_is_integer(json_object_get(ev, "index")) || !json_is_string(json_object_get(ev, "role"));
         } else if (strcmp(kind, "dialogue_ended") == 0) {
             t->ended++;
-            t->malformed += !json_is_string(json_object_get(ev, "end_reason"));
+            t->malformed += !json_is_string(json_object_get(ev, "status")) ||
+                            !json_is_string(json_object_get(ev, "end_reason"));
         } else if (strcmp(kind, "job_ended") == 0) {
             snprintf(t->final_state, sizeof t->final_state, "%s", get_str(ev, "state"));
         } else {
@@ -792,11 +861,14 @@ static void test_job_events(void)
     EXPECT(PARLEY_OK, parley_job_progress(job, &text, &err));
     progress = take_json(text);
     CHECK(json_is_string(json_object_get(progress, "state")));
-    CHECK(get_int(progress, "seeds") == 4);
     CHECK(json_object_get(progress, "ended") && json_object_get(progress, "failed") &&
           json_object_get(progress, "messages") && json_object_get(progress, "tokens") &&
           json_object_get(progress, "in_flight"));
     json_decref(progress);
+
+    /* A job's handle is no engine, and an engine's no job. */
+    EXPECT_RC(PARLEY_ERR_HANDLE, parley_engine_free((parley_engine *)job));
+    EXPECT_RC(PARLEY_ERR_HANDLE, parley_job_free((parley_job *)eng));
 
     drain_events(job, &t);
     CHECK(strcmp(t.final_state, "done") == 0);
@@ -816,10 +888,17 @@ static void test_job_events(void)
 
     EXPECT(PARLEY_OK, parley_job_progress(job, &text, &err));
     progress = take_json(text);
+    text = NULL;
     CHECK(strcmp(get_str(progress, "state"), "done") == 0);
-    CHECK(get_int(progress, "ended") == 4);
+    CHECK(get_int(progress, "seeds") == 4 && get_int(progress, "ended") == 4);
     json_decref(progress);
     EXPECT_RC(PARLEY_OK, parley_job_cancel(job)); /* a finished job: nothing happens */
+    /* A bad timeout is an error (checked on an ended job, so that a NaN taken
+     * for "forever" cannot hang the test). */
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_job_wait(job, NAN, &text, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_job_next_event(job, NAN, &text, &err));
+    parley_string_free(text); /* set only if a check above failed */
+    text = NULL;
 
     EXPECT(PARLEY_OK, parley_job_wait(other, -1, &text, &err));
     parley_string_free(text);
@@ -877,7 +956,6 @@ static void test_job_cancel(void)
     EXPECT(PARLEY_ERR_ARGUMENT, parley_job_progress(job, NULL, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_job_wait(job, 0, NULL, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_job_wait_json(job, 0, NULL, &err));
-    EXPECT(PARLEY_ERR_ARGUMENT, parley_job_wait(job, NAN, &text, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_job_next_event(job, 0, NULL, &err));
     EXPECT(PARLEY_ERR_TIMEOUT, parley_job_wait(job, 0, &text, &err));
     EXPECT(PARLEY_ERR_TIMEOUT, parley_job_wait(job, 0.01, &text, &err));
@@ -934,6 +1012,7 @@ static void test_job_cancel(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    main_thread = pthread_self();
     if (!mkdtemp(tmp_root)) {
         perror("mkdtemp");
         return 1;
@@ -944,6 +1023,7 @@ int main(void)
     test_run();
     test_callback();
     test_reentrant_callback();
+    test_parallel_callbacks();
     test_pull();
     test_job_events();
     test_job_cancel();

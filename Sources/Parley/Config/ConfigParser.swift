@@ -3,7 +3,11 @@ import Foundation
 /// Every problem found in a config, each with its path.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var issues: [ConfigIssue]
+    /// The text is not JSON, or not a JSON object: nothing inside it was checked.
+    public var malformed = false
     public var description: String { issues.map(\.description).joined(separator: "\n") }
+
+    public init(issues: [ConfigIssue], malformed: Bool = false) { self.issues = issues; self.malformed = malformed }
 }
 
 extension Config {
@@ -11,7 +15,7 @@ extension Config {
     public static func parse(_ text: String) throws(ConfigError) -> Config {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")])
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
         }
         return try parse(root)
     }
@@ -20,7 +24,7 @@ extension Config {
         let reader = ConfigReader()
         var config = Config()
         guard let top = reader.object(root, at: "") else {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "the config must be a JSON object, got \(root.shortDescription)")])
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "the config must be a JSON object, got \(root.shortDescription)")], malformed: true)
         }
         if let r = top.oneOf("recipe", Config.recipes) { config.recipe = r }
         config.seeds = top.string("seeds", nonEmpty: true)

@@ -36,10 +36,10 @@ public enum HostJSON {
     public static func answers(_ text: String) throws(ConfigError) -> [(ticket: UInt64, result: Result<GenerationResult, BackendError>)] {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")])
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
         }
         guard case .array(let items) = root else {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "expected an array of answers, got \(root.shortDescription)")])
+            throw ConfigError(issues: [ConfigIssue(path: "", message: "expected an array of answers, got \(root.shortDescription)")], malformed: true)
         }
         let reader = ConfigReader()
         var out: [(UInt64, Result<GenerationResult, BackendError>)] = []
@@ -75,10 +75,10 @@ public struct JobSpec: Sendable {
     public static func parse(_ text: String) throws(ConfigError) -> JobSpec {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "job", message: "not valid JSON: \(Config.describe(error))")])
+            throw ConfigError(issues: [ConfigIssue(path: "job", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
         }
         let reader = ConfigReader()
-        guard let o = reader.object(root, at: "job") else { throw ConfigError(issues: reader.issues) }
+        guard let o = reader.object(root, at: "job") else { throw ConfigError(issues: reader.issues, malformed: true) }
         var spec = JobSpec(seeds: .lines([]))
         switch (o.raw("seeds"), o.string("seeds_file", nonEmpty: true)) {
         case (.array(let items)?, nil):
@@ -118,9 +118,12 @@ public struct JobSpec: Sendable {
         text.removeLast()  // splice in the raw JSON of the summary and the dialogue rows
         text += ",\"summary\":" + summary.json
         if returnDialogues {
-            let path = summary.outputDir + "/" + DatasetWriter.dialoguesFile
-            let rows = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            text += ",\"dialogues\":[" + rows.split(separator: "\n").joined(separator: ",") + "]"
+            // LineReader, not String(contentsOfFile:): Foundation leaks a buffer on empty files.
+            var rows: [String] = []
+            if let reader = try? LineReader(path: summary.outputDir + "/" + DatasetWriter.dialoguesFile) {
+                while let (row, complete) = reader.next(), complete { rows.append(row) }
+            }
+            text += ",\"dialogues\":[" + rows.joined(separator: ",") + "]"
         }
         return text + "}"
     }

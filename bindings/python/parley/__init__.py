@@ -24,7 +24,7 @@ __all__ = [
 
 def version() -> str:
     """The library's version, e.g. "0.1.0"."""
-    return _lib.lib().parley_version().decode()
+    return str(_lib.lib().parley_version().decode())
 
 
 def abi_version() -> int:

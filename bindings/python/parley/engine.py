@@ -15,7 +15,7 @@ from .errors import Cancelled, ParleyError, ParleyTimeout
 
 PathLike = Union[str, "os.PathLike[str]"]
 Config = Union[Dict[str, Any], str, "os.PathLike[str]"]
-Seeds = Union[None, PathLike, Iterable[Union[Dict[str, Any], str]]]
+Seeds = Union[PathLike, Iterable[Union[Dict[str, Any], str]]]
 Answer = Union[str, Dict[str, Any]]
 
 # Waits without a timeout are cut into slices so that Ctrl-C is seen between them:
@@ -45,9 +45,9 @@ def _job_spec(seeds: Seeds, out: Optional[PathLike], fresh: bool) -> Dict[str, A
                             "fresh": fresh}
     if isinstance(seeds, (str, os.PathLike)):
         spec["seeds_file"] = os.fspath(seeds)
-    elif seeds is not None:
+    else:
         spec["seeds"] = list(seeds)  # dicts, or strings that are JSONL lines
-    return spec  # no seeds: the config's "seeds" file
+    return spec
 
 
 class _Failures:
@@ -142,7 +142,8 @@ class Engine:
         return queue
 
     def run(self, job: Dict[str, Any]) -> Dict[str, Any]:
-        """Runs a job (the JSON object of parley.h) to its end; returns the raw result. Blocks."""
+        """Runs a job (the JSON object of parley.h) to its end; returns the raw result.
+        Blocks in one parley_run() call, so Ctrl-C waits for the end: use start() to cancel."""
         mark = self._failures.mark()
         try:
             (text,) = call(_lib.lib().parley_run, self._handle, json.dumps(job).encode("utf-8"), outs=1)
@@ -150,12 +151,13 @@ class Engine:
             self._reraise_callback_error(mark, e)
             raise
         self._reraise_callback_error(mark)
-        return json.loads(text or "null")
+        result: Dict[str, Any] = json.loads(text or "null")
+        return result
 
-    def start(self, seeds: Seeds = None, out: Optional[PathLike] = None, fresh: bool = False) -> Job:
-        """Starts a job in the background. `seeds`: a list of seed dicts (or JSONL line
-        strings), a seeds file path, or None for the config's. `out`: the run directory
-        (default: a new temporary one); an earlier run there is resumed unless `fresh`."""
+    def start(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False) -> Job:
+        """Starts a job in the background. `seeds`: seed dicts (or JSONL line strings) or a
+        seeds file path; the config's "seeds" is only the CLI's default. `out`: the run
+        directory (default: a new temporary one); a run there is resumed unless `fresh`."""
         return self.start_job(_job_spec(seeds, out, fresh))
 
     def start_job(self, job: Dict[str, Any]) -> Job:
@@ -166,12 +168,13 @@ class Engine:
             self._open_jobs += 1
         return Job(self, handle, mark)
 
-    def synthesize(self, seeds: Seeds = None, out: Optional[PathLike] = None, fresh: bool = False) -> List[Dict[str, Any]]:
+    def synthesize(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False) -> List[Dict[str, Any]]:
         """Runs the seeds to the end; returns the rows of dialogues.jsonl. Ctrl-C cancels
         the job (the run directory stays resumable) and re-raises."""
         with self.start(seeds, out, fresh) as job:
             try:
-                return job.wait()["dialogues"]
+                rows: List[Dict[str, Any]] = job.wait()["dialogues"]
+                return rows
             except KeyboardInterrupt:
                 job.cancel()
                 raise
@@ -236,11 +239,13 @@ class Job:
         """{"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
         "messages", "tokens", "in_flight"}"""
         (text,) = call(_lib.lib().parley_job_progress, self._handle, outs=1)
-        return json.loads(text or "{}")
+        progress: Dict[str, Any] = json.loads(text or "{}")
+        return progress
 
     @property
     def done(self) -> bool:
-        return self._result is not None or self.progress.get("state") != "running"
+        # job_ended is queued just before the state leaves "running": trust either.
+        return self._result is not None or self._ended or self.progress.get("state") != "running"
 
     def cancel(self) -> None:
         """Asks the job to stop (from any thread); it stays resumable."""
@@ -317,7 +322,8 @@ class PullQueue:
         """Up to `max` waiting requests (each with its "ticket"), oldest first; waits up to
         `timeout` seconds for the first; [] if none came."""
         (text,) = call(_lib.lib().parley_pull_take, self._engine._handle, self._name, max, timeout, outs=1)
-        return json.loads(text or "[]")
+        requests: List[Dict[str, Any]] = json.loads(text or "[]")
+        return requests
 
     def submit(self, results: List[Dict[str, Any]]) -> None:
         """Answers taken requests: {"ticket", "text", "finish_reason"?, "prompt_tokens"?,

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
 from ctypes import byref, c_void_p
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,17 +27,22 @@ def test_version_and_abi() -> None:
 
 def test_every_header_function_is_declared() -> None:
     header = (ROOT / "include/parley.h").read_text()
-    import re
     names = set(re.findall(r"^\s*(?:const )?\w+\s*\*?\s*(parley_\w+)\(", header, re.M))
     text_faces = {n for n in names if not n.endswith("_json")}
     assert text_faces == set(_lib.SIGNATURES)
 
 
-def test_load_error_names_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_load_order_and_error_names_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARLEY_LIB", str(tmp_path / "nope.so"))
-    places = [str(p) for _, p in _lib.candidates()]
-    assert places[0] == str(tmp_path / "nope.so")
-    assert places[-1] == str(ROOT / ".build-lib" / _lib.LIBRARY_NAME)
+    labels = [label for label, _ in _lib.candidates()]
+    assert labels == ["$PARLEY_LIB", "package", "repository build"]
+    assert _lib.candidates()[0][1] == tmp_path / "nope.so"
+    (tmp_path / "garbage.so").write_text("not a library")
+    monkeypatch.setattr(_lib, "_lib", None)  # force a fresh load (monkeypatch restores it)
+    monkeypatch.setattr(_lib, "candidates", lambda: [("a", tmp_path / "nope.so"), ("b", tmp_path / "garbage.so")])
+    with pytest.raises(_lib.LibraryLoadError) as e:
+        _lib.lib()
+    assert f"{tmp_path / 'nope.so'} (not found)" in str(e.value) and f"{tmp_path / 'garbage.so'} (" in str(e.value)
 
 
 def test_validate_reports_every_problem_with_its_path() -> None:
@@ -116,6 +123,12 @@ def test_host_backend_serving_rules() -> None:
     with parley.Engine(scripted_config()) as engine:
         with pytest.raises(parley.ConfigError):  # not a host backend
             engine.pull("fake")
+    cfg = host_config()
+    cfg["backends"]["late"] = {"type": "host"}
+    with parley.Engine(cfg) as engine:
+        engine.set_callback("host", lambda r: "x")
+        engine.set_callback("late", lambda r: "x")  # unused by the roles, but every host backend needs a model
+        assert len(engine.synthesize([{"question": "hi?"}])) == 1
 
 
 def test_unserved_host_backend_refuses_to_start(tmp_path: Path) -> None:
@@ -153,3 +166,27 @@ def test_summary_only_result(tmp_path: Path) -> None:
         result = engine.run({"seeds": [{"question": "a?"}], "out": str(tmp_path), "return": "summary"})
     assert "dialogues" not in result and result["summary"]["finished"] == 1
     assert json.loads((tmp_path / "summary.json").read_text())["finished"] == 1
+
+
+def test_bad_jobs(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine:
+        with pytest.raises(parley.ParleyIOError, match="nope.jsonl"):
+            engine.synthesize(tmp_path / "nope.jsonl", out=tmp_path / "run")
+        with pytest.raises((parley.JSONError, parley.ConfigError)) as e:  # a value of the wrong type
+            engine.run({"seeds": "not an array", "out": str(tmp_path / "run")})
+        assert "job.seeds" in str(e.value)
+        err, result = c_void_p(), c_void_p()
+        assert _lib.lib().parley_run(engine._handle, b"{", byref(result), byref(err)) == _lib.ERR_JSON
+        assert _lib.take_string(err) and result.value is None
+
+
+def test_abi_mismatch_is_refused(tmp_path: Path) -> None:
+    class FakeLib:
+        def __getattr__(self, name: str) -> Any:
+            def fn(*args: Any) -> int:
+                return 2 if name == "parley_abi_version" else 0
+            setattr(self, name, fn)
+            return fn
+
+    with pytest.raises(_lib.LibraryLoadError, match="ABI version 2; these bindings need 1"):
+        _lib._declare(FakeLib(), tmp_path / "libparley.so")  # type: ignore[arg-type]

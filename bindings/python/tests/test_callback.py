@@ -127,6 +127,6 @@ def test_exception_is_reraised_by_run_and_wait(tmp_path: Path) -> None:
 
 def test_bad_answer_type_is_an_error(tmp_path: Path) -> None:
     with parley.Engine(host_config()) as engine:
-        engine.set_callback("host", lambda request: 42)
+        engine.set_callback("host", lambda request: 42)  # type: ignore[arg-type,return-value]
         with pytest.raises(TypeError, match="str or a dict"):
             engine.synthesize(questions(1), out=tmp_path / "run")

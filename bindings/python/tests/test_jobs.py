@@ -1,6 +1,11 @@
 """Background jobs: progress, timeouts, cancellation from another thread, resume, events."""
 from __future__ import annotations
 
+import gc
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -10,7 +15,7 @@ from typing import Any, Dict, List
 import pytest
 
 import parley
-from conftest import questions, read_jsonl, scripted_config
+from conftest import host_config, questions, read_jsonl, scripted_config
 
 # ~2 s of work: 120 dialogues x 6 messages x 20 ms, 8 at a time.
 SLOW = scripted_config(backends={"fake": {"type": "scripted", "words": [4, 12], "latency_ms": 20}},
@@ -82,3 +87,45 @@ def test_events(tmp_path: Path) -> None:
     assert len(messages) == summary["generated_messages"]
     assert all(e["status"] for e in events if e["event"] == "dialogue_ended")
     assert list(job.events(timeout=0)) == []  # nothing after job_ended
+
+
+def test_dropping_engine_and_job_unclosed_is_safe(tmp_path: Path) -> None:
+    """C keeps calling the callback after the Python objects are gone: it must stay alive."""
+    def model(request: Dict[str, Any]) -> str:
+        time.sleep(0.01)
+        return "still here"
+
+    engine = parley.Engine(host_config(concurrency=4))
+    engine.set_callback("host", model)
+    engine.start(questions(40), out=tmp_path / "run")  # the Job is dropped at once
+    del engine
+    gc.collect()
+    deadline = time.monotonic() + 20
+    while len(read_jsonl(tmp_path / "run/dialogues.jsonl")) < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rows = read_jsonl(tmp_path / "run/dialogues.jsonl")
+    assert len(rows) == 40 and all(r["conversations"][-1]["value"] == "still here" for r in rows)
+
+
+CTRL_C = """
+import json, os, signal, sys, threading
+import parley
+config, out = json.loads(sys.argv[1]), sys.argv[2]
+threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+with parley.Engine(config) as engine:
+    try:
+        engine.synthesize([{"id": f"q{i}", "question": "?"} for i in range(120)], out=out)
+    except KeyboardInterrupt:
+        sys.exit(130)
+"""
+
+
+def test_ctrl_c_cancels_synthesize_and_leaves_it_resumable(tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(Path(parley.__file__).parents[1]))
+    p = subprocess.run([sys.executable, "-c", CTRL_C, json.dumps(SLOW), str(tmp_path / "run")],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert p.returncode == 130, p.stderr
+    assert len(read_jsonl(tmp_path / "run/dialogues.jsonl")) < 120
+    with parley.Engine(SLOW) as engine:
+        engine.synthesize(questions(120), out=tmp_path / "run")
+    assert len(read_jsonl(tmp_path / "run/dialogues.jsonl")) == 120

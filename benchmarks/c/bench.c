@@ -1,0 +1,228 @@
+/*
+ * bench.c: the per-request cost of a host backend's round trip, from C.
+ *
+ * Each job is N dialogues of one exchange on question seeds, so exactly one
+ * generation request per dialogue (the assistant's answer). The same job runs on
+ *   - a "scripted" backend at zero latency: the baseline (the engine's own work:
+ *     scheduling, journal, dataset files),
+ *   - a "host" backend served by a callback that answers at once,
+ *   - a "host" backend served through the pull queue by one host thread looping
+ *     take/submit, with batches of 1, 64 and 512,
+ * and the overhead is (median time - median baseline time) / N: what the host
+ * round trip adds to each request. Medians of 3 runs.
+ *
+ *   make -C benchmarks/c run               (N = 20000; `make run N=5000` for fewer)
+ */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime */
+#include <ftw.h>
+#include <jansson.h>
+#include <parley.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RUNS 3
+
+/* High limits everywhere, so that the engine, not a cap, sets the pace. */
+static const char CONFIG_FMT[] =
+    "{\"backends\": {\"b\": %s},"
+    " \"roles\": {\"asker\": {\"backend\": \"b\"}, \"assistant\": {\"backend\": \"b\"}},"
+    " \"turns\": {\"max\": 1}, \"run\": {\"seed\": 1, \"concurrency\": 1024}}";
+static const char SCRIPTED[] = "{\"type\": \"scripted\", \"words\": [1, 1], \"max_concurrency\": 1024}";
+static const char HOST[] = "{\"type\": \"host\", \"max_concurrency\": 1024}";
+
+static char root[] = "/tmp/parley-bench-XXXXXX";
+static int dialogues = 20000;
+static json_t *job; /* the seeds; "out" is set per run */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int status, char *error)
+{
+    fprintf(stderr, "bench: %s: %s: %s\n", what, parley_status_name(status), error ? error : "");
+    exit(1);
+}
+
+static parley_engine *engine_with(const char *backend)
+{
+    char config[1024];
+    char *error = NULL;
+    parley_engine *engine = NULL;
+    int status;
+    snprintf(config, sizeof config, CONFIG_FMT, backend);
+    if ((status = parley_engine_new(config, &engine, &error)) != PARLEY_OK)
+        die("engine", status, error);
+    return engine;
+}
+
+/* The callback model: a constant answer, at once. */
+static int constant(const char *request_json, parley_reply *reply, void *user_data)
+{
+    (void)request_json, (void)user_data;
+    return parley_reply_set_text(reply, "ok.", "stop");
+}
+
+/* A host thread serving the pull queue until told to stop. */
+struct puller {
+    parley_engine *engine;
+    int batch;
+    pthread_mutex_t lock;
+    int stop;
+};
+
+static void *pull_loop(void *arg)
+{
+    struct puller *p = arg;
+    for (;;) {
+        json_t *requests = NULL, *answers, *req;
+        char *error = NULL;
+        size_t i;
+        int status, stop;
+        if ((status = parley_pull_take_json(p->engine, "b", p->batch, 0.01, &requests, &error)) != PARLEY_OK)
+            die("pull_take", status, error);
+        answers = json_array();
+        json_array_foreach(requests, i, req)
+            json_array_append_new(answers, json_pack("{s:O, s:s}", "ticket", json_object_get(req, "ticket"), "text",
+                                                     "ok."));
+        if (json_array_size(answers) > 0 &&
+            (status = parley_pull_submit_json(p->engine, "b", answers, &error)) != PARLEY_OK)
+            die("pull_submit", status, error);
+        json_decref(answers);
+        json_decref(requests);
+        pthread_mutex_lock(&p->lock);
+        stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            return NULL;
+    }
+}
+
+/* Runs the job once into a fresh directory; returns its wall time in seconds.
+ * With `batch` > 0 the engine is served by a pull thread taking that many. */
+static double run_once(parley_engine *engine, const char *name, int run, int batch)
+{
+    char out[512], *error = NULL;
+    json_t *result = NULL;
+    parley_job *handle = NULL;
+    struct puller p;
+    pthread_t thread;
+    double start;
+    int status;
+
+    snprintf(out, sizeof out, "%s/%s-%d", root, name, run);
+    json_object_set_new(job, "out", json_string(out));
+    memset(&p, 0, sizeof p);
+    p.engine = engine;
+    p.batch = batch;
+    pthread_mutex_init(&p.lock, NULL);
+
+    start = now();
+    if (batch > 0 && pthread_create(&thread, NULL, pull_loop, &p) != 0)
+        die("pthread_create", 0, NULL);
+    if ((status = parley_job_start_json(engine, job, &handle, &error)) != PARLEY_OK)
+        die(name, status, error);
+    if ((status = parley_job_wait_json(handle, -1, &result, &error)) != PARLEY_OK)
+        die(name, status, error);
+    double elapsed = now() - start;
+    if (batch > 0) {
+        pthread_mutex_lock(&p.lock);
+        p.stop = 1;
+        pthread_mutex_unlock(&p.lock);
+        pthread_join(thread, NULL);
+    }
+    pthread_mutex_destroy(&p.lock);
+
+    /* One request per dialogue, or the figure means nothing. */
+    json_t *summary = json_object_get(result, "summary");
+    if (json_integer_value(json_object_get(summary, "finished")) != dialogues ||
+        json_integer_value(json_object_get(summary, "generated_messages")) != dialogues) {
+        char *s = json_dumps(summary, 0);
+        fprintf(stderr, "bench: %s: expected %d dialogues of one generated message: %s\n", name, dialogues, s);
+        exit(1);
+    }
+    json_decref(result);
+    parley_job_free(handle);
+    return elapsed;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_time(parley_engine *engine, const char *name, int batch)
+{
+    double t[RUNS];
+    int i;
+    for (i = 0; i < RUNS; i++)
+        t[i] = run_once(engine, name, i, batch);
+    qsort(t, RUNS, sizeof t[0], by_value);
+    return t[RUNS / 2];
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static void report(const char *name, double t, double baseline)
+{
+    printf("%-20s %9.3f %12.2f %14.2f\n", name, t, t / dialogues * 1e6, (t - baseline) / dialogues * 1e6);
+}
+
+int main(int argc, char **argv)
+{
+    static const int batches[] = {1, 64, 512};
+    parley_engine *scripted, *callback, *pull;
+    char *error = NULL, name[32];
+    json_t *seeds = json_array();
+    double baseline;
+    int i, status;
+
+    if (argc > 1)
+        dialogues = atoi(argv[1]);
+    if (dialogues <= 0 || !mkdtemp(root)) {
+        fprintf(stderr, "usage: bench [dialogues]\n");
+        return 1;
+    }
+    for (i = 0; i < dialogues; i++) {
+        char q[32];
+        snprintf(q, sizeof q, "question %d?", i);
+        json_array_append_new(seeds, json_pack("{s:s}", "question", q));
+    }
+    job = json_pack("{s:o, s:s}", "seeds", seeds, "return", "summary");
+
+    scripted = engine_with(SCRIPTED);
+    callback = engine_with(HOST);
+    pull = engine_with(HOST);
+    if ((status = parley_engine_set_callback(callback, "b", constant, NULL, &error)) != PARLEY_OK ||
+        (status = parley_engine_use_pull(pull, "b", &error)) != PARLEY_OK)
+        die("host backend", status, error);
+
+    run_once(scripted, "warmup", 0, 0); /* first-use costs stay out of the figures */
+    printf("Parley %s: %d dialogues x 1 request, median of %d runs\n", parley_version(), dialogues, RUNS);
+    printf("%-20s %9s %12s %14s\n", "path", "seconds", "us/request", "overhead us");
+    baseline = median_time(scripted, "scripted", 0);
+    report("scripted (baseline)", baseline, baseline);
+    report("callback", median_time(callback, "callback", 0), baseline);
+    for (i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "pull batch %d", batches[i]);
+        report(name, median_time(pull, name, batches[i]), baseline);
+    }
+
+    parley_engine_free(scripted);
+    parley_engine_free(callback);
+    parley_engine_free(pull);
+    json_decref(job);
+    nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return 0;
+}
