@@ -3,38 +3,41 @@
 import Synchronization
 
 final class HandleTable<Object: AnyObject & Sendable>: Sendable {
-    private struct State {
-        var next: UInt = 0
-        var objects: [UInt: Object] = [:]
+    /// Sharded by id, so that hundreds of callback threads making and dropping reply
+    /// handles at once do not queue on one lock.
+    private final class Shard: Sendable {
+        let objects = Mutex<[UInt: Object]>([:])
     }
-    private let state = Mutex(State())
+    private let shards: [Shard] = (0..<32).map { _ in Shard() }
+    private let next = Atomic<UInt>(0)
     /// Ids start high and step by 16 so they do not look like small integers or common sentinels.
     private let base: UInt
 
     init(base: UInt) { self.base = base }
 
+    private func shard(_ id: UInt) -> Shard { shards[Int((id >> 4) % UInt(shards.count))] }
+
     func add(_ object: Object) -> OpaquePointer {
-        let id = state.withLock { s -> UInt in
-            s.next += 1
-            let id = base &+ s.next &* 16
-            s.objects[id] = object
-            return id
-        }
+        let id = base &+ next.add(1, ordering: .relaxed).newValue &* 16
+        shard(id).objects.withLock { $0[id] = object }
         return OpaquePointer(bitPattern: id)!  // never nil: base is non-zero
     }
 
     func get(_ handle: OpaquePointer?, _ what: String) throws(Failure) -> Object {
         guard let handle else { throw Failure(.argument, "\(what) is NULL") }
         let id = UInt(bitPattern: handle)
-        guard let object = state.withLock({ $0.objects[id] }) else {
+        guard let object = shard(id).objects.withLock({ $0[id] }) else {
             throw Failure(.handle, "\(what) is not a live handle (freed, or never made)")
         }
         return object
     }
 
     func remove(_ handle: OpaquePointer?, _ what: String) throws(Failure) -> Object {
-        let object = try get(handle, what)
-        _ = state.withLock { $0.objects.removeValue(forKey: UInt(bitPattern: handle)) }
+        guard let handle else { throw Failure(.argument, "\(what) is NULL") }
+        let id = UInt(bitPattern: handle)
+        guard let object = shard(id).objects.withLock({ $0.removeValue(forKey: id) }) else {
+            throw Failure(.handle, "\(what) is not a live handle (freed, or never made)")
+        }
         return object
     }
 }

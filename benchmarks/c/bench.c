@@ -1,17 +1,18 @@
 /*
  * bench.c: the per-request cost of a host backend's round trip, from C.
  *
- * Each job is N dialogues of one exchange on question seeds, so exactly one
- * generation request per dialogue (the assistant's answer). The same job runs on
+ * Each job is N dialogues of 8 exchanges on question seeds: 15 generation
+ * requests per dialogue (the first question is given), so the per-dialogue work
+ * (seeds, dataset rows) weighs little beside the requests. The same job runs on
  *   - a "scripted" backend at zero latency: the baseline (the engine's own work:
  *     scheduling, journal, dataset files),
  *   - a "host" backend served by a callback that answers at once,
  *   - a "host" backend served through the pull queue by one host thread looping
  *     take/submit, with batches of 1, 64 and 512,
- * and the overhead is (median time - median baseline time) / N: what the host
- * round trip adds to each request. Medians of 3 runs.
+ * and the overhead is (median time - median baseline time) / requests: what the
+ * host round trip adds to each request. Medians of 3 runs.
  *
- *   make -C benchmarks/c run               (N = 20000; `make run N=5000` for fewer)
+ *   make -C benchmarks/c run               (N = 2000; `make run N=500` for fewer)
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime */
 #include <ftw.h>
@@ -29,12 +30,13 @@
 static const char CONFIG_FMT[] =
     "{\"backends\": {\"b\": %s},"
     " \"roles\": {\"asker\": {\"backend\": \"b\"}, \"assistant\": {\"backend\": \"b\"}},"
-    " \"turns\": {\"max\": 1}, \"run\": {\"seed\": 1, \"concurrency\": 1024}}";
+    " \"turns\": {\"max\": 8}, \"run\": {\"seed\": 1, \"concurrency\": 1024}}";
 static const char SCRIPTED[] = "{\"type\": \"scripted\", \"words\": [1, 1], \"max_concurrency\": 1024}";
 static const char HOST[] = "{\"type\": \"host\", \"max_concurrency\": 1024}";
 
 static char root[] = "/tmp/parley-bench-XXXXXX";
-static int dialogues = 20000;
+static int dialogues = 2000;
+#define REQUESTS_PER_DIALOGUE 15
 static json_t *job; /* the seeds; "out" is set per run */
 
 static double now(void)
@@ -139,12 +141,13 @@ static double run_once(parley_engine *engine, const char *name, int run, int bat
     }
     pthread_mutex_destroy(&p.lock);
 
-    /* One request per dialogue, or the figure means nothing. */
+    /* Exactly the planned requests, or the figure means nothing. */
     json_t *summary = json_object_get(result, "summary");
     if (json_integer_value(json_object_get(summary, "finished")) != dialogues ||
-        json_integer_value(json_object_get(summary, "generated_messages")) != dialogues) {
+        json_integer_value(json_object_get(summary, "generated_messages")) != dialogues * REQUESTS_PER_DIALOGUE) {
         char *s = json_dumps(summary, 0);
-        fprintf(stderr, "bench: %s: expected %d dialogues of one generated message: %s\n", name, dialogues, s);
+        fprintf(stderr, "bench: %s: expected %d dialogues of %d generated messages: %s\n", name, dialogues,
+                REQUESTS_PER_DIALOGUE, s);
         exit(1);
     }
     json_decref(result);
@@ -176,7 +179,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 
 static void report(const char *name, double t, double baseline)
 {
-    printf("%-20s %9.3f %12.2f %14.2f\n", name, t, t / dialogues * 1e6, (t - baseline) / dialogues * 1e6);
+    printf("%-20s %9.3f %12.2f %14.2f\n", name, t, t / (dialogues * REQUESTS_PER_DIALOGUE) * 1e6, (t - baseline) / (dialogues * REQUESTS_PER_DIALOGUE) * 1e6);
 }
 
 int main(int argc, char **argv)
@@ -209,7 +212,7 @@ int main(int argc, char **argv)
         die("host backend", status, error);
 
     run_once(scripted, "warmup", 0, 0); /* first-use costs stay out of the figures */
-    printf("Parley %s: %d dialogues x 1 request, median of %d runs\n", parley_version(), dialogues, RUNS);
+    printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues, REQUESTS_PER_DIALOGUE, RUNS);
     printf("%-20s %9s %12s %14s\n", "path", "seconds", "us/request", "overhead us");
     baseline = median_time(scripted, "scripted", 0);
     report("scripted (baseline)", baseline, baseline);

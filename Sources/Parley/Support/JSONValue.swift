@@ -44,9 +44,9 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    /// Parses one JSON document.
+    /// Parses one JSON document (see `JSONParser`).
     public static func parse(_ text: some StringProtocol) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONParser.parse(text)
     }
 }
 
