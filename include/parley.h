@@ -1,5 +1,5 @@
 /*
- * parley.h — the C ABI of Parley, an engine for synthesising and evaluating
+ * parley.h -- the C ABI of Parley, an engine for synthesising and evaluating
  * multi-turn dialogue data with language models.
  *
  * Configuration, jobs, requests and results are JSON. Every JSON entry point has
@@ -93,7 +93,8 @@ int parley_abi_version(void);
 /* Frees a string the library returned. NULL is ignored. */
 void parley_string_free(char *s);
 
-/* A short, static description of a status code ("PARLEY_ERR_JSON: …"). */
+/* A short, static description of a status code ("PARLEY_ERR_JSON: ..."), or
+ * "unknown status code". Do not free. */
 const char *parley_status_name(int status);
 
 /* ------------------------------------------------------------------------- */
@@ -106,9 +107,10 @@ int parley_config_validate(const char *config_json, char **error);
 int parley_config_validate_json(const struct json_t *config, char **error);
 
 /* Creates an engine from a config. On success *engine is a new handle, freed
- * with parley_engine_free(). Backends of type "host" must then be given a model
- * with parley_engine_set_callback() or parley_engine_use_pull() before a job
- * starts. */
+ * with parley_engine_free(). Every backend of type "host" in the config must
+ * then be given a model with parley_engine_set_callback() or
+ * parley_engine_use_pull() before a job starts (a job started earlier fails
+ * with PARLEY_ERR_CONFIG naming the backend). */
 int parley_engine_new(const char *config_json, parley_engine **engine, char **error);
 int parley_engine_new_json(const struct json_t *config, parley_engine **engine, char **error);
 
@@ -125,7 +127,7 @@ int parley_engine_free(parley_engine *engine);
  *    "temperature", "top_p", "stop": [..], "seed",
  *    "messages": [{"role", "content"}, ..]  -- chat requests, or
  *    "prompt": "..."}                      -- completion requests
- * ("turn" is the index of the message being written in the dialogue: 0, 1, 2…;
+ * ("turn" is the index of the message being written in the dialogue: 0, 1, 2...;
  * "attempt" is 1 for the first try.) Answer through `reply` (valid during the call only) with
  * parley_reply_set_text() or parley_reply_set_error(), and return 0. A non-zero
  * return without an error set fails the request as "callback returned N".
@@ -158,7 +160,8 @@ int parley_reply_set_error(parley_reply *reply, const char *message, int retryab
 int parley_engine_use_pull(parley_engine *engine, const char *backend, char **error);
 
 /* Takes up to `max` waiting requests of a pull backend, oldest first. Blocks up
- * to `timeout_seconds` for the first one (0: do not wait). On success
+ * to `timeout_seconds` (finite, >= 0; 0: do not wait) for the first one. A
+ * backend not served by the pull queue is PARLEY_ERR_STATE. On success
  * *requests_json is a new JSON array (possibly empty) of request objects as a
  * callback receives them; each has a "ticket" to answer by. Returns PARLEY_OK
  * with an empty array on timeout. Blocks. */
@@ -171,7 +174,8 @@ int parley_pull_take_json(parley_engine *engine, const char *backend, int max, d
  *   {"ticket", "text", "finish_reason"?, "prompt_tokens"?, "completion_tokens"?}
  * or {"ticket", "error": "message", "retryable"?: bool}.
  * Answers are all checked before any is delivered; an unknown or already
- * answered ticket fails the call with PARLEY_ERR_ARGUMENT and delivers nothing. */
+ * answered ticket fails the call with PARLEY_ERR_ARGUMENT and delivers nothing.
+ * A backend not served by the pull queue is PARLEY_ERR_STATE. */
 int parley_pull_submit(parley_engine *engine, const char *backend, const char *results_json, char **error);
 int parley_pull_submit_json(parley_engine *engine, const char *backend, const struct json_t *results,
                             char **error);

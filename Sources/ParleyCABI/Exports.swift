@@ -23,7 +23,7 @@ public func parley_string_free(_ s: UnsafeMutablePointer<CChar>?) { free(s) }
 
 @_cdecl("parley_status_name")
 public func parley_status_name(_ status: Int32) -> CString {
-    let name = (Status(rawValue: status) ?? .internal).name
+    let name: StaticString = Status(rawValue: status)?.name ?? "unknown status code"
     return UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 

@@ -89,20 +89,23 @@ final class JobBox: @unchecked Sendable {
     }
 
     private func push(_ event: String) {
-        condition.withLock {
-            events.append(event)
-            if events.count - eventsHead > Self.maxEvents { eventsHead += 1 }  // drop the oldest unread
-            condition.broadcast()
-        }
+        condition.withLock { append(event) }
+    }
+
+    /// Call with the lock held.
+    private func append(_ event: String) {
+        events.append(event)
+        if events.count - eventsHead > Self.maxEvents { eventsHead += 1 }  // drop the oldest unread
+        condition.broadcast()
     }
 
     private func finish(_ s: State, result: String?, failure: Failure?) {
-        push(#"{"event":"job_ended","state":"\#(s.rawValue)"}"#)
+        // One step: whoever reads job_ended sees the final state too.
         condition.withLock {
             state = s
             self.result = result
             self.failure = failure
-            condition.broadcast()
+            append(#"{"event":"job_ended","state":"\#(s.rawValue)"}"#)
         }
     }
 

@@ -54,7 +54,7 @@ def test_request_shape(tmp_path: Path) -> None:
     common = {"ticket", "dialogue_id", "turn", "role", "attempt", "model", "max_tokens", "temperature", "top_p", "stop", "seed"}
     for r in model.requests:
         assert common <= set(r), set(r)
-        assert isinstance(r["attempt"], int) and isinstance(r["stop"], list)
+        assert r["attempt"] == 1 and isinstance(r["stop"], list)  # 1: the first try
     chat = [r for r in model.requests if r["role"] == "assistant"]
     completion = [r for r in model.requests if r["role"] == "asker"]
     assert len(chat) == 4 and len(completion) == 2
