@@ -43,6 +43,8 @@ public final class PullBackend: Backend {
     }
     private let state = Mutex(State())
     private let arrival = NSCondition()
+    /// Hosts blocked in `take` (guarded by `arrival`): only they need a wake-up.
+    private nonisolated(unsafe) var takers = 0
 
     public init(tokenCounter: any TokenCounter = EstimatingTokenCounter()) { self.tokenCounter = tokenCounter }
 
@@ -56,7 +58,9 @@ public final class PullBackend: Backend {
                     return false
                 }
                 if cancelled { continuation.resume(throwing: CancellationError()) }
-                arrival.lock(); arrival.broadcast(); arrival.unlock()
+                arrival.lock()
+                if takers > 0 { arrival.broadcast() }
+                arrival.unlock()
             }
         } onCancel: {
             let c = state.withLock { s -> CheckedContinuation<GenerationResult, any Error>? in
@@ -82,7 +86,9 @@ public final class PullBackend: Backend {
             if !batch.isEmpty || max <= 0 { return batch }
             arrival.lock()
             let hasWork = state.withLock { !$0.queued.isEmpty }
+            takers += 1
             let timedOut = !hasWork && !arrival.wait(until: deadline)
+            takers -= 1
             arrival.unlock()
             if timedOut { return [] }
         }
