@@ -7,7 +7,10 @@ public struct PromptBuilder: Sendable {
     /// Tokens a chat endpoint adds per message.
     public var chatOverhead: Int
     let fixedCounts: FixedTextCounts
-    private let overheads = SlotMemo(slots: 4)
+    // Per prompt shape (which speaker is written, direct or transcript): constant for a role.
+    private let overheads = SlotMemo<Int>(slots: 4)
+    private let fixedCosts = SlotMemo<Int>(slots: 4)
+    private let stopLists = SlotMemo<[String]>(slots: 4)
 
     public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int) {
         self.role = role; self.template = template; self.counter = counter; self.chatOverhead = chatOverhead
@@ -40,7 +43,8 @@ public struct PromptBuilder: Sendable {
             return .exhausted(needed: fixed + costs[min(newest, costs.count)...].reduce(0, +), budget: budget)
         }
         let messages = Array(view.history[..<kept.pinned] + view.history[kept.from...])
-        return .ready(render(view, messages), stops: stops(view), keptMessages: messages.count)
+        let stops = stopLists.value(Self.shape(view)) { self.stops(view) }
+        return .ready(render(view, messages), stops: stops, keptMessages: messages.count)
     }
 
     func render(_ view: View, _ messages: [Message]) -> PromptInput {
@@ -67,8 +71,18 @@ public struct PromptBuilder: Sendable {
         return stops
     }
 
-    /// What the prompt costs with no history message.
+    static func shape(_ view: View) -> Int { (view.next == .user ? 0 : 1) + (view.framing == .direct ? 0 : 2) }
+
+    /// What the prompt costs with no history message; remembered for the role's usual
+    /// view (its own system prompt and instruction), computed for the rest (topics, openings).
     func fixedCost(_ view: View) async throws -> Int {
+        let usual = view.lead.isEmpty && view.system == role.systemPrompt
+            && (view.framing == .direct || view.framing == .transcript(instruction: role.instruction))
+        guard usual else { return try await computeFixedCost(view) }
+        return try await fixedCosts.value(Self.shape(view)) { try await computeFixedCost(view) }
+    }
+
+    private func computeFixedCost(_ view: View) async throws -> Int {
         switch (view.framing, role.endpoint) {
         case (.direct, .completion), (.transcript, .completion):
             let empty = render(view, [])
@@ -85,7 +99,7 @@ public struct PromptBuilder: Sendable {
     /// What a message adds besides its content: its template part, transcript label or chat framing.
     func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
         if case .direct = framing, role.endpoint == .chat { return chatOverhead }
-        let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)
+        let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)  // per message speaker
         return try await overheads.value(slot) {
             switch framing {
             case .transcript: try await counter.count(View.transcriptLine(Message(speaker, "")))

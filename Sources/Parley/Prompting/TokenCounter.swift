@@ -41,15 +41,22 @@ final class FixedTextCounts: Sendable {
     }
 }
 
-/// A few integers computed once (asynchronously) and then read without hashing.
-final class SlotMemo: Sendable {
-    private let values: Mutex<[Int?]>
+/// A few values computed once and then read by slot number, without hashing.
+final class SlotMemo<Value: Sendable>: Sendable {
+    private let values: Mutex<[Value?]>
 
     init(slots: Int) { values = Mutex(Array(repeating: nil, count: slots)) }
 
-    func value(_ slot: Int, compute: () async throws -> Int) async throws -> Int {
+    func value(_ slot: Int, compute: () async throws -> Value) async throws -> Value {
         if let v = values.withLock({ $0[slot] }) { return v }
         let v = try await compute()
+        values.withLock { $0[slot] = v }
+        return v
+    }
+
+    func value(_ slot: Int, compute: () -> Value) -> Value {
+        if let v = values.withLock({ $0[slot] }) { return v }
+        let v = compute()
         values.withLock { $0[slot] = v }
         return v
     }
