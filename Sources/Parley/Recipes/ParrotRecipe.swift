@@ -6,10 +6,13 @@ struct ParrotRecipe {
     let turns: Config.TurnPlan
     let step: TurnStep
 
-    init(engine: Engine) {
-        // Config validation guarantees both roles for this recipe.
-        asker = engine.roles["asker"]!
-        assistant = engine.roles["assistant"]!
+    init(engine: Engine) throws(ConfigError) {
+        // Config.parse checks this; a config built in code may not have.
+        guard let asker = engine.roles["asker"], let assistant = engine.roles["assistant"] else {
+            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the parrot recipe needs roles asker and assistant")])
+        }
+        self.asker = asker
+        self.assistant = assistant
         turns = engine.config.turns
         step = TurnStep(runSeed: engine.config.run.seed)
     }

@@ -53,7 +53,7 @@ public final class Runner: Sendable {
 
         let total = try SeedSource.count(seeds, limit: config.run.limit)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
-        let recipe = ParrotRecipe(engine: engine)
+        let recipe = try ParrotRecipe(engine: engine)
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
