@@ -21,11 +21,15 @@ def llama_server():
     subprocess.run([SCRIPT, "stop", env["LOCAL_MODEL_PID"]], timeout=60)
 
 
-def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server):
+@pytest.mark.parametrize("assistant_endpoint", ["completion", "chat"])
+def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server, assistant_endpoint):
+    """Completion: the template's parts are counted; chat: the server's chat template,
+    measured through /apply-template."""
     run = tmp_path / "run"
     p = parley("synth", "--config", "examples/configs/local.json", "--out", run, "--quiet",
                "--set", f"backends.local.base_url={llama_server}/v1",
                "--set", "turns.max=8", "--set", f"roles.asker.max_context={SLOT}", "--set", f"roles.assistant.max_context={SLOT}",
+               "--set", f"roles.assistant.endpoint={assistant_endpoint}",
                timeout=1200)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)

@@ -115,4 +115,16 @@ public struct ServerTokenCounter: TokenCounter {
     }
 
     private struct Reply: Decodable { var tokens: [JSONValue]?; var count: Int? }
+
+    /// llama.cpp's server renders its chat template at `/apply-template`: one empty user
+    /// message (with the generation prompt) measures what a message costs beyond its text.
+    public func chatMessageOverhead() async throws -> Int? {
+        guard case .llamacpp = style, url.hasSuffix("/tokenize") else { return nil }
+        let applyURL = String(url.dropLast("/tokenize".count)) + "/apply-template"
+        let body = #"{"messages":[{"role":"user","content":""}]}"#
+        let (status, _, data) = try await HTTP.postJSON(applyURL, body: body, apiKey: apiKey, timeout: timeout)
+        guard status / 100 == 2, case .object(let o)? = try? JSONValue.parse(String(decoding: data, as: UTF8.self)),
+              let prompt = o["prompt"]?.stringValue else { return nil }
+        return try await count(prompt)
+    }
 }

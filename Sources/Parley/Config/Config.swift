@@ -90,8 +90,9 @@ public struct OpenAIConfig: Sendable {
     /// Overrides the tokenize URL (default: the base URL without `/v1`, plus `/tokenize`).
     public var tokenizeURL: String?
     public var charsPerToken: Double = 2.5
-    /// Tokens a chat endpoint's template adds per message.
-    public var chatOverheadTokens: Int = 8
+    /// Tokens a chat endpoint's template adds per message. nil: ask the server where it can
+    /// say (llama.cpp's `/apply-template` with the `llamacpp` tokenizer), else 8.
+    public var chatOverheadTokens: Int?
     public static let tokenizers = ["estimate", "llamacpp", "vllm"]
 }
 

@@ -4,15 +4,22 @@ public struct PromptBuilder: Sendable {
     public var role: RoleConfig
     public var template: Template
     public var counter: any TokenCounter
-    /// Tokens a chat endpoint adds per message.
-    public var chatOverhead: Int
+    /// Tokens a chat endpoint adds per message; nil: ask the token counter's server, else 8.
+    public var chatOverhead: Int?
     let fixedCounts: FixedTextCounts
     // Per prompt shape (which speaker is written, direct or transcript): constant for a role.
     private let overheads = SlotMemo<Int>(slots: 4)
     private let fixedCosts = SlotMemo<Int>(slots: 4)
     private let stopLists = SlotMemo<[String]>(slots: 4)
+    private let chatOverheadMemo = SlotMemo<Int>(slots: 1)
 
-    public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int) {
+    /// The chat framing per message: configured, else from the server, else 8.
+    func chatMessageOverhead() async throws -> Int {
+        if let chatOverhead { return chatOverhead }
+        return try await chatOverheadMemo.value(0) { try await counter.chatMessageOverhead() ?? 8 }
+    }
+
+    public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int?) {
         self.role = role; self.template = template; self.counter = counter; self.chatOverhead = chatOverhead
         self.fixedCounts = FixedTextCounts()
     }
@@ -90,15 +97,16 @@ public struct PromptBuilder: Sendable {
             return try await fixedCounts.count(t, with: counter) + role.marginTokens
         case (.direct, .chat), (.transcript, .chat):
             guard case .chat(let messages) = render(view, []) else { return 0 }
-            var total = chatOverhead  // the generation prompt
-            for m in messages { total += try await fixedCounts.count(m.content, with: counter) + chatOverhead }
+            let overhead = try await chatMessageOverhead()
+            var total = overhead  // the generation prompt
+            for m in messages { total += try await fixedCounts.count(m.content, with: counter) + overhead }
             return total
         }
     }
 
     /// What a message adds besides its content: its template part, transcript label or chat framing.
     func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
-        if case .direct = framing, role.endpoint == .chat { return chatOverhead }
+        if case .direct = framing, role.endpoint == .chat { return try await chatMessageOverhead() }
         let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)  // per message speaker
         return try await overheads.value(slot) {
             switch framing {

@@ -1,6 +1,12 @@
 /// Counts tokens for context windowing.
 public protocol TokenCounter: Sendable {
     func count(_ text: String) async throws -> Int
+    /// Tokens a chat template adds around one message, when the server can say (nil: unknown).
+    func chatMessageOverhead() async throws -> Int?
+}
+
+extension TokenCounter {
+    public func chatMessageOverhead() async throws -> Int? { nil }
 }
 
 /// A conservative estimate when no tokenizer is at hand: every digit is a token

@@ -42,7 +42,7 @@ public struct Engine: Sendable {
         for (name, rc) in config.roles {
             guard let endpoint = endpoints[rc.backend] else { continue }  // validation reports it
             let template = config.templates[rc.template] ?? Template.builtins[rc.template] ?? .humanAssistant
-            var overhead = 8
+            var overhead: Int?
             if case .openai(let c)? = config.backends[rc.backend] { overhead = c.chatOverheadTokens }
             let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.backend.tokenCounter, chatOverhead: overhead)
             roles[name] = Role(config: rc, endpoint: endpoint, prompts: prompts)
