@@ -9,7 +9,8 @@ public final class BlockingPool: @unchecked Sendable {
     public static let shared = BlockingPool()
 
     private let condition = NSCondition()
-    private var queue: [() -> Void] = []
+    private var queue: [(() -> Void)?] = []
+    private var head = 0  // queue[head...] waits; compacted as it grows
     private var threads = 0
     private var idle = 0
     private let idleSeconds: Double
@@ -29,7 +30,7 @@ public final class BlockingPool: @unchecked Sendable {
     private func submit(_ job: @escaping () -> Void) {
         condition.lock()
         queue.append(job)
-        if idle < queue.count {
+        if idle < queue.count - head {
             // Every thread is busy (or already spoken for): grow.
             threads += 1
             let thread = Thread { [self] in worker() }
@@ -45,17 +46,20 @@ public final class BlockingPool: @unchecked Sendable {
     private func worker() {
         condition.lock()
         while true {
-            if !queue.isEmpty {
-                let job = queue.removeFirst()
+            if head < queue.count {
+                let job = queue[head]
+                queue[head] = nil  // release what the job captured
+                head += 1
+                if head > 64 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
                 condition.unlock()
-                job()
+                job?()
                 condition.lock()
                 continue
             }
             idle += 1
             let signalled = condition.wait(until: Date(timeIntervalSinceNow: idleSeconds))
             idle -= 1
-            if !signalled && queue.isEmpty {  // a quiet spell: leave
+            if !signalled && head == queue.count {  // a quiet spell: leave
                 threads -= 1
                 condition.unlock()
                 return
