@@ -46,7 +46,9 @@ public struct Config: Sendable {
     public static let outputFormats = ["sharegpt", "messages"]
 }
 
-public enum BackendConfig: Sendable {
+// indirect: each payload is boxed, so copies never read the unused bytes of a smaller
+// payload (valgrind reports such reads in multi-payload enums as uninitialised).
+public indirect enum BackendConfig: Sendable {
     case openai(OpenAIConfig)
     case scripted(ScriptedConfig)
     /// A model the embedding program provides (a callback or the pull queue), by name.
