@@ -97,8 +97,38 @@ final class RunnerTests: XCTestCase {
         }
         let config = try scriptedConfig()
         let (summary, out) = try await runSynth(config, seeds: [questions[0]], backends: ["fake": Silent()])
-        XCTAssertEqual(summary.stats.endReasons, ["empty_turn": 1])
-        XCTAssertEqual(try readJSONL(out + "/dialogues.jsonl").first?["turns"] as? Int, 1)
+        XCTAssertEqual(summary.stats.endReasons, ["degenerate": 1])
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertEqual(row["turns"] as? Int, 1)
+        XCTAssertEqual((row["meta"] as? [String: Any])?["degenerate"] as? String, "empty user turn")
+    }
+
+    /// A model that says the same thing at every turn of a dialogue.
+    struct Parrot: Backend {
+        var reply: @Sendable (GenerationRequest) -> String
+        var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
+        func generate(_ r: GenerationRequest) async throws -> GenerationResult { GenerationResult(text: reply(r)) }
+    }
+
+    func testRepeatedTurnsAreDegenerate() async throws {
+        let echo = Parrot { r in r.role == "asker" ? "  Tell me MORE.  " : "Answer \(r.turn)." }
+        let (summary, out) = try await runSynth(try scriptedConfig(), seeds: [questions[0]], backends: ["fake": echo])
+        XCTAssertEqual(summary.stats.endReasons, ["degenerate": 1])
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertEqual(conversation(row).map(\.1), ["Question number 1?", "Answer 1.", "Tell me MORE.", "Answer 3."])
+        XCTAssertEqual((row["meta"] as? [String: Any])?["degenerate"] as? String, "repeated user turn")
+    }
+
+    func testClosingKeywordsEndTheDialogueAfterTheReply() async throws {
+        let polite = Parrot { r in r.role == "asker" ? (r.turn >= 4 ? "Great, thanks. Goodbye!" : "And then \(r.turn)?") : "Reply \(r.turn)." }
+        let config = try scriptedConfig(turns: #"{"max": 8, "closing_keywords": ["goodbye", "see you"]}"#)
+        let (summary, out) = try await runSynth(config, seeds: [questions[0]], backends: ["fake": polite])
+        XCTAssertEqual(summary.stats.endReasons, ["closed": 1])
+        let conv = conversation(try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first))
+        XCTAssertEqual(conv.suffix(2).map(\.1), ["Great, thanks. Goodbye!", "Reply 5."])
+        // Whole words only: "goodbyes" or "see your" do not close.
+        XCTAssertFalse(ParrotRecipe.closes([Message(.user, "See your goodbyes")], keywords: ["goodbye", "see you"]))
+        XCTAssertTrue(ParrotRecipe.closes([Message(.assistant, "OK, see you!")], keywords: ["see you"]))
     }
 
     func testRetriesThenFailureIsRecordedWithItsReason() async throws {

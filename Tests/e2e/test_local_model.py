@@ -30,6 +30,8 @@ def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server
                "--set", f"backends.local.base_url={llama_server}/v1",
                "--set", "turns.max=8", "--set", f"roles.asker.max_context={SLOT}", "--set", f"roles.assistant.max_context={SLOT}",
                "--set", f"roles.assistant.endpoint={assistant_endpoint}",
+               # The small model repeats itself; keep going so the windows really fill up.
+               "--set", "turns.stop_on_repeat=false",
                timeout=1200)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)

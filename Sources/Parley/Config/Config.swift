@@ -40,6 +40,11 @@ public struct Config: Sendable {
         public var min: Int = 1
         /// A marker the asker may write to end the dialogue (`asker_ended`), e.g. "<e>".
         public var endMarker: String?
+        /// Words that close a conversation ("goodbye"): when one appears in the last two
+        /// utterances, the dialogue ends after the assistant's reply (`closed`). Off when empty.
+        public var closingKeywords: [String] = []
+        /// End with `degenerate` when a message repeats an earlier one of its speaker.
+        public var stopOnRepeat = true
     }
 
     public static let recipes = ["parrot"]

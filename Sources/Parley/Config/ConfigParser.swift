@@ -50,6 +50,8 @@ extension Config {
             if let m = o.intRange("max") { config.turns.max = m }
             if let m = o.int("min", min: 0) { config.turns.min = m }
             config.turns.endMarker = o.string("end_marker", nonEmpty: true)
+            if let k = o.strings("closing_keywords") { config.turns.closingKeywords = k.filter { !$0.isEmpty } }
+            if let b = o.bool("stop_on_repeat") { config.turns.stopOnRepeat = b }
             o.finish()
             if config.turns.min > config.turns.max.upperBound {
                 reader.report("turns.min", "is larger than turns.max (\(config.turns.max.upperBound))")

@@ -11,8 +11,10 @@ public struct EndReason: RawRepresentable, Codable, Hashable, Sendable, CustomSt
     public static let contextExhausted = EndReason("context_exhausted")
     /// The user simulator wrote the configured end marker.
     public static let askerEnded = EndReason("asker_ended")
-    /// A model returned nothing usable.
-    public static let emptyTurn = EndReason("empty_turn")
+    /// A model returned nothing, or repeated an earlier message of the same speaker.
+    public static let degenerate = EndReason("degenerate")
+    /// A closing keyword ("goodbye") in the last two utterances (`turns.closing_keywords`).
+    public static let closed = EndReason("closed")
     /// A request still failed after its retries.
     public static let failed = EndReason("failed")
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parrot / PlatoLM synthesis: the asker (a user simulator) and the assistant alternate
 /// until the dialogue has its planned number of exchanges or a stop condition ends it.
 struct ParrotRecipe {
@@ -48,10 +50,49 @@ struct ParrotRecipe {
                     m.content = String(m.content[..<r.lowerBound])
                     return .askerEnded
                 }
-                if m.content.isEmpty { return .emptyTurn }
+                if let why = Self.degeneracy(of: m, in: d.messages, repeats: turns.stopOnRepeat) {
+                    d.meta["degenerate"] = .string(why)
+                    return .degenerate
+                }
                 try record(m, d.messages.count)
                 d.messages.append(m)
+                if writing == .assistant, Self.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {
+                    return .closed
+                }
             }
         }
+    }
+
+    /// Why a new message would make the dialogue degenerate: empty, or the same
+    /// (ignoring case and spacing) as an earlier message of its speaker.
+    static func degeneracy(of m: Message, in messages: [Message], repeats: Bool = true) -> String? {
+        if m.content.isEmpty { return "empty \(m.speaker.rawValue) turn" }
+        guard repeats else { return nil }
+        let key = normalized(m.content)
+        if messages.contains(where: { $0.speaker == m.speaker && normalized($0.content) == key }) {
+            return "repeated \(m.speaker.rawValue) turn"
+        }
+        return nil
+    }
+
+    static func normalized(_ s: String) -> String {
+        s.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    }
+
+    /// Whether a closing keyword appears as whole words in any of `utterances`.
+    static func closes(_ utterances: ArraySlice<Message>, keywords: [String]) -> Bool {
+        guard !keywords.isEmpty else { return false }
+        let wanted = keywords.map(words).filter { $0 != "  " }
+        return utterances.contains { m in
+            let text = words(m.content)
+            return wanted.contains { text.contains($0) }
+        }
+    }
+
+    /// Lower-case words separated by single spaces, with a space at each end, so that
+    /// `contains(" see you ")` matches whole words only.
+    static func words(_ s: String) -> String {
+        let spaced = String(s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : " " })
+        return " " + spaced.split(separator: " ").joined(separator: " ") + " "
     }
 }
