@@ -39,7 +39,3 @@ struct RunDirectory {
 
     private struct Marker: Decodable { var fingerprint: String }
 }
-
-public enum ParleyVersion {
-    public static let string = "0.1.0"
-}
