@@ -60,7 +60,8 @@ def run(tmp_path, server, turns=1, asker_endpoint="completion", env=None, **back
         backends={"srv": {"type": "openai", "base_url": server.url, "model": "m", "backoff_base_seconds": 0.05, **backend}},
         roles={"asker": {"backend": "srv", "endpoint": asker_endpoint, "max_tokens": 16, "max_context": 1024},
                "assistant": {"backend": "srv", "system_prompt": "Be brief.", "max_tokens": 32, "max_context": 1024}},
-        turns={"max": turns})
+        # The server answers every chat the same way: not a degenerate dialogue here.
+        turns={"max": turns, "stop_on_repeat": False})
     seeds = write_seeds(tmp_path, ['{"question": "What is the capital of France?"}'])
     p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet",
                env={**os.environ, **(env or {})})
