@@ -175,17 +175,22 @@ public func parley_job_cancel(_ job: Handle?) -> Int32 {
     call(nil) { () throws(Failure) in try jobs.get(job, "job").cancel() }
 }
 
+/// The job's result once it ends; a cancelled job's summary so far goes to `store`
+/// before the cancellation is reported.
+func waitForResult(_ job: Handle?, _ timeout: Double, store: (String) throws(Failure) -> Void) throws(Failure) {
+    let box = try jobs.get(job, "job")
+    guard !timeout.isNaN else { throw Failure(.argument, "timeout_seconds is NaN") }
+    do throws(Failure) { try store(try box.wait(timeout: timeout)) } catch {
+        if error.status == .cancelled, let partial = box.partialResult { try? store(partial) }
+        throw error
+    }
+}
+
 @_cdecl("parley_job_wait")
 public func parley_job_wait(_ job: Handle?, _ timeout: Double, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "result_json")
-        let box = try jobs.get(job, "job")
-        guard !timeout.isNaN else { throw Failure(.argument, "timeout_seconds is NaN") }
-        do throws(Failure) { out.pointee = newCString(try box.wait(timeout: timeout)) } catch {
-            // A cancelled job still hands back its summary so far.
-            if error.status == .cancelled, let partial = box.partialResult { out.pointee = newCString(partial) }
-            throw error
-        }
+        try waitForResult(job, timeout) { (result: String) throws(Failure) in out.pointee = newCString(result) }
     }
 }
 

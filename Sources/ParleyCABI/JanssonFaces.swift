@@ -76,11 +76,6 @@ public func parley_job_start_json(_ engine: Handle?, _ job: UnsafePointer<json_t
 public func parley_job_wait_json(_ job: Handle?, _ timeout: Double, _ out: JSONOut?, _ error: ErrorOut?) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "result")
-        let box = try jobs.get(job, "job")
-        guard !timeout.isNaN else { throw Failure(.argument, "timeout_seconds is NaN") }
-        do throws(Failure) { try storeJSON(try box.wait(timeout: timeout), out) } catch {
-            if error.status == .cancelled, let partial = box.partialResult { try? storeJSON(partial, out) }
-            throw error
-        }
+        try waitForResult(job, timeout) { (result: String) throws(Failure) in try storeJSON(result, out) }
     }
 }
