@@ -216,8 +216,9 @@ extension Config {
                                             "fail_rate", "fail_every"]
             top["backends"] = .object(backends.mapValues { b in b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b })
         }
-        let hex = String(StableHash.of(JSONValue.object(top).canonicalText), radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        var h = StableHash()
+        h.combine(JSONValue.object(top).canonicalText)
+        return h.hex
     }
 
     public static func describe(_ error: Error) -> String {

@@ -31,8 +31,7 @@ public struct Seed: Sendable, Equatable {
         var h = StableHash()
         h.combine(question ?? "\u{0}"); h.combine(answer ?? "\u{0}"); h.combine(topic ?? "\u{0}")
         h.combine(line)
-        let hex = String(h.value, radix: 16)
-        return "d" + String(repeating: "0", count: 16 - hex.count) + hex
+        return "d" + h.hex
     }
 
     /// Parses one seeds-file line. Errors name the field and what was wrong.

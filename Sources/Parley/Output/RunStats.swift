@@ -5,7 +5,7 @@ public struct RunStats: Sendable, Equatable {
     public var failed = 0
     /// Seeds lines that could not be used (also counted in `failed`).
     public var invalidSeeds = 0
-    /// Complete exchanges in written dialogues.
+    /// Complete exchanges in finished dialogues (those in dialogues.jsonl).
     public var turns = 0
     public var messagesGenerated = 0
     public var promptTokens = 0
@@ -26,7 +26,7 @@ public struct RunStats: Sendable, Equatable {
         if d.endReason == .invalidSeed { invalidSeeds += 1 }
         if let r = d.endReason { endReasons[r.rawValue, default: 0] += 1 }
         if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
-        turns += d.turns
+        if d.status == .finished { turns += d.turns }
         for m in d.messages {
             guard let meta = m.meta else { continue }
             messagesGenerated += 1
@@ -65,7 +65,7 @@ public struct RunSummary: Sendable {
         w.field("failed", stats.failed)
         w.field("invalid_seeds", stats.invalidSeeds)
         w.field("turns", stats.turns)
-        w.key("mean_turns"); w.double(stats.finished > 0 ? Double(stats.turns) / Double(max(1, stats.ended - stats.failed)) : 0)
+        w.key("mean_turns"); w.double(stats.finished > 0 ? Double(stats.turns) / Double(stats.finished) : 0)
         w.field("generated_messages", stats.messagesGenerated)
         w.field("prompt_tokens", stats.promptTokens)
         w.field("completion_tokens", stats.completionTokens)

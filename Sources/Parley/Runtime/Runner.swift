@@ -75,7 +75,6 @@ public final class Runner: Sendable {
                             dialogue = Self.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): id \"\(seed.id)\" repeats line \(first)")
                         } else {
                             seenLines[key] = seed.line
-                            if replay.ended.contains(seed.id) { continue }
                             if let partial = replay.unfinished.removeValue(forKey: seed.id) {
                                 dialogue = partial
                                 resumed = true

@@ -21,6 +21,12 @@ public struct StableHash: Sendable {
     /// The final value, mixed so that nearby inputs give unrelated outputs.
     public var value: UInt64 { SplitMix64.mix(state) }
 
+    /// `value` as 16 hex digits: ids and fingerprints.
+    public var hex: String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+
     public static func of(_ parts: String...) -> UInt64 {
         var h = StableHash()
         for p in parts { h.combine(p) }
