@@ -8,7 +8,7 @@ struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Synthesise and evaluate multi-turn dialogue data with language models.",
         version: ParleyVersion.string,
-        subcommands: [Synth.self, Validate.self])
+        subcommands: [Synth.self, Validate.self, Stats.self, Convert.self, Export.self])
 }
 
 struct ConfigOptions: ParsableArguments {

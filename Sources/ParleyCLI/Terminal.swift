@@ -67,3 +67,21 @@ final class ProgressReporter: Sendable {
         return t >= 3600 ? "\(t / 3600)h\(t % 3600 / 60)m" : t >= 60 ? "\(t / 60)m\(t % 60)s" : "\(t)s"
     }
 }
+
+/// A progress line for single-threaded work: redrawn in place on a terminal (at most
+/// five times a second), one plain line every ten seconds otherwise.
+final class LineProgress {
+    private let tty = isatty(STDERR_FILENO) == 1
+    private var last = ContinuousClock.now - .seconds(60)
+    private var shown = false
+
+    func show(_ text: String) {
+        let now = ContinuousClock.now
+        guard now - last >= (tty ? .milliseconds(200) : .seconds(10)) else { return }
+        last = now
+        shown = true
+        FileHandle.standardError.write(tty ? "\r\u{1B}[2K" + text : text + "\n")
+    }
+
+    func done() { if tty && shown { FileHandle.standardError.write("\r\u{1B}[2K") } }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A run's whole configuration: one JSON file, the same for the CLI and (later) the C ABI.
 /// `Config.parse` validates it and reports every problem with its path.
 public struct Config: Sendable {
@@ -10,6 +12,10 @@ public struct Config: Sendable {
     public var roles: [String: RoleConfig] = [:]
     public var templates: [String: Template] = [:]
     public var turns = TurnPlan()
+    /// Per-dialogue user personas and writing styles, sampled from the run seed.
+    public var personas: ListSource?
+    public var styles: ListSource?
+    public var filters = FilterConfig()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -45,6 +51,24 @@ public struct Config: Sendable {
         public var closingKeywords: [String] = []
         /// End with `degenerate` when a message repeats an earlier one of its speaker.
         public var stopOnRepeat = true
+    }
+
+    /// A list given in the config, or a file with one item per line (read when the run starts).
+    public enum ListSource: Sendable, Equatable {
+        case items([String])
+        case file(String)
+
+        /// The items; blank lines of a file are skipped. `key` names the list in errors.
+        public func load(key: String) throws(ConfigError) -> [String] {
+            switch self {
+            case .items(let items): return items
+            case .file(let path):
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ConfigError(issues: [ConfigIssue(path: key + ".file", message: "cannot read \"\(path)\"")])
+                }
+                return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+        }
     }
 
     public static let recipes = ["parrot"]
@@ -145,6 +169,10 @@ public struct RoleConfig: Sendable {
     public var openingInstruction: String = RoleConfig.defaultOpening
     /// Trained mode, free seeds with a topic: appended to the system prompt.
     public var topicHint: String = "The human wants to talk about {topic}."
+    /// How the dialogue's persona and style reach the asker: added to its system prompt
+    /// (trained, swapped) or its instruction (prompted).
+    public var personaPrompt: String = "You are {persona}."
+    public var stylePrompt: String = "Write in this style: {style}."
     public var maxTokens: Int = 512
     public var maxContext: Int = 4096
     public var temperature: Double = 0.7

@@ -57,6 +57,9 @@ extension Config {
                 reader.report("turns.min", "is larger than turns.max (\(config.turns.max.upperBound))")
             }
         }
+        config.personas = top.list("personas")
+        config.styles = top.list("styles")
+        if let o = top.object("filters") { config.filters = parseFilters(o) }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -103,6 +106,57 @@ extension Config {
                          stop: o.strings("stop") ?? [])
         o.finish()
         return t
+    }
+
+    private static func parseFilters(_ o: ObjectReader) -> FilterConfig {
+        var f = FilterConfig()
+        defer { o.finish() }
+        /// `true` (defaults), `false` (off) or an object of settings.
+        func each<T>(_ key: String, _ initial: T, _ read: (ObjectReader, inout T) -> Void) -> T? {
+            guard let v = o.raw(key) else { return nil }
+            if case .bool(let on) = v { return on ? initial : nil }
+            guard let settings = o.object(key) else { return nil }
+            var value = initial
+            read(settings, &value)
+            settings.finish()
+            return value
+        }
+        func action(_ s: ObjectReader) -> FilterConfig.Action? { s.oneOf("action", FilterConfig.Action.allCases.map(\.rawValue)).flatMap(FilterConfig.Action.init) }
+        f.userLength = each("user_length", FilterConfig.UserLength()) { s, v in
+            v.min = s.int("min", min: 0); v.max = s.int("max")
+            if let u = s.oneOf("unit", FilterConfig.Unit.allCases.map(\.rawValue)) { v.unit = FilterConfig.Unit(rawValue: u)! }
+            if let a = action(s) { v.action = a }
+            if v.min == nil && v.max == nil { s.reader.report(s.path, "give min, max or both") }
+        }
+        f.repeats = each("repeat", FilterConfig.Repeat()) { s, v in
+            if let t = s.double("threshold", max: 1) { v.threshold = t }
+            if let a = action(s) { v.action = a }
+        }
+        f.duplicates = each("duplicates", FilterConfig.Duplicates()) { s, v in
+            if let b = s.bool("first_turn") { v.firstTurn = b }
+            if let b = s.bool("dialogue") { v.dialogue = b }
+        }
+        f.politeCloser = each("polite_closer", FilterConfig.PoliteCloser()) { s, v in
+            if let w = s.strings("words") { v.words = w }
+            if let w = s.strings("core") { v.core = w }
+            if let a = action(s) { v.action = a }
+        }
+        f.truncated = each("truncated", FilterConfig.Truncated()) { s, v in
+            if let a = action(s) { v.action = a }
+        }
+        f.roleExchange = each("role_exchange", FilterConfig.RoleExchange()) { s, v in
+            if let p = s.strings("phrases") { v.phrases = p }
+            if let r = s.double("length_ratio", min: 1) { v.lengthRatio = r }
+            if let n = s.int("min_words", min: 0) { v.minWords = n }
+            if let a = action(s) { v.action = a }
+        }
+        f.blocklist = each("blocklist", FilterConfig.Blocklist()) { s, v in
+            if let t = s.strings("terms") { v.terms = t }
+            v.file = s.string("file", nonEmpty: true)
+            if let a = action(s) { v.action = a }
+            if v.terms.isEmpty && v.file == nil { s.reader.report(s.path, "give terms, a file, or both") }
+        }
+        return f
     }
 
     private static func parseCommon(_ o: ObjectReader, _ c: inout BackendCommon) {
@@ -192,6 +246,8 @@ extension Config {
         if let s = o.string("instruction", nonEmpty: true) { r.instruction = s }
         if let s = o.string("opening_instruction", nonEmpty: true) { r.openingInstruction = s }
         if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
+        if let s = o.string("persona_prompt", nonEmpty: true) { r.personaPrompt = s }
+        if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }
         if let n = o.int("max_tokens") { r.maxTokens = n }
         if let n = o.int("max_context") { r.maxContext = n }
         if let d = o.double("temperature", max: 5) { r.temperature = d }

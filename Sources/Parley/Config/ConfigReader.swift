@@ -122,6 +122,17 @@ final class ObjectReader {
 
     func object(_ key: String) -> ObjectReader? { reader.object(raw(key), at: childPath(key)) }
 
+    /// A list of strings, or `{"file": path}` with one item per line.
+    func list(_ key: String) -> Config.ListSource? {
+        guard let v = raw(key) else { return nil }
+        if case .array = v { return strings(key).map(Config.ListSource.items) }
+        guard case .object = v, let o = object(key) else { fail(key, "an array of strings or {\"file\": path}", v); return nil }
+        defer { o.finish() }
+        if let path = o.string("file", nonEmpty: true) { return .file(path) }
+        if !o.has("file") { reader.report(o.childPath("file"), "missing: the path of a file with one item per line") }
+        return nil
+    }
+
     /// Reports keys that were never read, suggesting the nearest known one.
     func finish(known extra: [String] = []) {
         let known = used.union(extra)

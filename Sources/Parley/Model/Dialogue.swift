@@ -40,6 +40,8 @@ public struct Dialogue: Sendable, Equatable {
     public var failure: String?
     /// Per-dialogue facts chosen by the run (the sampled turn cap, …).
     public var meta: [String: JSONValue] = [:]
+    /// What the run's filters decided (see `DialogueFilters`).
+    public var filtering: [FilterDecision] = []
 
     public init(seed: Seed, messages: [Message] = []) {
         self.id = seed.id; self.seed = seed; self.messages = messages

@@ -40,9 +40,6 @@ final class DatasetWriter: Sendable {
 
     /// Writes an ended dialogue to its file(s), then its end record to the journal.
     func commit(_ d: Dialogue) throws {
-        var d = d
-        // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
-        if d.status != .failed, d.messages.last?.speaker == .user { d.messages.removeLast() }
         try state.withLock { s in
             switch d.status {
             case .finished:
@@ -115,6 +112,7 @@ enum Rows {
         w.field("seed_line", d.seed.line)
         w.nullable("topic", d.seed.topic)
         for k in d.meta.keys.sorted() { w.key(k); w.value(d.meta[k]!) }
+        w.key("filters"); Records.decisions(d.filtering, into: &w)
         if !d.seed.extra.isEmpty { w.key("seed"); w.value(.object(d.seed.extra)) }
         w.key("generation"); w.beginArray()
         if hasSystem { Records.turnMeta(nil, into: &w) }

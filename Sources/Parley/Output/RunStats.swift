@@ -12,6 +12,8 @@ public struct RunStats: Sendable, Equatable {
     public var completionTokens = 0
     public var endReasons: [String: Int] = [:]
     public var failureReasons: [String: Int] = [:]
+    /// Filter decisions by filter, then action (`trim`, `drop`).
+    public var filters: [String: [String: Int]] = [:]
 
     public var ended: Int { finished + filtered + failed }
 
@@ -27,6 +29,7 @@ public struct RunStats: Sendable, Equatable {
         if let r = d.endReason { endReasons[r.rawValue, default: 0] += 1 }
         if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
         if d.status == .finished { turns += d.turns }
+        for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
         for m in d.messages {
             guard let meta = m.meta else { continue }
             messagesGenerated += 1
@@ -73,6 +76,7 @@ public struct RunSummary: Sendable {
         w.key("interrupted"); w.bool(interrupted)
         w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
         w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
+        w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
         w.field("output_dir", outputDir)
         w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()
         w.endObject()

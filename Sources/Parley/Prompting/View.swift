@@ -19,30 +19,35 @@ public struct View: Sendable, Equatable {
     public var next: Speaker
     public var framing: Framing
 
-    /// The view of `role` on `messages`: the role's system prompt, and the seed's topic where it applies.
-    public static func of(_ messages: [Message], for role: RoleConfig, writing speaker: Speaker, topic: String?) -> View {
+    /// The view of `role` on `messages`: the role's system prompt, the seed's topic and
+    /// the dialogue's persona and style where they apply.
+    public static func of(_ messages: [Message], for role: RoleConfig, writing speaker: Speaker, topic: String?,
+                          persona: String? = nil, style: String? = nil) -> View {
         if speaker == .assistant {
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .direct)
         }
+        let character = [persona.map { role.personaPrompt.replacingOccurrences(of: "{persona}", with: $0) },
+                         style.map { role.stylePrompt.replacingOccurrences(of: "{style}", with: $0) }]
+            .compactMap { $0 }.joined(separator: " ")
+        func joined(_ a: String?, _ b: String) -> String? {
+            let parts = [a ?? "", b].filter { !$0.isEmpty }
+            return parts.isEmpty ? nil : parts.joined(separator: " ")
+        }
+        let opening = role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
         switch role.mode {
         case .trained:
-            var system = role.systemPrompt ?? ""
-            if let topic, messages.isEmpty {
-                system += (system.isEmpty ? "" : " ") + role.topicHint.replacingOccurrences(of: "{topic}", with: topic)
-            }
-            return View(system: system.isEmpty ? nil : system, history: messages, next: .user, framing: .direct)
+            let hint = topic.flatMap { messages.isEmpty ? role.topicHint.replacingOccurrences(of: "{topic}", with: $0) : nil } ?? ""
+            return View(system: joined(joined(role.systemPrompt, character), hint), history: messages, next: .user, framing: .direct)
         case .swapped:
             let swapped = messages.map { m -> Message in
                 var m = m
                 m.speaker = m.speaker == .user ? .assistant : (m.speaker == .assistant ? .user : m.speaker)
                 return m
             }
-            let opening = messages.isEmpty ? [Message(.user, role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about"))] : []
-            return View(system: role.systemPrompt, lead: opening, history: swapped, next: .assistant, framing: .direct)
+            return View(system: joined(role.systemPrompt, character), lead: messages.isEmpty ? [Message(.user, opening)] : [],
+                        history: swapped, next: .assistant, framing: .direct)
         case .prompted:
-            let instruction = messages.isEmpty
-                ? role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
-                : role.instruction
+            let instruction = joined(messages.isEmpty ? opening : role.instruction, character) ?? ""
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .transcript(instruction: instruction))
         }
     }

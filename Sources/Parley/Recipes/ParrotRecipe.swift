@@ -7,6 +7,8 @@ struct ParrotRecipe {
     let assistant: Role
     let turns: Config.TurnPlan
     let step: TurnStep
+    let personas: [String]
+    let styles: [String]
 
     init(engine: Engine) throws(ConfigError) {
         // Config.parse checks this; a config built in code may not have.
@@ -17,6 +19,8 @@ struct ParrotRecipe {
         self.assistant = assistant
         turns = engine.config.turns
         step = TurnStep(runSeed: engine.config.run.seed)
+        personas = engine.personas
+        styles = engine.styles
     }
 
     /// The seed's first messages and the dialogue's turn plan.
@@ -27,7 +31,15 @@ struct ParrotRecipe {
         var d = Dialogue(seed: seed, messages: messages)
         var rng = SplitMix64(seed: StableHash.of("max_turns", String(runSeed), seed.id))
         d.meta["max_turns"] = .number(Double(Int.random(in: turns.max, using: &rng)))
+        if let p = Self.pick(personas, "persona", runSeed, seed.id) { d.meta["persona"] = .string(p) }
+        if let s = Self.pick(styles, "style", runSeed, seed.id) { d.meta["style"] = .string(s) }
         return d
+    }
+
+    /// One item of `list` for the dialogue, the same in every run with the same run seed.
+    static func pick(_ list: [String], _ what: String, _ runSeed: UInt64, _ id: String) -> String? {
+        guard !list.isEmpty else { return nil }
+        return list[Int(StableHash.of(what, String(runSeed), id) % UInt64(list.count))]
     }
 
     /// Runs the dialogue from wherever it stands; `record` journals each new message

@@ -14,6 +14,11 @@ public struct Engine: Sendable {
     public let config: Config
     public let endpoints: [String: ModelEndpoint]
     public let roles: [String: Role]
+    /// The persona and style lists (`personas`, `styles`), loaded.
+    public let personas: [String]
+    public let styles: [String]
+    /// The quality filters; nil when none is configured.
+    public let filters: DialogueFilters?
 
     /// - Parameter backends: the models of `"host"` backends by name (a callback, the pull
     ///   queue); may also replace configured backends (tests). A host backend left out is an error.
@@ -49,5 +54,10 @@ public struct Engine: Sendable {
         }
         self.endpoints = endpoints
         self.roles = roles
+        personas = try config.personas?.load(key: "personas") ?? []
+        styles = try config.styles?.load(key: "styles") ?? []
+        var blocked = config.filters.blocklist?.terms ?? []
+        if let file = config.filters.blocklist?.file { blocked += try Config.ListSource.file(file).load(key: "filters.blocklist") }
+        filters = config.filters.isEmpty ? nil : DialogueFilters(config: config.filters, blockTerms: blocked)
     }
 }

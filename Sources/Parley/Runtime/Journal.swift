@@ -39,6 +39,8 @@ public final class Journal: Sendable {
         w.field("status", d.status.rawValue)
         w.field("reason", d.endReason?.rawValue)
         w.field("failure", d.failure)
+        w.field("kept", d.messages.count)
+        if !d.filtering.isEmpty { w.key("filters"); Records.decisions(d.filtering, into: &w) }
         w.key("sizes"); w.beginObject(); for (name, n) in sizes { w.key(name); w.int(n) }; w.endObject()
         w.endObject()
         try append(w)
@@ -58,6 +60,8 @@ struct JournalReplay {
     var unfinished: [String: Dialogue] = [:]
     /// Output file lengths as of the last end record.
     var sizes: [String: Int] = [:]
+    /// The corpus keys of the dialogues kept in `dialogues.jsonl` (for the duplicates filter).
+    var kept: [(id: String, keys: CorpusIndex.Keys)] = []
     /// Aggregates over the ended dialogues.
     var stats = RunStats()
     /// Bytes of complete lines (a partial last line is cut away before appending).
@@ -97,6 +101,9 @@ struct JournalReplay {
             d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
             d.endReason = e.reason.map(EndReason.init(rawValue:))
             d.failure = e.failure
+            if let n = e.kept, n < d.messages.count { d.messages.removeSubrange(n...) }
+            d.filtering = e.filters ?? []
+            if d.status == .finished { kept.append((e.d, CorpusIndex.keys(of: d.messages))) }
             ended.insert(e.d)
             stats.add(d)
             for (k, v) in e.sizes ?? [:] { sizes[k] = v }
@@ -115,6 +122,8 @@ struct JournalReplay {
         var status: String?
         var reason: String?
         var failure: String?
+        var kept: Int?
+        var filters: [FilterDecision]?
         var sizes: [String: Int]?
     }
 }
@@ -154,6 +163,16 @@ enum Records {
             w.endObject()
         }
         w.endObject()
+    }
+
+    static func decisions(_ list: [FilterDecision], into w: inout JSONWriter) {
+        w.beginArray()
+        for f in list {
+            w.beginObject()
+            w.field("filter", f.filter); w.field("turn", f.turn); w.field("action", f.action.rawValue); w.field("detail", f.detail)
+            w.endObject()
+        }
+        w.endArray()
     }
 
     /// Every key is always present (null when unknown) so datasets infer one schema.

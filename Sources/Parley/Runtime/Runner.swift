@@ -47,6 +47,9 @@ public final class Runner: Sendable {
         try AppendFile.truncate(dir.journalPath, to: replay.validBytes)
         for name in DatasetWriter.allFiles { try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0) }
         let journal = try Journal(path: dir.journalPath)
+        let corpus = CorpusIndex()
+        for (id, keys) in replay.kept { corpus.restore(id: id, keys: keys) }
+        replay.kept = []
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
         let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
                                        stats: replay.stats, systemPrompt: assistantSystem)
@@ -94,7 +97,7 @@ public final class Runner: Sendable {
                         inFlight -= 1
                     }
                     let d = dialogue, isNew = !resumed
-                    group.addTask { try await self.drive(d, isNew: isNew, recipe: recipe, journal: journal, writer: writer) }
+                    group.addTask { try await self.drive(d, isNew: isNew, recipe: recipe, journal: journal, writer: writer, corpus: corpus) }
                     inFlight += 1
                 }
                 try await group.waitForAll()
@@ -110,7 +113,8 @@ public final class Runner: Sendable {
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
-    private func drive(_ start: Dialogue, isNew: Bool, recipe: ParrotRecipe, journal: Journal, writer: DatasetWriter) async throws {
+    private func drive(_ start: Dialogue, isNew: Bool, recipe: ParrotRecipe, journal: Journal, writer: DatasetWriter,
+                       corpus: CorpusIndex) async throws {
         var d = start
         let id = d.id
         live.withLock { $0.inFlight += 1 }
@@ -124,7 +128,10 @@ public final class Runner: Sendable {
                 live.withLock { $0.messages += 1; $0.tokens += tokens }
                 events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
             }
-            d.status = d.turns >= engine.config.turns.min ? .finished : .filtered
+            // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
+            if d.messages.last?.speaker == .user { d.messages.removeLast() }
+            let kept = engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true
+            d.status = kept && d.turns >= engine.config.turns.min ? .finished : .filtered
         } catch let failure as GenerationFailure {
             d.status = .failed
             d.endReason = .failed

@@ -17,7 +17,8 @@ struct TurnStep {
     }
 
     func run(_ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache) async throws -> Outcome {
-        let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic)
+        let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
+                           persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
         let counter = role.endpoint.backend.tokenCounter
         var counts = cache.counts[role.endpoint.name] ?? []
         while counts.count < d.messages.count {

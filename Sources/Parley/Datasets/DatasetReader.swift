@@ -1,0 +1,67 @@
+import Foundation
+
+/// One dialogue read from a dataset file.
+public struct DatasetRow: Sendable {
+    /// The row's `id` (or `session_id`) where it has one.
+    public var id: String?
+    public var messages: [Message]
+}
+
+/// Reads the dialogues of a dataset file in any `DatasetShape`: JSONL, streamed one
+/// line at a time (memory does not grow with the file), or one JSON array (read whole).
+/// The shape is given, or detected from the first row that has one.
+public final class DatasetReader {
+    public let path: String
+    public private(set) var shape: DatasetShape?
+    /// Rows that are not dialogues of the shape (not JSON, no messages, no user turn).
+    public private(set) var skipped = 0
+    /// Rows read so far, dialogues or not.
+    public private(set) var rowsRead = 0
+    private var nextRow: () -> JSONValue??
+
+    public init(path: String, shape: DatasetShape? = nil) throws {
+        self.path = path
+        self.shape = shape
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw RunError.io("cannot read \(path)") }
+        let head = (try? handle.read(upToCount: 4096)) ?? Data()
+        try? handle.close()
+        if head.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "[") {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RunError.io("cannot read \(path)") }
+            let root: JSONValue
+            do { root = try JSONValue.parse(text) } catch { throw RunError.io("\(path) is not valid JSON: \(error)") }
+            guard case .array(let items) = root else { throw RunError.io("\(path): expected a JSON array") }
+            var iterator = items.makeIterator()
+            nextRow = { iterator.next().map { .some($0) } }
+        } else {
+            let lines = try LineReader(path: path)
+            nextRow = {
+                while let (text, _) = lines.next() {
+                    if text.allSatisfy(\.isWhitespace) { continue }
+                    return .some(try? JSONValue.parse(text))
+                }
+                return nil
+            }
+        }
+    }
+
+    /// The next dialogue, or nil at the end of the file.
+    public func next() -> DatasetRow? {
+        while let item = nextRow() {
+            rowsRead += 1
+            guard case .object(let row)? = item else { skipped += 1; continue }
+            if shape == nil { shape = DatasetShape.detect(row) }
+            guard let shape, let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user }) else {
+                skipped += 1; continue
+            }
+            let id = (row["id"] ?? row["session_id"]).flatMap { v -> String? in
+                switch v {
+                case .string(let s): s
+                case .number(let n): n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)
+                default: nil
+                }
+            }
+            return DatasetRow(id: id, messages: messages)
+        }
+        return nil
+    }
+}

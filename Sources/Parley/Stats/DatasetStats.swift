@@ -1,0 +1,163 @@
+/// The corpus statistics of one dataset (Parrot's Table 1, PlatoLM's corpus metrics),
+/// accumulated one dialogue at a time in memory bounded by the number of distinct
+/// lengths, n-grams and the Self-ROUGE sample — never by the number of dialogues.
+public struct DatasetStats: Sendable {
+    public var name: String
+    public var path: String
+    public var shape: DatasetShape?
+    public var dialogues = 0
+    public var skipped = 0
+    /// Value → count: user turns per dialogue, words per user turn, per assistant turn, per dialogue.
+    public var turns = Histogram()
+    public var userWords = Histogram()
+    public var assistantWords = Histogram()
+    public var dialogueWords = Histogram()
+    /// Sum and count of the per-dialogue MTLD of the user turns (where it is defined).
+    public var mtldSum = 0.0
+    public var mtldCount = 0
+    private var unigrams = Set<UInt64>()
+    private var bigrams = Set<UInt64>()
+    public private(set) var unigramTotal = 0
+    public private(set) var bigramTotal = 0
+    /// User turns after the first, those the detector flags, and topic shifts.
+    public var followUps = 0
+    public var contextDependent = 0
+    public var topicShifts = 0
+    private var sample: [(key: UInt64, tokens: [Words.Token])] = []
+    public let sampleSize: Int
+
+    public init(name: String, path: String, sampleSize: Int = 1000) {
+        self.name = name; self.path = path; self.sampleSize = sampleSize
+    }
+
+    public mutating func add(_ messages: [Message]) {
+        let spoken = messages.filter { $0.speaker != .system }
+        let tokens = spoken.map { Words.tokens($0.content) }
+        var userTokens: [Words.Token] = []
+        var userTurns = 0, total = 0
+        var previous: [Words.Token] = []  // the last exchange's words
+        var firstQuestion: [Words.Token]?
+        for (m, t) in zip(spoken, tokens) {
+            total += t.count
+            guard m.speaker == .user else { assistantWords.add(t.count); previous += t; continue }
+            userWords.add(t.count)
+            userTokens += t
+            unigrams.formUnion(t)
+            unigramTotal += t.count
+            if t.count > 1 {
+                for i in 1..<t.count { bigrams.insert(t[i - 1] &* 0x9E37_79B9_7F4A_7C15 ^ t[i]) }
+                bigramTotal += t.count - 1
+            }
+            if userTurns == 0 {
+                firstQuestion = t
+            } else {
+                followUps += 1
+                if FollowUps.contextCue(t) != nil { contextDependent += 1 }
+                else if FollowUps.shiftsTopic(t, after: previous) { topicShifts += 1 }
+            }
+            userTurns += 1
+            previous = t
+        }
+        dialogues += 1
+        turns.add(userTurns)
+        dialogueWords.add(total)
+        if let m = Similarity.mtld(userTokens) { mtldSum += m; mtldCount += 1 }
+        if let q = firstQuestion { keepInSample(q) }
+    }
+
+    /// Bottom-k sampling by a hash of the question and its position: deterministic,
+    /// independent of the dataset's shape, and bounded.
+    private mutating func keepInSample(_ question: [Words.Token]) {
+        var h = StableHash()
+        h.combine(dialogues)
+        for t in question { h.combine(t) }
+        sample.append((h.value, question))
+        if sample.count >= 2 * sampleSize { trimSample() }
+    }
+
+    private mutating func trimSample() {
+        sample.sort { $0.key < $1.key }
+        if sample.count > sampleSize { sample.removeLast(sample.count - sampleSize) }
+    }
+
+    public var distinct1: Double { unigramTotal == 0 ? 0 : Double(unigrams.count) / Double(unigramTotal) }
+    public var distinct2: Double { bigramTotal == 0 ? 0 : Double(bigrams.count) / Double(bigramTotal) }
+    public var mtld: Double? { mtldCount == 0 ? nil : mtldSum / Double(mtldCount) }
+
+    /// Mean pairwise ROUGE-L F between the first user turns of the sampled dialogues.
+    public mutating func selfRouge() -> (mean: Double?, questions: Int, pairs: Int) {
+        trimSample()
+        let n = sample.count
+        guard n >= 2 else { return (nil, n, 0) }
+        var sum = 0.0
+        for i in 0..<n { for j in (i + 1)..<n { sum += Similarity.rougeL(sample[i].tokens, sample[j].tokens) } }
+        let pairs = n * (n - 1) / 2
+        return (sum / Double(pairs), n, pairs)
+    }
+}
+
+/// Counts per integer value: exact medians and percentiles in memory bounded by the
+/// number of distinct values.
+public struct Histogram: Sendable, Equatable {
+    public private(set) var counts: [Int: Int] = [:]
+    public private(set) var total = 0
+    public private(set) var sum = 0
+
+    public init() {}
+
+    public mutating func add(_ value: Int) { counts[value, default: 0] += 1; total += 1; sum += value }
+
+    public var mean: Double { total == 0 ? 0 : Double(sum) / Double(total) }
+
+    /// The value of 0-based rank `k` in sorted order.
+    func value(atRank k: Int) -> Int {
+        var seen = 0
+        for v in counts.keys.sorted() {
+            seen += counts[v]!
+            if seen > k { return v }
+        }
+        return 0
+    }
+
+    /// The middle value; of an even count, the mean of the two middle values.
+    public var median: Double {
+        guard total > 0 else { return 0 }
+        return Double(value(atRank: (total - 1) / 2) + value(atRank: total / 2)) / 2
+    }
+
+    /// Nearest-rank percentile: the value at rank ⌈p·n⌉ − 1.
+    public func percentile(_ p: Double) -> Double {
+        guard total > 0 else { return 0 }
+        return Double(value(atRank: max(0, Int((p * Double(total)).rounded(.up)) - 1)))
+    }
+
+    /// Counts in the bins that start at `bounds` (each bin runs to the next bound).
+    public func binned(_ bounds: [Int]) -> [Int] {
+        var bins = [Int](repeating: 0, count: bounds.count)
+        for (v, c) in counts {
+            if let i = bounds.lastIndex(where: { $0 <= v }) { bins[i] += c }
+        }
+        return bins
+    }
+}
+
+extension DatasetStats {
+    /// Reads a whole dataset file. `progress` is called every 1000 rows with the rows read.
+    /// Throws for an unreadable file, or rows none of which has a known shape.
+    public static func of(path: String, name: String, shape: DatasetShape? = nil, sampleSize: Int = 1000,
+                          progress: (Int) -> Void = { _ in }) throws -> DatasetStats {
+        let reader = try DatasetReader(path: path, shape: shape)
+        var stats = DatasetStats(name: name, path: path, sampleSize: sampleSize)
+        while let row = reader.next() {
+            stats.add(row.messages)
+            if reader.rowsRead % 1000 == 0 { progress(reader.rowsRead) }
+        }
+        progress(reader.rowsRead)
+        if reader.shape == nil && reader.rowsRead > 0 {
+            throw RunError.io("\(path): no row is a dialogue in a known shape (sharegpt, messages, ultrachat, baize)")
+        }
+        stats.shape = reader.shape
+        stats.skipped = reader.skipped
+        return stats
+    }
+}

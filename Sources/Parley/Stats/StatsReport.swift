@@ -1,0 +1,143 @@
+/// The finished figures of one dataset, as every report format shows them.
+public struct DatasetSummary: Sendable {
+    public struct Spread: Sendable { public var mean, median, p90: Double }
+
+    public var name: String
+    public var path: String
+    public var shape: String
+    public var dialogues: Int
+    public var skipped: Int
+    public var turns: Spread
+    public var turnHistogram: [Int: Int]
+    public var userWords: Spread, assistantWords: Spread, dialogueWords: Spread
+    /// Words-per-turn counts in `lengthBins`.
+    public var userLengthBins: [Int], assistantLengthBins: [Int]
+    public var mtld: Double?
+    public var distinct1: Double, distinct2: Double
+    public var selfRouge: Double?
+    public var selfRougeQuestions: Int, selfRougePairs: Int
+    public var contextDependentPerDialogue: Double, contextDependentShare: Double
+    public var topicShiftsPerDialogue: Double
+
+    public static let lengthBins = [0, 5, 10, 20, 50, 100, 200, 500]
+
+    public static func binLabel(_ i: Int) -> String {
+        i + 1 < lengthBins.count ? "\(lengthBins[i])-\(lengthBins[i + 1] - 1)" : "\(lengthBins[i])+"
+    }
+
+    public init(_ s: inout DatasetStats) {
+        func spread(_ h: Histogram) -> Spread { Spread(mean: h.mean, median: h.median, p90: h.percentile(0.9)) }
+        let rouge = s.selfRouge()
+        let count = s.dialogues
+        func perDialogue(_ n: Int) -> Double { count == 0 ? 0 : Double(n) / Double(count) }
+        name = s.name; path = s.path; shape = s.shape?.rawValue ?? "unknown"
+        dialogues = s.dialogues; skipped = s.skipped
+        turns = spread(s.turns); turnHistogram = s.turns.counts
+        userWords = spread(s.userWords); assistantWords = spread(s.assistantWords); dialogueWords = spread(s.dialogueWords)
+        userLengthBins = s.userWords.binned(Self.lengthBins); assistantLengthBins = s.assistantWords.binned(Self.lengthBins)
+        mtld = s.mtld; distinct1 = s.distinct1; distinct2 = s.distinct2
+        selfRouge = rouge.mean; selfRougeQuestions = rouge.questions; selfRougePairs = rouge.pairs
+        contextDependentPerDialogue = perDialogue(s.contextDependent)
+        contextDependentShare = s.followUps == 0 ? 0 : Double(s.contextDependent) / Double(s.followUps)
+        topicShiftsPerDialogue = perDialogue(s.topicShifts)
+    }
+}
+
+/// `parley stats` output: JSON for machines, a Markdown table for terminals and READMEs.
+public enum StatsReport {
+    public static func json(_ sets: [DatasetSummary], sample: Int) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("datasets"); w.beginArray()
+        for d in sets {
+            w.beginObject()
+            w.field("name", d.name); w.field("path", d.path); w.field("shape", d.shape)
+            w.field("dialogues", d.dialogues); w.field("skipped", d.skipped)
+            w.key("turns"); spread(d.turns, into: &w) {
+                $0.key("histogram"); $0.beginObject()
+                for k in d.turnHistogram.keys.sorted() { $0.key(String(k)); $0.int(d.turnHistogram[k]!) }
+                $0.endObject()
+            }
+            w.key("words"); w.beginObject()
+            w.key("user_turn"); spread(d.userWords, into: &w) { bins(d.userLengthBins, into: &$0) }
+            w.key("assistant_turn"); spread(d.assistantWords, into: &w) { bins(d.assistantLengthBins, into: &$0) }
+            w.key("dialogue"); spread(d.dialogueWords, into: &w) { _ in }
+            w.endObject()
+            w.key("mtld"); optional(d.mtld, into: &w)
+            w.key("distinct_1"); w.double(d.distinct1)
+            w.key("distinct_2"); w.double(d.distinct2)
+            w.key("self_rouge"); w.beginObject()
+            w.key("mean"); optional(d.selfRouge, into: &w)
+            w.field("questions", d.selfRougeQuestions); w.field("pairs", d.selfRougePairs)
+            w.endObject()
+            w.key("context_dependent"); w.beginObject()
+            w.key("per_dialogue"); w.double(d.contextDependentPerDialogue)
+            w.key("share"); w.double(d.contextDependentShare)
+            w.endObject()
+            w.key("topic_shifts"); w.beginObject(); w.key("per_dialogue"); w.double(d.topicShiftsPerDialogue); w.endObject()
+            w.endObject()
+        }
+        w.endArray()
+        w.key("settings"); w.beginObject()
+        w.field("sample", sample)
+        w.key("threshold_mtld"); w.double(0.72)
+        w.field("tokens", "words: runs of Unicode letters and digits, lower-cased, inner apostrophes kept")
+        w.field("self_rouge", "mean pairwise ROUGE-L F1 between the first user turns of a deterministic sample of dialogues")
+        w.field("mtld", "per dialogue over its user turns, averaged over dialogues where it is defined")
+        w.endObject()
+        w.endObject()
+        return w.text
+    }
+
+    private static func spread(_ s: DatasetSummary.Spread, into w: inout JSONWriter, extra: (inout JSONWriter) -> Void) {
+        w.beginObject()
+        w.key("mean"); w.double(s.mean); w.key("median"); w.double(s.median); w.key("p90"); w.double(s.p90)
+        extra(&w)
+        w.endObject()
+    }
+
+    private static func bins(_ counts: [Int], into w: inout JSONWriter) {
+        w.key("histogram"); w.beginObject()
+        for (i, c) in counts.enumerated() { w.key(DatasetSummary.binLabel(i)); w.int(c) }
+        w.endObject()
+    }
+
+    private static func optional(_ x: Double?, into w: inout JSONWriter) { if let x { w.double(x) } else { w.null() } }
+
+    /// The rows of the comparison table: a label and one cell per dataset.
+    public static func rows(_ sets: [DatasetSummary]) -> [(String, [String])] {
+        func f(_ x: Double?, _ digits: Int = 2) -> String {
+            guard let x else { return "–" }
+            var s = String((x * pow10(digits)).rounded() / pow10(digits))
+            if s.hasSuffix(".0") { s.removeLast(2) }
+            return s
+        }
+        func spread(_ s: DatasetSummary.Spread) -> String { "\(f(s.mean, 1)) / \(f(s.median, 1)) / \(f(s.p90, 1))" }
+        return [
+            ("shape", sets.map(\.shape)),
+            ("dialogues", sets.map { "\($0.dialogues)" + ($0.skipped > 0 ? " (\($0.skipped) skipped)" : "") }),
+            ("turns per dialogue (mean / median / p90)", sets.map { spread($0.turns) }),
+            ("words per user turn", sets.map { spread($0.userWords) }),
+            ("words per assistant turn", sets.map { spread($0.assistantWords) }),
+            ("words per dialogue", sets.map { spread($0.dialogueWords) }),
+            ("MTLD of user turns", sets.map { f($0.mtld, 1) }),
+            ("distinct-1 / distinct-2 (user)", sets.map { "\(f($0.distinct1, 3)) / \(f($0.distinct2, 3))" }),
+            ("Self-ROUGE-L (lower: less repetitive)", sets.map { f($0.selfRouge.map { $0 * 100 }, 1) }),
+            ("context-dependent user turns per dialogue", sets.map { f($0.contextDependentPerDialogue) }),
+            ("share of follow-ups context-dependent", sets.map { f($0.contextDependentShare * 100, 1) + "%" }),
+            ("topic shifts per dialogue", sets.map { f($0.topicShiftsPerDialogue) }),
+        ]
+    }
+
+    public static func markdown(_ sets: [DatasetSummary]) -> String {
+        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+        var out = "| | " + sets.map { cell($0.name) }.joined(separator: " | ") + " |\n"
+        out += "|---|" + String(repeating: "---:|", count: sets.count) + "\n"
+        for (label, cells) in rows(sets) { out += "| \(label) | " + cells.map(cell).joined(separator: " | ") + " |\n" }
+        return out
+    }
+
+    static func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { a, _ in a * 10 } }
+}
+
+import Foundation

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import Parley
+
+extension DatasetShape: ExpressibleByArgument {}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Corpus statistics of one or more datasets, side by side (Markdown, JSON, HTML).")
+    @Argument(help: "Dataset files: JSONL or a JSON array, in the sharegpt, messages, ultrachat or baize shape.")
+    var files: [String]
+    @Option(help: "Force the input shape (default: detected per file).") var shape: DatasetShape?
+    @Option(name: .customLong("name"), help: "Display names, in the order of the files (repeatable).") var names: [String] = []
+    @Flag(help: "Print JSON instead of the Markdown table.") var json = false
+    @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
+    @Option(help: "Dialogues sampled for Self-ROUGE.") var sample = 1000
+    @Flag(help: "No progress output.") var quiet = false
+
+    func run() throws {
+        guard sample >= 2 else { throw CLIError.exit("--sample must be at least 2") }
+        let progress = quiet ? nil : LineProgress()
+        var summaries: [DatasetSummary] = []
+        for (i, path) in files.enumerated() {
+            let name = i < names.count ? names[i] : URL(fileURLWithPath: path).lastPathComponent
+            var stats: DatasetStats
+            do {
+                stats = try DatasetStats.of(path: path, name: name, shape: shape, sampleSize: sample) { n in
+                    progress?.show("stats: \(name): \(n) rows read")
+                }
+            } catch { progress?.done(); throw CLIError.exit("\(error)") }
+            progress?.show("stats: \(name): Self-ROUGE over the sample…")
+            summaries.append(DatasetSummary(&stats))
+        }
+        progress?.done()
+        let jsonText = StatsReport.json(summaries, sample: sample), markdown = StatsReport.markdown(summaries)
+        if let out {
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try (jsonText + "\n").write(toFile: out + "/stats.json", atomically: true, encoding: .utf8)
+                try markdown.write(toFile: out + "/stats.md", atomically: true, encoding: .utf8)
+                try HTMLReport.render(summaries).write(toFile: out + "/stats.html", atomically: true, encoding: .utf8)
+            } catch { throw CLIError.exit("cannot write the report into \(out): \(error.localizedDescription)") }
+        }
+        print(json ? jsonText : markdown, terminator: json ? "\n" : "")
+    }
+}
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Convert a dataset between the sharegpt, messages, ultrachat and baize shapes.")
+    @Argument(help: "The input file.") var input: String
+    @Option(help: "The output shape.") var to: DatasetShape
+    @Option(help: "Force the input shape (default: detected).") var from: DatasetShape?
+    @Option(help: "Output file (default: stdout).") var out: String?
+
+    func run() throws {
+        var droppedSystem = 0
+        let written = try DatasetFiles.rewrite(input, shape: from, into: out) { row in
+            if to == .ultrachat || to == .baize { droppedSystem += row.messages.filter { $0.speaker == .system }.count }
+            return [to.row(id: row.id, messages: row.messages)]
+        }
+        if droppedSystem > 0 {
+            FileHandle.standardError.write("parley: \(droppedSystem) system messages left out (the \(to.rawValue) shape has none)\n")
+        }
+        FileHandle.standardError.write("parley: \(written.rows) dialogues converted to \(to.rawValue)\(written.skipped > 0 ? ", \(written.skipped) rows skipped" : "")\n")
+    }
+}
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a dataset as training data for an asker (a user simulator).",
+        discussion: """
+            --format asker-sft writes DIR/asker_swapped.jsonl (ShareGPT, roles swapped: an assistant-only SFT \
+            trainer learns the user) and DIR/asker_messages.jsonl (messages with "training": true on the user turns).
+            """)
+    @Argument(help: "The input dataset.") var input: String
+    @Option(help: "Export format.") var format: String = "asker-sft"
+    @Option(help: "Output directory.") var out: String
+    @Option(help: "Force the input shape (default: detected).") var from: DatasetShape?
+    @Option(help: "System prompt of the swapped rows.") var system = AskerExport.defaultSystem
+    @Option(help: "The opening human message of the swapped rows.") var opening = AskerExport.defaultOpening
+
+    func run() throws {
+        guard format == "asker-sft" else { throw CLIError.exit("unknown --format \(format); known: asker-sft") }
+        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        catch { throw CLIError.exit("cannot create \(out): \(error.localizedDescription)") }
+        let masked = try DatasetFiles.rewrite(input, shape: from, into: out + "/asker_messages.jsonl") { row in
+            [AskerExport.maskedRow(id: row.id, messages: row.messages)]
+        }
+        let swapped = try DatasetFiles.rewrite(input, shape: from, into: out + "/asker_swapped.jsonl") { row in
+            let messages = AskerExport.swapped(row.messages, system: system, opening: opening)
+            return messages.isEmpty ? [] : [DatasetShape.sharegpt.row(id: row.id, messages: messages)]
+        }
+        FileHandle.standardError.write("parley: \(swapped.rows) swapped and \(masked.rows) masked dialogues in \(out)\n")
+    }
+}
+
+/// Streams a dataset file through a row transform into a file (or stdout).
+enum DatasetFiles {
+    static func rewrite(_ input: String, shape: DatasetShape?, into path: String?,
+                        _ transform: (DatasetRow) -> [[UInt8]]) throws -> (rows: Int, skipped: Int) {
+        let reader: DatasetReader
+        do { reader = try DatasetReader(path: input, shape: shape) } catch { throw CLIError.exit("\(error)") }
+        let output: FileHandle
+        if let path {
+            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+                throw CLIError.exit("cannot write \(path)")
+            }
+            output = h
+        } else {
+            output = .standardOutput
+        }
+        var rows = 0, buffer: [UInt8] = []
+        while let row = reader.next() {
+            for line in transform(row) { buffer += line; rows += 1 }
+            if buffer.count > 1 << 20 { output.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+        }
+        output.write(Data(buffer))
+        if path != nil { try? output.close() }
+        if reader.shape == nil && reader.rowsRead > 0 { throw CLIError.exit("\(input): no row is a dialogue in a known shape") }
+        return (rows, reader.skipped)
+    }
+}
