@@ -1,0 +1,53 @@
+import XCTest
+@testable import Parley
+
+/// Tokens, ROUGE-L, MTLD and the follow-up heuristics against published or hand-computed values.
+/// (Tests/e2e/test_stats.py also checks MTLD and Self-ROUGE against the `lexical-diversity`
+/// and `rouge-score` packages.)
+final class TextMeasureTests: XCTestCase {
+    func testWordTokens() {
+        XCTAssertEqual(Words.tokens("Don't STOP, don't stop!"), Words.tokens("don't stop don't stop"))
+        XCTAssertEqual(Words.count("Don't stop_now, it's 3.5 km — ok?"), 8)  // don't stop now it's 3 5 km ok
+        XCTAssertEqual(Words.count("Ça coûte 5€ à Zürich"), 5)
+        XCTAssertEqual(Words.count("我喜欢猫 and dogs"), 6)  // each Han ideograph is a token
+        XCTAssertEqual(Words.count("'quoted' words"), 2)
+        XCTAssertEqual(Words.tokens("Straße"), Words.tokens("STRASSE").isEmpty ? [] : Words.tokens("straße"))
+    }
+
+    func testRougeLOnLinsExamples() {
+        // Lin (2004), §3.1: reference "police killed the gunman".
+        XCTAssertEqual(Similarity.rougeL("police killed the gunman", "police kill the gunman"), 0.75, accuracy: 1e-12)
+        XCTAssertEqual(Similarity.rougeL("police killed the gunman", "the gunman kill police"), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(Similarity.rougeL("a b c", "x y"), 0)
+        XCTAssertEqual(Similarity.rougeL("", "x y"), 0)
+        // LCS 3 of lengths 4 and 6: P = 3/6, R = 3/4, F = 2PR/(P+R) = 0.6.
+        XCTAssertEqual(Similarity.rougeL("a b c d", "a x b y c z"), 0.6, accuracy: 1e-12)
+    }
+
+    func testMTLDByHand() throws {
+        func mtld(_ text: String) -> Double? { Similarity.mtld(Words.tokens(text)) }
+        // "a b a b a b": the TTR falls to 2/3 ≤ 0.72 at tokens 3 and 6 → 2 factors, no rest; both ways 6 / 2.
+        XCTAssertEqual(try XCTUnwrap(mtld("a b a b a b")), 3, accuracy: 1e-12)
+        // "a b c a": forward TTR 1, 1, 1, 0.75 → partial factor (1 − 0.75)/(1 − 0.72) = 0.893: 4 / 0.893 = 4.48;
+        // backward "a c b a" is the same.
+        XCTAssertEqual(try XCTUnwrap(mtld("a b c a")), 4 / (0.25 / 0.28), accuracy: 1e-9)
+        XCTAssertNil(mtld("all different words"), "no factor at all: undefined")
+        XCTAssertNil(mtld(""))
+    }
+
+    func testContextCues() {
+        func cue(_ s: String) -> String? { FollowUps.contextCue(Words.tokens(s)) }
+        XCTAssertEqual(cue("Why?"), "short follow-up")
+        XCTAssertEqual(cue("What about the second chapter instead?"), "opens with \"what about\"")
+        XCTAssertEqual(cue("Can you make those shorter for a child?"), "points back: \"those\"")
+        XCTAssertEqual(cue("Can you expand on what you mentioned before?"), "points back: \"you mentioned\"")
+        XCTAssertNil(cue("Explain photosynthesis in plants for a student."))
+        XCTAssertNil(cue("How do volcanoes form under the ocean?"))
+    }
+
+    func testTopicShifts() {
+        let previous = Words.tokens("How do volcanoes form? Magma rises through cracks in the crust.")
+        XCTAssertFalse(FollowUps.shiftsTopic(Words.tokens("Do volcanoes form under oceans too?"), after: previous))
+        XCTAssertTrue(FollowUps.shiftsTopic(Words.tokens("Recommend a good pasta recipe for dinner."), after: previous))
+    }
+}
