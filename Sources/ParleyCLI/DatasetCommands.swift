@@ -4,12 +4,18 @@ import Parley
 
 extension DatasetShape: ExpressibleByArgument {}
 
+/// An input shape on the command line: one of the shapes, or `auto` (detected per file).
+enum InputShape: String, ExpressibleByArgument, CaseIterable {
+    case auto, sharegpt, messages, ultrachat, baize
+    var shape: DatasetShape? { DatasetShape(rawValue: rawValue) }
+}
+
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Corpus statistics of one or more datasets, side by side (Markdown, JSON, HTML).")
     @Argument(help: "Dataset files: JSONL or a JSON array, in the sharegpt, messages, ultrachat or baize shape.")
     var files: [String]
-    @Option(help: "Force the input shape (default: detected per file).") var shape: DatasetShape?
+    @Option(help: "The input shape (auto: detected per file).") var shape: InputShape = .auto
     @Option(name: .customLong("name"), help: "Display names, in the order of the files (repeatable).") var names: [String] = []
     @Flag(help: "Print JSON instead of the Markdown table.") var json = false
     @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
@@ -24,7 +30,7 @@ struct Stats: ParsableCommand {
             let name = i < names.count ? names[i] : URL(fileURLWithPath: path).lastPathComponent
             var stats: DatasetStats
             do {
-                stats = try DatasetStats.of(path: path, name: name, shape: shape, sampleSize: sample) { n in
+                stats = try DatasetStats.of(path: path, name: name, shape: shape.shape, sampleSize: sample) { n in
                     progress?.show("stats: \(name): \(n) rows read")
                 }
             } catch { progress?.done(); throw CLIError.exit("\(error)") }
@@ -49,12 +55,12 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a dataset between the sharegpt, messages, ultrachat and baize shapes.")
     @Argument(help: "The input file.") var input: String
     @Option(help: "The output shape.") var to: DatasetShape
-    @Option(help: "Force the input shape (default: detected).") var from: DatasetShape?
+    @Option(help: "The input shape (auto: detected).") var from: InputShape = .auto
     @Option(help: "Output file (default: stdout).") var out: String?
 
     func run() throws {
         var droppedSystem = 0
-        let written = try DatasetFiles.rewrite(input, shape: from, into: out) { row in
+        let written = try DatasetFiles.rewrite(input, shape: from.shape, into: out) { row in
             if to == .ultrachat || to == .baize { droppedSystem += row.messages.filter { $0.speaker == .system }.count }
             return [to.row(id: row.id, messages: row.messages)]
         }
@@ -75,7 +81,7 @@ struct Export: ParsableCommand {
     @Argument(help: "The input dataset.") var input: String
     @Option(help: "Export format.") var format: String = "asker-sft"
     @Option(help: "Output directory.") var out: String
-    @Option(help: "Force the input shape (default: detected).") var from: DatasetShape?
+    @Option(help: "The input shape (auto: detected).") var from: InputShape = .auto
     @Option(help: "System prompt of the swapped rows.") var system = AskerExport.defaultSystem
     @Option(help: "The opening human message of the swapped rows.") var opening = AskerExport.defaultOpening
 
@@ -83,10 +89,10 @@ struct Export: ParsableCommand {
         guard format == "asker-sft" else { throw CLIError.exit("unknown --format \(format); known: asker-sft") }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
         catch { throw CLIError.exit("cannot create \(out): \(error.localizedDescription)") }
-        let masked = try DatasetFiles.rewrite(input, shape: from, into: out + "/asker_messages.jsonl") { row in
+        let masked = try DatasetFiles.rewrite(input, shape: from.shape, into: out + "/asker_messages.jsonl") { row in
             [AskerExport.maskedRow(id: row.id, messages: row.messages)]
         }
-        let swapped = try DatasetFiles.rewrite(input, shape: from, into: out + "/asker_swapped.jsonl") { row in
+        let swapped = try DatasetFiles.rewrite(input, shape: from.shape, into: out + "/asker_swapped.jsonl") { row in
             let messages = AskerExport.swapped(row.messages, system: system, opening: opening)
             return messages.isEmpty ? [] : [DatasetShape.sharegpt.row(id: row.id, messages: messages)]
         }

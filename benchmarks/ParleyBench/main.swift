@@ -4,6 +4,8 @@
 //   parley-bench overhead   DIALOGUES TURNS   scripted backend at zero latency, journal on
 //   parley-bench saturation DIALOGUES LATENCY_MS CONCURRENCY
 //   parley-bench memory     SEEDS TURNS       peak RSS
+//   parley-bench filters    DIALOGUES TURNS   every filter on, against the same run without filters
+//   parley-bench dataset    DIALOGUES TURNS PATH   writes a scripted dataset (for `parley stats`)
 // Each prints one JSON line.
 import Foundation
 import Parley
@@ -20,10 +22,14 @@ func peakRSSMegabytes() -> Double {
     return Double(u.ru_maxrss) / 1024
 }
 
-func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int) async throws -> (RunSummary, wall: Double, cpu: Double) {
+func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra: String = "",
+         keep: String? = nil) async throws -> (RunSummary, wall: Double, cpu: Double) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
+    defer {
+        if let keep { try? FileManager.default.moveItem(atPath: dir + "/out/dialogues.jsonl", toPath: keep) }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
     var seeds = ""
     for i in 0..<dialogues { seeds += "{\"question\": \"Benchmark question \(i)?\"}\n" }
     try seeds.write(toFile: dir + "/seeds.jsonl", atomically: false, encoding: .utf8)
@@ -31,7 +37,7 @@ func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int) async 
         {"backends": {"fake": {"type": "scripted", "words": [8, 24], "latency_ms": \(latencyMs), "max_concurrency": 100000}},
          "roles": {"asker": {"backend": "fake", "endpoint": "completion", "max_tokens": 64},
                    "assistant": {"backend": "fake", "max_tokens": 256}},
-         "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency)}}
+         "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency)}\(extra)}
         """)
     let runner = Runner(engine: try Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
     let cpu0 = cpuSeconds(), t0 = ContinuousClock.now
@@ -58,7 +64,30 @@ case "saturation":
 case "memory":
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 4), latencyMs: 0, concurrency: 256)
     print(#"{"bench": "memory", "seeds": \#(s.stats.finished), "turns": \#(s.stats.turns), "peak_rss_mb": \#(String(format: "%.1f", peakRSSMegabytes())), "wall_s": \#(String(format: "%.2f", wall))}"#)
+case "filters":
+    // The same scripted run with and without every filter, then the filters alone over its dialogues.
+    let all = #", "filters": {"user_length": {"min": 3, "max": 200}, "repeat": {"threshold": 0.7}, "duplicates": true, "polite_closer": true, "truncated": true, "role_exchange": true, "blocklist": {"terms": [\#((0..<100).map { "\"term\($0) word\"" }.joined(separator: ","))]}}"#
+    let n = arg(1, 10_000), turns = arg(2, 8)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString).jsonl").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let (_, plainWall, _) = try await run(dialogues: n, turns: turns, latencyMs: 0, concurrency: 256, keep: path)
+    let (filtered, filteredWall, _) = try await run(dialogues: n, turns: turns, latencyMs: 0, concurrency: 256, extra: all)
+    let reader = try DatasetReader(path: path)
+    var rows: [[Message]] = []
+    while let row = reader.next() { rows.append(row.messages) }
+    let config = try Config.parse(#"{"backends": {"f": {"type": "scripted"}}, "roles": {"asker": {"backend": "f"}, "assistant": {"backend": "f"}}"# + all + "}")
+    let filters = DialogueFilters(config: config.filters, blockTerms: config.filters.blocklist?.terms ?? [])
+    let t0 = ContinuousClock.now
+    var offences = 0
+    for r in rows where filters.firstOffence(in: r) != nil { offences += 1 }
+    let elapsed = ContinuousClock.now - t0
+    let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+    print(#"{"bench": "filters", "dialogues": \#(rows.count), "offending": \#(offences), "filters_ms": \#(String(format: "%.1f", ms)), "us_per_dialogue": \#(String(format: "%.1f", ms * 1000 / Double(max(rows.count, 1)))), "synth_wall_s": \#(String(format: "%.2f", plainWall)), "synth_filtered_wall_s": \#(String(format: "%.2f", filteredWall)), "ratio": \#(String(format: "%.3f", filteredWall / plainWall)), "kept": \#(filtered.stats.finished)}"#)
+case "dataset":
+    guard args.count > 3 else { fatalError("usage: parley-bench dataset DIALOGUES TURNS PATH") }
+    let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256, keep: args[3])
+    print(#"{"bench": "dataset", "dialogues": \#(s.stats.finished), "path": "\#(args[3])", "wall_s": \#(String(format: "%.2f", wall))}"#)
 default:
-    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory [N …]\n".utf8))
+    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|dataset [N …]\n".utf8))
     exit(2)
 }

@@ -26,31 +26,34 @@ public struct View: Sendable, Equatable {
         if speaker == .assistant {
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .direct)
         }
-        let character = [persona.map { role.personaPrompt.replacingOccurrences(of: "{persona}", with: $0) },
-                         style.map { role.stylePrompt.replacingOccurrences(of: "{style}", with: $0) }]
-            .compactMap { $0 }.joined(separator: " ")
-        func joined(_ a: String?, _ b: String) -> String? {
-            let parts = [a ?? "", b].filter { !$0.isEmpty }
-            return parts.isEmpty ? nil : parts.joined(separator: " ")
+        var character = ""
+        if let persona { character = role.personaPrompt.replacingOccurrences(of: "{persona}", with: persona) }
+        if let style { character += (character.isEmpty ? "" : " ") + role.stylePrompt.replacingOccurrences(of: "{style}", with: style) }
+        func opening() -> String {
+            role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
         }
-        let opening = role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
         switch role.mode {
         case .trained:
-            let hint = topic.flatMap { messages.isEmpty ? role.topicHint.replacingOccurrences(of: "{topic}", with: $0) : nil } ?? ""
-            return View(system: joined(joined(role.systemPrompt, character), hint), history: messages, next: .user, framing: .direct)
+            var system = View.joined(role.systemPrompt ?? "", character)
+            if let topic, messages.isEmpty { system = View.joined(system, role.topicHint.replacingOccurrences(of: "{topic}", with: topic)) }
+            return View(system: system.isEmpty ? nil : system, history: messages, next: .user, framing: .direct)
         case .swapped:
             let swapped = messages.map { m -> Message in
                 var m = m
                 m.speaker = m.speaker == .user ? .assistant : (m.speaker == .assistant ? .user : m.speaker)
                 return m
             }
-            return View(system: joined(role.systemPrompt, character), lead: messages.isEmpty ? [Message(.user, opening)] : [],
+            let system = View.joined(role.systemPrompt ?? "", character)
+            return View(system: system.isEmpty ? nil : system, lead: messages.isEmpty ? [Message(.user, opening())] : [],
                         history: swapped, next: .assistant, framing: .direct)
         case .prompted:
-            let instruction = joined(messages.isEmpty ? opening : role.instruction, character) ?? ""
+            let instruction = View.joined(messages.isEmpty ? opening() : role.instruction, character)
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .transcript(instruction: instruction))
         }
     }
+
+    /// Two prompt parts, one space apart when both are there.
+    static func joined(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + " " + b }
 
     /// The transcript line of one message in the prompted framing.
     static func transcriptLine(_ m: Message) -> String {

@@ -47,6 +47,7 @@ struct ParrotRecipe {
     func run(_ d: inout Dialogue, record: (Message, Int) throws -> Void) async throws -> EndReason {
         let maxTurns = d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
         var cache = TurnStep.TokenCache()
+        var said = Set(d.messages.map(Self.repeatKey))  // for the repeat check, one hash per message
         while true {
             try Task.checkCancellation()
             let writing: Speaker = d.messages.last?.speaker == .user ? .assistant : .user
@@ -62,11 +63,12 @@ struct ParrotRecipe {
                     m.content = String(m.content[..<r.lowerBound])
                     return .askerEnded
                 }
-                if let why = Self.degeneracy(of: m, in: d.messages, repeats: turns.stopOnRepeat) {
+                if let why = Self.degeneracy(of: m, said: said, repeats: turns.stopOnRepeat) {
                     d.meta["degenerate"] = .string(why)
                     return .degenerate
                 }
                 try record(m, d.messages.count)
+                said.insert(Self.repeatKey(m))
                 d.messages.append(m)
                 if writing == .assistant, Self.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {
                     return .closed
@@ -75,20 +77,19 @@ struct ParrotRecipe {
         }
     }
 
-    /// Why a new message would make the dialogue degenerate: empty, or the same
-    /// (ignoring case and spacing) as an earlier message of its speaker.
-    static func degeneracy(of m: Message, in messages: [Message], repeats: Bool = true) -> String? {
+    /// Why a new message would make the dialogue degenerate: empty, or the same words
+    /// (ignoring case, spacing and punctuation) as an earlier message of its speaker.
+    static func degeneracy(of m: Message, said: Set<UInt64>, repeats: Bool = true) -> String? {
         if m.content.isEmpty { return "empty \(m.speaker.rawValue) turn" }
-        guard repeats else { return nil }
-        let key = normalized(m.content)
-        if messages.contains(where: { $0.speaker == m.speaker && normalized($0.content) == key }) {
-            return "repeated \(m.speaker.rawValue) turn"
-        }
+        if repeats && said.contains(repeatKey(m)) { return "repeated \(m.speaker.rawValue) turn" }
         return nil
     }
 
-    static func normalized(_ s: String) -> String {
-        s.lowercased().split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    static func repeatKey(_ m: Message) -> UInt64 {
+        var h = StableHash()
+        h.combine(m.speaker.rawValue)
+        h.combine(Words.normalizedKey(m.content))
+        return h.value
     }
 
     /// Whether a closing keyword appears as whole words in any of `utterances`.

@@ -26,32 +26,33 @@ public enum Similarity {
         return row[short.count]
     }
 
-    /// MTLD (McCarthy & Jarvis 2010), as the `lexical-diversity` package computes it:
-    /// the mean of a forward and a backward pass; each pass counts factors (stretches
-    /// whose type-token ratio falls to `threshold`) plus a partial factor for the rest.
-    /// nil when undefined (no factor at all: an empty or all-distinct short text).
-    public static func mtld(_ tokens: [Words.Token], threshold: Double = 0.72) -> Double? {
-        guard let forward = mtldPass(tokens, threshold), let backward = mtldPass(tokens.reversed(), threshold) else { return nil }
+    /// MTLD (McCarthy & Jarvis 2010) exactly as the `lexical-diversity` package computes it
+    /// (`lex_div.mtld`): the mean of a forward and a backward pass. A pass closes a factor
+    /// where a stretch of at least `minFactor` tokens has a type-token ratio below
+    /// `threshold`; the stretch that ends the text adds a partial factor (1 − TTR)/(1 − threshold).
+    /// MTLD = tokens / factors; nil when there is no factor at all (no token repeats).
+    public static func mtld(_ tokens: [Words.Token], threshold: Double = 0.72, minFactor: Int = 10) -> Double? {
+        let forward = mtldPass(tokens, threshold, minFactor), backward = mtldPass(tokens.reversed(), threshold, minFactor)
+        guard forward > 0 else { return nil }
         return (forward + backward) / 2
     }
 
-    private static func mtldPass(_ tokens: some Collection<Words.Token>, _ threshold: Double) -> Double? {
+    private static func mtldPass(_ tokens: some Collection<Words.Token>, _ threshold: Double, _ minFactor: Int) -> Double {
         var types = Set<Words.Token>()
-        var count = 0
+        var length = 0
         var factors = 0.0
-        var ttr = 1.0
-        for t in tokens {
-            count += 1
+        for (i, t) in tokens.enumerated() {
             types.insert(t)
-            ttr = Double(types.count) / Double(count)
-            if ttr <= threshold {
+            length += 1
+            let ttr = Double(types.count) / Double(length)
+            if i + 1 == tokens.count {
+                factors += (1 - ttr) / (1 - threshold)
+            } else if ttr < threshold && length >= minFactor {
                 factors += 1
                 types.removeAll(keepingCapacity: true)
-                count = 0
-                ttr = 1
+                length = 0
             }
         }
-        factors += (1 - ttr) / (1 - threshold)
-        return factors == 0 ? nil : Double(tokens.count) / factors
+        return factors == 0 ? 0 : Double(tokens.count) / factors
     }
 }
