@@ -1,5 +1,6 @@
 """Kill -9 the CLI at random moments, re-run until done: every seed ends exactly once,
-every line parses, and the dialogues equal those of an uninterrupted run."""
+every line parses, and the dialogues (personas and filter trims included) equal those
+of an uninterrupted run."""
 import json, random, subprocess, time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ def dialogues(run):
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     n = 400
     cfg = scripted_config(tmp_path, backends={"fake": {"type": "scripted", "words": [4, 16], "latency_ms": 25, "jitter_ms": 10}},
-                          run={"seed": 5, "concurrency": 48})
+                          run={"seed": 5, "concurrency": 48}, personas=["a nurse", "a pilot", "a chef"],
+                          filters={"user_length": {"max": 14, "action": "trim"}, "repeat": True})
     lines = [json.dumps({"question": f"Question {i}?"}) for i in range(n - 2)] + ['{"topic": "maps"}', '{"question": ']
     seeds = write_seeds(tmp_path, lines)
 
@@ -55,3 +57,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     assert len(msgs) == len(set(msgs)), "a journaled message was generated twice"
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] == n - 1 and summary["failed"] == 1
+    # Filter decisions survive the kills: the same trims, counted once each.
+    expected = json.loads((tmp_path / "reference/summary.json").read_text())
+    assert summary["filters"] == expected["filters"] and summary["filters"]["user_length"]["trim"] > 0
+    assert summary["turns"] == expected["turns"]

@@ -1,6 +1,6 @@
 """Parley against the real local llama.cpp server and the small Gemma model, with a
 deliberately small context: 4 slots of 512 tokens, dialogues of 8 turns."""
-import json, os, subprocess
+import json, os, re, subprocess
 from pathlib import Path
 
 import pytest
@@ -54,3 +54,17 @@ def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server
         assert g["model"] and g["finish_reason"] in ("stop", "length")
     print(f"\n{len(rows)} dialogues, {summary['turns']} turns, end reasons {summary['end_reasons']}, "
           f"max prompt {max(g['prompt_tokens'] for g in generated)} tokens of {SLOT}")
+
+    # `parley stats` on the real model's output: the figures agree with the Python reference
+    # implementation of Tests/e2e/test_stats.py, and the HTML report renders with its charts.
+    from test_stats import assert_matches, dialogues_of, reference_stats, render
+    p = parley("stats", run / "dialogues.jsonl", "--json", "--quiet", "--out", run / "stats")
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)["datasets"][0]
+    dialogues, skipped = dialogues_of(run / "dialogues.jsonl", "sharegpt")
+    assert d["shape"] == "sharegpt" and d["dialogues"] == len(rows) == len(dialogues) and d["skipped"] == skipped == 0
+    if not re.search(r"[\u3040-\u30ff\u3400-\u9fff]", (run / "dialogues.jsonl").read_text()):
+        assert_matches(d, reference_stats(dialogues), "real run")  # the reference does not split CJK ideographs
+    assert 0 <= d["context_dependent"]["share"] <= 1 and d["topic_shifts"]["per_dialogue"] >= 0
+    dom, console = render(run / "stats/stats.html", tmp_path)
+    assert console == [] and dom.count("<svg") >= 3, console
