@@ -98,18 +98,24 @@ final class FilterTests: XCTestCase {
         XCTAssertEqual(summary.stats.finished, 20)
         XCTAssertEqual(summary.stats.turns, 20)
         XCTAssertEqual(summary.stats.filters, ["user_length": ["trim": 20]])
+        let (unfiltered, _) = try await runSynth(try scriptedConfig(turns: #"{"max": 4, "min": 1}"#),
+                                                 seeds: (0..<20).map { #"{"question": "Tides \#($0)?"}"# })
+        XCTAssertEqual(summary.stats.messagesGenerated, unfiltered.stats.messagesGenerated, "trimmed messages still count as generated")
+        XCTAssertEqual(summary.stats.completionTokens, unfiltered.stats.completionTokens)
         let rows = try readJSONL(out + "/dialogues.jsonl")
         let decision = try XCTUnwrap(((rows[0]["meta"] as? [String: Any])?["filters"] as? [[String: Any]])?.first)
         XCTAssertEqual(decision["filter"] as? String, "user_length")
         XCTAssertEqual(decision["turn"] as? Int, 2)
         XCTAssertEqual(decision["action"] as? String, "trim")
 
-        // min 2: the same trims leave too little, so the dialogues go to filtered.jsonl.
+        // min 2: the same trims leave too little, so the dialogues go whole to filtered.jsonl.
         let strict = try scriptedConfig(filters, turns: #"{"max": 4, "min": 2}"#)
         let (s2, out2) = try await runSynth(strict, seeds: (0..<20).map { #"{"question": "Tides \#($0)?"}"# })
         XCTAssertEqual(s2.stats.finished, 0)
         XCTAssertEqual(s2.stats.filtered, 20)
-        XCTAssertEqual(try readJSONL(out2 + "/filtered.jsonl").count, 20)
+        let filtered = try readJSONL(out2 + "/filtered.jsonl")
+        XCTAssertEqual(filtered.count, 20)
+        XCTAssertEqual(filtered.map { $0["turns"] as? Int }, Array(repeating: 4, count: 20), "nothing generated is lost")
     }
 
     func testCorpusDuplicatesAreDroppedAndSurviveAResume() async throws {

@@ -26,10 +26,11 @@ final class TextMeasureTests: XCTestCase {
 
     func testMTLDByHand() throws {
         func mtld(_ text: String) -> Double? { Similarity.mtld(Words.tokens(text)) }
-        // "a b a b a b": the TTR falls to 2/3 ≤ 0.72 at tokens 3 and 6 → 2 factors, no rest; both ways 6 / 2.
-        XCTAssertEqual(try XCTUnwrap(mtld("a b a b a b")), 3, accuracy: 1e-12)
-        // "a b c a": forward TTR 1, 1, 1, 0.75 → partial factor (1 − 0.75)/(1 − 0.72) = 0.893: 4 / 0.893 = 4.48;
-        // backward "a c b a" is the same.
+        // Twelve tokens "a b" ×6: the TTR first falls below 0.72 with ≥ 10 tokens at token 10
+        // (2/10) → 1 factor; the last stretch "a b" has TTR 1 → partial 0. Both ways: 12 / 1.
+        XCTAssertEqual(try XCTUnwrap(mtld(Array(repeating: "a b", count: 6).joined(separator: " "))), 12, accuracy: 1e-12)
+        // "a b c a": no full factor (fewer than 10 tokens); the whole text ends with TTR 3/4 →
+        // partial (1 − 0.75)/(1 − 0.72); both ways the same: 4 / 0.892857….
         XCTAssertEqual(try XCTUnwrap(mtld("a b c a")), 4 / (0.25 / 0.28), accuracy: 1e-9)
         XCTAssertNil(mtld("all different words"), "no factor at all: undefined")
         XCTAssertNil(mtld(""))

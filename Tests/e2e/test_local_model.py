@@ -68,3 +68,36 @@ def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server
     assert 0 <= d["context_dependent"]["share"] <= 1 and d["topic_shifts"]["per_dialogue"] >= 0
     dom, console = render(run / "stats/stats.html", tmp_path)
     assert console == [] and dom.count("<svg") >= 3, console
+
+
+@pytest.mark.parametrize("example", ["local-prompted", "local-swapped", "local-socratic"])
+def test_every_simulator_mode_runs_on_the_local_model(tmp_path, llama_server, example):
+    """The shipped example of each way of playing the user (prompted UltraChat-style,
+    role-swapped Baize-style with free-mode topics, trained Socratic with seeded
+    exchanges) runs against the real server with its personas and filters."""
+    config = json.loads((ROOT / f"examples/configs/{example}.json").read_text())
+    p = parley("synth", "--config", f"examples/configs/{example}.json", "--out", tmp_path / "run", "--quiet",
+               "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=3", timeout=900)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["failed"] == 0, (tmp_path / "run/failures.jsonl").read_text()
+    assert summary["finished"] + summary["filtered"] == 3
+    kept = read_jsonl(tmp_path / "run/dialogues.jsonl")
+    rows = kept + read_jsonl(tmp_path / "run/filtered.jsonl")
+    personas = (ROOT / "examples/personas/personas.txt").read_text().splitlines()
+    for r in rows:
+        meta = r["meta"]
+        assert ("persona" in meta) == ("personas" in config)
+        if "personas" in config:
+            assert meta["persona"] in personas
+        assert all(f["filter"] in config["filters"] for f in meta["filters"]), meta["filters"]
+        if r in kept:
+            users = [c["value"] for c in r["conversations"] if c["from"] == "human"]
+            assert users and all(u.strip() for u in users)
+        if example == "local-swapped":
+            assert meta["seed_mode"] == "free"  # the asker wrote the opening question
+        if example == "local-socratic":
+            assert meta["seed_mode"] == "exchange" and r["conversations"][0]["from"] == "human"
+    # Every filter decision is counted in the summary.
+    decisions = sum(len(r["meta"]["filters"]) for r in rows)
+    assert decisions == sum(n for f in summary["filters"].values() for n in f.values())

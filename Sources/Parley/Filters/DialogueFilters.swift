@@ -118,15 +118,19 @@ final class CorpusIndex: Sendable {
 }
 
 extension DialogueFilters {
-    /// Filters an ended dialogue in place: trims it or marks it dropped, and records the
-    /// decision in `d.filtering`. Returns false when the dialogue is dropped.
+    /// Filters an ended dialogue in place and records the decision in `d.filtering`.
+    /// Returns whether the dialogue is kept: not dropped, and (trimmed or not) at least
+    /// `minTurns` long. A dialogue that is not kept keeps all its messages (for `filtered.jsonl`).
     func apply(to d: inout Dialogue, corpus: CorpusIndex?, minTurns: Int) -> Bool {
         if let (decision, cut) = firstOffence(in: d.messages) {
             d.filtering.append(decision)
             if decision.action == .drop { return false }
-            d.messages.removeSubrange(cut...)
+            var trimmed = d
+            trimmed.trim(from: cut)
+            guard trimmed.turns >= minTurns else { return false }
+            d = trimmed
         }
-        guard d.turns >= minTurns else { return true }
+        guard d.turns >= minTurns else { return false }
         if let f = config.duplicates, let corpus, let decision = corpus.admit(d, f) {
             d.filtering.append(decision)
             return false

@@ -42,6 +42,16 @@ public struct Dialogue: Sendable, Equatable {
     public var meta: [String: JSONValue] = [:]
     /// What the run's filters decided (see `DialogueFilters`).
     public var filtering: [FilterDecision] = []
+    /// Generated messages cut from the end of `messages` (by a filter's trim, or an
+    /// unanswered last question): not in the dataset, still counted as generated.
+    public var trimmed: [Message] = []
+
+    /// Moves the messages from `index` on into `trimmed`.
+    public mutating func trim(from index: Int) {
+        guard index < messages.count else { return }
+        trimmed = Array(messages[index...]) + trimmed
+        messages.removeSubrange(index...)
+    }
 
     public init(seed: Seed, messages: [Message] = []) {
         self.id = seed.id; self.seed = seed; self.messages = messages

@@ -30,7 +30,7 @@ public struct RunStats: Sendable, Equatable {
         if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
         if d.status == .finished { turns += d.turns }
         for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
-        for m in d.messages {
+        for m in d.messages + d.trimmed {
             guard let meta = m.meta else { continue }
             messagesGenerated += 1
             promptTokens += meta.promptTokens ?? 0

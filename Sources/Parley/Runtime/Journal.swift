@@ -101,7 +101,7 @@ struct JournalReplay {
             d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
             d.endReason = e.reason.map(EndReason.init(rawValue:))
             d.failure = e.failure
-            if let n = e.kept, n < d.messages.count { d.messages.removeSubrange(n...) }
+            if let n = e.kept { d.trim(from: n) }
             d.filtering = e.filters ?? []
             if d.status == .finished { kept.append((e.d, CorpusIndex.keys(of: d.messages))) }
             ended.insert(e.d)

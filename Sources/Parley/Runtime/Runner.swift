@@ -129,7 +129,7 @@ public final class Runner: Sendable {
                 events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
             }
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
-            if d.messages.last?.speaker == .user { d.messages.removeLast() }
+            if d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
             let kept = engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true
             d.status = kept && d.turns >= engine.config.turns.min ? .finished : .filtered
         } catch let failure as GenerationFailure {
