@@ -10,9 +10,15 @@ enum InputShape: String, ExpressibleByArgument, CaseIterable {
     var shape: DatasetShape? { DatasetShape(rawValue: rawValue) }
 }
 
-struct Stats: ParsableCommand {
+struct Stats: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Corpus statistics of one or more datasets, side by side (Markdown, JSON, HTML).")
+        abstract: "Corpus statistics of one or more datasets, side by side (Markdown, JSON, HTML).",
+        discussion: """
+            Model-based figures (optional) run over a deterministic sample of --model-sample dialogues: \
+            exact token counts (--tokenize-url: llama.cpp's /tokenize, or vLLM's with --tokenize-model), \
+            embedding topic similarity and shifts (--embeddings-url: an OpenAI-compatible /v1), and a judge's \
+            context dependence and human-likeness (--judge-url: an OpenAI-compatible /v1, at temperature 0).
+            """)
     @Argument(help: "Dataset files: JSONL or a JSON array, in the sharegpt, messages, ultrachat or baize shape.")
     var files: [String]
     @Option(help: "The input shape (auto: detected per file).") var shape: InputShape = .auto
@@ -21,9 +27,11 @@ struct Stats: ParsableCommand {
     @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
     @Option(help: "Dialogues sampled for Self-ROUGE.") var sample = 1000
     @Flag(help: "No progress output.") var quiet = false
+    @OptionGroup var models: ModelOptions
 
-    func run() throws {
+    func run() async throws {
         guard sample >= 2 else { throw CLIError.exit("--sample must be at least 2") }
+        let measures = models.measures()
         let progress = quiet ? nil : LineProgress()
         var summaries: [DatasetSummary] = []
         for (i, path) in files.enumerated() {
@@ -35,7 +43,12 @@ struct Stats: ParsableCommand {
                 }
             } catch { progress?.done(); throw CLIError.exit("\(error)") }
             progress?.show("stats: \(name): Self-ROUGE over the sample…")
-            summaries.append(DatasetSummary(&stats))
+            var summary = DatasetSummary(&stats)
+            if !measures.isEmpty {
+                progress?.show("stats: \(name): model measures over \(models.modelSample) dialogues…")
+                summary.model = await measures.measure(stats.sampledDialogues(models.modelSample))
+            }
+            summaries.append(summary)
         }
         progress?.done()
         let jsonText = StatsReport.json(summaries, sample: sample), markdown = StatsReport.markdown(summaries)
@@ -50,6 +63,44 @@ struct Stats: ParsableCommand {
         print(json ? jsonText : markdown, terminator: json ? "\n" : "")
     }
 }
+
+/// Where the model-based statistics come from.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Dialogues measured by models (from the Self-ROUGE sample).") var modelSample = 100
+    @Option(help: "A /tokenize URL (llama.cpp's, or vLLM's with --tokenize-model) for exact token counts.") var tokenizeURL: String?
+    @Option(help: "The model name vLLM's /tokenize needs.") var tokenizeModel: String?
+    @Option(help: "An OpenAI-compatible base URL (…/v1) serving /embeddings.") var embeddingsURL: String?
+    @Option(help: "The embeddings model name.") var embeddingsModel = "default"
+    @Option(help: "An OpenAI-compatible base URL (…/v1) for the judge model.") var judgeURL: String?
+    @Option(help: "The judge model name.") var judgeModel = "default"
+    @Option(help: "The judge's endpoint: chat or completion (rendered with --judge-template).") var judgeEndpoint: RoleConfig.Endpoint = .chat
+    @Option(help: "The judge's completion template.") var judgeTemplate = "human-assistant"
+    @Option(help: "The environment variable holding the API key of these servers.") var apiKeyEnv: String?
+
+    func measures() -> ModelMeasures {
+        let key = apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
+        var m = ModelMeasures()
+        if let url = tokenizeURL {
+            m.tokenizer = ServerTokenCounter(url: url, style: tokenizeModel.map { .vllm(model: $0) } ?? .llamacpp, apiKey: key, timeout: 30)
+        }
+        if let url = embeddingsURL { m.embeddings = EmbeddingsClient(baseURL: url, model: embeddingsModel, apiKey: key) }
+        if let url = judgeURL {
+            var backend = OpenAIConfig()
+            backend.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            backend.model = judgeModel
+            backend.apiKeyEnv = apiKeyEnv
+            var role = RoleConfig(name: "judge")
+            role.endpoint = judgeEndpoint
+            role.template = judgeTemplate
+            role.maxTokens = 8
+            role.temperature = 0
+            m.judge = Judge(endpoint: ModelEndpoint(name: "judge", backend: OpenAIBackend(config: backend), settings: backend.common), role: role)
+        }
+        return m
+    }
+}
+
+extension RoleConfig.Endpoint: ExpressibleByArgument {}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Convert a dataset between the sharegpt, messages, ultrachat and baize shapes.")

@@ -101,3 +101,45 @@ def test_every_simulator_mode_runs_on_the_local_model(tmp_path, llama_server, ex
     # Every filter decision is counted in the summary.
     decisions = sum(len(r["meta"]["filters"]) for r in rows)
     assert decisions == sum(n for f in summary["filters"].values() for n in f.values())
+
+
+@pytest.fixture(scope="module")
+def embeddings_server():
+    out = subprocess.run([SCRIPT, "start", "--embeddings", "--ctx", "2048", "--parallel", "2"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    env = dict(line.split("=", 1) for line in out.stdout.split())
+    yield env["LOCAL_MODEL_URL"]
+    subprocess.run([SCRIPT, "stop", env["LOCAL_MODEL_PID"]], timeout=60)
+
+
+def test_model_based_statistics_on_the_local_servers(tmp_path, llama_server, embeddings_server):
+    """Exact token counts (checked against the server's /tokenize called from Python),
+    embedding topic similarity and shifts, and the judge's counts — every judgment
+    either read or counted as unparsed, never dropped."""
+    import urllib.request
+    fixture = ROOT / "Tests/e2e/fixtures/stats/sharegpt.jsonl"
+    p = parley("stats", fixture, "--json", "--quiet", "--model-sample", "10",
+               "--tokenize-url", f"{llama_server}/tokenize", "--embeddings-url", f"{embeddings_server}/v1",
+               "--judge-url", f"{llama_server}/v1", "--judge-endpoint", "completion", timeout=600)
+    assert p.returncode == 0, p.stderr
+    m = json.loads(p.stdout)["datasets"][0]["model"]
+    assert m["failures"] == {}, m["first_failure"]
+
+    from test_stats import dialogues_of
+    dialogues, _ = dialogues_of(fixture, "sharegpt")
+    assert m["dialogues"] == len(dialogues)
+
+    def tokens(text):
+        req = urllib.request.Request(f"{llama_server}/tokenize", data=json.dumps({"content": text, "add_special": False}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        return len(json.loads(urllib.request.urlopen(req, timeout=30).read())["tokens"])
+    per_dialogue = sorted(sum(tokens(text) for role, text in msgs if role != "system") for _, msgs in dialogues)
+    assert m["tokens"]["dialogue"]["mean"] == pytest.approx(sum(per_dialogue) / len(per_dialogue))
+    assert m["tokens"]["dialogue"]["p90"] == per_dialogue[-(-9 * len(per_dialogue) // 10) - 1]
+
+    assert -1 <= m["topic_similarity"] <= 1 and m["topic_shifts"]["per_dialogue"] >= 0
+    users = sum(1 for _, msgs in dialogues for role, _ in msgs if role == "user")
+    followups = users - len(dialogues)
+    assert m["human_like"]["judged"] + m["human_like"]["unparsed"] == users
+    assert m["context_dependent"]["judged"] + m["context_dependent"]["unparsed"] == followups
+    print(f"\njudge (the small base model): human-like {m['human_like']}, context {m['context_dependent']}")

@@ -85,6 +85,10 @@ public struct ServerTokenCounter: TokenCounter {
     var apiKey: String?
     var timeout: Double
 
+    public init(url: String, style: Style, apiKey: String? = nil, timeout: Double = 30) {
+        self.url = url; self.style = style; self.apiKey = apiKey; self.timeout = timeout
+    }
+
     static func defaultURL(base: String) -> String {
         (base.hasSuffix("/v1") ? String(base.dropLast(3)) : base) + "/tokenize"
     }

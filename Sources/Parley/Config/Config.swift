@@ -124,6 +124,7 @@ public struct OpenAIConfig: Sendable {
     /// Tokens a chat endpoint's template adds per message. nil: ask the server where it can
     /// say (llama.cpp's `/apply-template` with the `llamacpp` tokenizer), else 8.
     public var chatOverheadTokens: Int?
+    public init() {}
     public static let tokenizers = ["estimate", "llamacpp", "vllm"]
 }
 

@@ -23,7 +23,7 @@ public struct DatasetStats: Sendable {
     public var followUps = 0
     public var contextDependent = 0
     public var topicShifts = 0
-    private var sample: [(key: UInt64, tokens: [Words.Token])] = []
+    private var sample: [(key: UInt64, tokens: [Words.Token], messages: [Message])] = []
     public let sampleSize: Int
 
     public init(name: String, path: String, sampleSize: Int = 1000) {
@@ -62,22 +62,28 @@ public struct DatasetStats: Sendable {
         turns.add(userTurns)
         dialogueWords.add(total)
         if let m = Similarity.mtld(userTokens) { mtldSum += m; mtldCount += 1 }
-        if let q = firstQuestion { keepInSample(q) }
+        if let q = firstQuestion { keepInSample(q, messages) }
     }
 
     /// Bottom-k sampling by a hash of the question and its position: deterministic,
     /// independent of the dataset's shape, and bounded.
-    private mutating func keepInSample(_ question: [Words.Token]) {
+    private mutating func keepInSample(_ question: [Words.Token], _ messages: [Message]) {
         var h = StableHash()
         h.combine(dialogues)
         for t in question { h.combine(t) }
-        sample.append((h.value, question))
+        sample.append((h.value, question, messages))
         if sample.count >= 2 * sampleSize { trimSample() }
     }
 
     private mutating func trimSample() {
         sample.sort { $0.key < $1.key }
         if sample.count > sampleSize { sample.removeLast(sample.count - sampleSize) }
+    }
+
+    /// The first `n` dialogues of the sample, for the model-based measures.
+    public mutating func sampledDialogues(_ n: Int) -> [[Message]] {
+        trimSample()
+        return sample.prefix(n).map(\.messages)
     }
 
     public var distinct1: Double { unigramTotal == 0 ? 0 : Double(unigrams.count) / Double(unigramTotal) }
@@ -105,7 +111,9 @@ public struct Histogram: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func add(_ value: Int) { counts[value, default: 0] += 1; total += 1; sum += value }
+    public mutating func add(_ value: Int, times: Int = 1) { counts[value, default: 0] += times; total += times; sum += value * times }
+
+    public mutating func merge(_ other: Histogram) { for (v, c) in other.counts { add(v, times: c) } }
 
     public var mean: Double { total == 0 ? 0 : Double(sum) / Double(total) }
 

@@ -1,6 +1,10 @@
 /// The finished figures of one dataset, as every report format shows them.
 public struct DatasetSummary: Sendable {
-    public struct Spread: Sendable { public var mean, median, p90: Double }
+    public struct Spread: Sendable {
+        public var mean, median, p90: Double
+        init(mean: Double, median: Double, p90: Double) { self.mean = mean; self.median = median; self.p90 = p90 }
+        init(_ h: Histogram) { self.init(mean: h.mean, median: h.median, p90: h.percentile(0.9)) }
+    }
 
     public var name: String
     public var path: String
@@ -18,6 +22,8 @@ public struct DatasetSummary: Sendable {
     public var selfRougeQuestions: Int, selfRougePairs: Int
     public var contextDependentPerDialogue: Double, contextDependentShare: Double
     public var topicShiftsPerDialogue: Double
+    /// The model-based figures over the sample, when models were given.
+    public var model: ModelMeasures.Figures?
 
     public static let lengthBins = [0, 5, 10, 20, 50, 100, 200, 500]
 
@@ -26,7 +32,7 @@ public struct DatasetSummary: Sendable {
     }
 
     public init(_ s: inout DatasetStats) {
-        func spread(_ h: Histogram) -> Spread { Spread(mean: h.mean, median: h.median, p90: h.percentile(0.9)) }
+        func spread(_ h: Histogram) -> Spread { Spread(h) }
         let rouge = s.selfRouge()
         let count = s.dialogues
         func perDialogue(_ n: Int) -> Double { count == 0 ? 0 : Double(n) / Double(count) }
@@ -75,6 +81,7 @@ public enum StatsReport {
             w.key("share"); w.double(d.contextDependentShare)
             w.endObject()
             w.key("topic_shifts"); w.beginObject(); w.key("per_dialogue"); w.double(d.topicShiftsPerDialogue); w.endObject()
+            w.key("model"); if let m = d.model { modelJSON(m, into: &w) } else { w.null() }
             w.endObject()
         }
         w.endArray()
@@ -87,6 +94,37 @@ public enum StatsReport {
         w.endObject()
         w.endObject()
         return w.text
+    }
+
+    private static func modelJSON(_ m: ModelMeasures.Figures, into w: inout JSONWriter) {
+        func perDialogue(_ n: Int) -> Double { m.dialogues == 0 ? 0 : Double(n) / Double(m.dialogues) }
+        func tally(_ t: ModelMeasures.Tally, perDialogue count: Bool) {
+            w.beginObject()
+            if count { w.key("per_dialogue"); w.double(perDialogue(t.yes)) }
+            w.key("share"); optional(t.share, into: &w)
+            w.field("judged", t.judged); w.field("unparsed", t.unparsed)
+            w.endObject()
+        }
+        w.beginObject()
+        w.field("dialogues", m.dialogues)
+        w.key("tokens")
+        if m.measured.contains("tokens") {
+            w.beginObject()
+            w.key("user_turn"); spread(.init(m.userTokens), into: &w) { _ in }
+            w.key("assistant_turn"); spread(.init(m.assistantTokens), into: &w) { _ in }
+            w.key("dialogue"); spread(.init(m.dialogueTokens), into: &w) { _ in }
+            w.endObject()
+        } else { w.null() }
+        w.key("topic_similarity"); optional(m.topicSimilarity, into: &w)
+        w.key("topic_shifts")
+        if m.measured.contains("embeddings") {
+            w.beginObject(); w.key("per_dialogue"); w.double(perDialogue(m.embeddingShifts)); w.endObject()
+        } else { w.null() }
+        w.key("context_dependent"); if m.measured.contains("judge") { tally(m.contextDependent, perDialogue: true) } else { w.null() }
+        w.key("human_like"); if m.measured.contains("judge") { tally(m.humanLike, perDialogue: false) } else { w.null() }
+        w.key("failures"); w.value(.object(m.failures.mapValues { .number(Double($0)) }))
+        w.field("first_failure", m.firstFailure)
+        w.endObject()
     }
 
     private static func spread(_ s: DatasetSummary.Spread, into w: inout JSONWriter, extra: (inout JSONWriter) -> Void) {
@@ -126,7 +164,45 @@ public enum StatsReport {
             ("context-dependent user turns per dialogue", sets.map { f($0.contextDependentPerDialogue) }),
             ("share of follow-ups context-dependent", sets.map { f($0.contextDependentShare * 100, 1) + "%" }),
             ("topic shifts per dialogue", sets.map { f($0.topicShiftsPerDialogue) }),
-        ]
+        ] + modelRows(sets)
+    }
+
+    /// Rows for the model-based figures, where any dataset has them (over its model sample).
+    static func modelRows(_ sets: [DatasetSummary]) -> [(String, [String])] {
+        let measured = sets.reduce(into: Set<String>()) { $0.formUnion($1.model?.measured ?? []) }
+        guard !measured.isEmpty else { return [] }
+        func cell(_ s: DatasetSummary, _ need: String, _ text: (ModelMeasures.Figures) -> String) -> String {
+            guard let m = s.model, m.measured.contains(need) else { return "–" }
+            return text(m)
+        }
+        func f(_ x: Double?) -> String { x.map { HTMLReport.f($0, digits: 2) } ?? "–" }
+        func tally(_ t: ModelMeasures.Tally) -> String {
+            (t.share.map { HTMLReport.f($0 * 100, digits: 1) + "%" } ?? "–") + " (\(t.judged) judged, \(t.unparsed) unparsed)"
+        }
+        var rows: [(String, [String])] = [("model sample (dialogues)", sets.map { s in s.model.map { "\($0.dialogues)" } ?? "–" })]
+        if measured.contains("tokens") {
+            rows.append(("model tokens per user turn", sets.map { s in cell(s, "tokens") { spreadText(.init($0.userTokens)) } }))
+            rows.append(("model tokens per assistant turn", sets.map { s in cell(s, "tokens") { spreadText(.init($0.assistantTokens)) } }))
+            rows.append(("model tokens per dialogue", sets.map { s in cell(s, "tokens") { spreadText(.init($0.dialogueTokens)) } }))
+        }
+        if measured.contains("embeddings") {
+            rows.append(("topic similarity, embeddings (lower: more diverse)", sets.map { s in cell(s, "embeddings") { f($0.topicSimilarity) } }))
+            rows.append(("topic shifts per dialogue, embeddings", sets.map { s in
+                cell(s, "embeddings") { f($0.dialogues == 0 ? nil : Double($0.embeddingShifts) / Double($0.dialogues)) } }))
+        }
+        if measured.contains("judge") {
+            rows.append(("judged context-dependent follow-ups", sets.map { s in cell(s, "judge") { tally($0.contextDependent) } }))
+            rows.append(("judged human-like user turns", sets.map { s in cell(s, "judge") { tally($0.humanLike) } }))
+        }
+        if sets.contains(where: { !($0.model?.failures.isEmpty ?? true) }) {
+            rows.append(("model requests failed", sets.map { s in
+                s.model.map { m in m.failures.isEmpty ? "0" : m.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") } ?? "–" }))
+        }
+        return rows
+    }
+
+    static func spreadText(_ s: DatasetSummary.Spread) -> String {
+        "\(HTMLReport.f(s.mean, digits: 1)) / \(HTMLReport.f(s.median, digits: 1)) / \(HTMLReport.f(s.p90, digits: 1))"
     }
 
     public static func markdown(_ sets: [DatasetSummary]) -> String {

@@ -1,0 +1,241 @@
+import Foundation
+
+/// Corpus figures that need a model, over a deterministic sample of dialogues (a
+/// model call per message does not scale to a whole corpus): exact token counts,
+/// embedding-based topic diversity and topic shifts (PlatoLM, UltraChat), and a
+/// judge's view of context dependence and human-likeness (Parrot). Failed requests
+/// and unparseable judgments are counted, never turned into figures.
+public struct ModelMeasures: Sendable {
+    public var tokenizer: (any TokenCounter)?
+    public var embeddings: EmbeddingsClient?
+    public var judge: Judge?
+    /// Consecutive user turns whose embeddings' cosine is below this are a topic shift.
+    public var shiftSimilarity = 0.5
+
+    public init(tokenizer: (any TokenCounter)? = nil, embeddings: EmbeddingsClient? = nil, judge: Judge? = nil) {
+        self.tokenizer = tokenizer; self.embeddings = embeddings; self.judge = judge
+    }
+
+    public var isEmpty: Bool { tokenizer == nil && embeddings == nil && judge == nil }
+
+    public struct Tally: Sendable, Equatable {
+        public var yes = 0, judged = 0, unparsed = 0
+    }
+
+    public struct Figures: Sendable {
+        /// Which measures ran: "tokens", "embeddings", "judge".
+        public var measured: Set<String> = []
+        public var dialogues = 0
+        public var userTokens = Histogram(), assistantTokens = Histogram(), dialogueTokens = Histogram()
+        /// Mean pairwise cosine similarity of the dialogues' embeddings (lower: more diverse topics).
+        public var topicSimilarity: Double?
+        public var embeddingShifts = 0
+        /// Later user turns (the denominator of shifts and judged context dependence).
+        public var followUps = 0
+        /// Judged "needs the history to be understood", of the later user turns.
+        public var contextDependent = Tally()
+        /// Judged "written by a human", of all user turns.
+        public var humanLike = Tally()
+        /// Requests that failed after their retries, by measure.
+        public var failures: [String: Int] = [:]
+        public var firstFailure: String?
+    }
+
+    /// Measures `dialogues` (their system messages are left out).
+    public func measure(_ dialogues: [[Message]]) async -> Figures {
+        var figures = Figures()
+        figures.dialogues = dialogues.count
+        if tokenizer != nil { figures.measured.insert("tokens") }
+        if embeddings != nil { figures.measured.insert("embeddings") }
+        if judge != nil { figures.measured.insert("judge") }
+        var vectors: [[Double]] = []
+        await withTaskGroup(of: (Figures, [Double]?).self) { group in
+            var next = 0
+            func add() {
+                guard next < dialogues.count else { return }
+                let d = dialogues[next].filter { $0.speaker != .system }
+                next += 1
+                group.addTask { await self.one(d) }
+            }
+            for _ in 0..<16 { add() }
+            while let (part, vector) = await group.next() {
+                figures.merge(part)
+                if let vector { vectors.append(vector) }
+                add()
+            }
+        }
+        if embeddings != nil && vectors.count >= 2 {
+            var sum = 0.0, pairs = 0
+            for i in 0..<vectors.count { for j in (i + 1)..<vectors.count { sum += Self.cosine(vectors[i], vectors[j]); pairs += 1 } }
+            figures.topicSimilarity = sum / Double(pairs)
+        }
+        return figures
+    }
+
+    /// One dialogue's figures, and its embedding (of its user turns, for topic diversity).
+    private func one(_ d: [Message]) async -> (Figures, [Double]?) {
+        var f = Figures()
+        let users = d.filter { $0.speaker == .user }
+        f.followUps = max(users.count - 1, 0)
+        func failed(_ measure: String, _ error: Error) {
+            f.failures[measure, default: 0] += 1
+            if f.firstFailure == nil { f.firstFailure = "\(measure): \(error)" }
+        }
+        if let tokenizer {
+            do {
+                var total = 0
+                for m in d {
+                    let n = try await tokenizer.count(m.content)
+                    if m.speaker == .user { f.userTokens.add(n) } else { f.assistantTokens.add(n) }
+                    total += n
+                }
+                f.dialogueTokens.add(total)
+            } catch { failed("tokens", error) }
+        }
+        var vector: [Double]?
+        if let embeddings, !users.isEmpty {
+            do {
+                let v = try await embeddings.embed(users.map(\.content) + [users.map(\.content).joined(separator: "\n")])
+                vector = v.last
+                for i in 1..<users.count where Self.cosine(v[i - 1], v[i]) < shiftSimilarity { f.embeddingShifts += 1 }
+            } catch { failed("embeddings", error) }
+        }
+        if let judge {
+            var later = false
+            for (i, m) in d.enumerated() where m.speaker == .user {
+                do {
+                    if later { f.contextDependent.add(try await judge.needsHistory(m.content, after: Array(d[..<i]))) }
+                    f.humanLike.add(try await judge.writtenByHuman(m.content))
+                } catch { failed("judge", error) }
+                later = true
+            }
+        }
+        return (f, vector)
+    }
+
+    static func cosine(_ a: [Double], _ b: [Double]) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for i in 0..<min(a.count, b.count) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i] }
+        return na > 0 && nb > 0 ? dot / (na.squareRoot() * nb.squareRoot()) : 0
+    }
+}
+
+extension ModelMeasures.Tally {
+    /// Adds one judgment: true, false, or nil when the judge's answer could not be read.
+    mutating func add(_ answer: Bool?) {
+        guard let answer else { unparsed += 1; return }
+        judged += 1
+        if answer { yes += 1 }
+    }
+    mutating func merge(_ o: Self) { yes += o.yes; judged += o.judged; unparsed += o.unparsed }
+    public var share: Double? { judged == 0 ? nil : Double(yes) / Double(judged) }
+}
+
+extension ModelMeasures.Figures {
+    mutating func merge(_ o: Self) {
+        userTokens.merge(o.userTokens); assistantTokens.merge(o.assistantTokens); dialogueTokens.merge(o.dialogueTokens)
+        embeddingShifts += o.embeddingShifts
+        followUps += o.followUps
+        contextDependent.merge(o.contextDependent)
+        humanLike.merge(o.humanLike)
+        for (k, n) in o.failures { failures[k, default: 0] += n }
+        if firstFailure == nil { firstFailure = o.firstFailure }
+    }
+}
+
+/// An OpenAI-compatible `/embeddings` endpoint (llama.cpp's server with `--embeddings`, vLLM, OpenAI).
+public struct EmbeddingsClient: Sendable {
+    public var url: String
+    public var model: String
+    public var apiKey: String?
+    public var timeout: Double = 120
+
+    /// - Parameter baseURL: e.g. `http://127.0.0.1:8081/v1`.
+    public init(baseURL: String, model: String, apiKey: String? = nil) {
+        url = (baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) + "/embeddings"
+        self.model = model; self.apiKey = apiKey
+    }
+
+    /// One vector per text, in order; transient failures are retried.
+    public func embed(_ texts: [String]) async throws -> [[Double]] {
+        var w = JSONWriter()
+        w.beginObject(); w.field("model", model)
+        w.key("input"); w.beginArray(); for t in texts { w.string(t) }; w.endArray()
+        w.endObject()
+        let policy = RetryPolicy(maxRetries: 3, baseSeconds: 0.25, maxSeconds: 4)
+        var attempt = 1
+        while true {
+            do {
+                let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
+                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url) }
+                guard let reply = try? JSONDecoder().decode(Reply.self, from: body), reply.data.count == texts.count else {
+                    throw BackendError("malformed embeddings response from \(url)", retryable: false)
+                }
+                return reply.data.sorted { ($0.index ?? 0) < ($1.index ?? 0) }.map(\.embedding)
+            } catch let e as BackendError where e.retryable && attempt <= policy.maxRetries {
+                try await Task.sleep(nanoseconds: UInt64(policy.delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
+                attempt += 1
+            }
+        }
+    }
+
+    private struct Reply: Decodable {
+        struct Item: Decodable { var embedding: [Double]; var index: Int? }
+        var data: [Item]
+    }
+}
+
+/// A judge model asked yes/no questions about user turns, at temperature 0. Its answer
+/// is read strictly: the first word must be one of the two expected; anything else is
+/// unparsed (counted, never guessed).
+public struct Judge: Sendable {
+    public let endpoint: ModelEndpoint
+    public let role: RoleConfig
+    public let template: Template
+
+    public init(endpoint: ModelEndpoint, role: RoleConfig) {
+        self.endpoint = endpoint; self.role = role
+        template = Template.builtins[role.template] ?? .humanAssistant
+    }
+
+    public static let contextQuestion = """
+        Below is a conversation between a user and an AI assistant, then the user's next message. \
+        Can the next message be fully understood on its own, without the conversation before it? \
+        Answer with one word: yes or no.
+        """
+    public static let humanQuestion = """
+        Was the following message written by a human user talking to an AI assistant, or generated by an AI model? \
+        Answer with one word: human or AI.
+        """
+
+    /// true when the judge says the turn cannot be understood without the history.
+    func needsHistory(_ turn: String, after history: [Message]) async throws -> Bool? {
+        let transcript = history.suffix(6).map(View.transcriptLine).joined()
+        let answer = try await ask(Self.contextQuestion + "\n\nConversation:\n" + transcript + "Next message: " + turn)
+        return Self.read(answer, yes: "no", no: "yes")
+    }
+
+    /// true when the judge says a human wrote the turn.
+    func writtenByHuman(_ turn: String) async throws -> Bool? {
+        Self.read(try await ask(Self.humanQuestion + "\n\nMessage: " + turn), yes: "human", no: "ai")
+    }
+
+    /// Which of two words the answer starts with (case and punctuation ignored), or nil.
+    static func read(_ answer: String, yes: String, no: String) -> Bool? {
+        let first = answer.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
+        return first == yes ? true : first == no ? false : nil
+    }
+
+    private func ask(_ question: String) async throws -> String {
+        let prompt: PromptInput = role.endpoint == .chat
+            ? .chat([ChatMessage(.user, question)])
+            : .text(template.render(system: nil, messages: [Message(.user, question)], next: .assistant))
+        var seed = StableHash()
+        seed.combine(question)
+        let request = GenerationRequest(dialogueID: "judge", turn: 0, role: role.name, prompt: prompt, model: role.model,
+                                        maxTokens: role.maxTokens, temperature: role.temperature, topP: 1,
+                                        stop: role.endpoint == .completion ? template.stops(generating: .assistant) : [],
+                                        seed: seed.value)
+        return try await endpoint.generate(request).0.text
+    }
+}

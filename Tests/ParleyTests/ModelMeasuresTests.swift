@@ -1,0 +1,76 @@
+import Synchronization
+import XCTest
+@testable import Parley
+
+/// The model-based statistics with in-process models: the judge's strict reading, its
+/// tallies (unparsed answers counted, failures counted and never turned into figures),
+/// and exact token counts. (The real servers: Tests/e2e/test_local_model.py.)
+final class ModelMeasuresTests: XCTestCase {
+    struct WordCounter: TokenCounter {
+        func count(_ text: String) -> Int { Words.count(text) }
+    }
+
+    /// A judge that answers from a script keyed by what it is asked, and records the prompts.
+    final class ScriptedJudge: Backend, @unchecked Sendable {
+        let prompts = Mutex<[String]>([])
+        let answer: @Sendable (String) -> String
+        init(_ answer: @escaping @Sendable (String) -> String) { self.answer = answer }
+        var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
+        func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+            guard case .chat(let messages) = r.prompt, let text = messages.last?.content else { throw BackendError("chat only", retryable: false) }
+            prompts.withLock { $0.append(text) }
+            XCTAssertEqual(r.temperature, 0)
+            let reply = answer(text)
+            if reply == "FAIL" { throw BackendError("judge down", retryable: false) }
+            return GenerationResult(text: reply, finishReason: "stop")
+        }
+    }
+
+    func judge(_ backend: ScriptedJudge) -> Judge {
+        var role = RoleConfig(name: "judge")
+        role.temperature = 0; role.maxTokens = 8
+        return Judge(endpoint: ModelEndpoint(name: "judge", backend: backend, settings: BackendCommon(maxConcurrency: 4, maxRetries: 0)), role: role)
+    }
+
+    let dialogue = [Message(.system, "S"), Message(.user, "What is a tide?"), Message(.assistant, "A rise of the sea."),
+                    Message(.user, "Why?"), Message(.assistant, "The moon."), Message(.user, "Name three rivers.")]
+
+    func testStrictReading() {
+        XCTAssertEqual(Judge.read("No.", yes: "no", no: "yes"), true)
+        XCTAssertEqual(Judge.read("  yes, it can", yes: "no", no: "yes"), false)
+        XCTAssertEqual(Judge.read("AI", yes: "human", no: "ai"), false)
+        XCTAssertEqual(Judge.read("Human.", yes: "human", no: "ai"), true)
+        XCTAssertNil(Judge.read("I think it was a human", yes: "human", no: "ai"))
+        XCTAssertNil(Judge.read("", yes: "human", no: "ai"))
+    }
+
+    func testJudgedTalliesCountUnparsedAndFailedAnswers() async throws {
+        let backend = ScriptedJudge { prompt in
+            if prompt.hasPrefix(Judge.humanQuestion) {
+                return prompt.hasSuffix("Why?") ? "Human" : prompt.hasSuffix("Name three rivers.") ? "maybe" : "AI"
+            }
+            // Context questions: "Why?" needs the history; the rivers question fails.
+            return prompt.hasSuffix("Next message: Why?") ? "No" : "FAIL"
+        }
+        let figures = await ModelMeasures(tokenizer: WordCounter(), judge: judge(backend)).measure([dialogue])
+        XCTAssertEqual(figures.humanLike, ModelMeasures.Tally(yes: 1, judged: 2, unparsed: 0))
+        XCTAssertEqual(figures.contextDependent, ModelMeasures.Tally(yes: 1, judged: 1, unparsed: 0))
+        XCTAssertEqual(figures.failures, ["judge": 1])
+        XCTAssertTrue(figures.firstFailure?.contains("judge down") ?? false)
+        // The context question shows the conversation before the turn, never after it.
+        let context = backend.prompts.withLock { $0 }.first { $0.hasSuffix("Next message: Why?") }
+        XCTAssertEqual(context, Judge.contextQuestion + "\n\nConversation:\nUser: What is a tide?\n\nAssistant: A rise of the sea.\n\nNext message: Why?")
+        // Tokens: user turns 4, 1, 3; assistant 5, 2; the dialogue 15 (system left out).
+        XCTAssertEqual(figures.userTokens.sum, 8)
+        XCTAssertEqual(figures.assistantTokens.sum, 7)
+        XCTAssertEqual(figures.dialogueTokens.counts, [15: 1])
+    }
+
+    func testUnparsedJudgmentsAreCountedNotGuessed() async {
+        let backend = ScriptedJudge { _ in "It depends." }
+        let figures = await ModelMeasures(judge: judge(backend)).measure([dialogue])
+        XCTAssertEqual(figures.humanLike, ModelMeasures.Tally(yes: 0, judged: 0, unparsed: 3))
+        XCTAssertNil(figures.humanLike.share)
+        XCTAssertEqual(figures.contextDependent.unparsed, 2)
+    }
+}
