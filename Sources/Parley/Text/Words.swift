@@ -10,35 +10,71 @@ public enum Words {
     public static func tokens(_ text: String) -> [Token] {
         var out: [Token] = []
         out.reserveCapacity(text.utf8.count / 5)
-        var h = offset
-        var inWord = false
-        var apostrophe: Unicode.Scalar?  // seen just after a word: joins only if a letter follows
-        for s in text.unicodeScalars {
-            if s.value < 0x80 {
-                let v = s.value
-                let lower = v >= 0x41 && v <= 0x5A ? v + 32 : v
-                if (lower >= 0x61 && lower <= 0x7A) || (v >= 0x30 && v <= 0x39) {
-                    if let a = apostrophe { h = mix(h, a.value); apostrophe = nil } else if !inWord { h = offset; inWord = true }
-                    h = mix(h, lower)
-                    continue
-                }
-                if v == 0x27, inWord, apostrophe == nil { apostrophe = s; continue }
-            } else if isWordScalar(s) {
-                if s.properties.isIdeographic {
-                    if inWord { out.append(h); inWord = false }
-                    apostrophe = nil
-                    out.append(mix(offset, s.value))
-                    continue
-                }
-                if let a = apostrophe { h = mix(h, a.value); apostrophe = nil } else if !inWord { h = offset; inWord = true }
-                for l in s.properties.lowercaseMapping.unicodeScalars { h = mix(h, l.value) }
-                continue
-            } else if s == "\u{2019}", inWord, apostrophe == nil { apostrophe = s; continue }
-            if inWord { out.append(h); inWord = false }
-            apostrophe = nil
-        }
-        if inWord { out.append(h) }
+        scan(text) { out.append($0) }
         return out
+    }
+
+    /// Calls `emit` with each token of `text`, in order. Walks the UTF-8 bytes: ASCII
+    /// (most text) needs no decoding; other scalars are decoded one at a time.
+    @inline(__always)
+    static func scan(_ text: String, _ emit: (Token) -> Void) {
+        var text = text
+        text.withUTF8 { bytes in
+            var state = ScanState()
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b < 0x80 {
+                    i += 1
+                    let lower = b >= 0x41 && b <= 0x5A ? b + 32 : b
+                    if (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x39) { state.letter(UInt32(lower)) }
+                    else if b == 0x27, state.inWord, state.apostrophe == nil { state.apostrophe = 0x27 }
+                    else if let t = state.separator() { emit(t) }
+                    continue
+                }
+                let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
+                var iterator = bytes[i..<min(i + length, bytes.count)].makeIterator()
+                var decoder = UTF8()
+                i += length
+                guard case .scalarValue(let s) = decoder.decode(&iterator) else {
+                    if let t = state.separator() { emit(t) }
+                    continue
+                }
+                if isWordScalar(s) {
+                    if s.properties.isIdeographic {
+                        if let t = state.separator() { emit(t) }
+                        emit(mix(offset, s.value))
+                    } else {
+                        for l in s.properties.lowercaseMapping.unicodeScalars { state.letter(l.value) }
+                    }
+                } else if s == "\u{2019}", state.inWord, state.apostrophe == nil {
+                    state.apostrophe = s.value
+                } else if let t = state.separator() {
+                    emit(t)
+                }
+            }
+            if let t = state.separator() { emit(t) }
+        }
+    }
+
+    /// The word being read: its hash so far, and an apostrophe waiting for a letter.
+    private struct ScanState {
+        var hash = Words.offset
+        var inWord = false
+        var apostrophe: UInt32?
+
+        @inline(__always) mutating func letter(_ v: UInt32) {
+            if let a = apostrophe { hash = mix(hash, a); apostrophe = nil } else if !inWord { hash = Words.offset; inWord = true }
+            hash = mix(hash, v)
+        }
+
+        /// Ends the word, if one was being read; returns its token.
+        @inline(__always) mutating func separator() -> Token? {
+            apostrophe = nil
+            guard inWord else { return nil }
+            inWord = false
+            return hash
+        }
     }
 
     /// The token of a single lower-case word (for word lists).
@@ -54,8 +90,8 @@ public enum Words {
         }
     }
 
-    private static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
-    @inline(__always) private static func mix(_ h: UInt64, _ v: UInt32) -> UInt64 {
+    fileprivate static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
+    @inline(__always) fileprivate static func mix(_ h: UInt64, _ v: UInt32) -> UInt64 {
         var h = h
         var x = v
         repeat { h = (h ^ UInt64(x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 } while x != 0
@@ -65,7 +101,7 @@ public enum Words {
     /// A text reduced for exact-duplicate checks: its words, lower-cased, one space apart.
     public static func normalizedKey(_ text: String) -> UInt64 {
         var h = StableHash()
-        for t in tokens(text) { h.combine(t) }
+        scan(text) { h.combine($0) }
         return h.value
     }
 }
