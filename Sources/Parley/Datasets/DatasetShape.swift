@@ -18,26 +18,24 @@ public enum DatasetShape: String, Sendable, CaseIterable {
     /// A row's messages, or nil when the row is not in this shape.
     public func messages(of row: [String: JSONValue]) -> [Message]? {
         switch self {
-        case .sharegpt:
-            guard case .array(let items)? = row["conversations"] else { return nil }
-            return items.compactMap { item in
-                guard case .object(let o) = item, let from = o["from"]?.stringValue, let value = o["value"]?.stringValue,
-                      let speaker = Self.speakers[from.lowercased()] else { return nil }
-                return Message(speaker, value)
-            }
-        case .messages:
-            guard case .array(let items)? = row["messages"] else { return nil }
-            return items.compactMap { item in
-                guard case .object(let o) = item, let role = o["role"]?.stringValue, let content = o["content"]?.stringValue,
-                      let speaker = Self.speakers[role.lowercased()] else { return nil }
-                return Message(speaker, content)
-            }
+        case .sharegpt: return Self.messages(row["conversations"], speaker: "from", text: "value")
+        case .messages: return Self.messages(row["messages"], speaker: "role", text: "content")
         case .ultrachat:
             guard case .array(let items)? = row["data"] else { return nil }
             return items.enumerated().compactMap { i, item in item.stringValue.map { Message(i % 2 == 0 ? .user : .assistant, $0) } }
         case .baize:
             guard let input = row["input"]?.stringValue else { return nil }
             return Self.baizeMessages(input)
+        }
+    }
+
+    /// A list of `{speaker: …, text: …}` objects; entries with an unknown speaker are left out.
+    static func messages(_ list: JSONValue?, speaker: String, text: String) -> [Message]? {
+        guard case .array(let items)? = list else { return nil }
+        return items.compactMap { item in
+            guard case .object(let o) = item, let name = o[speaker]?.stringValue, let content = o[text]?.stringValue,
+                  let who = Self.speakers[name.lowercased()] else { return nil }
+            return Message(who, content)
         }
     }
 
