@@ -8,7 +8,7 @@ struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Synthesise and evaluate multi-turn dialogue data with language models.",
         version: ParleyVersion.string,
-        subcommands: [Synth.self, Validate.self, Stats.self, Convert.self, Export.self])
+        subcommands: [Synth.self, Eval.self, Validate.self, Stats.self, Convert.self, Export.self])
 }
 
 struct ConfigOptions: ParsableArguments {
@@ -18,12 +18,14 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config field, e.g. --set run.concurrency=8 (repeatable).", valueName: "PATH=VALUE"))
     var overrides: [String] = []
 
-    func load() throws -> Config {
+    /// The config with `--set` applied; `defaults` are set first (a command's own, e.g. the recipe).
+    func load(defaults: [String: JSONValue] = [:]) throws -> Config {
         guard let data = FileManager.default.contents(atPath: config) else {
             throw CLIError("cannot read config file \(config)")
         }
         do {
             var root = try JSONValue.parse(String(decoding: data, as: UTF8.self))
+            for (path, value) in defaults { root = try root.setting(path, to: value) }
             for o in overrides {
                 guard let eq = o.firstIndex(of: "=") else { throw CLIError("--set \(o): expected PATH=VALUE") }
                 root = try root.setting(String(o[..<eq]), to: .fromArgument(String(o[o.index(after: eq)...])))
@@ -69,12 +71,25 @@ struct Synth: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: seedsPath) else {
             throw CLIError.exit("cannot read seeds file \(seedsPath)")
         }
+        let summary = try await RunCommand.execute(config, seeds: .file(seedsPath), configPath: options.config, fresh: fresh, quiet: quiet)
+        let s = summary.stats
+        FileHandle.standardError.write(
+            "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) filtered, \(s.failed) failed\n")
+        if s.failed > 0 && s.finished == 0 {
+            throw CLIError.exit("every dialogue failed; see \(summary.outputDir)/failures.jsonl")
+        }
+    }
+}
+
+/// Runs a config's recipe the way every run command does: Ctrl-C stops cleanly, a
+/// progress line on stderr, the summary JSON on stdout; exit 130 when interrupted.
+enum RunCommand {
+    static func execute(_ config: Config, seeds: SeedInput, configPath: String, fresh: Bool, quiet: Bool) async throws -> RunSummary {
         let engine: Engine
         do { engine = try Engine(config: config) } catch {
-            throw CLIError.exit("\(options.config): \(error)")
+            throw CLIError.exit("\(configPath): \(error)")
         }
-        let runner = Runner(engine: engine, seedsPath: seedsPath, outputDir: config.output.dir)
-        let fresh = self.fresh
+        let runner = Runner(engine: engine, seeds: seeds, outputDir: config.output.dir)
         let work = Task { try await runner.run(fresh: fresh) }
         let signals = SignalTrap { work.cancel() }
         let progress = quiet ? nil : ProgressReporter(runner: runner, interval: config.run.progressSeconds)
@@ -86,16 +101,11 @@ struct Synth: AsyncParsableCommand {
         progress?.stop()
         withExtendedLifetime(signals) {}
         print(summary.json)
-        let s = summary.stats
         if summary.interrupted {
-            FileHandle.standardError.write("parley: interrupted; run the same command again to resume (\(s.ended)/\(summary.seeds) dialogues done)\n")
+            FileHandle.standardError.write("parley: interrupted; run the same command again to resume (\(summary.stats.ended)/\(summary.seeds) done)\n")
             throw ExitCode(130)
         }
-        FileHandle.standardError.write(
-            "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) filtered, \(s.failed) failed\n")
-        if s.failed > 0 && s.finished == 0 {
-            throw CLIError.exit("every dialogue failed; see \(summary.outputDir)/failures.jsonl")
-        }
+        return summary
     }
 }
 

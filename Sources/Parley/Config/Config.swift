@@ -16,6 +16,8 @@ public struct Config: Sendable {
     public var personas: ListSource?
     public var styles: ListSource?
     public var filters = FilterConfig()
+    /// `recipe: "eval"`: modes, temperatures, judge prompts.
+    public var eval = EvalSettings()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -71,7 +73,7 @@ public struct Config: Sendable {
         }
     }
 
-    public static let recipes = ["parrot"]
+    public static let recipes = ["parrot", "eval"]
     public static let outputFormats = ["sharegpt", "messages"]
 }
 

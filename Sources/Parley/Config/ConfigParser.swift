@@ -60,6 +60,7 @@ extension Config {
         config.personas = top.list("personas")
         config.styles = top.list("styles")
         if let o = top.object("filters") { config.filters = parseFilters(o) }
+        if let o = top.object("eval") { config.eval = parseEval(o) }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -83,7 +84,7 @@ extension Config {
     }
 
     /// The roles each recipe needs.
-    static let recipeRoles = ["parrot": ["asker", "assistant"]]
+    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"]]
 
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
         for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
@@ -106,6 +107,27 @@ extension Config {
                          stop: o.strings("stop") ?? [])
         o.finish()
         return t
+    }
+
+    private static func parseEval(_ o: ObjectReader) -> EvalSettings {
+        var e = EvalSettings()
+        defer { o.finish() }
+        if let m = o.oneOf("mode", EvalSettings.Mode.allCases.map(\.rawValue)) { e.mode = EvalSettings.Mode(rawValue: m)! }
+        if let t = o.object("temperatures") {
+            for name in t.fields.keys.sorted() { if let v = t.double(name, max: 5) { e.temperatures[name] = v } }
+        }
+        if let n = o.int("judge_samples", max: 100) { e.judgeSamples = n }
+        if let n = o.int("reask", min: 0, max: 10) { e.reask = n }
+        if let s = o.oneOf("inconsistent", ["tie", "inconsistent"]) { e.inconsistentAsTie = s == "tie" }
+        if let p = o.object("prompts") {
+            if let s = p.string("system") { e.prompts.system = s }
+            if let s = p.string("single", nonEmpty: true) { e.prompts.single = s }
+            if let s = p.string("reference", nonEmpty: true) { e.prompts.reference = s }
+            if let s = p.string("pairwise", nonEmpty: true) { e.prompts.pairwise = s }
+            if let s = p.string("reask", nonEmpty: true) { e.prompts.reask = s }
+            p.finish()
+        }
+        return e
     }
 
     private static func parseFilters(_ o: ObjectReader) -> FilterConfig {
@@ -251,6 +273,7 @@ extension Config {
         if let n = o.int("max_tokens") { r.maxTokens = n }
         if let n = o.int("max_context") { r.maxContext = n }
         if let d = o.double("temperature", max: 5) { r.temperature = d }
+        else if name == "judge" { r.temperature = 0 }  // judges are greedy unless told otherwise
         if let d = o.double("top_p", max: 1) { r.topP = d }
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }

@@ -44,6 +44,25 @@ public final class DatasetReader {
         }
     }
 
+    /// The next row that is a JSON object, as it is (for the fields besides the messages).
+    public func nextObject() -> [String: JSONValue]? {
+        while let item = nextRow() {
+            rowsRead += 1
+            if case .object(let row)? = item { return row }
+            skipped += 1
+        }
+        return nil
+    }
+
+    /// Non-blank lines of a file; 0 when it does not exist.
+    public static func lineCount(_ path: String) throws -> Int {
+        guard FileManager.default.fileExists(atPath: path) else { return 0 }
+        let reader = try LineReader(path: path)
+        var n = 0
+        while let (text, _) = reader.next() { if !text.allSatisfy(\.isWhitespace) { n += 1 } }
+        return n
+    }
+
     /// The next dialogue, or nil at the end of the file.
     public func next() -> DatasetRow? {
         while let item = nextRow() {

@@ -45,6 +45,8 @@ public struct Dialogue: Sendable, Equatable {
     /// Generated messages cut from the end of `messages` (by a filter's trim, or an
     /// unanswered last question): not in the dataset, still counted as generated.
     public var trimmed: [Message] = []
+    /// Evaluations: the judge's verdicts, one per judged turn, in order.
+    public var judgments: [Judgment] = []
 
     /// Moves the messages from `index` on into `trimmed`.
     public mutating func trim(from index: Int) {

@@ -51,6 +51,11 @@ public struct Seed: Sendable, Equatable {
             }
             return s
         }
+        // MT-Bench's question files use integer `question_id`s.
+        for key in ["id", "question_id"] {
+            if case .number(let n)? = fields[key], n == n.rounded(), abs(n) < 1e15 { fields[key] = .string(String(Int(n))) }
+        }
+        if fields["id"] == nil, let q = fields["question_id"] { fields["id"] = q }
         let id = try take("id"), question = try take("question"), answer = try take("answer"), topic = try take("topic")
         if answer != nil && question == nil {
             throw SeedError(line: number, message: "answer: given without a question")

@@ -113,6 +113,7 @@ enum Rows {
         w.nullable("topic", d.seed.topic)
         for k in d.meta.keys.sorted() { w.key(k); w.value(d.meta[k]!) }
         w.key("filters"); Records.decisions(d.filtering, into: &w)
+        if !d.judgments.isEmpty { w.key("judgments"); w.beginArray(); for j in d.judgments { Records.judgment(j, into: &w) }; w.endArray() }
         if !d.seed.extra.isEmpty { w.key("seed"); w.value(.object(d.seed.extra)) }
         w.key("generation"); w.beginArray()
         if hasSystem { Records.turnMeta(nil, into: &w) }

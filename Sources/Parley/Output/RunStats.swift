@@ -12,6 +12,9 @@ public struct RunStats: Sendable, Equatable {
     public var completionTokens = 0
     public var endReasons: [String: Int] = [:]
     public var failureReasons: [String: Int] = [:]
+    /// Evaluations: turns judged, and of those, turns the judge could not score.
+    public var judgedTurns = 0
+    public var unscoredTurns = 0
     /// Filter decisions by filter, then action (`trim`, `drop`).
     public var filters: [String: [String: Int]] = [:]
 
@@ -29,6 +32,12 @@ public struct RunStats: Sendable, Equatable {
         if let r = d.endReason { endReasons[r.rawValue, default: 0] += 1 }
         if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
         if d.status == .finished { turns += d.turns }
+        for j in d.judgments {
+            judgedTurns += 1
+            if j.unscored { unscoredTurns += 1 }
+            promptTokens += j.promptTokens
+            completionTokens += j.completionTokens
+        }
         for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
         for m in d.messages + d.trimmed {
             guard let meta = m.meta else { continue }
@@ -76,6 +85,7 @@ public struct RunSummary: Sendable {
         w.key("interrupted"); w.bool(interrupted)
         w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
         w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
+        if stats.judgedTurns > 0 { w.field("judged_turns", stats.judgedTurns); w.field("unscored_turns", stats.unscoredTurns) }
         w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
         w.field("output_dir", outputDir)
         w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()

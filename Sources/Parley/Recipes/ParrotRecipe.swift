@@ -2,7 +2,7 @@ import Foundation
 
 /// Parrot / PlatoLM synthesis: the asker (a user simulator) and the assistant alternate
 /// until the dialogue has its planned number of exchanges or a stop condition ends it.
-struct ParrotRecipe {
+struct ParrotRecipe: Recipe {
     let asker: Role
     let assistant: Role
     let turns: Config.TurnPlan
@@ -44,7 +44,7 @@ struct ParrotRecipe {
 
     /// Runs the dialogue from wherever it stands; `record` journals each new message
     /// before the dialogue goes on. Returns why it ended.
-    func run(_ d: inout Dialogue, record: (Message, Int) throws -> Void) async throws -> EndReason {
+    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let maxTurns = d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
         var cache = TurnStep.TokenCache()
         var said = Set(d.messages.map(Self.repeatKey))  // for the repeat check, one hash per message
@@ -67,7 +67,7 @@ struct ParrotRecipe {
                     d.meta["degenerate"] = .string(why)
                     return .degenerate
                 }
-                try record(m, d.messages.count)
+                try record.message(m, d.messages.count)
                 said.insert(Self.repeatKey(m))
                 d.messages.append(m)
                 if writing == .assistant, Self.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {

@@ -33,6 +33,14 @@ public final class Journal: Sendable {
         try append(w)
     }
 
+    func judgment(_ j: Judgment, of id: String) throws {
+        var w = JSONWriter()
+        w.beginObject(); w.field("t", "judge"); w.field("d", id)
+        w.key("j"); Records.judgment(j, into: &w)
+        w.endObject()
+        try append(w)
+    }
+
     func end(_ d: Dialogue, sizes: [(String, Int)]) throws {
         var w = JSONWriter()
         w.beginObject(); w.field("t", "end"); w.field("d", d.id)
@@ -96,6 +104,10 @@ struct JournalReplay {
             unfinished[e.d] = nil  // keep the array uniquely referenced while appending
             d.messages.append(m)
             unfinished[e.d] = d
+        case "judge":
+            guard let j = e.j, var d = unfinished[e.d], j.turn == d.judgments.count + 1 else { return }
+            d.judgments.append(j)
+            unfinished[e.d] = d
         case "end":
             var d = unfinished.removeValue(forKey: e.d) ?? Dialogue(seed: Seed(id: e.d))
             d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
@@ -119,6 +131,7 @@ struct JournalReplay {
         var n: Int?
         var m: Message?
         var messages: [Message]?
+        var j: Judgment?
         var status: String?
         var reason: String?
         var failure: String?
@@ -162,6 +175,20 @@ enum Records {
             w.field("attempts", t.attempts)
             w.endObject()
         }
+        w.endObject()
+    }
+
+    static func judgment(_ j: Judgment, into w: inout JSONWriter) {
+        w.beginObject()
+        w.field("turn", j.turn)
+        w.key("score"); if let s = j.score { w.double(s) } else { w.null() }
+        w.key("samples"); w.beginArray(); for s in j.samples { w.double(s) }; w.endArray()
+        w.nullable("verdict", j.verdict)
+        w.key("orders"); w.beginArray(); for o in j.orders { w.string(o) }; w.endArray()
+        w.key("raw"); w.beginArray(); for r in j.raw { w.string(r) }; w.endArray()
+        w.field("requests", j.requests); w.field("seed", j.seed)
+        w.nullable("model", j.model)
+        w.field("prompt_tokens", j.promptTokens); w.field("completion_tokens", j.completionTokens)
         w.endObject()
     }
 

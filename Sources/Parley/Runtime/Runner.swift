@@ -56,7 +56,7 @@ public final class Runner: Sendable {
 
         let total = try SeedSource.count(seeds, limit: config.run.limit)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
-        let recipe = try ParrotRecipe(engine: engine)
+        let recipe = try Recipes.make(engine)
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
@@ -113,7 +113,7 @@ public final class Runner: Sendable {
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
-    private func drive(_ start: Dialogue, isNew: Bool, recipe: ParrotRecipe, journal: Journal, writer: DatasetWriter,
+    private func drive(_ start: Dialogue, isNew: Bool, recipe: any Recipe, journal: Journal, writer: DatasetWriter,
                        corpus: CorpusIndex) async throws {
         var d = start
         let id = d.id
@@ -122,12 +122,16 @@ public final class Runner: Sendable {
         if isNew { try journal.start(d) }
         events?(.dialogueStarted(id: id, resumed: !isNew))
         do {
-            d.endReason = try await recipe.run(&d) { message, index in
+            let record = Recorder(message: { message, index in
                 try journal.message(message, index: index, of: id)
                 let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
-                live.withLock { $0.messages += 1; $0.tokens += tokens }
-                events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
-            }
+                self.live.withLock { $0.messages += 1; $0.tokens += tokens }
+                self.events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
+            }, judgment: { judgment in
+                try journal.judgment(judgment, of: id)
+                self.live.withLock { $0.messages += 1; $0.tokens += judgment.promptTokens + judgment.completionTokens }
+            })
+            d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
             if d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
             let kept = engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true

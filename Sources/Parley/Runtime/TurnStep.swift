@@ -16,7 +16,9 @@ struct TurnStep {
         var counts: [String: [Int]] = [:]
     }
 
-    func run(_ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache) async throws -> Outcome {
+    /// - Parameter temperature: overrides the role's (an evaluation's per-category temperature).
+    func run(_ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache,
+             temperature: Double? = nil) async throws -> Outcome {
         let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
                            persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
         let counter = role.endpoint.backend.tokenCounter
@@ -43,7 +45,7 @@ struct TurnStep {
         seed.combine(runSeed); seed.combine(d.id); seed.combine(index); seed.combine(role.name)
         let request = GenerationRequest(
             dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
-            maxTokens: role.config.maxTokens, temperature: role.config.temperature, topP: role.config.topP,
+            maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature, topP: role.config.topP,
             stop: stops, seed: seed.value)
         let started = ContinuousClock.now
         let (result, attempts) = try await role.endpoint.generate(request)

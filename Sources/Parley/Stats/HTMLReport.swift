@@ -32,7 +32,12 @@ public enum HTMLReport {
         ]
         body += section("Side by side", "The headline figures; each panel has its own scale.",
                         metrics.map { name, value in metricPanel(name, sets.map(value), names: sets.map(\.name)) }.joined())
-        return """
+        return page(title: title, body: body)
+    }
+
+    /// A self-contained page around `body`.
+    static func page(title: String, body: String) -> String {
+        """
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
             <style>

@@ -54,7 +54,7 @@ import Foundation
 
 extension JSONValue {
     /// Canonical text (sorted keys), used for fingerprints.
-    var canonicalText: String {
+    public var canonicalText: String {
         var w = JSONWriter()
         w.value(self)
         return w.text

@@ -1,0 +1,75 @@
+/// A judge's finished verdict on one turn of an evaluated session: a 1–10 score
+/// (single mode) or a preference (pairwise), or neither — *unscored*, with the judge's
+/// raw text kept. Journaled when complete, so a resume never judges a turn twice.
+public struct Judgment: Codable, Sendable, Equatable {
+    /// The turn judged, 1-based.
+    public var turn: Int
+    /// Single mode: the mean of the parsed samples; nil when none parsed.
+    public var score: Double?
+    public var samples: [Double] = []
+    /// Pairwise: "a", "b", "tie" or "inconsistent"; nil when an order could not be parsed.
+    public var verdict: String?
+    /// Pairwise: what each order said ("a", "b", "tie", or "unparsed"), A shown first, then B first.
+    public var orders: [String] = []
+    /// Every text the judge wrote for this turn, re-asks included.
+    public var raw: [String] = []
+    /// Judge requests made (samples, orders and re-asks).
+    public var requests: Int = 0
+    /// The request seed of the first request (what the server was sent).
+    public var seed: Int = 0
+    public var model: String?
+    public var promptTokens = 0
+    public var completionTokens = 0
+
+    public init(turn: Int) { self.turn = turn }
+
+    public var unscored: Bool { score == nil && verdict == nil }
+
+    enum CodingKeys: String, CodingKey {
+        case turn, score, samples, verdict, orders, raw, requests, seed, model
+        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
+    }
+}
+
+/// Reads a judge's answer strictly: the verdict must appear in double brackets,
+/// and one value only. Anything else is unparsed — never guessed.
+public enum VerdictParser {
+    /// The rating of `[[n]]` (decimals allowed): nil unless every bracketed value is the
+    /// same number and it lies in 1…10.
+    public static func rating(_ text: String) -> Double? {
+        let values = Set(bracketed(text).map { inner -> Double? in
+            guard !inner.isEmpty, inner.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                  inner.first != ".", inner.last != ".", inner.filter({ $0 == "." }).count <= 1 else { return nil }
+            return Double(inner)
+        })
+        guard values.count == 1, let v = values.first ?? nil, v >= 1, v <= 10 else { return nil }
+        return v
+    }
+
+    public enum Preference: String, Sendable { case a, b, tie }
+
+    /// `[[A]]`, `[[B]]` or `[[C]]` (a tie): nil unless exactly one of them appears.
+    public static func preference(_ text: String) -> Preference? {
+        let values = Set(bracketed(text).map { $0.uppercased() })
+        guard values.count == 1, let v = values.first else { return nil }
+        switch v {
+        case "A": return .a
+        case "B": return .b
+        case "C": return .tie
+        default: return nil
+        }
+    }
+
+    /// The trimmed texts between `[[` and `]]`.
+    static func bracketed(_ text: String) -> [String] {
+        var out: [String] = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "[["), let close = rest[open.upperBound...].range(of: "]]") {
+            out.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+            rest = rest[close.upperBound...]
+        }
+        return out
+    }
+}
+
+import Foundation

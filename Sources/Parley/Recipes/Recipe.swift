@@ -1,0 +1,26 @@
+/// A recipe: how a dialogue starts from its seed, and the loop that carries it to its
+/// end. The runtime (scheduling, journal, resume, output) is the same for every recipe.
+protocol Recipe: Sendable {
+    /// The dialogue a seed starts (already ended, as `invalid_seed`, when the seed cannot be used).
+    func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue
+    /// Runs the dialogue from wherever it stands (a resume may start it half done),
+    /// journaling through `record` before it goes on. Returns why it ended.
+    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason
+}
+
+/// What a recipe journals as it goes.
+struct Recorder {
+    /// A new message and its index in the dialogue.
+    let message: (Message, Int) throws -> Void
+    /// A judge's finished verdict on one turn.
+    let judgment: (Judgment) throws -> Void
+}
+
+enum Recipes {
+    static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
+        switch engine.config.recipe {
+        case "eval": try EvalRecipe(engine: engine)
+        default: try ParrotRecipe(engine: engine)
+        }
+    }
+}
