@@ -51,6 +51,7 @@ public final class ScriptedBackend: Backend {
         if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, r.role == "asker" {
             text += " " + endMarker
         }
+        if r.role == "judge" { text += Self.verdict(for: r.prompt, rng.next()) }
         // About 4 bytes a token; `utf8.count` is O(1) on native strings.
         let promptTokens: Int
         switch r.prompt {
@@ -59,6 +60,18 @@ public final class ScriptedBackend: Backend {
         }
         return GenerationResult(text: text, finishReason: "stop", promptTokens: promptTokens,
                                 completionTokens: n + 2, model: "scripted")
+    }
+
+    /// A judge's verdict in the form Parley's judge prompts ask for: a preference when the
+    /// prompt offers [[A]]/[[B]]/[[C]], else a rating.
+    static func verdict(for prompt: PromptInput, _ random: UInt64) -> String {
+        let text: String
+        switch prompt {
+        case .text(let t): text = t
+        case .chat(let m): text = m.last?.content ?? ""
+        }
+        if text.contains("[[A]]") { return " [[" + ["A", "B", "C"][Int(random % 3)] + "]]" }
+        return " Rating: [[\(1 + random % 10)]]"
     }
 
     static let vocabulary = """

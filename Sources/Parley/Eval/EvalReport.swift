@@ -84,6 +84,11 @@ public struct EvalReport: Sendable {
             }
             report.pairwise += pairs.keys.sorted().map { pairs[$0]! }
         }
+        // The same model in several runs: tell the rows apart by their run.
+        let names = report.models.map(\.name)
+        for i in report.models.indices where names.filter({ $0 == report.models[i].name }).count > 1 {
+            report.models[i].name += " (\(report.models[i].run))"
+        }
         return report
     }
 

@@ -95,7 +95,14 @@ struct EvalRecipe: Recipe {
                 d.judgments.append(j)
                 continue
             }
-            guard let questions, let candidate, answered < total else { return .maxTurns }
+            guard let questions, let candidate, answered < total else {
+                // The model that answered, as its server named it, when the config did not say.
+                if d.meta["model"] == nil || d.meta["model"] == .null,
+                   let model = d.messages.first(where: { $0.speaker == .assistant })?.meta?.model {
+                    d.meta["model"] = .string(model)
+                }
+                return .maxTurns
+            }
             if d.messages.last?.speaker == .user {
                 switch try await step.run(candidate, writing: .assistant, in: d, cache: &cache, temperature: settings.temperatures[category]) {
                 case .contextExhausted(let detail):
