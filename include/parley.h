@@ -100,7 +100,9 @@ const char *parley_status_name(int status);
 /* ------------------------------------------------------------------------- */
 /* Configs and engines                                                        */
 
-/* Validates a config (the JSON text of `parley synth --config`). Returns
+/* Validates a config (the JSON text of `parley synth --config`, or of
+ * `parley eval --config` with "recipe": "eval": its rows then carry the judge's
+ * verdicts in meta.judgments). Returns
  * PARLEY_OK, or PARLEY_ERR_JSON / PARLEY_ERR_CONFIG with every problem and its
  * path in *error. */
 int parley_config_validate(const char *config_json, char **error);

@@ -143,3 +143,25 @@ def test_model_based_statistics_on_the_local_servers(tmp_path, llama_server, emb
     assert m["human_like"]["judged"] + m["human_like"]["unparsed"] == users
     assert m["context_dependent"]["judged"] + m["context_dependent"]["unparsed"] == followups
     print(f"\njudge (the small base model): human-like {m['human_like']}, context {m['context_dependent']}")
+
+
+def test_evaluation_with_the_small_model_as_candidate_and_judge(tmp_path, llama_server):
+    """Two shipped sessions, 8 turns each: every turn is judged or counted unscored with
+    the judge's raw text; the report says how many could not be scored."""
+    p = parley("eval", "--config", "examples/configs/eval-local.json", "--out", tmp_path / "run", "--quiet",
+               "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=2", timeout=900)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["failed"] == 0, (tmp_path / "run/failures.jsonl").read_text()
+    rows = read_jsonl(tmp_path / "run/dialogues.jsonl")
+    judgments = [j for r in rows for j in r["meta"]["judgments"]]
+    assert len(rows) == 2 and len(judgments) == summary["judged_turns"] == 16
+    unscored = [j for j in judgments if j["score"] is None]
+    assert summary["unscored_turns"] == len(unscored)
+    assert all(j["raw"] and j["requests"] == 2 for j in unscored), "an unscored turn keeps every raw answer (1 re-ask)"
+    assert all(1 <= j["score"] <= 10 for j in judgments if j["score"] is not None)
+    (model,) = json.loads((tmp_path / "run/report.json").read_text())["models"]
+    assert model["overall"]["scored"] + model["overall"]["unscored"] == 16
+    assert model["overall"]["unscored"] == len(unscored)
+    assert f"| {len(unscored)} |" in (tmp_path / "run/report.md").read_text()
+    print(f"\nsmall model as judge: {16 - len(unscored)} of 16 turns scored, {len(unscored)} unscored")
