@@ -79,7 +79,7 @@ final class EvalTests: XCTestCase {
             Assistant: Answer 5.
 
             A reference answer to the user's last message: 11
-            Judge the assistant's answer against it; an answer that contradicts it is wrong.
+            Judge the answer against it; an answer that contradicts it is wrong.
 
 
             """ + instruction)

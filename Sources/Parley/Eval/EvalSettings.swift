@@ -38,7 +38,7 @@ public struct EvalPrompts: Sendable, Equatable {
         """
     public var reference = """
         A reference answer to the user's last message: {reference}
-        Judge the assistant's answer against it; an answer that contradicts it is wrong.
+        Judge the answer against it; an answer that contradicts it is wrong.
         """
     public var pairwise = """
         Above are two conversations of the same user with two AI assistants, A and B, up to turn {turn} of {turns}. \

@@ -129,12 +129,16 @@ struct EvalRecipe: Recipe {
         func fill(_ template: String) -> String {
             template.replacingOccurrences(of: "{turn}", with: String(turn)).replacingOccurrences(of: "{turns}", with: String(total))
         }
+        /// The reference-guided variant: the turn's reference answer (math, reasoning, coding) first.
+        func withReference(_ instruction: String) -> String {
+            guard case .array(let refs)? = d.meta["reference"], turn <= refs.count, let r = refs[turn - 1].stringValue, !r.isEmpty else {
+                return instruction
+            }
+            return settings.prompts.reference.replacingOccurrences(of: "{reference}", with: r) + "\n\n" + instruction
+        }
         switch settings.mode {
         case .single:
-            var instruction = fill(settings.prompts.single)
-            if case .array(let refs)? = d.meta["reference"], turn <= refs.count, let r = refs[turn - 1].stringValue, !r.isEmpty {
-                instruction = settings.prompts.reference.replacingOccurrences(of: "{reference}", with: r) + "\n\n" + instruction
-            }
+            let instruction = withReference(fill(settings.prompts.single))
             for sample in 0..<settings.judgeSamples {
                 if let score = try await ask([upTo], labels: [nil], instruction: instruction, d, &j, sample: sample, read: VerdictParser.rating) {
                     j.samples.append(score)
@@ -143,7 +147,7 @@ struct EvalRecipe: Recipe {
             if !j.samples.isEmpty { j.score = j.samples.reduce(0, +) / Double(j.samples.count) }
         case .pairwise:
             let b = Self.withAnswers(upTo, d.meta["b_answers"])
-            let instruction = fill(settings.prompts.pairwise)
+            let instruction = withReference(fill(settings.prompts.pairwise))
             // Each order once: A's conversation shown first, then B's.
             for (order, shown) in [(upTo, b), (b, upTo)].enumerated() {
                 let p = try await ask([shown.0, shown.1], labels: ["A", "B"], instruction: instruction, d, &j, sample: order,
