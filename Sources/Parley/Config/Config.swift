@@ -18,6 +18,8 @@ public struct Config: Sendable {
     public var filters = FilterConfig()
     /// `recipe: "eval"`: modes, temperatures, judge prompts.
     public var eval = EvalSettings()
+    /// `recipe: "capo"`: strategies and prompts of the preference pairs.
+    public var capo = CaPOSettings()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -73,7 +75,7 @@ public struct Config: Sendable {
         }
     }
 
-    public static let recipes = ["parrot", "eval"]
+    public static let recipes = ["parrot", "eval", "capo"]
     public static let outputFormats = ["sharegpt", "messages"]
 }
 

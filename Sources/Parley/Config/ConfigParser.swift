@@ -61,6 +61,7 @@ extension Config {
         config.styles = top.list("styles")
         if let o = top.object("filters") { config.filters = parseFilters(o) }
         if let o = top.object("eval") { config.eval = parseEval(o) }
+        if let o = top.object("capo") { config.capo = parseCaPO(o) }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -84,7 +85,7 @@ extension Config {
     }
 
     /// The roles each recipe needs.
-    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"]]
+    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"]]
 
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
         for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
@@ -128,6 +129,29 @@ extension Config {
             p.finish()
         }
         return e
+    }
+
+    private static func parseCaPO(_ o: ObjectReader) -> CaPOSettings {
+        var c = CaPOSettings()
+        defer { o.finish() }
+        if let list = o.strings("strategies") {
+            c.strategies = []
+            for (i, name) in list.enumerated() {
+                if let s = CaPOSettings.Strategy(rawValue: name) { c.strategies.append(s) } else {
+                    o.reader.report(o.childPath("strategies") + "[\(i)]",
+                                    "expected one of \(CaPOSettings.Strategy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(name)\"")
+                }
+            }
+        }
+        if let b = o.bool("confirm_with_judge") { c.confirmWithJudge = b }
+        if let d = o.double("near_identical", max: 1) { c.nearIdentical = d }
+        if let b = o.bool("flat") { c.flat = b }
+        if let p = o.object("prompts") {
+            if let s = p.string("guess", nonEmpty: true) { c.prompts.guess = s }
+            if let s = p.string("misunderstanding", nonEmpty: true) { c.prompts.misunderstanding = s }
+            p.finish()
+        }
+        return c
     }
 
     private static func parseFilters(_ o: ObjectReader) -> FilterConfig {

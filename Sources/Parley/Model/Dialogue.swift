@@ -47,6 +47,9 @@ public struct Dialogue: Sendable, Equatable {
     public var trimmed: [Message] = []
     /// Evaluations: the judge's verdicts, one per judged turn, in order.
     public var judgments: [Judgment] = []
+    /// What other recipes make besides messages (preference pairs, expert identities,
+    /// workflow progress), in the order made; each recipe reads its own.
+    public var records: [JSONValue] = []
 
     /// Moves the messages from `index` on into `trimmed`.
     public mutating func trim(from index: Int) {

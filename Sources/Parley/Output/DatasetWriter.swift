@@ -22,9 +22,11 @@ final class DatasetWriter: Sendable {
     private let order: [String]
     /// Prepended to `conversations` as the `system` entry: the assistant's system prompt.
     private let systemPrompt: String?
+    /// The recipe's own output rows (`pairs.jsonl`, …).
+    private let recipe: any Recipe
 
-    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?) throws {
-        var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile]
+    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe) throws {
+        var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
         if formats.contains("messages") { names.append(Self.messagesFile) }
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
@@ -32,9 +34,11 @@ final class DatasetWriter: Sendable {
         self.journal = journal
         self.order = names
         self.systemPrompt = systemPrompt
+        self.recipe = recipe
     }
 
-    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile]
+    /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
+    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile]
 
     var stats: RunStats { state.withLock { $0.stats } }
 
@@ -50,6 +54,7 @@ final class DatasetWriter: Sendable {
             case .failed, .running:
                 try s.files[Self.failuresFile]?.append(Rows.failure(d))
             }
+            if d.status == .finished { for (file, row) in recipe.rows(d) { try s.files[file]?.append(row) } }
             try journal.end(d, sizes: order.compactMap { name in s.files[name].map { (name, $0.size) } })
             s.stats.add(d)
         }

@@ -15,6 +15,8 @@ public struct RunStats: Sendable, Equatable {
     /// Evaluations: turns judged, and of those, turns the judge could not score.
     public var judgedTurns = 0
     public var unscoredTurns = 0
+    /// Other recipes' products by kind ("pair", "select", …), and those dropped (`kind_dropped`).
+    public var records: [String: Int] = [:]
     /// Filter decisions by filter, then action (`trim`, `drop`).
     public var filters: [String: [String: Int]] = [:]
 
@@ -37,6 +39,18 @@ public struct RunStats: Sendable, Equatable {
             if j.unscored { unscoredTurns += 1 }
             promptTokens += j.promptTokens
             completionTokens += j.completionTokens
+        }
+        if d.status == .finished {
+            for case .object(let r) in d.records {
+                guard let kind = r["kind"]?.stringValue else { continue }
+                records[kind, default: 0] += 1
+                if let dropped = r["dropped"], dropped != .null { records[kind + "_dropped", default: 0] += 1 }
+                if r["selected"] == .bool(false) { records[kind + "_rejected", default: 0] += 1 }
+            }
+        }
+        for case .object(let r) in d.records {
+            if case .number(let n)? = r["prompt_tokens"] { promptTokens += Int(n) }
+            if case .number(let n)? = r["completion_tokens"] { completionTokens += Int(n) }
         }
         for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
         for m in d.messages + d.trimmed {
@@ -85,6 +99,7 @@ public struct RunSummary: Sendable {
         w.key("interrupted"); w.bool(interrupted)
         w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
         w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
+        if !stats.records.isEmpty { w.key("records"); w.value(.object(stats.records.mapValues { .number(Double($0)) })) }
         if stats.judgedTurns > 0 { w.field("judged_turns", stats.judgedTurns); w.field("unscored_turns", stats.unscoredTurns) }
         w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
         w.field("output_dir", outputDir)

@@ -6,6 +6,15 @@ protocol Recipe: Sendable {
     /// Runs the dialogue from wherever it stands (a resume may start it half done),
     /// journaling through `record` before it goes on. Returns why it ended.
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason
+    /// Output files of this recipe besides the dataset files (e.g. `pairs.jsonl`).
+    var outputFiles: [String] { get }
+    /// The rows an ended dialogue adds to those files.
+    func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])]
+}
+
+extension Recipe {
+    var outputFiles: [String] { [] }
+    func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] { [] }
 }
 
 /// What a recipe journals as it goes.
@@ -14,12 +23,15 @@ struct Recorder {
     let message: (Message, Int) throws -> Void
     /// A judge's finished verdict on one turn.
     let judgment: (Judgment) throws -> Void
+    /// Anything else the recipe made, and its index in `Dialogue.records`.
+    let other: (JSONValue, Int) throws -> Void
 }
 
 enum Recipes {
     static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
         switch engine.config.recipe {
         case "eval": try EvalRecipe(engine: engine)
+        case "capo": try CaPORecipe(engine: engine)
         default: try ParrotRecipe(engine: engine)
         }
     }

@@ -6,6 +6,8 @@ import Synchronization
 /// - `{"t":"start","d":id,"seed":{…},"meta":{…},"messages":[…]}` — a dialogue begins
 ///   (with the messages its seed gives);
 /// - `{"t":"msg","d":id,"n":index,"m":{role,content,meta}}` — a message was generated;
+/// - `{"t":"judge","d":id,"j":{…}}` and `{"t":"rec","d":id,"n":index,"r":{…}}` — a judgment,
+///   or another recipe's product (a preference pair, an expert identity), was made;
 /// - `{"t":"end","d":id,"status":…,"reason":…,"sizes":{file: bytes}}` — the dialogue was
 ///   written to its output file; `sizes` are the output files' lengths just after, so a
 ///   resume can cut away a write that a crash interrupted.
@@ -37,6 +39,14 @@ public final class Journal: Sendable {
         var w = JSONWriter()
         w.beginObject(); w.field("t", "judge"); w.field("d", id)
         w.key("j"); Records.judgment(j, into: &w)
+        w.endObject()
+        try append(w)
+    }
+
+    func record(_ r: JSONValue, index: Int, of id: String) throws {
+        var w = JSONWriter()
+        w.beginObject(); w.field("t", "rec"); w.field("d", id); w.field("n", index)
+        w.key("r"); w.value(r)
         w.endObject()
         try append(w)
     }
@@ -108,6 +118,10 @@ struct JournalReplay {
             guard let j = e.j, var d = unfinished[e.d], j.turn == d.judgments.count + 1 else { return }
             d.judgments.append(j)
             unfinished[e.d] = d
+        case "rec":
+            guard let r = e.r, let n = e.n, var d = unfinished[e.d], n == d.records.count else { return }
+            d.records.append(r)
+            unfinished[e.d] = d
         case "end":
             var d = unfinished.removeValue(forKey: e.d) ?? Dialogue(seed: Seed(id: e.d))
             d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
@@ -132,6 +146,7 @@ struct JournalReplay {
         var m: Message?
         var messages: [Message]?
         var j: Judgment?
+        var r: JSONValue?
         var status: String?
         var reason: String?
         var failure: String?

@@ -50,13 +50,13 @@ public final class Runner: Sendable {
         let corpus = CorpusIndex()
         for (id, keys) in replay.kept { corpus.restore(id: id, keys: keys) }
         replay.kept = []
+        let recipe = try Recipes.make(engine)
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
         let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
-                                       stats: replay.stats, systemPrompt: assistantSystem)
+                                       stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe)
 
         let total = try SeedSource.count(seeds, limit: config.run.limit)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
-        let recipe = try Recipes.make(engine)
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
@@ -130,6 +130,9 @@ public final class Runner: Sendable {
             }, judgment: { judgment in
                 try journal.judgment(judgment, of: id)
                 self.live.withLock { $0.messages += 1; $0.tokens += judgment.promptTokens + judgment.completionTokens }
+            }, other: { value, index in
+                try journal.record(value, index: index, of: id)
+                self.live.withLock { $0.messages += 1 }
             })
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
