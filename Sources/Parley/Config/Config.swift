@@ -20,6 +20,8 @@ public struct Config: Sendable {
     public var eval = EvalSettings()
     /// `recipe: "capo"`: strategies and prompts of the preference pairs.
     public var capo = CaPOSettings()
+    /// ExpertPrompting (`recipe: "expert"`, or `roles.assistant.expert`).
+    public var expert = ExpertSettings()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -75,7 +77,7 @@ public struct Config: Sendable {
         }
     }
 
-    public static let recipes = ["parrot", "eval", "capo"]
+    public static let recipes = ["parrot", "eval", "capo", "expert"]
     public static let outputFormats = ["sharegpt", "messages"]
 }
 
@@ -187,6 +189,8 @@ public struct RoleConfig: Sendable {
     public var keepFirstExchange: Bool = false
     /// Tokens kept free besides `max_tokens`, and added per message for tokenizer boundary effects.
     public var marginTokens: Int = 4
+    /// The assistant answers as an expert the `expert_writer` role describes from the first question.
+    public var expert = false
 
     public init(name: String) { self.name = name }
 

@@ -62,6 +62,7 @@ extension Config {
         if let o = top.object("filters") { config.filters = parseFilters(o) }
         if let o = top.object("eval") { config.eval = parseEval(o) }
         if let o = top.object("capo") { config.capo = parseCaPO(o) }
+        if let o = top.object("expert") { config.expert = parseExpert(o) }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -85,7 +86,7 @@ extension Config {
     }
 
     /// The roles each recipe needs.
-    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"]]
+    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"], "expert": ["expert_writer", "assistant"]]
 
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
         for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
@@ -152,6 +153,30 @@ extension Config {
             p.finish()
         }
         return c
+    }
+
+    private static func parseExpert(_ o: ObjectReader) -> ExpertSettings {
+        var e = ExpertSettings()
+        defer { o.finish() }
+        if let p = o.oneOf("placement", ExpertSettings.Placement.allCases.map(\.rawValue)) { e.placement = ExpertSettings.Placement(rawValue: p)! }
+        if let b = o.bool("clean") { e.clean = b }
+        if let s = o.string("writer_instruction", nonEmpty: true) { e.writerInstruction = s }
+        if let v = o.raw("examples") {
+            guard case .array(let items) = v else { o.reader.report(o.childPath("examples"), "expected an array of {instruction, description}"); return e }
+            var examples: [ExpertSettings.Example] = []
+            for (i, item) in items.enumerated() {
+                guard let x = o.reader.object(item, at: o.childPath("examples") + "[\(i)]") else { continue }
+                if let ins = x.string("instruction", nonEmpty: true), let desc = x.string("description", nonEmpty: true) {
+                    examples.append(.init(instruction: ins, description: desc))
+                } else if !x.has("instruction") || !x.has("description") {
+                    o.reader.report(x.path, "needs instruction and description")
+                }
+                x.finish()
+            }
+            if examples.count < 3 { o.reader.report(o.childPath("examples"), "give at least 3 examples, got \(examples.count)") }
+            e.examples = examples
+        }
+        return e
     }
 
     private static func parseFilters(_ o: ObjectReader) -> FilterConfig {
@@ -302,6 +327,10 @@ extension Config {
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }
         if let n = o.int("margin_tokens", min: 0) { r.marginTokens = n }
+        if let b = o.bool("expert") {
+            r.expert = b
+            if name != "assistant" { o.reader.report(o.childPath("expert"), "only the assistant role answers as an expert") }
+        }
         if r.maxTokens + r.marginTokens >= r.maxContext {
             o.reader.report(o.childPath("max_tokens"), "\(r.maxTokens) leaves no room for a prompt in max_context \(r.maxContext)")
         }

@@ -38,7 +38,7 @@ final class DatasetWriter: Sendable {
     }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
-    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile]
+    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile, ExpertRecipe.file]
 
     var stats: RunStats { state.withLock { $0.stats } }
 

@@ -9,6 +9,8 @@ struct ParrotRecipe: Recipe {
     let step: TurnStep
     let personas: [String]
     let styles: [String]
+    /// `roles.assistant.expert`: the assistant answers as an expert written from the first question.
+    let expert: ExpertWriter?
 
     init(engine: Engine) throws(ConfigError) {
         // Config.parse checks this; a config built in code may not have.
@@ -21,6 +23,14 @@ struct ParrotRecipe: Recipe {
         step = TurnStep(runSeed: engine.config.run.seed)
         personas = engine.personas
         styles = engine.styles
+        if assistant.config.expert {
+            guard let expert = ExpertWriter(engine: engine) else {
+                throw ConfigError(issues: [ConfigIssue(path: "roles.expert_writer", message: "missing: roles.assistant.expert needs an expert_writer role")])
+            }
+            self.expert = expert
+        } else {
+            expert = nil
+        }
     }
 
     /// The seed's first messages and the dialogue's turn plan.
@@ -52,7 +62,10 @@ struct ParrotRecipe: Recipe {
             try Task.checkCancellation()
             let writing: Speaker = d.messages.last?.speaker == .user ? .assistant : .user
             if writing == .user && d.turns >= maxTurns { return .maxTurns }
-            let role = writing == .assistant ? assistant : asker
+            var role = writing == .assistant ? assistant : asker
+            if writing == .assistant, let expert, let question = d.messages.first(where: { $0.speaker == .user }) {
+                role = ExpertWriter.answering(assistant, as: try await expert.identity(of: &d, from: question.content, record: record))
+            }
             switch try await step.run(role, writing: writing, in: d, cache: &cache) {
             case .contextExhausted(let detail):
                 d.meta["context_exhausted"] = .string(detail)
@@ -63,6 +76,7 @@ struct ParrotRecipe: Recipe {
                     m.content = String(m.content[..<r.lowerBound])
                     return .askerEnded
                 }
+                if writing == .assistant, let expert { m = try expert.cleaned(m, turn: d.turns + 1, in: &d, record: record) }
                 if let why = Self.degeneracy(of: m, said: said, repeats: turns.stopOnRepeat) {
                     d.meta["degenerate"] = .string(why)
                     return .degenerate

@@ -32,6 +32,7 @@ enum Recipes {
         switch engine.config.recipe {
         case "eval": try EvalRecipe(engine: engine)
         case "capo": try CaPORecipe(engine: engine)
+        case "expert": try ExpertRecipe(engine: engine)
         default: try ParrotRecipe(engine: engine)
         }
     }

@@ -1,0 +1,137 @@
+/// Writes expert identities and lets the assistant answer as them (ExpertPrompting).
+struct ExpertWriter: Sendable {
+    let writer: Role
+    let settings: ExpertSettings
+    let step: TurnStep
+
+    init?(engine: Engine) {
+        guard let writer = engine.roles["expert_writer"] else { return nil }
+        self.writer = writer
+        settings = engine.config.expert
+        step = TurnStep(runSeed: engine.config.run.seed)
+    }
+
+    /// The few-shot request for one instruction.
+    func prompt(for instruction: String) -> String {
+        settings.writerInstruction + "\n\n"
+            + settings.examples.map { "Instruction: \($0.instruction)\nExpert: \($0.description)" }.joined(separator: "\n\n")
+            + "\n\nInstruction: \(instruction)\nExpert:"
+    }
+
+    /// A second-person description of the ideal expert for `instruction`.
+    func identity(for instruction: String, in d: Dialogue) async throws -> String {
+        var scratch = Dialogue(seed: Seed(id: d.id + "#expert", line: d.seed.line), messages: [Message(.user, prompt(for: instruction))])
+        scratch.id = scratch.seed.id
+        var cache = TurnStep.TokenCache()
+        switch try await step.run(writer, writing: .assistant, in: scratch, cache: &cache) {
+        case .message(let m): return m.content
+        case .contextExhausted(let detail): throw GenerationFailure(reason: "expert_writer: \(detail)", attempts: 0)
+        }
+    }
+
+    /// `assistant` with the identity as its system prompt.
+    static func answering(_ assistant: Role, as identity: String) -> Role {
+        var config = assistant.config
+        config.systemPrompt = identity
+        return Role(config: config, endpoint: assistant.endpoint,
+                    prompts: PromptBuilder(role: config, template: assistant.prompts.template, counter: assistant.prompts.counter,
+                                           chatOverhead: assistant.prompts.chatOverhead))
+    }
+
+    /// The identity recorded for the dialogue, written (and journaled) first if there is none.
+    func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws -> String {
+        let text: String
+        if let known = d.records.lazy.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "identity" })?["text"]?.stringValue {
+            text = known
+        } else {
+            text = try await identity(for: instruction, in: d)
+            let r: JSONValue = .object(["kind": "identity", "text": .string(text)])
+            try record.other(r, d.records.count)
+            d.records.append(r)
+        }
+        d.meta["expert_identity"] = .string(text)
+        return text
+    }
+
+    /// Cleans an answer that echoes its identity, journaling what was cut.
+    func cleaned(_ m: Message, turn: Int, in d: inout Dialogue, record: Recorder) throws -> Message {
+        guard settings.clean else { return m }
+        let (text, removed) = ExpertEcho.clean(m.content)
+        guard let removed else { return m }
+        let r: JSONValue = .object(["kind": "cleaning", "turn": .number(Double(turn)), "removed": .string(removed)])
+        try record.other(r, d.records.count)
+        d.records.append(r)
+        var out = m
+        out.content = text
+        return out
+    }
+}
+
+/// `recipe: "expert"`: one instruction per seed; the expert writer describes the ideal
+/// expert, the assistant answers as that expert. Writes `expert.jsonl`.
+struct ExpertRecipe: Recipe {
+    static let file = "expert.jsonl"
+    let assistant: Role
+    let expert: ExpertWriter
+
+    init(engine: Engine) throws(ConfigError) {
+        guard let assistant = engine.roles["assistant"], let expert = ExpertWriter(engine: engine) else {
+            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the expert recipe needs roles expert_writer and assistant")])
+        }
+        self.assistant = assistant
+        self.expert = expert
+    }
+
+    var outputFiles: [String] { [Self.file] }
+
+    func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
+        guard let instruction = seed.question ?? seed.extra["instruction"]?.stringValue, !instruction.isEmpty else {
+            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): expected \"instruction\" or \"question\"")
+            bad.id = seed.id
+            return bad
+        }
+        return Dialogue(seed: seed, messages: [Message(.user, instruction)])
+    }
+
+    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+        let instruction = d.messages[0].content
+        let identity = try await expert.identity(of: &d, from: instruction, record: record)
+        if d.messages.count == 1 {
+            var scratch = d
+            let role: Role
+            switch expert.settings.placement {
+            case .system: role = ExpertWriter.answering(assistant, as: identity)
+            case .prefix:
+                role = assistant
+                scratch.messages = [Message(.user, identity + "\n\n" + instruction)]
+            }
+            var cache = TurnStep.TokenCache()
+            switch try await expert.step.run(role, writing: .assistant, in: scratch, cache: &cache) {
+            case .contextExhausted(let detail):
+                d.meta["context_exhausted"] = .string(detail)
+                return .contextExhausted
+            case .message(let m):
+                let answer = try expert.cleaned(m, turn: 1, in: &d, record: record)
+                try record.message(answer, d.messages.count)
+                d.messages.append(answer)
+            }
+        }
+        if let removed = d.records.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "cleaning" })?["removed"] {
+            d.meta["expert_cleaned"] = removed
+        }
+        return .maxTurns
+    }
+
+    func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] {
+        guard d.messages.count >= 2 else { return [] }
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("id", d.id)
+        w.field("instruction", d.messages[0].content)
+        w.key("expert_identity"); w.value(d.meta["expert_identity"] ?? .null)
+        w.field("answer", d.messages[1].content)
+        w.key("cleaned"); w.value(d.meta["expert_cleaned"] ?? .null)
+        w.endObject()
+        return [(Self.file, w.line())]
+    }
+}
