@@ -22,6 +22,8 @@ public struct Config: Sendable {
     public var capo = CaPOSettings()
     /// ExpertPrompting (`recipe: "expert"`, or `roles.assistant.expert`).
     public var expert = ExpertSettings()
+    /// `recipe: "selftalk"`: workflows, personas, limits, filters.
+    public var selftalk = SelfTalkSettings()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -77,7 +79,7 @@ public struct Config: Sendable {
         }
     }
 
-    public static let recipes = ["parrot", "eval", "capo", "expert"]
+    public static let recipes = ["parrot", "eval", "capo", "expert", "selftalk"]
     public static let outputFormats = ["sharegpt", "messages"]
 }
 

@@ -63,6 +63,7 @@ extension Config {
         if let o = top.object("eval") { config.eval = parseEval(o) }
         if let o = top.object("capo") { config.capo = parseCaPO(o) }
         if let o = top.object("expert") { config.expert = parseExpert(o) }
+        if let o = top.object("selftalk") { config.selftalk = parseSelfTalk(o) }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -86,7 +87,8 @@ extension Config {
     }
 
     /// The roles each recipe needs.
-    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"], "expert": ["expert_writer", "assistant"]]
+    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"], "expert": ["expert_writer", "assistant"],
+                              "selftalk": ["client", "agent", "manager"]]
 
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
         for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
@@ -177,6 +179,32 @@ extension Config {
             e.examples = examples
         }
         return e
+    }
+
+    private static func parseSelfTalk(_ o: ObjectReader) -> SelfTalkSettings {
+        var s = SelfTalkSettings()
+        defer { o.finish() }
+        if let w = o.string("workflows", nonEmpty: true) { s.workflows = w }
+        else if !o.has("workflows") { o.reader.report(o.childPath("workflows"), "missing: a JSON file with the workflow graph(s)") }
+        s.personas = o.list("personas"); s.intentions = o.list("intentions"); s.characters = o.list("characters")
+        if let n = o.int("max_turns") { s.maxTurns = n }
+        if let d = o.double("reach_threshold", max: 1) { s.reachThreshold = d }
+        if let k = o.strings("closing_keywords") { s.closingKeywords = k.filter { !$0.isEmpty } }
+        if let f = o.object("filters") {
+            s.minSubgoals = f.int("min_subgoals", min: 0)
+            s.topPercent = f.double("top_percent", min: 0.001, max: 100)
+            if let b = f.bool("ended_only") { s.endedOnly = b }
+            f.finish()
+        }
+        if let p = o.object("prompts") {
+            if let v = p.string("client", nonEmpty: true) { s.prompts.client = v }
+            if let v = p.string("agent", nonEmpty: true) { s.prompts.agent = v }
+            if let v = p.string("next", nonEmpty: true) { s.prompts.next = v }
+            if let v = p.string("off_script", nonEmpty: true) { s.prompts.offScript = v }
+            if let v = p.string("manager", nonEmpty: true) { s.prompts.manager = v }
+            p.finish()
+        }
+        return s
     }
 
     private static func parseFilters(_ o: ObjectReader) -> FilterConfig {
@@ -308,7 +336,7 @@ extension Config {
         r.mode = r.endpoint == .completion ? .trained : .prompted
         if let m = o.oneOf("mode", RoleConfig.AskerMode.allCases.map(\.rawValue)) {
             r.mode = RoleConfig.AskerMode(rawValue: m)!
-            if name != "asker" { o.reader.report(o.childPath("mode"), "only the asker role has a mode") }
+            if name != "asker" && name != "client" { o.reader.report(o.childPath("mode"), "only the asker and client roles have a mode") }
             if r.mode == .trained && r.endpoint == .chat {
                 o.reader.report(o.childPath("mode"), "\"trained\" continues a transcript and needs \"endpoint\": \"completion\"")
             }
@@ -319,6 +347,7 @@ extension Config {
         if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
         if let s = o.string("persona_prompt", nonEmpty: true) { r.personaPrompt = s }
         if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }
+        if ["client", "agent"].contains(name) { r.maxTokens = 100; r.temperature = 0.8; r.topP = 0.95 }  // Self-talk's sampling
         if let n = o.int("max_tokens") { r.maxTokens = n }
         if let n = o.int("max_context") { r.maxContext = n }
         if let d = o.double("temperature", max: 5) { r.temperature = d }

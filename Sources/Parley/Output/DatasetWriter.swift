@@ -38,7 +38,8 @@ final class DatasetWriter: Sendable {
     }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
-    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile, ExpertRecipe.file]
+    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile, ExpertRecipe.file,
+                                SelfTalkRecipe.selectedFile]
 
     var stats: RunStats { state.withLock { $0.stats } }
 

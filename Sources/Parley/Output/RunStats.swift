@@ -81,6 +81,8 @@ public struct RunSummary: Sendable {
     public var interrupted: Bool
     public var outputDir: String
     public var files: [String]
+    /// Run-level results of the recipe (`Recipe.finishRun`), by recipe name.
+    public var extra: [String: JSONValue] = [:]
 
     public var json: String {
         var w = JSONWriter()
@@ -102,6 +104,7 @@ public struct RunSummary: Sendable {
         if !stats.records.isEmpty { w.key("records"); w.value(.object(stats.records.mapValues { .number(Double($0)) })) }
         if stats.judgedTurns > 0 { w.field("judged_turns", stats.judgedTurns); w.field("unscored_turns", stats.unscoredTurns) }
         w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
+        for k in extra.keys.sorted() { w.key(k); w.value(extra[k]!) }
         w.field("output_dir", outputDir)
         w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()
         w.endObject()

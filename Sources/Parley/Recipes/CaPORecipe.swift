@@ -139,13 +139,7 @@ struct CaPORecipe: Recipe {
                           tokens: inout [String: JSONValue], system: String? = nil) async throws -> String {
         var scratch = Dialogue(seed: Seed(id: "\(d.id)#\(turn)#\(purpose)", line: d.seed.line), messages: history)
         scratch.id = scratch.seed.id
-        var role = assistant
-        if let system {
-            var config = assistant.config
-            config.systemPrompt = View.joined(config.systemPrompt ?? "", system)
-            role = Role(config: config, endpoint: assistant.endpoint, prompts: PromptBuilder(role: config, template: assistant.prompts.template,
-                        counter: assistant.prompts.counter, chatOverhead: assistant.prompts.chatOverhead))
-        }
+        let role = system.map { assistant.with(system: View.joined(assistant.config.systemPrompt ?? "", $0)) } ?? assistant
         var cache = TurnStep.TokenCache()
         switch try await step.run(role, writing: .assistant, in: scratch, cache: &cache) {
         case .message(let m):

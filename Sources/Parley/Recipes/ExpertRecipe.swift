@@ -29,15 +29,6 @@ struct ExpertWriter: Sendable {
         }
     }
 
-    /// `assistant` with the identity as its system prompt.
-    static func answering(_ assistant: Role, as identity: String) -> Role {
-        var config = assistant.config
-        config.systemPrompt = identity
-        return Role(config: config, endpoint: assistant.endpoint,
-                    prompts: PromptBuilder(role: config, template: assistant.prompts.template, counter: assistant.prompts.counter,
-                                           chatOverhead: assistant.prompts.chatOverhead))
-    }
-
     /// The identity recorded for the dialogue, written (and journaled) first if there is none.
     func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws -> String {
         let text: String
@@ -100,7 +91,7 @@ struct ExpertRecipe: Recipe {
             var scratch = d
             let role: Role
             switch expert.settings.placement {
-            case .system: role = ExpertWriter.answering(assistant, as: identity)
+            case .system: role = assistant.with(system: identity)
             case .prefix:
                 role = assistant
                 scratch.messages = [Message(.user, identity + "\n\n" + instruction)]

@@ -64,7 +64,7 @@ struct ParrotRecipe: Recipe {
             if writing == .user && d.turns >= maxTurns { return .maxTurns }
             var role = writing == .assistant ? assistant : asker
             if writing == .assistant, let expert, let question = d.messages.first(where: { $0.speaker == .user }) {
-                role = ExpertWriter.answering(assistant, as: try await expert.identity(of: &d, from: question.content, record: record))
+                role = assistant.with(system: try await expert.identity(of: &d, from: question.content, record: record))
             }
             switch try await step.run(role, writing: writing, in: d, cache: &cache) {
             case .contextExhausted(let detail):

@@ -10,11 +10,15 @@ protocol Recipe: Sendable {
     var outputFiles: [String] { get }
     /// The rows an ended dialogue adds to those files.
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])]
+    /// Work over the whole run once every dialogue has ended (run-level filters); what it
+    /// returns goes into `summary.json` under the recipe's name.
+    func finishRun(dir: String) throws -> JSONValue?
 }
 
 extension Recipe {
     var outputFiles: [String] { [] }
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] { [] }
+    func finishRun(dir: String) throws -> JSONValue? { nil }
 }
 
 /// What a recipe journals as it goes.
@@ -33,6 +37,7 @@ enum Recipes {
         case "eval": try EvalRecipe(engine: engine)
         case "capo": try CaPORecipe(engine: engine)
         case "expert": try ExpertRecipe(engine: engine)
+        case "selftalk": try SelfTalkRecipe(engine: engine)
         default: try ParrotRecipe(engine: engine)
         }
     }

@@ -8,6 +8,24 @@ public struct Role: Sendable {
     public var name: String { config.name }
 }
 
+extension Role {
+    /// The role with another system prompt (a dialogue's persona, an expert identity).
+    func with(system: String) -> Role {
+        var config = self.config
+        config.systemPrompt = system
+        return Role(config: config, endpoint: endpoint,
+                    prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter, chatOverhead: prompts.chatOverhead))
+    }
+
+    /// The role with more stop sequences.
+    func with(stops: [String]) -> Role {
+        var config = self.config
+        config.stop += stops.filter { !config.stop.contains($0) }
+        return Role(config: config, endpoint: endpoint,
+                    prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter, chatOverhead: prompts.chatOverhead))
+    }
+}
+
 /// The runtime's view of a config: one `ModelEndpoint` per backend (shared by every role
 /// it serves, so concurrency is bounded per server) and one `Role` per configured role.
 public struct Engine: Sendable {

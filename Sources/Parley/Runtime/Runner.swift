@@ -105,9 +105,10 @@ public final class Runner: Sendable {
         } catch is CancellationError {
             interrupted = true
         }
-        let summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
-                                 interrupted: interrupted, outputDir: outputDir,
-                                 files: DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) })
+        var summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
+                                 interrupted: interrupted, outputDir: outputDir, files: [])
+        if !interrupted, let extra = try recipe.finishRun(dir: outputDir) { summary.extra[config.recipe] = extra }
+        summary.files = DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) }
         try? (summary.json + "\n").write(toFile: dir.summaryPath, atomically: true, encoding: .utf8)
         return summary
     }

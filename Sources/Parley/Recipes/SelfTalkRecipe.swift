@@ -1,0 +1,200 @@
+import Foundation
+
+/// Self-talk (Ulmer et al. 2024): a `client` (a persona with an intention) and an `agent`
+/// (a character following a workflow graph) talk; before each agent turn the `manager`
+/// says which expected answer the client's last reply matches, and the agent is told
+/// the next step (or to reply naturally). Ends at `max_turns` or on a closing word. Each
+/// dialogue is scored by the workflow nodes its agent reached; the run's filters apply
+/// at its end (`selftalk_selected.jsonl`).
+struct SelfTalkRecipe: Recipe {
+    static let selectedFile = "selftalk_selected.jsonl"
+    let client: Role, agent: Role, manager: Role
+    let workflows: [Workflow]
+    let personas: [String], intentions: [String], characters: [String]
+    let settings: SelfTalkSettings
+    let step: TurnStep
+    let runSeed: UInt64
+
+    init(engine: Engine) throws(ConfigError) {
+        guard let client = engine.roles["client"], let agent = engine.roles["agent"], let manager = engine.roles["manager"] else {
+            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the selftalk recipe needs roles client, agent and manager")])
+        }
+        settings = engine.config.selftalk
+        guard let data = FileManager.default.contents(atPath: settings.workflows),
+              let root = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
+            throw ConfigError(issues: [ConfigIssue(path: "selftalk.workflows", message: "cannot read a JSON workflow file at \"\(settings.workflows)\"")])
+        }
+        var workflows: [Workflow] = []
+        if case .array(let list) = root {
+            for (i, w) in list.enumerated() { workflows.append(try Workflow.parse(w, at: "selftalk.workflows[\(i)]")) }
+        } else {
+            workflows = [try Workflow.parse(root, at: "selftalk.workflows")]
+        }
+        guard !workflows.isEmpty else { throw ConfigError(issues: [ConfigIssue(path: "selftalk.workflows", message: "no workflow in the file")]) }
+        self.workflows = workflows
+        personas = try settings.personas?.load(key: "selftalk.personas") ?? ["a customer"]
+        intentions = try settings.intentions?.load(key: "selftalk.intentions") ?? ["you need help"]
+        characters = try settings.characters?.load(key: "selftalk.characters") ?? ["a friendly agent"]
+        self.client = client.with(stops: ["\nAgent:", "\nAssistant:"])
+        self.agent = agent.with(stops: ["\nCustomer:", "\nClient:", "\nUser:"])
+        self.manager = manager
+        runSeed = engine.config.run.seed
+        step = TurnStep(runSeed: runSeed)
+    }
+
+    var outputFiles: [String] { [] }
+
+    func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
+        var d = Dialogue(seed: seed)
+        let named = seed.extra["workflow"]?.stringValue
+        guard let workflow = named.map({ n in workflows.first { $0.name == n } }) ?? ParrotRecipe.pick(workflows.map(\.name), "workflow", runSeed, seed.id)
+                .flatMap({ n in workflows.first { $0.name == n } }) else {
+            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): no workflow named \"\(named ?? "")\"")
+            bad.id = seed.id
+            return bad
+        }
+        d.meta["workflow"] = .string(workflow.name)
+        for (key, list) in [("persona", personas), ("intention", intentions), ("character", characters)] {
+            d.meta[key] = ParrotRecipe.pick(list, key, runSeed, seed.id).map(JSONValue.string) ?? .null
+        }
+        return d
+    }
+
+    func workflow(of d: Dialogue) -> Workflow {
+        workflows.first { $0.name == d.meta["workflow"]?.stringValue } ?? workflows[0]
+    }
+
+    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+        let wf = workflow(of: d)
+        func fill(_ s: String) -> String {
+            var s = s
+            for key in ["persona", "intention", "character"] { s = s.replacingOccurrences(of: "{\(key)}", with: d.meta[key]?.stringValue ?? "") }
+            return s
+        }
+        var steps = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "step" }
+        var node = steps.last?["node"]?.stringValue
+        var agentCache = TurnStep.TokenCache(), clientCache = TurnStep.TokenCache()
+        let opening = Message(.user, "[The customer joins the chat.]")
+        let reason: EndReason
+        while true {
+            try Task.checkCancellation()
+            if d.messages.count >= 2, ParrotRecipe.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
+            if d.messages.last?.speaker != .assistant {
+                // The agent's turn: where in the workflow, then what to say.
+                if steps.count >= settings.maxTurns { reason = .maxTurns; break }
+                if steps.count == d.messages.filter({ $0.speaker == .assistant }).count {
+                    let s = try await nextStep(wf, from: node, after: d, turn: steps.count + 1)
+                    try record.other(.object(s), d.records.count)
+                    d.records.append(.object(s))
+                    steps.append(s)
+                    if let next = s["node"]?.stringValue { node = next }
+                }
+                let guidance = steps.last?["node"]?.stringValue.flatMap { wf.nodes[$0] }
+                    .map { settings.prompts.next.replacingOccurrences(of: "{step}", with: $0) } ?? settings.prompts.offScript
+                var view = d
+                view.messages = [opening] + d.messages
+                let role = agent.with(system: fill(settings.prompts.agent) + "\n\n" + guidance)
+                guard case .message(let m) = try await step.run(role, writing: .assistant, in: view, cache: &agentCache) else {
+                    reason = .contextExhausted; break
+                }
+                try record.message(m, d.messages.count)
+                d.messages.append(m)
+            } else {
+                let role = client.with(system: fill(settings.prompts.client))
+                guard case .message(let m) = try await step.run(role, writing: .user, in: d, cache: &clientCache) else {
+                    reason = .contextExhausted; break
+                }
+                if m.content.isEmpty { reason = .degenerate; break }
+                try record.message(m, d.messages.count)
+                d.messages.append(m)
+            }
+        }
+        let progress = WorkflowProgress(workflow: wf, agentUtterances: d.messages.filter { $0.speaker == .assistant }.map(\.content),
+                                        ended: reason == .closed, threshold: settings.reachThreshold)
+        d.meta["selftalk"] = .object([
+            "nodes_reached": .array(progress.reached.map(JSONValue.string)), "depth": .number(Double(progress.depth)),
+            "relative_depth": .number(progress.relativeDepth), "ended": .bool(progress.ended),
+            "longest_path": .number(Double(wf.longestPath)), "steps": .array(steps.map(JSONValue.object)),
+        ])
+        return reason
+    }
+
+    /// The workflow node the agent should say next: the start, or the target of the edge
+    /// the manager matched to the client's last reply (nil: none matched).
+    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws -> [String: JSONValue] {
+        var s: [String: JSONValue] = ["kind": "step", "turn": .number(Double(turn))]
+        guard let node else { s["node"] = .string(wf.start); s["choice"] = "start"; return s }
+        let edges = wf.edges(from: node)
+        guard !edges.isEmpty, let reply = d.messages.last(where: { $0.speaker == .user })?.content else {
+            s["node"] = .null; s["choice"] = "no edge"; return s
+        }
+        let options = edges.enumerated().map { "\($0.offset + 1). \($0.element.answer)" } + ["\(edges.count + 1). none of the above"]
+        let question = settings.prompts.manager + "\n\nThe agent said: \(d.messages.last(where: { $0.speaker == .assistant })?.content ?? "")\n"
+            + "The customer replied: \(reply)\n\n" + options.joined(separator: "\n") + "\n\nAnswer with the number only."
+        var scratch = Dialogue(seed: Seed(id: "\(d.id)#manager#\(turn)", line: d.seed.line), messages: [Message(.user, question)])
+        scratch.id = scratch.seed.id
+        var cache = TurnStep.TokenCache()
+        guard case .message(let m) = try await step.run(manager, writing: .assistant, in: scratch, cache: &cache) else {
+            throw GenerationFailure(reason: "manager: the question does not fit its context", attempts: 0)
+        }
+        s["raw"] = .string(m.content)
+        let number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
+        switch number {
+        case let n? where n >= 1 && n <= edges.count: s["node"] = .string(edges[n - 1].to); s["choice"] = .number(Double(n))
+        case let n? where n == edges.count + 1: s["node"] = .null; s["choice"] = "none"
+        default: s["node"] = .null; s["choice"] = "unparsed"
+        }
+        return s
+    }
+
+    /// A finished dialogue as the run-level filters see it.
+    struct Scored {
+        var id: String, depth: Int, relative: Double, ended: Bool
+        var line: [UInt8]
+    }
+
+    /// The run's filters over all its dialogues (top p% needs them all): writes the
+    /// selected ones and returns the depth distribution and the filter yield.
+    func finishRun(dir: String) throws -> JSONValue? {
+        let reader = try DatasetReader(path: dir + "/" + DatasetWriter.dialoguesFile, shape: .sharegpt)
+        var rows: [Scored] = []
+        while let row = reader.nextObject() {
+            guard let m = row["meta"]?.objectValue?["selftalk"]?.objectValue, case .number(let depth)? = m["depth"] else { continue }
+            var relative = 0.0
+            if case .number(let r)? = m["relative_depth"] { relative = r }
+            rows.append(Scored(id: row["id"]?.stringValue ?? "", depth: Int(depth), relative: relative, ended: m["ended"] == .bool(true),
+                               line: Array(JSONValue.object(row).canonicalText.utf8) + [0x0A]))
+        }
+        var kept = rows
+        var removed: [String: JSONValue] = [:]
+        func apply(_ name: String, _ keep: (Int, Scored) -> Bool) {
+            let before = kept.count
+            kept = kept.enumerated().filter { keep($0.offset, $0.element) }.map(\.element)
+            removed[name] = .number(Double(before - kept.count))
+        }
+        if settings.endedOnly { apply("ended_only") { $1.ended } }
+        if let k = settings.minSubgoals { apply("min_subgoals") { $1.depth >= k } }
+        if let p = settings.topPercent {
+            kept.sort { $0.depth != $1.depth ? $0.depth > $1.depth : $0.id < $1.id }
+            let n = Int((Double(kept.count) * p / 100).rounded(.up))
+            apply("top_percent") { i, _ in i < n }
+        }
+        try Data(kept.flatMap(\.line)).write(to: URL(fileURLWithPath: dir + "/" + Self.selectedFile), options: .atomic)
+        var depths: [String: Int] = [:]
+        for r in rows { depths[String(r.depth), default: 0] += 1 }
+        let count = Double(max(rows.count, 1))
+        let meanDepth = Double(rows.reduce(0) { $0 + $1.depth }) / count
+        let meanRelative = rows.reduce(0.0) { $0 + $1.relative } / count
+        let summary: [String: JSONValue] = [
+            "dialogues": .number(Double(rows.count)),
+            "depths": .object(depths.mapValues { .number(Double($0)) }),
+            "mean_depth": .number(meanDepth),
+            "mean_relative_depth": .number(meanRelative),
+            "ended": .number(Double(rows.filter(\.ended).count)),
+            "removed_by": .object(removed),
+            "selected": .number(Double(kept.count)),
+            "yield": .number(rows.isEmpty ? 0 : Double(kept.count) / Double(rows.count)),
+        ]
+        return .object(summary)
+    }
+}
