@@ -67,3 +67,23 @@ def write_seeds(tmp, lines, name="seeds.jsonl"):
 def binary_exists():
     if not Path(BIN).exists():
         pytest.fail(f"{BIN} not found: build with `swift build` first (scripts/test does)")
+
+
+def kill_until_done(args, seed, window=(0.1, 0.4), attempts=60):
+    """Runs the CLI again and again, SIGKILLing it after a random moment in `window`
+    seconds, until a run finishes by itself; returns how many times it was killed."""
+    import random
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(attempts):
+        proc = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=rng.uniform(*window))
+        except subprocess.TimeoutExpired:
+            proc.kill()  # SIGKILL: no chance to clean up
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        return kills
+    raise AssertionError("the run never finished")

@@ -1,10 +1,10 @@
 """Kill -9 the CLI at random moments, re-run until done: every seed ends exactly once,
 every line parses, and the dialogues (personas and filter trims included) equal those
 of an uninterrupted run."""
-import json, random, subprocess, time
+import json
 from pathlib import Path
 
-from conftest import BIN, ROOT, parley, read_jsonl, scripted_config, write_seeds
+from conftest import BIN, kill_until_done, parley, read_jsonl, scripted_config, write_seeds
 
 
 def dialogues(run):
@@ -25,23 +25,8 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "reference", "--quiet", check=True)
     reference = dialogues(tmp_path / "reference")
 
-    rng = random.Random(1234)
     run = tmp_path / "crashed"
-    args = [BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", run, "--quiet"]
-    kills = 0
-    for attempt in range(60):
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=rng.uniform(0.1, 0.4))
-        except subprocess.TimeoutExpired:
-            proc.kill()  # SIGKILL: no chance to clean up
-            proc.wait()
-            kills += 1
-            continue
-        assert proc.returncode == 0, proc.stderr.read().decode()
-        break
-    else:
-        raise AssertionError("the run never finished")
+    kills = kill_until_done([BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", run, "--quiet"], seed=1234)
     print(f"killed {kills} times")
     assert kills >= 4, "the test must really interrupt the run"
 

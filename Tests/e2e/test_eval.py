@@ -1,10 +1,10 @@
 """`parley eval` end to end: the CLI over the shipped sessions, pairwise from two answer
 files, reports compared, SIGKILL mid-evaluation, and the real local model as candidate
 and judge (it judges badly; the report must say how many turns it could not score)."""
-import json, random, subprocess
+import json
 from pathlib import Path
 
-from conftest import BIN, ROOT, parley, read_jsonl, write_json
+from conftest import BIN, ROOT, kill_until_done, parley, read_jsonl, write_json
 from test_stats import render
 
 SESSIONS = ROOT / "examples/eval/sessions.jsonl"
@@ -83,22 +83,8 @@ def test_sigkill_mid_evaluation_loses_and_repeats_nothing(tmp_path):
                         run={"seed": 4, "concurrency": 2})
     ref = parley("eval", "--config", cfg, "--questions", SESSIONS, "--out", tmp_path / "reference", "--quiet")
     assert ref.returncode == 0, ref.stderr
-    rng = random.Random(7)
-    args = [BIN, "eval", "--config", cfg, "--questions", SESSIONS, "--out", tmp_path / "run", "--quiet"]
-    kills = 0
-    for _ in range(60):
-        proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=rng.uniform(0.15, 0.5))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            kills += 1
-            continue
-        assert proc.returncode == 0, proc.stderr.read().decode()
-        break
-    else:
-        raise AssertionError("the evaluation never finished")
+    kills = kill_until_done([BIN, "eval", "--config", cfg, "--questions", SESSIONS, "--out", tmp_path / "run", "--quiet"],
+                            seed=7, window=(0.15, 0.5))
     assert kills >= 3, "the test must really interrupt the run"
     journal = read_jsonl(tmp_path / "run/journal.jsonl")
     judged = [(e["d"], e["j"]["turn"]) for e in journal if e["t"] == "judge"]

@@ -72,7 +72,7 @@ struct SelfTalkRecipe: Recipe {
             return s
         }
         var steps = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "step" }
-        var node = steps.last?["node"]?.stringValue
+        var node = steps.last { $0["node"]?.stringValue != nil }?["node"]?.stringValue  // "none of the above" keeps the node
         var agentCache = TurnStep.TokenCache(), clientCache = TurnStep.TokenCache()
         let opening = Message(.user, "[The customer joins the chat.]")
         let reason: EndReason
@@ -81,8 +81,9 @@ struct SelfTalkRecipe: Recipe {
             if d.messages.count >= 2, ParrotRecipe.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
             if d.messages.last?.speaker != .assistant {
                 // The agent's turn: where in the workflow, then what to say.
-                if steps.count >= settings.maxTurns { reason = .maxTurns; break }
-                if steps.count == d.messages.filter({ $0.speaker == .assistant }).count {
+                let agentTurns = d.messages.filter { $0.speaker == .assistant }.count
+                if agentTurns >= settings.maxTurns { reason = .maxTurns; break }
+                if steps.count == agentTurns {  // else a resume: the step was journaled, the message not yet
                     let s = try await nextStep(wf, from: node, after: d, turn: steps.count + 1)
                     try record.other(.object(s), d.records.count)
                     d.records.append(.object(s))
