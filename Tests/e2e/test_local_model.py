@@ -1,12 +1,21 @@
 """Parley against the real local llama.cpp server and the small Gemma model, with a
 deliberately small context: 4 slots of 512 tokens, dialogues of 8 turns."""
-import json, os, re, subprocess
+import json, os, re, subprocess, time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, need, parley, read_jsonl
+from conftest import BIN, ROOT, need, parley, read_jsonl
 
 SCRIPT = ROOT / "scripts/local-model"
+
+
+def read_jsonl_partial(path):
+    """The complete lines of a file another process is appending to."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 SLOT = 512
 
 
@@ -165,3 +174,45 @@ def test_evaluation_with_the_small_model_as_candidate_and_judge(tmp_path, llama_
     assert model["overall"]["unscored"] == len(unscored)
     assert f"| {len(unscored)} |" in (tmp_path / "run/report.md").read_text()
     print(f"\nsmall model as judge: {16 - len(unscored)} of 16 turns scored, {len(unscored)} unscored")
+
+
+@pytest.mark.parametrize("example,output", [("capo-local", "pairs.jsonl"), ("expert-local", "expert.jsonl"),
+                                            ("selftalk-local", "selftalk_selected.jsonl")])
+def test_recipes_on_the_local_model_through_a_sigkill(tmp_path, llama_server, example, output):
+    """CaPO, ExpertPrompting and Self-talk against the real server: killed once mid-run
+    (after a few journaled steps), resumed to the end with nothing lost or made twice."""
+    run = tmp_path / "run"
+    args = [BIN, "synth", "--config", f"examples/configs/{example}.json", "--out", run, "--quiet",
+            "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=3"]
+    if example == "selftalk-local":
+        args += ["--set", "selftalk.max_turns=3"]
+    proc = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        made = [e for e in read_jsonl_partial(run / "journal.jsonl") if e["t"] in ("msg", "rec")]
+        if len(made) >= 3:
+            proc.kill()
+            break
+        time.sleep(0.05)
+    proc.wait()
+    p = parley(*args[1:], timeout=900)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["failed"] == 0, (run / "failures.jsonl").read_text()
+    assert summary["finished"] + summary["filtered"] == 3
+    journal = read_jsonl(run / "journal.jsonl")
+    for kind in ("msg", "rec"):
+        made = [(e["d"], e["n"]) for e in journal if e["t"] == kind]
+        assert len(made) == len(set(made)), f"a {kind} was made twice"
+    assert len([e for e in journal if e["t"] == "end"]) == 3, "every seed ended exactly once"
+    rows = read_jsonl(run / output)
+    if example == "capo-local":
+        assert summary["records"]["select"] == 4  # "Is it long?", "…make them…", "Why does it…", "What about the other one?"
+        assert all(r["prompt"][-1]["role"] == "user" and r["chosen"] and r["rejected"] for r in rows)
+    elif example == "expert-local":
+        assert len(rows) == 3 and all(r["expert_identity"] and r["answer"] is not None for r in rows)
+    else:
+        st = summary["selftalk"]
+        assert st["dialogues"] == 3 and st["selected"] == len(rows)
+        for r in read_jsonl(run / "dialogues.jsonl"):
+            assert 0 <= r["meta"]["selftalk"]["relative_depth"] <= 1 and r["meta"]["selftalk"]["steps"]
