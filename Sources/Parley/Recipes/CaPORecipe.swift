@@ -38,9 +38,7 @@ struct CaPORecipe: Recipe {
         var d = Dialogue(seed: seed)
         guard case .object(let row) = JSONValue.object(seed.extra), let shape = DatasetShape.detect(row),
               let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user }) else {
-            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): expected a dialogue (conversations or messages)")
-            bad.id = seed.id
-            return bad
+            return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): expected a dialogue (conversations or messages)")
         }
         d.messages = messages
         return d

@@ -31,9 +31,7 @@ struct EvalRecipe: Recipe {
         d.meta["category"] = .string(x["category"]?.stringValue ?? meta["category"]?.stringValue ?? "general")
         if case .array(let refs)? = x["reference"] ?? meta["reference"] { d.meta["reference"] = .array(refs) }
         func invalid(_ why: String) -> Dialogue {
-            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): \(why)")
-            bad.id = seed.id
-            return bad
+            return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): \(why)")
         }
         switch settings.mode {
         case .pairwise:

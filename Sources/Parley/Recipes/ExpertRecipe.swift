@@ -77,9 +77,7 @@ struct ExpertRecipe: Recipe {
 
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         guard let instruction = seed.question ?? seed.extra["instruction"]?.stringValue, !instruction.isEmpty else {
-            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): expected \"instruction\" or \"question\"")
-            bad.id = seed.id
-            return bad
+            return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): expected \"instruction\" or \"question\"")
         }
         return Dialogue(seed: seed, messages: [Message(.user, instruction)])
     }

@@ -49,9 +49,7 @@ struct SelfTalkRecipe: Recipe {
         let named = seed.extra["workflow"]?.stringValue
         guard let workflow = named.map({ n in workflows.first { $0.name == n } }) ?? ParrotRecipe.pick(workflows.map(\.name), "workflow", runSeed, seed.id)
                 .flatMap({ n in workflows.first { $0.name == n } }) else {
-            var bad = Runner.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): no workflow named \"\(named ?? "")\"")
-            bad.id = seed.id
-            return bad
+            return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): no workflow named \"\(named ?? "")\"")
         }
         d.meta["workflow"] = .string(workflow.name)
         for (key, list) in [("persona", personas), ("intention", intentions), ("character", characters)] {

@@ -158,7 +158,12 @@ public final class Runner: Sendable {
     }
 
     static func invalidSeed(line: Int, reason: String) -> Dialogue {
-        var d = Dialogue(seed: Seed(id: "line-\(line)", line: line))
+        invalidSeed(Seed(id: "line-\(line)", line: line), reason: reason)
+    }
+
+    /// A seed a recipe cannot use: ended at once, recorded in failures.jsonl with the reason.
+    static func invalidSeed(_ seed: Seed, reason: String) -> Dialogue {
+        var d = Dialogue(seed: seed)
         d.status = .failed
         d.endReason = .invalidSeed
         d.failure = reason
