@@ -86,6 +86,8 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertTrue(systems[2].hasSuffix(prompts.offScript), "none of the above: reply naturally")
         XCTAssertTrue(systems[0].hasPrefix("You are Sam, an agent"))
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertEqual(conversation(row).last?.1, "Thanks, goodbye!", "the client's goodbye stays in the dialogue")
+        XCTAssertEqual(conversation(row).first?.0, "gpt", "the agent opens")
         let meta = try XCTUnwrap((row["meta"] as? [String: Any])?["selftalk"] as? [String: Any])
         XCTAssertEqual(meta["nodes_reached"] as? [String], ["a", "b"])
         XCTAssertEqual(meta["depth"] as? Int, 2)

@@ -8,6 +8,8 @@ protocol Recipe: Sendable {
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason
     /// Output files of this recipe besides the dataset files (e.g. `pairs.jsonl`).
     var outputFiles: [String] { get }
+    /// Whether a dataset row ends on an assistant message (an unanswered last user turn is cut).
+    var endsOnAnswer: Bool { get }
     /// The rows an ended dialogue adds to those files.
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])]
     /// Work over the whole run once every dialogue has ended (run-level filters); what it
@@ -17,6 +19,7 @@ protocol Recipe: Sendable {
 
 extension Recipe {
     var outputFiles: [String] { [] }
+    var endsOnAnswer: Bool { true }
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] { [] }
     func finishRun(dir: String) throws -> JSONValue? { nil }
 }

@@ -42,7 +42,8 @@ struct SelfTalkRecipe: Recipe {
         step = TurnStep(runSeed: runSeed)
     }
 
-    var outputFiles: [String] { [] }
+    /// The client's goodbye is part of a finished conversation.
+    var endsOnAnswer: Bool { false }
 
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         var d = Dialogue(seed: seed)

@@ -137,7 +137,7 @@ public final class Runner: Sendable {
             })
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
-            if d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
+            if recipe.endsOnAnswer, d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
             let kept = engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true
             d.status = kept && d.turns >= engine.config.turns.min ? .finished : .filtered
         } catch let failure as GenerationFailure {
