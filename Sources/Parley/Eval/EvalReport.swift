@@ -175,8 +175,22 @@ public struct EvalReport: Sendable {
         if !models.isEmpty {
             body += HTMLReport.section("Score per turn", "Mean judge score (1–10) at each turn of the sessions; unscored turns are left out of the mean and counted in the table.", perTurnChart())
         }
-        body += "<h2>Tables</h2>\n<pre>\(HTMLReport.escape(markdown))</pre>\n"
+        body += "<h2>Tables</h2>\n" + Self.htmlTables(markdown)
         return HTMLReport.page(title: "Parley evaluation", body: body)
+    }
+
+    /// The Markdown tables as HTML tables.
+    static func htmlTables(_ markdown: String) -> String {
+        markdown.components(separatedBy: "\n\n").map { block in
+            let lines = block.split(separator: "\n").filter { !$0.hasPrefix("|---") }
+            let rows = lines.map { line in
+                line.trimmingCharacters(in: CharacterSet(charactersIn: "| ")).components(separatedBy: " | ")
+            }
+            guard let head = rows.first else { return "" }
+            return "<table><tr>" + head.map { "<th>\(HTMLReport.escape($0))</th>" }.joined() + "</tr>\n"
+                + rows.dropFirst().map { "<tr>" + $0.map { "<td>\(HTMLReport.escape($0))</td>" }.joined() + "</tr>\n" }.joined()
+                + "</table>\n"
+        }.joined()
     }
 
     /// One line per model over the turn indices, on a fixed 1–10 scale.
@@ -203,7 +217,7 @@ public struct EvalReport: Sendable {
             for p in points {
                 svg += "<circle cx=\"\(HTMLReport.f(p.0))\" cy=\"\(HTMLReport.f(p.1))\" r=\"4\" fill=\"\(color)\"><title>\(HTMLReport.escape(m.name)), turn \(p.3): \(HTMLReport.f(p.2, digits: 2))</title></circle>"
             }
-            svg += "<text x=\"\(HTMLReport.f(left + plotW + 10))\" y=\"\(HTMLReport.f(top + 14 + 16 * Double(k)))\" fill=\"\(color)\">\(HTMLReport.escape(m.name))</text>"
+            svg += "<text x=\"\(HTMLReport.f(left + plotW + 10))\" y=\"\(HTMLReport.f(top + 14 + 16 * Double(k)))\" style=\"fill:\(color)\">\(HTMLReport.escape(m.name))</text>"
         }
         return svg + "</svg>"
     }
