@@ -112,7 +112,7 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(m.perTurn[2], EvalReport.Tally(sum: 0, scored: 0, unscored: 1))
         XCTAssertEqual(m.overall.mean, 7)
         XCTAssertEqual(m.perCategory["math"]?.unscored, 1)
-        XCTAssertTrue(report.markdown.contains("| 7 | 2 | 1 | 5 | – (1 unscored) | 9 |"), report.markdown)
+        XCTAssertTrue(report.markdown.contains("| 7 | 2 | 1 | 0 | 5 | – (1 unscored) | 9 |"), report.markdown)
         XCTAssertTrue(report.html.contains("data-chart=\"per-turn\""))
     }
 

@@ -78,7 +78,7 @@ public struct EvalReport: Sendable {
             let failed = (try? DatasetReader.lineCount(dir + "/failures.jsonl")) ?? 0
             for name in single.keys.sorted() {
                 var m = single[name]!
-                m.failedSessions = single.count == 1 ? failed : 0
+                m.failedSessions = single.count == 1 ? failed : 0  // a run of one model: its failures are that model's
                 m.sampleSpread = spreads[name].map { $0.reduce(0, +) / Double($0.count) }
                 report.models.append(m)
             }
@@ -148,10 +148,10 @@ public struct EvalReport: Sendable {
                 let mean = t.mean.map { HTMLReport.f($0, digits: 2) } ?? "–"
                 return t.unscored > 0 ? "\(mean) (\(t.unscored) unscored)" : mean
             }
-            out += "| model | overall | scored | unscored | " + turns.map { "turn \($0)" }.joined(separator: " | ") + " |\n"
-            out += "|---|---:|---:|---:|" + String(repeating: "---:|", count: turns.count) + "\n"
+            out += "| model | overall | scored | unscored | failed sessions | " + turns.map { "turn \($0)" }.joined(separator: " | ") + " |\n"
+            out += "|---|---:|---:|---:|---:|" + String(repeating: "---:|", count: turns.count) + "\n"
             for m in models {
-                out += "| \(m.name) | \(m.overall.mean.map { HTMLReport.f($0, digits: 2) } ?? "–") | \(m.overall.scored) | \(m.overall.unscored) | "
+                out += "| \(m.name) | \(m.overall.mean.map { HTMLReport.f($0, digits: 2) } ?? "–") | \(m.overall.scored) | \(m.overall.unscored) | \(m.failedSessions) | "
                 out += turns.map { cell(m.perTurn[$0]) }.joined(separator: " | ") + " |\n"
             }
             out += "\n| model | " + cats.joined(separator: " | ") + " |\n|---|" + String(repeating: "---:|", count: cats.count) + "\n"
