@@ -134,6 +134,7 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(summary.stats.finished, 1)
         let failure = try XCTUnwrap(try readJSONL(out + "/failures.jsonl").first)
         XCTAssertTrue((failure["reason"] as? String ?? "").contains("judge down"))
+        XCTAssertEqual(try EvalReport.load(runs: [out]).models.first?.failedSessions, 1)
     }
 
     func answered(_ id: String, _ answers: [String], model: String) -> String {
