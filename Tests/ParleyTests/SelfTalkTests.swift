@@ -48,6 +48,7 @@ final class SelfTalkTests: XCTestCase {
             guard case .chat(let m) = r.prompt else { return GenerationResult(text: "") }
             switch r.role {
             case "manager": return GenerationResult(text: manager(m.last!.content))
+            case "stage": return GenerationResult(text: m.last!.content.contains("Client message 3") ? "End." : "Middle, I think.")
             case "agent":
                 let system = m.first!.content
                 agentSystems.withLock { $0.append(system) }
@@ -62,11 +63,11 @@ final class SelfTalkTests: XCTestCase {
         }
     }
 
-    func config(_ dir: String, filters: String = "{}") throws -> Config {
+    func config(_ dir: String, filters: String = "{}", stage: Bool = false) throws -> Config {
         try workflow.write(toFile: dir + "/wf.json", atomically: true, encoding: .utf8)
         return try Config.parse("""
             {"recipe": "selftalk", "backends": {"m": {"type": "scripted"}},
-             "roles": {"client": {"backend": "m"}, "agent": {"backend": "m"}, "manager": {"backend": "m", "max_tokens": 4}},
+             "roles": {"client": {"backend": "m"}, "agent": {"backend": "m"}, "manager": {"backend": "m", "max_tokens": 4}\(stage ? #", "stage": {"backend": "m", "max_tokens": 4}"# : "")},
              "selftalk": {"workflows": "\(dir)/wf.json", "personas": ["Ann"], "intentions": ["you want to return shoes"],
                           "characters": ["Sam"], "max_turns": 6, "filters": \(filters)}}
             """)
@@ -114,5 +115,15 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(removed["top_percent"], .number(3))
         XCTAssertEqual(t["selected"], .number(3))
         XCTAssertEqual(Set(try readJSONL(out + "/selftalk_selected.jsonl").map { $0["id"] as? String }), ["s1", "s2", "s3"])
+    }
+
+    func testAStageJudgeCanEndTheConversation() async throws {
+        let models = Models { _ in "1" }
+        let (summary, out) = try await runSynth(try config(tempDir(), stage: true), seeds: [#"{"id": "x"}"#], backends: ["m": models])
+        XCTAssertEqual(summary.stats.endReasons, ["closed": 1])
+        XCTAssertEqual(summary.stats.records["stage"], 2, "asked after each client turn until it said end")
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertEqual(conversation(row).last?.1, "Client message 3 from x.")
+        XCTAssertEqual(((row["meta"] as? [String: Any])?["selftalk"] as? [String: Any])?["ended"] as? Bool, true)
     }
 }

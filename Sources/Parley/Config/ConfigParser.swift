@@ -202,6 +202,7 @@ extension Config {
             if let v = p.string("next", nonEmpty: true) { s.prompts.next = v }
             if let v = p.string("off_script", nonEmpty: true) { s.prompts.offScript = v }
             if let v = p.string("manager", nonEmpty: true) { s.prompts.manager = v }
+            if let v = p.string("stage", nonEmpty: true) { s.prompts.stage = v }
             p.finish()
         }
         return s

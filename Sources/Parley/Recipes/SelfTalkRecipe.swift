@@ -9,6 +9,8 @@ import Foundation
 struct SelfTalkRecipe: Recipe {
     static let selectedFile = "selftalk_selected.jsonl"
     let client: Role, agent: Role, manager: Role
+    /// Optional: asked after each client turn whether the conversation is at its start, middle or end.
+    let stage: Role?
     let workflows: [Workflow]
     let personas: [String], intentions: [String], characters: [String]
     let settings: SelfTalkSettings
@@ -38,6 +40,7 @@ struct SelfTalkRecipe: Recipe {
         self.client = client.with(stops: ["\nAgent:", "\nAssistant:"])
         self.agent = agent.with(stops: ["\nCustomer:", "\nClient:", "\nUser:"])
         self.manager = manager
+        stage = engine.roles["stage"]
         runSeed = engine.config.run.seed
         step = TurnStep(runSeed: runSeed)
     }
@@ -78,6 +81,7 @@ struct SelfTalkRecipe: Recipe {
         while true {
             try Task.checkCancellation()
             if d.messages.count >= 2, ParrotRecipe.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
+            if stage != nil, d.messages.last?.speaker == .user, try await atItsEnd(&d, record: record) { reason = .closed; break }
             if d.messages.last?.speaker != .assistant {
                 // The agent's turn: where in the workflow, then what to say.
                 let agentTurns = d.messages.filter { $0.speaker == .assistant }.count
@@ -117,6 +121,31 @@ struct SelfTalkRecipe: Recipe {
             "longest_path": .number(Double(wf.longestPath)), "steps": .array(steps.map(JSONValue.object)),
         ])
         return reason
+    }
+
+    /// Whether the `stage` role says the conversation has reached its end (asked once per
+    /// client turn, journaled; an answer other than start/middle/end counts as not the end).
+    func atItsEnd(_ d: inout Dialogue, record: Recorder) async throws -> Bool {
+        guard let stage else { return false }
+        let clientTurns = d.messages.filter { $0.speaker == .user }.count
+        var stages = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "stage" }
+        if stages.count < clientTurns {
+            let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }.joined(separator: "\n")
+            var scratch = Dialogue(seed: Seed(id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line),
+                                   messages: [Message(.user, settings.prompts.stage + "\n\n" + recent)])
+            scratch.id = scratch.seed.id
+            var cache = TurnStep.TokenCache()
+            guard case .message(let m) = try await step.run(stage, writing: .assistant, in: scratch, cache: &cache) else {
+                throw GenerationFailure(reason: "stage: the question does not fit its context", attempts: 0)
+            }
+            let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
+            let said: JSONValue = ["start", "middle", "end"].contains(word ?? "") ? .string(word!) : .null
+            let r: [String: JSONValue] = ["kind": "stage", "turn": .number(Double(clientTurns)), "stage": said, "raw": .string(m.content)]
+            try record.other(.object(r), d.records.count)
+            d.records.append(.object(r))
+            stages.append(r)
+        }
+        return stages.last?["stage"] == "end"
     }
 
     /// The workflow node the agent should say next: the start, or the target of the edge

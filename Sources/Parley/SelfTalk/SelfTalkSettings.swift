@@ -27,4 +27,5 @@ public struct SelfTalkPrompts: Sendable, Equatable {
     public var next = "Your next step in the procedure: say, in your own words: \"{step}\""
     public var offScript = "The customer's reply does not fit the procedure: answer it naturally and briefly, then steer back to the procedure."
     public var manager = "A customer-service procedure expects one of the answers below. Which one matches the customer's last reply?"
+    public var stage = "Below is the latest part of a conversation between a customer and an agent. Is the conversation at its start, in the middle, or at its end? Answer with one word: start, middle or end."
 }
