@@ -7,36 +7,31 @@ final class EngineBox: Sendable {
     let config: Config
     private struct State {
         var hostBackends: [String: any Backend] = [:]
-        var pulls: [String: PullBackend] = [:]
         var engine: Engine?
     }
     private let state = Mutex(State())
 
     init(config: Config) { self.config = config }
 
-    /// Serves a "host" backend; only before the first job, and only once.
-    func serve(_ name: String, with backend: any Backend) throws(Failure) {
-        guard case .host? = config.backends[name] else {
+    /// Serves a "host" backend with the model `make` builds from its config; only before
+    /// the first job, and only once.
+    func serve(_ name: String, with make: (HostConfig) -> any Backend) throws(Failure) {
+        guard case .host(let host)? = config.backends[name] else {
             let hosts = config.backends.filter { if case .host = $0.value { true } else { false } }.keys.sorted()
             throw Failure(.config, "backends.\(name): no \"host\" backend of that name; host backends: \(hosts.isEmpty ? "none" : hosts.joined(separator: ", "))")
         }
+        let backend = make(host)
         let refused: String? = state.withLock { s in
             if s.engine != nil { return "the engine has started a job; serve host backends before that" }
             if s.hostBackends[name] != nil { return "backends.\(name) is already served" }
             s.hostBackends[name] = backend
-            if let pull = backend as? PullBackend { s.pulls[name] = pull }
             return nil
         }
         if let refused { throw Failure(.state, refused) }
     }
 
-    func hostCharsPerToken(_ name: String) -> Double {
-        if case .host(let c)? = config.backends[name] { return c.charsPerToken }
-        return 2.5
-    }
-
     func pull(_ name: String) throws(Failure) -> PullBackend {
-        guard let pull = state.withLock({ $0.pulls[name] }) else {
+        guard let pull = state.withLock({ $0.hostBackends[name] as? PullBackend }) else {
             throw Failure(.state, "backends.\(name) is not served by the pull queue (see parley_engine_use_pull)")
         }
         return pull

@@ -61,9 +61,9 @@ public func parley_engine_set_callback(_ engine: Handle?, _ backend: CString?, _
         let name = try string(backend, "backend")
         guard let fn else { throw Failure(.argument, "fn is NULL") }
         let host = HostCallback(fn: fn, userData: UInt(bitPattern: userData))
-        try box.serve(name, with: CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: box.hostCharsPerToken(name))) { request in
-            try host.generate(request)
-        })
+        try box.serve(name) { config in
+            CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) { request in try host.generate(request) }
+        }
     }
 }
 
@@ -72,7 +72,7 @@ public func parley_engine_use_pull(_ engine: Handle?, _ backend: CString?, _ err
     call(error) { () throws(Failure) in
         let box = try engines.get(engine, "engine")
         let name = try string(backend, "backend")
-        try box.serve(name, with: PullBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: box.hostCharsPerToken(name))))
+        try box.serve(name) { config in PullBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) }
     }
 }
 

@@ -10,7 +10,8 @@ final class JobBox: @unchecked Sendable {
     private var state = State.running
     private var result: String?
     private var failure: Failure?
-    private var events: [String] = []
+    /// Unread events from `eventsHead` on; rendered to JSON only when read.
+    private var events: [Event] = []
     private var eventsHead = 0
     private var task: Task<Void, Never>?
     static let maxEvents = 100_000
@@ -21,14 +22,12 @@ final class JobBox: @unchecked Sendable {
         let out = spec.out ?? engine.config.output.dir
         // The event sink needs the box; it is set before the run starts.
         let sink = EventSink()
-        runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, events: { sink.box?.push($0.json) })
+        runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, events: { sink.box?.push(.run($0)) })
         sink.box = self
         task = Task.detached { [self] in
             do {
                 let summary = try await runner.run(fresh: spec.fresh)
                 finish(summary.interrupted ? .cancelled : .done, result: spec.result(summary), failure: nil)
-            } catch let error as RunError {
-                finish(.failed, result: nil, failure: Failure(.io, error.description))
             } catch {
                 finish(.failed, result: nil, failure: Failure(.io, "\(error)"))
             }
@@ -42,18 +41,25 @@ final class JobBox: @unchecked Sendable {
         return runner.progress.json(state: s.rawValue)
     }
 
-    /// Waits for the end (a negative timeout waits forever).
-    func wait(timeout: Double) throws(Failure) -> String {
+    /// Waits, with the lock held, while `busy()`; false when the timeout came first
+    /// (a negative timeout waits forever).
+    private func waitWhile(_ busy: () -> Bool, timeout: Double) -> Bool {
         let deadline = Self.deadline(timeout)
-        condition.lock()
-        defer { condition.unlock() }
-        while state == .running {
+        while busy() {
             if let deadline {
-                if !condition.wait(until: deadline) && state == .running { throw Failure(.timeout, "the job is still running") }
+                if !condition.wait(until: deadline) && busy() { return false }
             } else {
                 condition.wait()
             }
         }
+        return true
+    }
+
+    /// Waits for the end (a negative timeout waits forever).
+    func wait(timeout: Double) throws(Failure) -> String {
+        condition.lock()
+        defer { condition.unlock() }
+        guard waitWhile({ state == .running }, timeout: timeout) else { throw Failure(.timeout, "the job is still running") }
         switch state {
         case .done: return result ?? "{}"
         case .cancelled: throw Failure(.cancelled, "the job was cancelled; run it again on the same \"out\" to resume")
@@ -72,31 +78,42 @@ final class JobBox: @unchecked Sendable {
     var partialResult: String? { condition.withLock { result } }
 
     func nextEvent(timeout: Double) throws(Failure) -> String {
-        let deadline = Self.deadline(timeout)
         condition.lock()
         defer { condition.unlock() }
-        while eventsHead == events.count {
-            if let deadline {
-                if !condition.wait(until: deadline) && eventsHead == events.count { throw Failure(.timeout, "no event yet") }
-            } else {
-                condition.wait()
-            }
-        }
+        guard waitWhile({ eventsHead == events.count }, timeout: timeout) else { throw Failure(.timeout, "no event yet") }
         let e = events[eventsHead]
         eventsHead += 1
-        if eventsHead > 4096 && eventsHead * 2 > events.count { events.removeFirst(eventsHead); eventsHead = 0 }
-        return e
+        compact()
+        return e.json
     }
 
-    private func push(_ event: String) {
+    private func push(_ event: Event) {
         condition.withLock { append(event) }
     }
 
     /// Call with the lock held.
-    private func append(_ event: String) {
+    private func append(_ event: Event) {
         events.append(event)
         if events.count - eventsHead > Self.maxEvents { eventsHead += 1 }  // drop the oldest unread
+        compact()
         condition.broadcast()
+    }
+
+    /// Drops what was read or dropped once it is most of the array, so a host that never
+    /// reads events keeps at most `maxEvents` of them.
+    private func compact() {
+        if eventsHead > 4096 && eventsHead * 2 > events.count { events.removeFirst(eventsHead); eventsHead = 0 }
+    }
+
+    private enum Event {
+        case run(Runner.RunEvent)
+        case ended(State)
+        var json: String {
+            switch self {
+            case .run(let e): e.json
+            case .ended(let s): #"{"event":"job_ended","state":"\#(s.rawValue)"}"#
+            }
+        }
     }
 
     private func finish(_ s: State, result: String?, failure: Failure?) {
@@ -105,7 +122,7 @@ final class JobBox: @unchecked Sendable {
             state = s
             self.result = result
             self.failure = failure
-            append(#"{"event":"job_ended","state":"\#(s.rawValue)"}"#)
+            append(.ended(s))
         }
     }
 

@@ -63,12 +63,6 @@ func optionalString(_ p: CString?, _ what: String) throws(Failure) -> String? {
 /// A new C string the caller frees with parley_string_free().
 func newCString(_ s: String) -> UnsafeMutablePointer<CChar>? { strdup(s) }
 
-/// Stores a new string in an out-parameter that must not be NULL.
-func store(_ s: String, _ out: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ what: String) throws(Failure) {
-    guard let out else { throw Failure(.argument, "\(what) is NULL") }
-    out.pointee = newCString(s)
-}
-
 func requireOut<T>(_ p: UnsafeMutablePointer<T>?, _ what: String) throws(Failure) -> UnsafeMutablePointer<T> {
     guard let p else { throw Failure(.argument, "\(what) is NULL") }
     return p

@@ -90,7 +90,7 @@ final class FilterTests: XCTestCase {
     }
 
     func testFiltersInARunTrimDropAndCount() async throws {
-        // Scripted askers write "asker N: words…"; filter the 3rd exchange's asker turn by length.
+        // Scripted askers write "asker N: words…"; filter the 2nd exchange's (the first generated) asker turn by length.
         let filters = #""filters": {"user_length": {"max": 2, "unit": "words", "action": "trim"}}"#
         let config = try scriptedConfig(filters, turns: #"{"max": 4, "min": 1}"#)
         let (summary, out) = try await runSynth(config, seeds: (0..<20).map { #"{"question": "Tides \#($0)?"}"# })

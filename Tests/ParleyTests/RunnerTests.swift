@@ -127,8 +127,8 @@ final class RunnerTests: XCTestCase {
         let conv = conversation(try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first))
         XCTAssertEqual(conv.suffix(2).map(\.1), ["Great, thanks. Goodbye!", "Reply 5."])
         // Whole words only: "goodbyes" or "see your" do not close.
-        XCTAssertFalse(ParrotRecipe.closes([Message(.user, "See your goodbyes")], keywords: ["goodbye", "see you"]))
-        XCTAssertTrue(ParrotRecipe.closes([Message(.assistant, "OK, see you!")], keywords: ["see you"]))
+        XCTAssertFalse(Recipes.closes([Message(.user, "See your goodbyes")], keywords: ["goodbye", "see you"]))
+        XCTAssertTrue(Recipes.closes([Message(.assistant, "OK, see you!")], keywords: ["see you"]))
     }
 
     func testRetriesThenFailureIsRecordedWithItsReason() async throws {

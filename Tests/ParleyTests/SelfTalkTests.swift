@@ -57,8 +57,8 @@ final class SelfTalkTests: XCTestCase {
                     return GenerationResult(text: String(system[q.upperBound...].dropLast()))
                 }
                 return GenerationResult(text: "Let us get back to your request.")
-            default:
-                return GenerationResult(text: r.turn > 6 ? "Thanks, goodbye!" : "Client message \(r.turn) from \(r.dialogueID).")
+            default:  // s6 never says goodbye
+                return GenerationResult(text: r.turn > 6 && r.dialogueID != "s6" ? "Thanks, goodbye!" : "Client message \(r.turn) from \(r.dialogueID).")
             }
         }
     }
@@ -75,7 +75,7 @@ final class SelfTalkTests: XCTestCase {
 
     func testTheManagersChoicesSteerTheAgent() async throws {
         let dir = tempDir()
-        // Match the first offered answer every time, except "none of the above" at the second step.
+        // Match the first offered answer, except "none of the above" whenever at node b (steps 3 and 4).
         let models = Models { q in q.contains("gives an order number") ? "2" : "1" }
         let (summary, out) = try await runSynth(try config(dir), seeds: [#"{"id": "x"}"#], backends: ["m": models])
         XCTAssertEqual(summary.stats.endReasons, ["closed": 1])
@@ -107,14 +107,16 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(s["dialogues"], .number(6))
         XCTAssertEqual(s["selected"], .number(6))
 
-        let (topHalf, out) = try await runSynth(try config(dir, filters: #"{"top_percent": 50, "min_subgoals": 1, "ended_only": true}"#),
-                                                seeds: seeds, backends: ["m": models])
-        guard case .object(let t)? = topHalf.extra["selftalk"], case .object(let removed)? = t["removed_by"] else { return XCTFail("summary") }
-        XCTAssertEqual(removed["ended_only"], .number(0))
-        XCTAssertEqual(removed["min_subgoals"], .number(0))
-        XCTAssertEqual(removed["top_percent"], .number(3))
-        XCTAssertEqual(t["selected"], .number(3))
-        XCTAssertEqual(Set(try readJSONL(out + "/selftalk_selected.jsonl").map { $0["id"] as? String }), ["s1", "s2", "s3"])
+        // s1–s3 reach all 4 nodes and end; s4, s5 reach the start only; s6 also never ends.
+        let (filtered, out) = try await runSynth(try config(dir, filters: #"{"top_percent": 50, "min_subgoals": 2, "ended_only": true}"#),
+                                                 seeds: seeds, backends: ["m": models])
+        guard case .object(let t)? = filtered.extra["selftalk"], case .object(let removed)? = t["removed_by"] else { return XCTFail("summary") }
+        XCTAssertEqual(t["depths"], .object(["4": .number(3), "1": .number(3)]))
+        XCTAssertEqual(removed["ended_only"], .number(1))
+        XCTAssertEqual(removed["min_subgoals"], .number(2))
+        XCTAssertEqual(removed["top_percent"], .number(1), "the top 50% of 3 is 2 (rounded up)")
+        XCTAssertEqual(t["selected"], .number(2))
+        XCTAssertEqual(try readJSONL(out + "/selftalk_selected.jsonl").map { $0["id"] as? String }, ["s1", "s2"], "deepest first, then by id")
     }
 
     func testAStageJudgeCanEndTheConversation() async throws {

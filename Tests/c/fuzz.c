@@ -1,6 +1,6 @@
 /*
- * fuzz.c: throws malformed and mutated input at every JSON entry point of the C ABI
- * (configs, jobs, pull answers, handles, timeouts) and checks that each call returns
+ * fuzz.c: throws malformed and mutated input at the text entry points of the C ABI
+ * (configs, jobs, pull answers and takes, handles, timeouts) and checks that each call returns
  * a known status code and a message, and that the process survives. Deterministic:
  * a fixed PRNG seed, so a failure reproduces. Built with ASan/UBSan by `make fuzz`.
  *   .build-c/fuzz [iterations]
@@ -29,7 +29,7 @@ static int failures, calls;
 static void check(int status, char *error, const char *what)
 {
     calls++;
-    if (status < PARLEY_OK || status > PARLEY_ERR_INTERNAL || status == PARLEY_ERR_INTERNAL ||
+    if (status < PARLEY_OK || status >= PARLEY_ERR_INTERNAL ||
         (status != PARLEY_OK && !error)) {
         fprintf(stderr, "fuzz: %s returned %d (%s)\n", what, status, error ? error : "no message");
         failures++;
@@ -38,7 +38,7 @@ static void check(int status, char *error, const char *what)
 }
 
 static const char *seeds[] = {
-    "{\"backends\": {\"s\": {\"type\": \"scripted\"}, \"h\": {\"type\": \"host\"}},"
+    "{\"backends\": {\"s\": {\"type\": \"scripted\"}, \"h\": {\"type\": \"host\"}, \"p\": {\"type\": \"host\"}},"
     " \"roles\": {\"asker\": {\"backend\": \"s\", \"endpoint\": \"completion\", \"max_tokens\": 8},"
     " \"assistant\": {\"backend\": \"h\", \"max_tokens\": 8}}, \"turns\": {\"max\": 2}}",
     "{\"seeds\": [{\"question\": \"q\"}, {\"topic\": \"t\"}, \"{}\"], \"fresh\": true, \"return\": \"summary\"}",
@@ -99,6 +99,9 @@ int main(int argc, char **argv)
         status = parley_engine_set_callback(engine, "h", answer, NULL, &error);
         check(status, error, "parley_engine_set_callback");
         error = NULL;
+        status = parley_engine_use_pull(engine, "p", &error); /* the pull calls below reach its queue */
+        check(status, error, "parley_engine_use_pull");
+        error = NULL;
         char *spec = i % 2 == 0 ? strdup(seeds[1]) : mutate(seeds[1]);
         /* Most mutated jobs are rejected; some run, into this iteration's own directory. */
         snprintf(job, sizeof job, "{\"out\": \"%s/%d\", %s", root, i, spec[0] == '{' ? spec + 1 : spec);
@@ -110,11 +113,11 @@ int main(int argc, char **argv)
         free(spec);
 
         char *answers = mutate(seeds[2]);
-        status = parley_pull_submit(engine, "h", answers, &error);
+        status = parley_pull_submit(engine, "p", answers, &error);
         check(status, error, "parley_pull_submit");
         error = NULL;
         free(answers);
-        status = parley_pull_take(engine, "h", (int)(next() % 3) - 1, (next() % 2) ? NAN : -1.0, &out, &error);
+        status = parley_pull_take(engine, "p", (int)(next() % 3) - 1, (next() % 2) ? NAN : -1.0, &out, &error);
         check(status, error, "parley_pull_take");
         error = NULL;
         parley_string_free(out);

@@ -87,3 +87,13 @@ def kill_until_done(args, seed, window=(0.1, 0.4), attempts=60):
         assert proc.returncode == 0, proc.stderr.read().decode()
         return kills
     raise AssertionError("the run never finished")
+
+
+def journal_made_once(run):
+    """Asserts that no message, judgment or recipe record appears twice in a run's journal
+    (what a resume must never redo); returns the journal's records."""
+    journal = read_jsonl(Path(run) / "journal.jsonl")
+    for kind in ("msg", "judge", "rec"):
+        made = [(e["d"], e["j"]["turn"] if kind == "judge" else e["n"]) for e in journal if e["t"] == kind]
+        assert len(made) == len(set(made)), f"a {kind} record was made twice"
+    return journal

@@ -4,7 +4,7 @@ of an uninterrupted run."""
 import json
 from pathlib import Path
 
-from conftest import BIN, kill_until_done, parley, read_jsonl, scripted_config, write_seeds
+from conftest import BIN, journal_made_once, kill_until_done, parley, read_jsonl, scripted_config, write_seeds
 
 
 def dialogues(run):
@@ -38,8 +38,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     assert len(ended) == len(set(ended)) == n, "every seed ends exactly once"
     assert got == reference
     assert [f["reason"] for f in failures] == [f"seeds line {n}: not valid JSON"]
-    msgs = [(e["d"], e["n"]) for e in read_jsonl(run / "journal.jsonl") if e["t"] == "msg"]
-    assert len(msgs) == len(set(msgs)), "a journaled message was generated twice"
+    journal_made_once(run)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] == n - 1 and summary["failed"] == 1
     # Filter decisions survive the kills: the same trims, counted once each.

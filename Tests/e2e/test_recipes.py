@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ROOT, kill_until_done, need, parley, read_jsonl, write_json
+from conftest import BIN, ROOT, journal_made_once, kill_until_done, need, parley, read_jsonl, write_json
 
 SCRIPTED = {"type": "scripted", "words": [4, 12], "latency_ms": 25, "jitter_ms": 10}
 
@@ -69,10 +69,7 @@ def test_sigkill_mid_recipe_loses_and_repeats_nothing(tmp_path, recipe):
     kills = kill_until_done([BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet"],
                             seed=11, window=(0.15, 0.5))
     assert kills >= 3, "the test must really interrupt the run"
-    journal = read_jsonl(tmp_path / "run/journal.jsonl")
-    for kind, key in (("msg", "n"), ("rec", "n")):
-        made = [(e["d"], e[key]) for e in journal if e["t"] == kind]
-        assert len(made) == len(set(made)), f"a {kind} record was made twice"
+    journal_made_once(tmp_path / "run")
     for f in ["dialogues.jsonl"] + files:
         assert rows_of(tmp_path / "run" / f) == rows_of(tmp_path / "reference" / f), f
         assert read_jsonl(tmp_path / "run" / f), f"{f} is empty"

@@ -52,7 +52,7 @@ public struct DialogueFilters: Sendable {
                 return ("polite_closer", f.action, "only pleasantries")
             }
             if let f = config.roleExchange {
-                if let p = rolePhrases.firstIndex(where: { FollowUps.contains(t, $0) }) {
+                if let p = rolePhrases.firstIndex(where: { Words.contains(t, $0) }) {
                     return ("role_exchange", f.action, "reads like an assistant: \"\(f.phrases[p])\"")
                 }
                 let others = users.filter { $0 != i }.map { tokens[$0].count }.sorted()
@@ -67,7 +67,7 @@ public struct DialogueFilters: Sendable {
         if let f = config.truncated, m.meta?.finishReason == "length" {
             return ("truncated", f.action, "\(m.speaker.rawValue) message cut at its token limit")
         }
-        if let f = config.blocklist, let k = blockTerms.firstIndex(where: { FollowUps.contains(t, $0) }) {
+        if let f = config.blocklist, let k = blockTerms.firstIndex(where: { Words.contains(t, $0) }) {
             return ("blocklist", f.action, "blocked term #\(k + 1) in a \(m.speaker.rawValue) message")
         }
         return nil

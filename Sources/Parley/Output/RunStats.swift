@@ -53,7 +53,7 @@ public struct RunStats: Sendable, Equatable {
             if case .number(let n)? = r["completion_tokens"] { completionTokens += Int(n) }
         }
         for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
-        for m in d.messages + d.trimmed {
+        for m in [d.messages, d.trimmed].joined() {
             guard let meta = m.meta else { continue }
             messagesGenerated += 1
             promptTokens += meta.promptTokens ?? 0

@@ -135,19 +135,13 @@ struct CaPORecipe: Recipe {
     /// its token counts are added to `tokens`' `prompt_tokens` and `completion_tokens`.
     private func generate(_ history: [Message], _ d: Dialogue, _ turn: Int, _ purpose: String,
                           tokens: inout [String: JSONValue], system: String? = nil) async throws -> String {
-        var scratch = Dialogue(seed: Seed(id: "\(d.id)#\(turn)#\(purpose)", line: d.seed.line), messages: history)
-        scratch.id = scratch.seed.id
         let role = system.map { assistant.with(system: View.joined(assistant.config.systemPrompt ?? "", $0)) } ?? assistant
-        var cache = TurnStep.TokenCache()
-        switch try await step.run(role, writing: .assistant, in: scratch, cache: &cache) {
-        case .message(let m):
-            for (key, n) in [("prompt_tokens", m.meta?.promptTokens), ("completion_tokens", m.meta?.completionTokens)] {
-                guard let n else { continue }
-                if case .number(let before)? = tokens[key] { tokens[key] = .number(before + Double(n)) } else { tokens[key] = .number(Double(n)) }
-            }
-            return m.content
-        case .contextExhausted(let detail): throw GenerationFailure(reason: "capo \(purpose): \(detail)", attempts: 0)
+        let m = try await step.answer(role, to: history, id: "\(d.id)#\(turn)#\(purpose)", line: d.seed.line)
+        for (key, n) in [("prompt_tokens", m.meta?.promptTokens), ("completion_tokens", m.meta?.completionTokens)] {
+            guard let n else { continue }
+            if case .number(let before)? = tokens[key] { tokens[key] = .number(before + Double(n)) } else { tokens[key] = .number(Double(n)) }
         }
+        return m.content
     }
 
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] {

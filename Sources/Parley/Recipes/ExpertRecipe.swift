@@ -20,13 +20,7 @@ struct ExpertWriter: Sendable {
 
     /// A second-person description of the ideal expert for `instruction`.
     func identity(for instruction: String, in d: Dialogue) async throws -> String {
-        var scratch = Dialogue(seed: Seed(id: d.id + "#expert", line: d.seed.line), messages: [Message(.user, prompt(for: instruction))])
-        scratch.id = scratch.seed.id
-        var cache = TurnStep.TokenCache()
-        switch try await step.run(writer, writing: .assistant, in: scratch, cache: &cache) {
-        case .message(let m): return m.content
-        case .contextExhausted(let detail): throw GenerationFailure(reason: "expert_writer: \(detail)", attempts: 0)
-        }
+        try await step.answer(writer, to: [Message(.user, prompt(for: instruction))], id: d.id + "#expert", line: d.seed.line).content
     }
 
     /// The identity recorded for the dialogue, written (and journaled) first if there is none.

@@ -41,15 +41,9 @@ struct ParrotRecipe: Recipe {
         var d = Dialogue(seed: seed, messages: messages)
         var rng = SplitMix64(seed: StableHash.of("max_turns", String(runSeed), seed.id))
         d.meta["max_turns"] = .number(Double(Int.random(in: turns.max, using: &rng)))
-        if let p = Self.pick(personas, "persona", runSeed, seed.id) { d.meta["persona"] = .string(p) }
-        if let s = Self.pick(styles, "style", runSeed, seed.id) { d.meta["style"] = .string(s) }
+        if let p = Recipes.pick(personas, "persona", runSeed, seed.id) { d.meta["persona"] = .string(p) }
+        if let s = Recipes.pick(styles, "style", runSeed, seed.id) { d.meta["style"] = .string(s) }
         return d
-    }
-
-    /// One item of `list` for the dialogue, the same in every run with the same run seed.
-    static func pick(_ list: [String], _ what: String, _ runSeed: UInt64, _ id: String) -> String? {
-        guard !list.isEmpty else { return nil }
-        return list[Int(StableHash.of(what, String(runSeed), id) % UInt64(list.count))]
     }
 
     /// Runs the dialogue from wherever it stands; `record` journals each new message
@@ -84,7 +78,7 @@ struct ParrotRecipe: Recipe {
                 try record.message(m, d.messages.count)
                 said.insert(Self.repeatKey(m))
                 d.messages.append(m)
-                if writing == .assistant, Self.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {
+                if writing == .assistant, Recipes.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {
                     return .closed
                 }
             }
@@ -104,22 +98,5 @@ struct ParrotRecipe: Recipe {
         h.combine(m.speaker.rawValue)
         h.combine(Words.normalizedKey(m.content))
         return h.value
-    }
-
-    /// Whether a closing keyword appears as whole words in any of `utterances`.
-    static func closes(_ utterances: ArraySlice<Message>, keywords: [String]) -> Bool {
-        guard !keywords.isEmpty else { return false }
-        let wanted = keywords.map(words).filter { $0 != "  " }
-        return utterances.contains { m in
-            let text = words(m.content)
-            return wanted.contains { text.contains($0) }
-        }
-    }
-
-    /// Lower-case words separated by single spaces, with a space at each end, so that
-    /// `contains(" see you ")` matches whole words only.
-    static func words(_ s: String) -> String {
-        let spaced = String(s.lowercased().map { $0.isLetter || $0.isNumber ? $0 : " " })
-        return " " + spaced.split(separator: " ").joined(separator: " ") + " "
     }
 }

@@ -35,6 +35,22 @@ struct Recorder {
 }
 
 enum Recipes {
+    /// One item of `list` for the dialogue, the same in every run with the same run seed.
+    static func pick<T>(_ list: [T], _ what: String, _ runSeed: UInt64, _ id: String) -> T? {
+        guard !list.isEmpty else { return nil }
+        return list[Int(StableHash.of(what, String(runSeed), id) % UInt64(list.count))]
+    }
+
+    /// Whether a closing keyword ("goodbye", "see you") appears as whole words in any of `utterances`.
+    static func closes(_ utterances: ArraySlice<Message>, keywords: [String]) -> Bool {
+        let wanted = keywords.map(Words.tokens).filter { !$0.isEmpty }
+        guard !wanted.isEmpty else { return false }
+        return utterances.contains { m in
+            let words = Words.tokens(m.content)
+            return wanted.contains { Words.contains(words, $0) }
+        }
+    }
+
     static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
         switch engine.config.recipe {
         case "eval": try EvalRecipe(engine: engine)

@@ -51,13 +51,12 @@ struct SelfTalkRecipe: Recipe {
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         var d = Dialogue(seed: seed)
         let named = seed.extra["workflow"]?.stringValue
-        guard let workflow = named.map({ n in workflows.first { $0.name == n } }) ?? ParrotRecipe.pick(workflows.map(\.name), "workflow", runSeed, seed.id)
-                .flatMap({ n in workflows.first { $0.name == n } }) else {
+        guard let workflow = named.map({ n in workflows.first { $0.name == n } }) ?? Recipes.pick(workflows, "workflow", runSeed, seed.id) else {
             return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): no workflow named \"\(named ?? "")\"")
         }
         d.meta["workflow"] = .string(workflow.name)
         for (key, list) in [("persona", personas), ("intention", intentions), ("character", characters)] {
-            d.meta[key] = ParrotRecipe.pick(list, key, runSeed, seed.id).map(JSONValue.string) ?? .null
+            d.meta[key] = Recipes.pick(list, key, runSeed, seed.id).map(JSONValue.string) ?? .null
         }
         return d
     }
@@ -80,7 +79,7 @@ struct SelfTalkRecipe: Recipe {
         let reason: EndReason
         while true {
             try Task.checkCancellation()
-            if d.messages.count >= 2, ParrotRecipe.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
+            if d.messages.count >= 2, Recipes.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
             if stage != nil, d.messages.last?.speaker == .user, try await atItsEnd(&d, record: record) { reason = .closed; break }
             if d.messages.last?.speaker != .assistant {
                 // The agent's turn: where in the workflow, then what to say.
@@ -131,13 +130,8 @@ struct SelfTalkRecipe: Recipe {
         var stages = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "stage" }
         if stages.count < clientTurns {
             let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }.joined(separator: "\n")
-            var scratch = Dialogue(seed: Seed(id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line),
-                                   messages: [Message(.user, settings.prompts.stage + "\n\n" + recent)])
-            scratch.id = scratch.seed.id
-            var cache = TurnStep.TokenCache()
-            guard case .message(let m) = try await step.run(stage, writing: .assistant, in: scratch, cache: &cache) else {
-                throw GenerationFailure(reason: "stage: the question does not fit its context", attempts: 0)
-            }
+            let m = try await step.answer(stage, to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
+                                          id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line)
             let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
             let said: JSONValue = ["start", "middle", "end"].contains(word ?? "") ? .string(word!) : .null
             let r: [String: JSONValue] = ["kind": "stage", "turn": .number(Double(clientTurns)), "stage": said, "raw": .string(m.content)]
@@ -160,12 +154,7 @@ struct SelfTalkRecipe: Recipe {
         let options = edges.enumerated().map { "\($0.offset + 1). \($0.element.answer)" } + ["\(edges.count + 1). none of the above"]
         let question = settings.prompts.manager + "\n\nThe agent said: \(d.messages.last(where: { $0.speaker == .assistant })?.content ?? "")\n"
             + "The customer replied: \(reply)\n\n" + options.joined(separator: "\n") + "\n\nAnswer with the number only."
-        var scratch = Dialogue(seed: Seed(id: "\(d.id)#manager#\(turn)", line: d.seed.line), messages: [Message(.user, question)])
-        scratch.id = scratch.seed.id
-        var cache = TurnStep.TokenCache()
-        guard case .message(let m) = try await step.run(manager, writing: .assistant, in: scratch, cache: &cache) else {
-            throw GenerationFailure(reason: "manager: the question does not fit its context", attempts: 0)
-        }
+        let m = try await step.answer(manager, to: [Message(.user, question)], id: "\(d.id)#manager#\(turn)", line: d.seed.line)
         s["raw"] = .string(m.content)
         let number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
         switch number {

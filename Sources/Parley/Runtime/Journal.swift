@@ -78,15 +78,18 @@ struct JournalReplay {
     var unfinished: [String: Dialogue] = [:]
     /// Output file lengths as of the last end record.
     var sizes: [String: Int] = [:]
-    /// The corpus keys of the dialogues kept in `dialogues.jsonl` (for the duplicates filter).
+    /// The corpus keys of the dialogues kept in `dialogues.jsonl`, when the duplicates filter needs them.
     var kept: [(id: String, keys: CorpusIndex.Keys)] = []
+    private var collectsKeys = false
     /// Aggregates over the ended dialogues.
     var stats = RunStats()
     /// Bytes of complete lines (a partial last line is cut away before appending).
     var validBytes = 0
 
-    static func read(path: String) throws -> JournalReplay {
+    /// - Parameter corpusKeys: collect `kept` (it tokenizes every finished dialogue).
+    static func read(path: String, corpusKeys: Bool = false) throws -> JournalReplay {
         var replay = JournalReplay()
+        replay.collectsKeys = corpusKeys
         guard FileManager.default.fileExists(atPath: path) else { return replay }
         let reader = try LineReader(path: path)
         let decoder = JSONDecoder()
@@ -129,7 +132,7 @@ struct JournalReplay {
             d.failure = e.failure
             if let n = e.kept { d.trim(from: n) }
             d.filtering = e.filters ?? []
-            if d.status == .finished { kept.append((e.d, CorpusIndex.keys(of: d.messages))) }
+            if collectsKeys && d.status == .finished { kept.append((e.d, CorpusIndex.keys(of: d.messages))) }
             ended.insert(e.d)
             stats.add(d)
             for (k, v) in e.sizes ?? [:] { sizes[k] = v }

@@ -43,7 +43,7 @@ public final class Runner: Sendable {
         let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh)
 
         // Recover: cut partial writes, then learn what is done and what is half done.
-        var replay = try JournalReplay.read(path: dir.journalPath)
+        var replay = try JournalReplay.read(path: dir.journalPath, corpusKeys: config.filters.duplicates != nil)
         try AppendFile.truncate(dir.journalPath, to: replay.validBytes)
         for name in DatasetWriter.allFiles { try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0) }
         let journal = try Journal(path: dir.journalPath)

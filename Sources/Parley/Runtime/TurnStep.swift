@@ -57,4 +57,17 @@ struct TurnStep {
                             finishReason: result.finishReason, attempts: attempts)
         return .message(Message(speaker, text, meta: meta))
     }
+
+    /// A one-off request outside the dialogue's own turns (a manager's choice, an expert
+    /// identity, a rejected answer): `role` answers `messages`. `id` names the request
+    /// (its seed derives from it); a prompt that cannot fit fails like a failed request.
+    func answer(_ role: Role, to messages: [Message], id: String, line: Int) async throws -> Message {
+        var scratch = Dialogue(seed: Seed(id: id, line: line), messages: messages)
+        scratch.id = id
+        var cache = TokenCache()
+        switch try await run(role, writing: .assistant, in: scratch, cache: &cache) {
+        case .message(let m): return m
+        case .contextExhausted(let detail): throw GenerationFailure(reason: "\(role.name): \(detail)", attempts: 0)
+        }
+    }
 }

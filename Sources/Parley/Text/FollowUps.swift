@@ -8,7 +8,7 @@ public enum FollowUps {
     public static func contextCue(_ tokens: [Words.Token]) -> String? {
         if tokens.count <= shortTurnWords { return "short follow-up" }
         for opener in openers where tokens.starts(with: opener.tokens) { return "opens with \"\(opener.text)\"" }
-        for phrase in pointerPhrases where contains(tokens, phrase.tokens) { return "points back: \"\(phrase.text)\"" }
+        for phrase in pointerPhrases where Words.contains(tokens, phrase.tokens) { return "points back: \"\(phrase.text)\"" }
         if let t = tokens.first(where: { pointerWords[$0] != nil }) { return "points back: \"\(pointerWords[t]!)\"" }
         return nil
     }
@@ -40,12 +40,4 @@ public enum FollowUps {
         ["it", "its", "itself", "that", "this", "these", "those", "they", "them", "their", "theirs", "he", "him",
          "his", "she", "her", "hers", "above", "previous", "former", "latter", "earlier", "aforementioned"]
             .map { (Words.token($0), $0) })
-
-    static func contains(_ hay: [Words.Token], _ needle: [Words.Token]) -> Bool {
-        guard !needle.isEmpty, hay.count >= needle.count else { return false }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) {
-            return true
-        }
-        return false
-    }
 }

@@ -77,6 +77,15 @@ public enum Words {
         }
     }
 
+    /// Whether `needle` occurs in `hay` as a contiguous run of tokens (whole words).
+    public static func contains(_ hay: [Words.Token], _ needle: [Words.Token]) -> Bool {
+        guard !needle.isEmpty, hay.count >= needle.count else { return false }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) {
+            return true
+        }
+        return false
+    }
+
     /// The token of a single lower-case word (for word lists).
     public static func token(_ word: String) -> Token { tokens(word).first ?? 0 }
 

@@ -136,7 +136,7 @@ def test_unserved_host_backend_refuses_to_start(tmp_path: Path) -> None:
         try:
             job = engine.start([{"question": "hi?"}], out=tmp_path / "run")
         except parley.ParleyError as e:
-            assert e.status in (_lib.ERR_STATE, _lib.ERR_CONFIG), e
+            assert e.status == _lib.ERR_CONFIG, e
             return
         job.close()
         pytest.fail("a job started although its host backend has no model")
@@ -172,7 +172,7 @@ def test_bad_jobs(tmp_path: Path) -> None:
     with parley.Engine(scripted_config()) as engine:
         with pytest.raises(parley.ParleyIOError, match="nope.jsonl"):
             engine.synthesize(tmp_path / "nope.jsonl", out=tmp_path / "run")
-        with pytest.raises((parley.JSONError, parley.ConfigError)) as e:  # a value of the wrong type
+        with pytest.raises(parley.ConfigError) as e:  # a value of the wrong type
             engine.run({"seeds": "not an array", "out": str(tmp_path / "run")})
         assert "job.seeds" in str(e.value)
         err, result = c_void_p(), c_void_p()
