@@ -200,7 +200,11 @@ int parley_pull_submit_json(parley_engine *engine, const char *backend, const st
 int parley_run(parley_engine *engine, const char *job_json, char **result_json, char **error);
 int parley_run_json(parley_engine *engine, const struct json_t *job, struct json_t **result, char **error);
 
-/* Starts a job in the background. *job is a new handle, freed with parley_job_free(). */
+/* Starts a job in the background. *job is a new handle, freed with parley_job_free().
+ * The job holds its "out" directory until it ends: while another job, in this
+ * process or any other (a `parley synth`, on this host or another sharing the
+ * directory), holds it, the start fails at once with PARLEY_ERR_STATE and a
+ * message naming the directory and its holder. parley_run() fails the same way. */
 int parley_job_start(parley_engine *engine, const char *job_json, parley_job **job, char **error);
 int parley_job_start_json(parley_engine *engine, const struct json_t *job, parley_job **out, char **error);
 

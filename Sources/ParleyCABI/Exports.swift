@@ -98,7 +98,7 @@ public func parley_reply_set_usage(_ reply: Handle?, _ promptTokens: Int32, _ co
 public func parley_reply_set_error(_ reply: Handle?, _ message: CString?, _ retryable: Int32) -> Int32 {
     call(nil) { () throws(Failure) in
         let box = try replies.get(reply, "reply")
-        box.error = BackendError(try string(message, "message"), retryable: retryable != 0)
+        box.error = BackendError(try string(message, "message"), retryable: retryable != 0, kind: "host error")
     }
 }
 
@@ -143,7 +143,7 @@ func startJob(_ engine: Handle?, _ text: String) throws(Failure) -> JobBox {
     if case .file(let path) = spec.seeds, !FileManager.default.isReadableFile(atPath: path) {
         throw Failure(.io, "cannot read seeds file \(path)")
     }
-    return JobBox(engine: try box.engine(), spec: spec)
+    return try JobBox(engine: try box.engine(), spec: spec)
 }
 
 @_cdecl("parley_run")

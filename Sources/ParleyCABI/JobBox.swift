@@ -18,11 +18,18 @@ final class JobBox: @unchecked Sendable {
 
     let runner: Runner
 
-    init(engine: Engine, spec: JobSpec) {
+    /// Takes the job's output directory at once: a directory another run holds is refused
+    /// here (PARLEY_ERR_STATE, naming the holder), not later when the job is waited for.
+    init(engine: Engine, spec: JobSpec) throws(Failure) {
         let out = spec.out ?? engine.config.output.dir
         // The event sink needs the box; it is set before the run starts.
         let sink = EventSink()
         runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, events: { sink.box?.push(.run($0)) })
+        do { try runner.claimDirectory() } catch RunError.busy(let message) {
+            throw Failure(.state, message)
+        } catch {
+            throw Failure(.io, "\(error)")
+        }
         sink.box = self
         task = Task.detached { [self] in
             do {

@@ -63,6 +63,23 @@ def write_seeds(tmp, lines, name="seeds.jsonl"):
     return path
 
 
+LOCAL_MODEL = ROOT / "scripts/local-model"
+LLAMA_SLOT = 512  # tokens per slot of the shared llama_server: --ctx 4*LLAMA_SLOT --parallel 4
+
+
+@pytest.fixture(scope="session")
+def llama_server():
+    """The real local llama.cpp server (scripts/local-model start), one for the whole session:
+    4 slots of LLAMA_SLOT tokens. Yields its base URL (no /v1)."""
+    installed = (ROOT / ".local-model/llama-bin/llama-server").exists() and (ROOT / ".local-model/gemma-3-270m-q4_k_m.gguf").exists()
+    need(installed, "the local model is not installed (scripts/local-model install)")
+    out = subprocess.run([LOCAL_MODEL, "start", "--ctx", str(4 * LLAMA_SLOT), "--parallel", "4"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    env = dict(line.split("=", 1) for line in out.stdout.split())
+    yield env["LOCAL_MODEL_URL"]
+    subprocess.run([LOCAL_MODEL, "stop", env["LOCAL_MODEL_PID"]], timeout=60)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def binary_exists():
     if not Path(BIN).exists():

@@ -4,9 +4,7 @@ import json, os, re, subprocess, time
 from pathlib import Path
 
 import pytest
-from conftest import BIN, ROOT, journal_made_once, need, parley, read_jsonl
-
-SCRIPT = ROOT / "scripts/local-model"
+from conftest import BIN, LLAMA_SLOT as SLOT, LOCAL_MODEL as SCRIPT, ROOT, journal_made_once, parley, read_jsonl
 
 
 def read_jsonl_partial(path):
@@ -16,18 +14,6 @@ def read_jsonl_partial(path):
     except FileNotFoundError:
         return []
     return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
-SLOT = 512
-
-
-@pytest.fixture(scope="module")
-def llama_server():
-    installed = (ROOT / ".local-model/llama-bin/llama-server").exists() and (ROOT / ".local-model/gemma-3-270m-q4_k_m.gguf").exists()
-    need(installed, "the local model is not installed (scripts/local-model install)")
-    out = subprocess.run([SCRIPT, "start", "--ctx", str(4 * SLOT), "--parallel", "4"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    env = dict(line.split("=", 1) for line in out.stdout.split())
-    yield env["LOCAL_MODEL_URL"]
-    subprocess.run([SCRIPT, "stop", env["LOCAL_MODEL_PID"]], timeout=60)
 
 
 @pytest.mark.parametrize("assistant_endpoint", ["completion", "chat"])

@@ -49,10 +49,17 @@ public struct BackendError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var retryable: Bool
     public var retryAfter: Double?
+    /// What the attempt met, in a few words (`HTTP 503`, `timeout`, `reset`, `malformed body`):
+    /// a failure's reason counts its attempts by kind.
+    public var kind: String
 
-    public init(_ message: String, retryable: Bool, retryAfter: Double? = nil) {
-        self.message = message; self.retryable = retryable; self.retryAfter = retryAfter
+    public init(_ message: String, retryable: Bool, retryAfter: Double? = nil, kind: String = "error") {
+        self.message = message
+        self.retryable = retryable
+        self.retryAfter = retryAfter
+        self.kind = kind
     }
+
     public var description: String { message }
 }
 

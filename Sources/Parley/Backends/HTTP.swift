@@ -18,33 +18,61 @@ enum HTTP {
     static let maxBodyBytes = 32 << 20
 
     /// POSTs a JSON body; returns the status, headers and body. Transport errors and
-    /// timeouts become retryable `BackendError`s; the API key never appears in messages.
+    /// timeouts become retryable `BackendError`s whose kind says what happened: `timeout`,
+    /// `refused` (nothing listens), `reset` (the connection broke before a reply), `truncated body`
+    /// (it broke during the body). A body over `maxBodyBytes` is not retried. The API key never
+    /// appears in messages.
     static func postJSON(_ url: String, body: String, apiKey: String?, timeout: Double) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         request.body = .bytes(ByteBuffer(string: body))
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
+        let response: HTTPClientResponse
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            response = try await client.execute(request, deadline: deadline)
+        } catch {
+            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
+        }
+        do {
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
             return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true)
+        } catch is NIOTooManyBytesError {
+            throw BackendError("response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false, kind: "body too large")
         } catch {
-            throw BackendError("cannot reach \(url): \(error)", retryable: true)
+            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: true)
         }
     }
 
+    private static func transportError(_ error: any Error, url: String, timeout: Double, apiKey: String?,
+                                       inBody: Bool) -> any Error {
+        if error is CancellationError { return error }
+        if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
+            return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
+        }
+        let text = redact("\(error)", apiKey)
+        if inBody {
+            return BackendError("connection to \(url) broke during the body: \(text)", retryable: true, kind: "truncated body")
+        }
+        let refused = text.localizedCaseInsensitiveContains("refused")
+        return BackendError("cannot reach \(url): \(text)", retryable: true, kind: refused ? "refused" : "reset")
+    }
+
     /// Turns a non-2xx status into a `BackendError`: 408, 409, 429 and 5xx are retryable.
-    static func statusError(_ status: Int, headers: HTTPHeaders, body: Data, url: String) -> BackendError {
+    /// A server that echoes the API key in its error body does not get it into the message.
+    static func statusError(_ status: Int, headers: HTTPHeaders, body: Data, url: String, apiKey: String?) -> BackendError {
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
         var detail = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
         if let v = try? JSONDecoder().decode(ErrorBody.self, from: body), let m = v.error?.message ?? v.message { detail = m }
-        return BackendError("HTTP \(status) from \(url): \(detail)", retryable: retryable,
-                            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")))
+        return BackendError("HTTP \(status) from \(url): \(redact(detail, apiKey))", retryable: retryable,
+                            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")), kind: "HTTP \(status)")
+    }
+
+    /// `text` with every occurrence of the key replaced.
+    static func redact(_ text: String, _ apiKey: String?) -> String {
+        guard let apiKey, !apiKey.isEmpty, text.contains(apiKey) else { return text }
+        return text.replacingOccurrences(of: apiKey, with: "[api key]")
     }
 
     private struct ErrorBody: Decodable {

@@ -20,6 +20,7 @@ public final class ModelEndpoint: Sendable {
     /// Throws `GenerationFailure` once retries are spent or the error is not retryable.
     public func generate(_ request: GenerationRequest) async throws -> (GenerationResult, attempts: Int) {
         var request = request
+        var met: [String] = []
         while true {
             try await limiter.acquire()
             let outcome: Result<GenerationResult, any Error>
@@ -36,8 +37,9 @@ public final class ModelEndpoint: Sendable {
             case .failure(let error):
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 let e = error as? BackendError ?? BackendError("\(error)", retryable: true)
+                met.append(e.kind)
                 guard e.retryable, request.attempt <= retry.maxRetries else {
-                    throw GenerationFailure(reason: e.message, attempts: request.attempt)
+                    throw GenerationFailure(reason: e.message, attempts: request.attempt, met: met)
                 }
                 try await Task.sleep(nanoseconds: UInt64(retry.delay(afterAttempt: request.attempt, retryAfter: e.retryAfter) * 1e9))
                 request.attempt += 1
@@ -48,9 +50,30 @@ public final class ModelEndpoint: Sendable {
 
 /// A request that failed for good: the dialogue is marked failed with this reason.
 public struct GenerationFailure: Error, Sendable, CustomStringConvertible {
+    /// The last attempt's error.
     public var reason: String
     public var attempts: Int
-    public var description: String { "\(reason) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))" }
+    /// What each attempt met (`BackendError.kind`), in order.
+    public var met: [String]
+
+    public init(reason: String, attempts: Int, met: [String] = []) {
+        self.reason = reason
+        self.attempts = attempts
+        self.met = met
+    }
+
+    /// `HTTP 503 from …: overloaded (after 9 attempts: 6 × timeout, 2 × HTTP 503, 1 × malformed body)`.
+    public var description: String {
+        guard attempts > 1, !met.isEmpty else { return "\(reason) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))" }
+        // Kinds in order of first appearance, then the most frequent first.
+        var counts: [(kind: String, n: Int)] = []
+        for kind in met {
+            if let i = counts.firstIndex(where: { $0.kind == kind }) { counts[i].n += 1 } else { counts.append((kind, 1)) }
+        }
+        let ranked = counts.enumerated().sorted { ($0.element.n, $1.offset) > ($1.element.n, $0.offset) }
+        let tally = ranked.map { "\($0.element.n) × \($0.element.kind)" }.joined(separator: ", ")
+        return "\(reason) (after \(attempts) attempts: \(tally))"
+    }
 }
 
 /// Exponential backoff with full jitter, capped; a server's `Retry-After` wins when longer.

@@ -49,13 +49,17 @@ public final class OpenAIBackend: Backend {
 
         let url = config.baseURL + path
         let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: config.timeoutSeconds)
-        guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url) }
+        guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
         let reply: CompletionReply
         do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
-            throw BackendError("malformed response from \(url): \(String(decoding: body.prefix(200), as: UTF8.self))", retryable: true)
+            let start = HTTP.redact(String(decoding: body.prefix(200), as: UTF8.self), apiKey)
+            throw BackendError("malformed response from \(url): \(start)", retryable: true, kind: "malformed body")
         }
-        guard let choice = reply.choices.first, let text = choice.message?.content ?? choice.text else {
-            throw BackendError("response from \(url) has no text", retryable: true)
+        guard let choice = reply.choices.first else {
+            throw BackendError("response from \(url) has no choices", retryable: true, kind: "no choices")
+        }
+        guard let text = choice.message?.content ?? choice.text else {
+            throw BackendError("response from \(url) has no text", retryable: true, kind: "no text")
         }
         return GenerationResult(text: text, finishReason: choice.finish_reason,
                                 promptTokens: reply.usage?.prompt_tokens, completionTokens: reply.usage?.completion_tokens,
@@ -105,7 +109,7 @@ public struct ServerTokenCounter: TokenCounter {
         while true {
             do {
                 let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
-                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url) }
+                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
                 guard let reply = try? JSONDecoder().decode(Reply.self, from: body), let n = reply.count ?? reply.tokens?.count else {
                     throw BackendError("malformed tokenize response from \(url)", retryable: false)
                 }

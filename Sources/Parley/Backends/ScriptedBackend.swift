@@ -30,12 +30,14 @@ public final class ScriptedBackend: Backend {
             try await Task.sleep(until: .now + .nanoseconds(Int64(ms * 1e6)), tolerance: .zero, clock: .continuous)
         }
         if config.failEvery > 0 && call % config.failEvery == 0 {
-            throw BackendError("scripted failure (call \(call) of every \(config.failEvery))", retryable: true)
+            throw BackendError("scripted failure (call \(call) of every \(config.failEvery))", retryable: true,
+                               kind: "scripted failure")
         }
         if config.failRate > 0 {
             var rng = SplitMix64(seed: key &+ UInt64(r.attempt) &* 0x9E37_79B9)
             if Double.random(in: 0..<1, using: &rng) < config.failRate {
-                throw BackendError("scripted failure (rate \(config.failRate), attempt \(r.attempt))", retryable: true)
+                throw BackendError("scripted failure (rate \(config.failRate), attempt \(r.attempt))", retryable: true,
+                                   kind: "scripted failure")
             }
         }
 

@@ -45,6 +45,18 @@ public struct Config: Sendable {
         public var limit: Int?
         /// Seconds between progress lines when stderr is not a terminal.
         public var progressSeconds: Double = 10
+        /// What a written line survives.
+        public var durability: Durability = .process
+    }
+
+    /// What the run's writes survive.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Each line reaches the kernel before the dialogue goes on: it survives the process
+        /// being killed at any instant, not the machine crashing.
+        case process
+        /// The journal and output files are fsynced in group commits, and a dialogue counts
+        /// as ended only once its end record is on disk: a run survives an OS crash or power loss.
+        case fsync
     }
 
     public struct TurnPlan: Sendable {

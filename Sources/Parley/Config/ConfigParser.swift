@@ -44,6 +44,9 @@ extension Config {
             if let c = o.int("concurrency", max: 1_000_000) { config.run.concurrency = c }
             config.run.limit = o.int("limit")
             if let p = o.double("progress_seconds", min: 0.1) { config.run.progressSeconds = p }
+            if let d = o.oneOf("durability", Config.Durability.allCases.map(\.rawValue)) {
+                config.run.durability = Config.Durability(rawValue: d) ?? .process
+            }
             o.finish()
         }
         if let o = top.object("turns") {

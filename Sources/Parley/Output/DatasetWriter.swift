@@ -25,11 +25,16 @@ final class DatasetWriter: Sendable {
     /// The recipe's own output rows (`pairs.jsonl`, …).
     private let recipe: any Recipe
 
-    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe) throws {
+    /// Set in `"fsync"` durability: end records go through it (see `GroupCommit`).
+    private let group: GroupCommit?
+
+    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe,
+         durability: Config.Durability = .process) throws {
         var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
         if formats.contains("messages") { names.append(Self.messagesFile) }
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
+        group = durability == .fsync ? GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
         state = Mutex(State(files: files, stats: stats))
         self.journal = journal
         self.order = names
@@ -37,15 +42,20 @@ final class DatasetWriter: Sendable {
         self.recipe = recipe
     }
 
+    /// Makes everything written durable and stops the group commit (fsync mode); call once
+    /// the run's last commit has returned.
+    func close() { group?.stop() }
+
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
     static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile, ExpertRecipe.file,
                                 SelfTalkRecipe.selectedFile]
 
     var stats: RunStats { state.withLock { $0.stats } }
 
-    /// Writes an ended dialogue to its file(s), then its end record to the journal.
-    func commit(_ d: Dialogue) throws {
-        try state.withLock { s in
+    /// Writes an ended dialogue to its file(s), then its end record to the journal; in fsync
+    /// mode returns once the end record is durable.
+    func commit(_ d: Dialogue) async throws {
+        let ticket = try state.withLock { s in
             switch d.status {
             case .finished:
                 try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt))
@@ -56,9 +66,17 @@ final class DatasetWriter: Sendable {
                 try s.files[Self.failuresFile]?.append(Rows.failure(d))
             }
             if d.status == .finished { for (file, row) in recipe.rows(d) { try s.files[file]?.append(row) } }
-            try journal.end(d, sizes: order.compactMap { name in s.files[name].map { (name, $0.size) } })
+            let sizes = order.compactMap { name in s.files[name].map { (name, $0.size) } }
             s.stats.add(d)
+            // Under the lock, so end records follow the order of the rows they claim.
+            guard let group else {
+                try journal.end(d, sizes: sizes)
+                return UInt64?.none
+            }
+            let journal = self.journal
+            return group.enqueue { try journal.end(d, sizes: sizes) }
         }
+        if let group, let ticket { try await group.wait(ticket) }
     }
 }
 

@@ -12,7 +12,8 @@ import Foundation
 /// The caller serialises appends (the journal and outputs hold their own locks).
 final class AppendFile {
     let path: String
-    private let fd: Int32
+    /// Open for the object's lifetime (for `fdatasync` by the group commit).
+    let fd: Int32
     /// Bytes in the file, kept in step with every append.
     private(set) var size: Int
 
@@ -44,8 +45,18 @@ final class AppendFile {
     }
 
     /// Cuts a file back to `size` bytes (a crash may have left a partial write after it).
-    static func truncate(_ path: String, to size: Int) throws {
-        guard FileManager.default.fileExists(atPath: path) else { return }
+    /// A file shorter than that lost lines the journal (`claimedBy`) says were written, as
+    /// an OS crash can in `"process"` durability: that stops the run rather than pad the file.
+    static func truncate(_ path: String, to size: Int, claimedBy journal: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if size > 0 { throw RunError.corruptJournal("\(path) is missing, but \(journal) says it holds \(size) bytes") }
+            return
+        }
+        let actual = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        if actual < size {
+            throw RunError.corruptJournal("\(path) has \(actual) bytes, but \(journal) says it holds \(size): "
+                + "lines were lost (an OS crash without run.durability \"fsync\"?); start again with --fresh")
+        }
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
             defer { try? handle.close() }
@@ -96,10 +107,12 @@ public enum RunError: Error, Sendable, CustomStringConvertible {
     case io(String)
     case configMismatch(String)
     case corruptJournal(String)
+    /// The run directory is held by another run.
+    case busy(String)
 
     public var description: String {
         switch self {
-        case .io(let m), .configMismatch(let m), .corruptJournal(let m): m
+        case .io(let m), .configMismatch(let m), .corruptJournal(let m), .busy(let m): m
         }
     }
 }

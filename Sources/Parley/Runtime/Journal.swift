@@ -14,8 +14,19 @@ import Synchronization
 /// Each line reaches the kernel before the dialogue goes on.
 public final class Journal: Sendable {
     private let file: Mutex<AppendFile>
+    private let fd: Int32
 
-    init(path: String) throws { file = Mutex(try AppendFile(path: path)) }
+    init(path: String) throws {
+        let file = try AppendFile(path: path)
+        fd = file.fd
+        self.file = Mutex(file)
+    }
+
+    /// Bytes written so far.
+    var size: Int { file.withLock { $0.size } }
+
+    /// Makes every line written so far durable (`run.durability: "fsync"`).
+    func sync() throws { try GroupCommit.sync(fd, "the journal") }
 
     func start(_ d: Dialogue) throws {
         var w = JSONWriter()

@@ -2,18 +2,19 @@ import Foundation
 
 /// The files of one run. `run.json` ties the directory to a config fingerprint:
 /// resuming under a different config is refused unless the run starts fresh.
+/// `run.lock` keeps a second run out while this one holds the directory.
 struct RunDirectory {
     let path: String
+    let lock: RunLock
     var journalPath: String { path + "/journal.jsonl" }
     var summaryPath: String { path + "/summary.json" }
     var markerPath: String { path + "/run.json" }
 
-    /// Creates or checks the directory. `fresh` deletes a previous run's files first.
-    static func open(_ path: String, config: Config, fresh: Bool) throws -> RunDirectory {
-        let dir = RunDirectory(path: path)
+    /// Takes the directory's lock (creating the directory) and checks it (`lock`, if the caller already
+    /// holds it). `fresh` deletes a previous run's files first, once the lock is held.
+    static func open(_ path: String, config: Config, fresh: Bool, lock: RunLock? = nil) throws -> RunDirectory {
         let fm = FileManager.default
-        do { try fm.createDirectory(atPath: path, withIntermediateDirectories: true) }
-        catch { throw RunError.io("cannot create \(path): \(error.localizedDescription)") }
+        let dir = RunDirectory(path: path, lock: try lock ?? RunLock(directory: path))
         let owned = [dir.journalPath, dir.summaryPath, dir.markerPath] + DatasetWriter.allFiles.map { path + "/" + $0 }
         if fresh {
             for f in owned where fm.fileExists(atPath: f) { try? fm.removeItem(atPath: f) }

@@ -10,6 +10,8 @@ public final class Runner: Sendable {
     public let outputDir: String
     private let events: (@Sendable (RunEvent) -> Void)?
     private let live = Mutex(LiveCounts())
+    /// The output directory's lock, from `claimDirectory()` or `run` until `run` returns.
+    private let claimed = Mutex<RunLock?>(nil)
 
     /// Counts that move while the run goes: for progress lines.
     public struct LiveCounts: Sendable {
@@ -34,18 +36,35 @@ public final class Runner: Sendable {
 
     public var progress: LiveCounts { live.withLock { $0 } }
 
+    /// Takes the output directory now, so that a second run on it is refused at once
+    /// (`RunError.busy`, naming the holder) rather than when `run` starts. `run` takes it
+    /// itself when this was not called, and lets it go when it returns.
+    public func claimDirectory() throws {
+        try claimed.withLock { held in
+            if held == nil { held = try RunLock(directory: outputDir) }
+        }
+    }
+
     /// Runs to the end, or until the task is cancelled (then the directory is resumable).
     /// Throws for configuration, seeds-file and disk errors; failed requests do not throw,
     /// they are recorded in `failures.jsonl`.
     public func run(fresh: Bool = false) async throws -> RunSummary {
         let started = ContinuousClock.now
         let config = engine.config
-        let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh)
+        let lock = try claimed.withLock { held in
+            let lock = try held ?? RunLock(directory: outputDir)
+            held = lock
+            return lock
+        }
+        defer { claimed.withLock { $0 = nil } }
+        let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh, lock: lock)
 
         // Recover: cut partial writes, then learn what is done and what is half done.
         var replay = try JournalReplay.read(path: dir.journalPath, corpusKeys: config.filters.duplicates != nil)
-        try AppendFile.truncate(dir.journalPath, to: replay.validBytes)
-        for name in DatasetWriter.allFiles { try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0) }
+        try AppendFile.truncate(dir.journalPath, to: replay.validBytes, claimedBy: dir.journalPath)
+        for name in DatasetWriter.allFiles {
+            try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0, claimedBy: dir.journalPath)
+        }
         let journal = try Journal(path: dir.journalPath)
         let corpus = CorpusIndex()
         for (id, keys) in replay.kept { corpus.restore(id: id, keys: keys) }
@@ -53,7 +72,9 @@ public final class Runner: Sendable {
         let recipe = try Recipes.make(engine)
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
         let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
-                                       stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe)
+                                       stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe,
+                                       durability: config.run.durability)
+        defer { writer.close() }
 
         let total = try SeedSource.count(seeds, limit: config.run.limit)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
@@ -88,7 +109,7 @@ public final class Runner: Sendable {
                     }
                     if replay.ended.contains(dialogue.id) { continue }
                     if dialogue.status != .running {
-                        try writer.commit(dialogue)
+                        try await writer.commit(dialogue)
                         live.withLock { $0.ended += 1; $0.failed += 1 }
                         continue
                     }
@@ -105,6 +126,7 @@ public final class Runner: Sendable {
         } catch is CancellationError {
             interrupted = true
         }
+        writer.close()
         var summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
                                  interrupted: interrupted, outputDir: outputDir, files: [])
         if !interrupted, let extra = try recipe.finishRun(dir: outputDir) { summary.extra[config.recipe] = extra }
@@ -145,7 +167,7 @@ public final class Runner: Sendable {
             d.endReason = .failed
             d.failure = failure.description
         }
-        try writer.commit(d)
+        try await writer.commit(d)
         live.withLock { $0.ended += 1; if d.status == .failed { $0.failed += 1 } }
         events?(.dialogueEnded(id: id, status: d.status, reason: d.endReason ?? .failed))
     }

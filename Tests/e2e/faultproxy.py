@@ -1,0 +1,386 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP/1.1 proxy for the end-to-end tests (standard library only).
+
+Sits between Parley and an OpenAI-compatible server. Requests whose path ends with one of
+`fault_paths` get a fault with probability `rate`, its kind drawn uniformly from `kinds`;
+every other request (and every request not drawn) is passed through untouched.
+
+    with FaultProxy(upstream="http://127.0.0.1:8080", rate=0.3) as proxy:
+        ... point the client at proxy.url + "/v1" ...
+        print(proxy.counts)   # {"429": 3, ..., "pass": 41}
+
+Fault kinds (ALL_KINDS):
+  429            429 with Retry-After: 1 and a JSON error body
+  500, 503       that status with a JSON error body
+  reset          the request is read, then the connection is reset (RST, no byte sent)
+  stall          the request is read, nothing is sent for stall_seconds, then the connection closes
+  malformed      200, application/json, a body that is not JSON (correct Content-Length)
+  short          200 with a Content-Length larger than the body sent (half the upstream's
+                 real body), then the connection closes
+  empty_choices  200 with a valid completion body whose "choices" is empty
+  dribble        the upstream's real answer, its body sent in dribble_chunk-byte pieces with
+                 dribble_delay before each (valid, only slow)
+
+One thread per client connection, each with its own keep-alive connection to the upstream
+(so the upstream sees as many connections as the client opens). Passed-through answers
+are de-chunked and sent with Content-Length; HTTP/1.1 keep-alive works both ways.
+
+Command line:
+    python3 Tests/e2e/faultproxy.py --upstream URL [--rate R] [--kinds a,b] [--seed S]
+                                    [--port P] [--stall-seconds X]
+prints FAULT_PROXY_URL=http://127.0.0.1:PORT on stdout and serves until SIGTERM/SIGINT,
+then prints the counts as JSON on stderr.
+"""
+import argparse
+import http.client
+import json
+import random
+import signal
+import socket
+import struct
+import sys
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ALL_KINDS = ("429", "500", "503", "reset", "stall", "malformed", "short", "empty_choices", "dribble")
+
+MALFORMED_BODY = b'{"choices": [{"text": "unterminated'
+EMPTY_CHOICES_BODY = b'{"id":"x","object":"text_completion","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":0}}'
+SHORT_FALLBACK_BODY = (b'{"id":"x","object":"text_completion","choices":[{"index":0,"text":"cut short by faultproxy",'
+                       b'"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":5}}')
+
+# Not relayed in either direction: they describe one connection, not the message.
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+              "te", "trailer", "trailers", "transfer-encoding", "upgrade", "content-length", "host"}
+
+REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+           503: "Service Unavailable"}
+
+
+def _error_body(status):
+    message = "rate limited by faultproxy" if status == 429 else "server error injected by faultproxy"
+    return json.dumps({"error": {"message": message}}).encode()
+
+
+class _UpstreamConnection(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+
+class FaultProxy:
+    def __init__(self, upstream, rate=0.3, kinds=ALL_KINDS, seed=0, stall_seconds=5.0, dribble_chunk=16,
+                 dribble_delay=0.01, fault_paths=("/completions", "/chat/completions"), host="127.0.0.1", port=0,
+                 upstream_timeout=600.0):
+        u = urllib.parse.urlsplit(upstream)
+        if u.scheme != "http" or not u.hostname:
+            raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
+        kinds = tuple(kinds)
+        unknown = [k for k in kinds if k not in ALL_KINDS]
+        if unknown or not kinds:
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(ALL_KINDS)}")
+        self.upstream_host, self.upstream_port = u.hostname, u.port or 80
+        self.upstream_netloc = u.netloc
+        self.upstream_prefix = u.path.rstrip("/")  # an upstream given as http://host/base keeps its base
+        self.rate, self.kinds = float(rate), kinds
+        self.stall_seconds, self.dribble_chunk, self.dribble_delay = float(stall_seconds), max(1, int(dribble_chunk)), float(dribble_delay)
+        self.fault_paths = tuple(fault_paths)
+        self.upstream_timeout = upstream_timeout
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._counts = {k: 0 for k in (*kinds, "pass")}
+        self._closing = threading.Event()
+        self._connections = set()
+
+        proxy = self
+
+        class Handler(_Handler):
+            pass
+        Handler.proxy = proxy
+
+        self._httpd = _Server((host, port), Handler)
+        self.port = self._httpd.server_address[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="faultproxy", daemon=True)
+        self._thread.start()
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    @property
+    def counts(self):
+        """A snapshot: fault kind -> requests that got it, "pass" -> requests passed through."""
+        with self._lock:
+            return dict(self._counts)
+
+    def _draw(self, path):
+        """The fault for a request (None: pass through), counted."""
+        with self._lock:
+            kind = None
+            if path.endswith(self.fault_paths) and self._rng.random() < self.rate:
+                kind = self._rng.choice(self.kinds)
+            key = kind or "pass"
+            self._counts[key] = self._counts.get(key, 0) + 1
+            return kind
+
+    def _track(self, sock, add):
+        with self._lock:
+            (self._connections.add if add else self._connections.discard)(sock)
+
+    def close(self):
+        if self._closing.is_set():
+            return
+        self._closing.set()  # wakes stalls and dribbles
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        with self._lock:
+            conns = list(self._connections)
+        for s in conns:  # idle keep-alive connections wait in a read: end them
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    proxy: FaultProxy = None
+    upstream = None  # this client connection's keep-alive connection to the upstream
+    head_length = None
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.proxy._track(self.connection, True)
+
+    def finish(self):
+        try:
+            super().finish()
+        except OSError:
+            pass
+        self.proxy._track(self.connection, False)
+        if self.upstream is not None:
+            self.upstream.close()
+            self.upstream = None
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (ConnectionError, socket.timeout, OSError):
+            self.close_connection = True
+
+    def _handle(self):
+        body = self._read_body()
+        if body is None:
+            return
+        path = self.path.split("?", 1)[0]
+        kind = self.proxy._draw(path)
+        if kind is None:
+            self._pass_through(body)
+        elif kind in ("429", "500", "503"):
+            status = int(kind)
+            extra = [("Retry-After", "1")] if status == 429 else []
+            self._send(status, [("Content-Type", "application/json"), *extra], _error_body(status))
+        elif kind == "reset":
+            self._reset()
+        elif kind == "stall":
+            self.proxy._closing.wait(self.proxy.stall_seconds)
+            self.close_connection = True
+        elif kind == "malformed":
+            self._send(200, [("Content-Type", "application/json")], MALFORMED_BODY)
+        elif kind == "empty_choices":
+            self._send(200, [("Content-Type", "application/json")], EMPTY_CHOICES_BODY)
+        elif kind == "short":
+            self._short(body)
+        elif kind == "dribble":
+            self._dribble(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _handle
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _read_body(self):
+        """The request body (de-chunked); None when the client went away mid-body."""
+        try:
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                parts = []
+                while True:
+                    size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass  # trailers
+                        return b"".join(parts)
+                    parts.append(self._read_exact(size))
+                    self.rfile.readline()
+            n = int(self.headers.get("Content-Length") or 0)
+            return self._read_exact(n) if n else b""
+        except (ValueError, EOFError, OSError):
+            self.close_connection = True
+            return None
+
+    def _read_exact(self, n):
+        data = self.rfile.read(n)
+        if len(data) < n:
+            raise EOFError("request body cut short")
+        return data
+
+    # -- writing -------------------------------------------------------------------------
+
+    def _head(self, status, headers, length):
+        lines = [f"HTTP/1.1 {status} {REASONS.get(status) or http.client.responses.get(status, 'Status')}"]
+        lines += [f"{k}: {v}" for k, v in headers]
+        lines.append(f"Content-Length: {length}")
+        if self.close_connection:
+            lines.append("Connection: close")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _send(self, status, headers, body, length=None):
+        """One write: head and body together (no Nagle/delayed-ACK stalls)."""
+        length = len(body) if length is None else length
+        data = self._head(status, headers, length)
+        if self.command != "HEAD":
+            data += body
+        try:
+            self.wfile.write(data)
+        except OSError:
+            self.close_connection = True
+
+    def _reset(self):
+        """Closes the connection with an RST: SO_LINGER on with a 0 timeout, then close."""
+        self.close_connection = True
+        sock = self.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        # The rfile holds a reference to the socket: the fd closes only when both are closed.
+        try:
+            self.rfile.close()
+        except OSError:
+            pass
+        sock.close()
+
+    # -- the upstream --------------------------------------------------------------------
+
+    def _upstream_request(self, body):
+        """Forwards the request; returns (status, [(header, value)], body) or None on failure."""
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Host"] = self.proxy.upstream_netloc
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        path = self.proxy.upstream_prefix + self.path
+        for attempt in (1, 2):
+            fresh = self.upstream is None
+            if fresh:
+                self.upstream = _UpstreamConnection(self.proxy.upstream_host, self.proxy.upstream_port,
+                                                    timeout=self.proxy.upstream_timeout)
+            try:
+                self.upstream.request(self.command, path, body=body or None, headers=headers)
+                r = self.upstream.getresponse()
+                data = r.read()
+                relayed = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP_BY_HOP]
+                self.head_length = r.getheader("Content-Length") or len(data)
+                if r.will_close:
+                    self.upstream.close()
+                    self.upstream = None
+                return r.status, relayed, data
+            except (http.client.HTTPException, OSError):
+                self.upstream.close()
+                self.upstream = None
+                # A kept-alive connection the upstream had closed: try once on a fresh one.
+                if fresh or attempt == 2:
+                    return None
+        return None
+
+    def _bad_gateway(self):
+        self._send(502, [("Content-Type", "application/json")],
+                   json.dumps({"error": {"message": "faultproxy: upstream unreachable"}}).encode())
+
+    def _pass_through(self, body):
+        got = self._upstream_request(body)
+        if got is None:
+            self._bad_gateway()
+            return
+        status, headers, data = got
+        # A HEAD answer keeps the upstream's Content-Length (that of the body a GET would get).
+        self._send(status, headers, data, length=self.head_length if self.command == "HEAD" else None)
+
+    def _short(self, body):
+        got = self._upstream_request(body)
+        self.close_connection = True
+        if got is not None and got[0] == 200 and len(got[2]) >= 2:
+            _, headers, data = got
+        else:
+            headers, data = [("Content-Type", "application/json")], SHORT_FALLBACK_BODY
+        self._send(200, headers, data[: len(data) // 2], length=len(data))
+
+    def _dribble(self, body):
+        got = self._upstream_request(body)
+        if got is None:
+            self._bad_gateway()
+            return
+        status, headers, data = got
+        try:
+            self.wfile.write(self._head(status, headers, len(data)))
+            if self.command == "HEAD":
+                return
+            step = self.proxy.dribble_chunk
+            for i in range(0, len(data), step):
+                if self.proxy._closing.wait(self.proxy.dribble_delay):
+                    self.close_connection = True
+                    return
+                self.wfile.write(data[i:i + step])
+        except OSError:
+            self.close_connection = True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="A fault-injecting HTTP proxy for Parley's tests.")
+    ap.add_argument("--upstream", required=True, help="the server to forward to, e.g. http://127.0.0.1:8080")
+    ap.add_argument("--rate", type=float, default=0.3, help="probability that a completion request gets a fault")
+    ap.add_argument("--kinds", default=",".join(ALL_KINDS), help="comma-separated fault kinds (default: all)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default: a free one)")
+    ap.add_argument("--stall-seconds", type=float, default=5.0)
+    ap.add_argument("--dribble-chunk", type=int, default=16)
+    ap.add_argument("--dribble-delay", type=float, default=0.01)
+    ap.add_argument("--fault-paths", default="/completions,/chat/completions",
+                    help="comma-separated path suffixes that may be faulted")
+    a = ap.parse_args(argv)
+    kinds = tuple(k.strip() for k in a.kinds.split(",") if k.strip())
+    try:
+        proxy = FaultProxy(a.upstream, rate=a.rate, kinds=kinds, seed=a.seed, port=a.port, stall_seconds=a.stall_seconds,
+                           dribble_chunk=a.dribble_chunk, dribble_delay=a.dribble_delay,
+                           fault_paths=tuple(p for p in a.fault_paths.split(",") if p))
+    except (ValueError, OSError) as e:
+        print(f"faultproxy: {e}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"FAULT_PROXY_URL={proxy.url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    proxy.close()
+    print(json.dumps(proxy.counts), file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

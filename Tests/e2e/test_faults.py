@@ -1,0 +1,195 @@
+"""Parley through the fault-injecting proxy (faultproxy.py): 429/500/503 answers, connection
+resets, stalls past the client's timeout, malformed and truncated bodies, empty choices
+and dribbled answers, mixed at random into many concurrent dialogues.
+
+With retries every fault is ridden out: nothing fails, nothing is written twice. With no
+retries every faulted request fails its dialogue at once, and the failure's reason names
+the fault. Both against a stdlib upstream (fast) and the real local llama.cpp server."""
+import itertools, json, socket, threading, time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import journal_made_once, parley, read_jsonl, scripted_config, write_seeds
+from faultproxy import ALL_KINDS, FaultProxy
+
+N_SEEDS = 200
+FAULTS = tuple(k for k in ALL_KINDS if k != "dribble")  # dribble is slow but valid
+# What each fault's failure reason says (with no retries).
+REASON = {"429": "HTTP 429", "500": "HTTP 500", "503": "HTTP 503", "reset": "reset", "stall": "timeout",
+          "malformed": "malformed body", "short": "truncated body", "empty_choices": "no choices"}
+assert set(REASON) == set(FAULTS)
+
+
+class Upstream:
+    """An OpenAI-style server: /v1/chat/completions and /v1/completions always succeed, each
+    answer different (no dialogue looks degenerate); HTTP/1.1 keep-alive."""
+
+    def __init__(self):
+        self.requests = 0
+        counter, lock, upstream = itertools.count(1), threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def setup(self):
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self):
+                json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with lock:
+                    n = next(counter)
+                    upstream.requests += 1
+                if self.path.endswith("/chat/completions"):
+                    choice = {"index": 0, "message": {"role": "assistant", "content": f"Answer number {n} is forty-{n}."},
+                              "finish_reason": "stop"}
+                else:
+                    choice = {"index": 0, "text": f" What about case {n}?\nAssistant: ignored", "finish_reason": "stop"}
+                data = json.dumps({"id": f"c{n}", "model": "up-1", "choices": [choice],
+                                   "usage": {"prompt_tokens": 12, "completion_tokens": 7}}).encode()
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                                 % (len(data), data))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def upstream():
+    u = Upstream()
+    yield u
+    u.close()
+
+
+def seeds_file(tmp_path):
+    return write_seeds(tmp_path, [json.dumps({"question": f"q{i}"}) for i in range(N_SEEDS)])
+
+
+def stub_config(tmp_path, proxy, max_retries):
+    return scripted_config(tmp_path,
+        backends={"srv": {"type": "openai", "base_url": proxy.url + "/v1", "model": "m", "timeout_seconds": 1,
+                          "max_retries": max_retries, "backoff_base_seconds": 0.01, "backoff_max_seconds": 0.05}},
+        roles={"asker": {"backend": "srv", "endpoint": "completion", "max_tokens": 16},
+               "assistant": {"backend": "srv", "system_prompt": "Be brief.", "max_tokens": 32}},
+        turns={"max": 2}, run={"seed": 11, "concurrency": 32})
+
+
+def synth_stub(tmp_path, upstream, max_retries):
+    with FaultProxy(upstream=upstream.url, rate=0.3, kinds=ALL_KINDS, seed=0, stall_seconds=3) as proxy:
+        cfg = stub_config(tmp_path, proxy, max_retries)
+        start = time.monotonic()
+        p = parley("synth", "--config", cfg, "--seeds", seeds_file(tmp_path), "--out", tmp_path / "run", "--quiet",
+                   timeout=600)
+        took = time.monotonic() - start
+        counts = proxy.counts
+    return p, counts, took
+
+
+def synth_local(tmp_path, llama_server, max_retries):
+    with FaultProxy(upstream=llama_server, rate=0.3, kinds=ALL_KINDS, seed=0, stall_seconds=4) as proxy:
+        start = time.monotonic()
+        p = parley("synth", "--config", "examples/configs/local.json", "--seeds", seeds_file(tmp_path),
+                   "--out", tmp_path / "run", "--quiet",
+                   "--set", f"backends.local.base_url={proxy.url}/v1",
+                   "--set", "backends.local.timeout_seconds=2",
+                   "--set", f"backends.local.max_retries={max_retries}",
+                   "--set", "backends.local.backoff_base_seconds=0.01",
+                   "--set", "backends.local.backoff_max_seconds=0.05",
+                   "--set", "turns.max=2", "--set", "roles.asker.max_tokens=8", "--set", "roles.assistant.max_tokens=8",
+                   timeout=900)
+        took = time.monotonic() - start
+        counts = proxy.counts
+    return p, counts, took
+
+
+def check_run(run, p):
+    """What must hold however the faults fell: every output line parses, every seed ended
+    exactly once in exactly one file, the summary agrees with the files, and the journal
+    never made a record twice. Returns (summary, kept + filtered rows, failures)."""
+    run = Path(run)
+    for f in sorted(run.iterdir()):
+        if f.suffix == ".jsonl":
+            for n, line in enumerate(f.read_text().splitlines(), 1):
+                try:
+                    json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise AssertionError(f"{f.name} line {n} does not parse: {e}: {line[:200]!r}")
+    summary = json.loads((run / "summary.json").read_text())
+    assert json.loads(p.stdout) == summary
+    dialogues, filtered, failures = (read_jsonl(run / n) for n in ("dialogues.jsonl", "filtered.jsonl", "failures.jsonl"))
+    assert (summary["finished"], summary["filtered"], summary["failed"]) == (len(dialogues), len(filtered), len(failures))
+    assert summary["seeds"] == N_SEEDS and summary["invalid_seeds"] == 0
+    rows = dialogues + filtered
+    ids = [r["id"] for r in rows + failures]
+    assert len(ids) == len(set(ids)) == N_SEEDS, "every seed ends exactly once"
+    lines = [r["meta"]["seed_line"] for r in rows] + [f["line"] for f in failures]
+    assert sorted(lines) == list(range(1, N_SEEDS + 1))
+    journal = journal_made_once(run)
+    assert sorted(e["d"] for e in journal if e["t"] == "end") == sorted(ids)
+    return summary, rows, failures
+
+
+def retries_ride_out_every_fault(p, counts, took, run, exact=True):
+    print(f"\nproxy counts {counts}; parley took {took:.1f} s")
+    assert p.returncode == 0, p.stderr
+    summary, rows, failures = check_run(run, p)
+    print(f"finished {summary['finished']}, filtered {summary['filtered']}, failed {summary['failed']}, "
+          f"end reasons {summary['end_reasons']}")
+    assert failures == [], failures[:3]
+    assert all(counts[k] > 0 for k in ALL_KINDS), f"every kind of fault was drawn: {counts}"
+    # Every fault cost exactly one more attempt of a message that was kept.
+    retried = sum(g["attempts"] - 1 for r in rows for g in r["meta"]["generation"] if g.get("attempts"))
+    faults = sum(counts[k] for k in FAULTS)
+    print(f"retries recorded in the rows: {retried}; faults injected: {faults}")
+    if exact:
+        assert retried == faults
+    else:  # a real server may also time out by itself now and then
+        assert retried >= faults
+
+
+def no_retries_fail_with_the_faults_reason(p, counts, took, run):
+    assert p.returncode == 0, p.stderr
+    summary, rows, failures = check_run(run, p)
+    found = Counter()
+    for f in failures:
+        named = [k for k, words in REASON.items() if words in f["reason"]]
+        assert len(named) == 1, f"the reason names exactly one fault: {f['reason']!r}"
+        assert "after 1 attempt" in f["reason"], f["reason"]
+        found[named[0]] += 1
+    print(f"\nparley took {took:.1f} s; finished {summary['finished']}, filtered {summary['filtered']}, "
+          f"failed {summary['failed']}")
+    print("kind            injected  failures")
+    for k in ALL_KINDS:
+        print(f"{k:15} {counts[k]:8}  {found[k] if k in REASON else '-':>8}")
+    print(f"pass            {counts['pass']:8}")
+    print("failure reasons:", json.dumps(summary["failure_reasons"], indent=1))
+    assert {k: found[k] for k in FAULTS} == {k: counts[k] for k in FAULTS}, \
+        [f["reason"] for f in failures if sum(w in f["reason"] for w in REASON.values()) != 1][:5]
+    assert all(counts[k] > 0 for k in ALL_KINDS), f"every kind of fault was drawn: {counts}"
+
+
+def test_retries_ride_out_every_fault(tmp_path, upstream):
+    retries_ride_out_every_fault(*synth_stub(tmp_path, upstream, max_retries=12), tmp_path / "run")
+
+
+def test_without_retries_each_failure_names_its_fault(tmp_path, upstream):
+    no_retries_fail_with_the_faults_reason(*synth_stub(tmp_path, upstream, max_retries=0), tmp_path / "run")
+
+
+def test_retries_ride_out_every_fault_on_the_local_model(tmp_path, llama_server):
+    retries_ride_out_every_fault(*synth_local(tmp_path, llama_server, max_retries=12), tmp_path / "run", exact=False)
+
+
+def test_without_retries_each_failure_names_its_fault_on_the_local_model(tmp_path, llama_server):
+    no_retries_fail_with_the_faults_reason(*synth_local(tmp_path, llama_server, max_retries=0), tmp_path / "run")
