@@ -5,6 +5,7 @@
 //   parley-bench saturation DIALOGUES LATENCY_MS CONCURRENCY
 //   parley-bench memory     SEEDS TURNS       peak RSS
 //   parley-bench filters    DIALOGUES TURNS   every filter on, against the same run without filters
+//   parley-bench durability DIALOGUES TURNS   run.durability "process" and "fsync" side by side
 //   parley-bench dataset    DIALOGUES TURNS PATH   writes a scripted dataset (for `parley stats`)
 // Each prints one JSON line.
 import Foundation
@@ -23,7 +24,7 @@ func peakRSSMegabytes() -> Double {
 }
 
 func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra: String = "",
-         keep: String? = nil) async throws -> (RunSummary, wall: Double, cpu: Double) {
+         durability: String = "process", keep: String? = nil) async throws -> (RunSummary, wall: Double, cpu: Double) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer {
@@ -37,7 +38,7 @@ func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra:
         {"backends": {"fake": {"type": "scripted", "words": [8, 24], "latency_ms": \(latencyMs), "max_concurrency": 100000}},
          "roles": {"asker": {"backend": "fake", "endpoint": "completion", "max_tokens": 64},
                    "assistant": {"backend": "fake", "max_tokens": 256}},
-         "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency)}\(extra)}
+         "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency), "durability": "\(durability)"}\(extra)}
         """)
     let runner = Runner(engine: try Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
     let cpu0 = cpuSeconds(), t0 = ContinuousClock.now
@@ -53,6 +54,19 @@ switch args.first ?? "" {
 case "overhead":
     let (s, wall, cpu) = try await run(dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256)
     print(#"{"bench": "overhead", "dialogues": \#(s.stats.finished), "turns": \#(s.stats.turns), "turns_per_s": \#(Int(Double(s.stats.turns) / wall)), "cpu_us_per_turn": \#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6)), "wall_s": \#(String(format: "%.2f", wall))}"#)
+case "durability":
+    // The same zero-latency run in each mode, back to back: wall and CPU µs per turn.
+    var fields: [String] = []
+    var wallPerTurn: [String: Double] = [:]
+    for mode in ["process", "fsync"] {
+        let (s, wall, cpu) = try await run(dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256,
+                                           durability: mode)
+        wallPerTurn[mode] = wall / Double(s.stats.turns) * 1e6
+        fields.append(#""\#(mode)_wall_us_per_turn": \#(String(format: "%.2f", wallPerTurn[mode]!))"#)
+        fields.append(#""\#(mode)_cpu_us_per_turn": \#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6))"#)
+    }
+    let ratio = String(format: "%.2f", wallPerTurn["fsync"]! / wallPerTurn["process"]!)
+    print(#"{"bench": "durability", \#(fields.joined(separator: ", ")), "fsync_over_process": \#(ratio)}"#)
 case "saturation":
     let latency = Double(arg(2, 20)), concurrency = arg(3, 512)
     let (s, wall, _) = try await run(dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency)
@@ -88,6 +102,6 @@ case "dataset":
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256, keep: args[3])
     print(#"{"bench": "dataset", "dialogues": \#(s.stats.finished), "path": "\#(args[3])", "wall_s": \#(String(format: "%.2f", wall))}"#)
 default:
-    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|dataset [N …]\n".utf8))
+    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|durability|dataset [N …]\n".utf8))
     exit(2)
 }
