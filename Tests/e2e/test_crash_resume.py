@@ -37,7 +37,7 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):
     ended = list(got) + [f["id"] for f in failures]
     assert len(ended) == len(set(ended)) == n, "every seed ends exactly once"
     assert got == reference
-    assert [f["reason"] for f in failures] == [f"seeds line {n}: not valid JSON"]
+    assert len(failures) == 1 and failures[0]["reason"].startswith(f"seeds line {n}: not valid JSON: ")
     journal_made_once(run)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["finished"] == n - 1 and summary["failed"] == 1

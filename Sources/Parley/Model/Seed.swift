@@ -38,7 +38,7 @@ public struct Seed: Sendable, Equatable {
     public static func parse(line text: String, number: Int) throws(SeedError) -> Seed {
         let value: JSONValue
         do { value = try JSONValue.parse(text) } catch {
-            throw SeedError(line: number, message: "not valid JSON")
+            throw SeedError(line: number, message: "not valid JSON: \(error)")
         }
         guard case .object(var fields) = value else {
             throw SeedError(line: number, message: "expected a JSON object, got \(value.shortDescription)")
