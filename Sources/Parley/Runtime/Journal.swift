@@ -137,6 +137,7 @@ struct JournalReplay {
             d.records.append(r)
             unfinished[e.d] = d
         case "end":
+            guard !ended.contains(e.d) else { return }  // a repeated end record (a duplicated line) counts once
             var d = unfinished.removeValue(forKey: e.d) ?? Dialogue(seed: Seed(id: e.d))
             d.status = DialogueStatus(rawValue: e.status ?? "") ?? .failed
             d.endReason = e.reason.map(EndReason.init(rawValue:))
