@@ -1,5 +1,4 @@
 import Parley
-import Synchronization
 
 /// An engine handle: the config, the host's models for its "host" backends, and the
 /// runtime `Engine`, made when the first job starts (the backends are fixed from then on).
@@ -9,7 +8,7 @@ final class EngineBox: Sendable {
         var hostBackends: [String: any Backend] = [:]
         var engine: Engine?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(config: Config) { self.config = config }
 

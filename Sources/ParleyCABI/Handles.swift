@@ -1,12 +1,13 @@
 // Opaque handles are ids in a table, never raw pointers, and ids are never reused:
 // an unknown or freed handle is found out and reported instead of dereferenced.
+import Parley
 import Synchronization
 
 final class HandleTable<Object: AnyObject & Sendable>: Sendable {
     /// Sharded by id, so that hundreds of callback threads making and dropping reply
     /// handles at once do not queue on one lock.
     private final class Shard: Sendable {
-        let objects = Mutex<[UInt: Object]>([:])
+        let objects = Locked<[UInt: Object]>([:])
     }
     private let shards: [Shard] = (0..<32).map { _ in Shard() }
     private let next = Atomic<UInt>(0)

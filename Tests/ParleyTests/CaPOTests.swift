@@ -1,4 +1,3 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -7,7 +6,7 @@ import XCTest
 final class CaPOTests: XCTestCase {
     /// Records every request; answers by a rule.
     final class Model: Backend, @unchecked Sendable {
-        let prompts = Mutex<[PromptInput]>([])
+        let prompts = Locked<[PromptInput]>([])
         let reply: @Sendable (GenerationRequest) -> String
         init(_ reply: @escaping @Sendable (GenerationRequest) -> String) { self.reply = reply }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }

@@ -1,4 +1,3 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -32,7 +31,7 @@ final class EvalTests: XCTestCase {
 
     /// Answers "Answer N." and judges by a rule; records every judge prompt.
     final class Models: Backend, @unchecked Sendable {
-        let judgePrompts = Mutex<[String]>([])
+        let judgePrompts = Locked<[String]>([])
         let verdict: @Sendable (String) -> String
         init(verdict: @escaping @Sendable (String) -> String) { self.verdict = verdict }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
@@ -117,7 +116,7 @@ final class EvalTests: XCTestCase {
     }
 
     func testJudgeSamplesAreAveragedWithTheirSpread() async throws {
-        let calls = Mutex(0)
+        let calls = Locked(0)
         let models = Models { _ in calls.withLock { $0 += 1; return $0 % 2 == 0 ? "[[8]]" : "[[6]]" } }
         let one = #"{"id": "s2", "category": "writing", "turns": ["Write a haiku."]}"#
         let (_, out) = try await runSynth(try config(#", "eval": {"judge_samples": 2}"#), seeds: [one], backends: ["m": models])

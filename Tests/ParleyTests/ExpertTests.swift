@@ -1,4 +1,3 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -6,7 +5,7 @@ import XCTest
 /// echo cleaning, and the parrot option (one identity per dialogue, every turn).
 final class ExpertTests: XCTestCase {
     final class Model: Backend, @unchecked Sendable {
-        let requests = Mutex<[GenerationRequest]>([])
+        let requests = Locked<[GenerationRequest]>([])
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
             requests.withLock { $0.append(r) }

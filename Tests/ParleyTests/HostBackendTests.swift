@@ -23,7 +23,7 @@ final class HostBackendTests: XCTestCase {
     }
 
     func testCallbackBackendServesARun() async throws {
-        let calls = Mutex(0)
+        let calls = Locked(0)
         let host = CallbackBackend { request in
             usleep(20_000)  // a blocking model call
             calls.withLock { $0 += 1 }
@@ -48,7 +48,7 @@ final class HostBackendTests: XCTestCase {
 
     func testPullQueueServesBatches() async throws {
         let pull = PullBackend()
-        let batches = Mutex<[Int]>([])
+        let batches = Locked<[Int]>([])
         let stop = Atomic(false)
         let host = Thread {
             while !stop.load(ordering: .relaxed) {
@@ -95,7 +95,7 @@ final class HostBackendTests: XCTestCase {
     }
 
     func testEventsAndInMemorySeeds() async throws {
-        let events = Mutex<[Runner.RunEvent]>([])
+        let events = Locked<[Runner.RunEvent]>([])
         let dir = tempDir()
         let runner = Runner(engine: try Engine(config: try scriptedConfig(turns: #"{"max": 3}"#)),
                             seeds: .lines(Array(seeds.prefix(4)) + ["", "not json"]), outputDir: dir + "/out",

@@ -1,4 +1,3 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -12,7 +11,7 @@ final class ModelMeasuresTests: XCTestCase {
 
     /// A judge that answers from a script keyed by what it is asked, and records the prompts.
     final class ScriptedJudge: Backend, @unchecked Sendable {
-        let prompts = Mutex<[String]>([])
+        let prompts = Locked<[String]>([])
         let answer: @Sendable (String) -> String
         init(_ answer: @escaping @Sendable (String) -> String) { self.answer = answer }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }

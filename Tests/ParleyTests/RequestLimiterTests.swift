@@ -1,10 +1,9 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
 final class RequestLimiterTests: XCTestCase {
     final class Count: Sendable {
-        private let n = Mutex(0)
+        private let n = Locked(0)
         func add() { n.withLock { $0 += 1 } }
         var value: Int { n.withLock { $0 } }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -171,7 +170,7 @@ final class RunnerTests: XCTestCase {
 
     func testBackendConcurrencyLimitHolds() async throws {
         final class Gauge: Backend, @unchecked Sendable {
-            let state = Mutex((now: 0, peak: 0))
+            let state = Locked((now: 0, peak: 0))
             var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
             func generate(_ r: GenerationRequest) async throws -> GenerationResult {
                 state.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }

@@ -1,4 +1,3 @@
-import Synchronization
 import XCTest
 @testable import Parley
 
@@ -40,7 +39,7 @@ final class SelfTalkTests: XCTestCase {
 
     /// The manager picks by a rule; the agent says the step it is told; the client says what the test scripts.
     final class Models: Backend, @unchecked Sendable {
-        let agentSystems = Mutex<[String]>([])
+        let agentSystems = Locked<[String]>([])
         let manager: @Sendable (String) -> String
         init(manager: @escaping @Sendable (String) -> String) { self.manager = manager }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// An async semaphore bounding requests in flight against one backend. Waiters are
 /// served in order; cancellation removes a waiter. The limit can change while running.
@@ -11,9 +10,9 @@ public final class RequestLimiter: Sendable {
         var waiters: [Waiter] = []
         var head = 0  // waiters[head...] are waiting; compacted as it grows
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
-    public init(limit: Int) { state = Mutex(State(limit: max(1, limit))) }
+    public init(limit: Int) { state = Locked(State(limit: max(1, limit))) }
 
     public var limit: Int { state.withLock { $0.limit } }
     public var inFlight: Int { state.withLock { $0.inFlight } }

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A run's quality filters over ended dialogues. Per-dialogue filters scan the messages
 /// in order and the earliest offence decides: `drop` sends the dialogue to
@@ -80,7 +79,7 @@ public struct DialogueFilters: Sendable {
 /// for the corpus-duplicates filter. Rebuilt from the journal when a run resumes.
 final class CorpusIndex: Sendable {
     private struct Index { var firstTurns: [UInt64: String] = [:]; var dialogues: [UInt64: String] = [:] }
-    private let keys = Mutex(Index())
+    private let keys = Locked(Index())
 
     typealias Keys = (firstTurn: UInt64?, dialogue: UInt64)
 

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// A host's own model as a backend, called with each request. `generate` may block
 /// (a C or Python callback): it runs on `BlockingPool`, never on Swift's cooperative pool.
@@ -41,7 +40,7 @@ public final class PullBackend: Backend {
         var queued: [Waiting] = []
         var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let arrival = NSCondition()
     /// Hosts blocked in `take` (guarded by `arrival`): only they need a wake-up.
     private nonisolated(unsafe) var takers = 0

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Writes ended dialogues to the run's dataset files and records each write in the
 /// journal, under one lock, so that files and journal always agree:
@@ -17,7 +16,7 @@ final class DatasetWriter: Sendable {
         var files: [String: AppendFile]
         var stats: RunStats
     }
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let journal: Journal
     private let order: [String]
     /// Prepended to `conversations` as the `system` entry: the assistant's system prompt.
@@ -35,7 +34,7 @@ final class DatasetWriter: Sendable {
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
         group = durability == .fsync ? GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
-        state = Mutex(State(files: files, stats: stats))
+        state = Locked(State(files: files, stats: stats))
         self.journal = journal
         self.order = names
         self.systemPrompt = systemPrompt

@@ -27,13 +27,12 @@ public struct EstimatingTokenCounter: TokenCounter {
     }
 }
 
-import Synchronization
 
 /// Remembers the counts of a role's fixed texts (system prompts, template parts),
 /// which every request of that role needs again. Message counts are cached per
 /// dialogue instead (see `TokenCache`), so this stays small.
 final class FixedTextCounts: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
+    private let counts = Locked<[String: Int]>([:])
     private let limit = 4096
 
     func count(_ text: String, with counter: any TokenCounter) async throws -> Int {
@@ -49,9 +48,9 @@ final class FixedTextCounts: Sendable {
 
 /// A few values computed once and then read by slot number, without hashing.
 final class SlotMemo<Value: Sendable>: Sendable {
-    private let values: Mutex<[Value?]>
+    private let values: Locked<[Value?]>
 
-    init(slots: Int) { values = Mutex(Array(repeating: nil, count: slots)) }
+    init(slots: Int) { values = Locked(Array(repeating: nil, count: slots)) }
 
     func value(_ slot: Int, compute: () async throws -> Value) async throws -> Value {
         if let v = values.withLock({ $0[slot] }) { return v }

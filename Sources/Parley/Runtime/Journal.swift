@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// The run's append-only record, one JSON object per line, from which an interrupted
 /// run resumes exactly where it stopped:
@@ -13,13 +12,13 @@ import Synchronization
 ///   resume can cut away a write that a crash interrupted.
 /// Each line reaches the kernel before the dialogue goes on.
 public final class Journal: Sendable {
-    private let file: Mutex<AppendFile>
+    private let file: Locked<AppendFile>
     private let fd: Int32
 
     init(path: String) throws {
         let file = try AppendFile(path: path)
         fd = file.fd
-        self.file = Mutex(file)
+        self.file = Locked(file)
     }
 
     /// Bytes written so far.

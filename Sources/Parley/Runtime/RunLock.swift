@@ -6,7 +6,6 @@ import Musl
 import Darwin
 #endif
 import Foundation
-import Synchronization
 
 /// One owner per run directory: an exclusive `flock(2)` on `run.lock`, held while the run
 /// goes. The kernel drops it when the holder exits, however it dies, so a crashed run never
@@ -18,7 +17,7 @@ import Synchronization
 /// are refused even where the file system's locks are per process.
 final class RunLock: Sendable {
     static let fileName = "run.lock"
-    private static let held = Mutex<Set<String>>([])
+    private static let held = Locked<Set<String>>([])
 
     let directory: String
     private let key: String

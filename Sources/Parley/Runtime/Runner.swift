@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Runs a recipe over a seeds file into a run directory: every dialogue advances on its
 /// own, at most `run.concurrency` at once; every message is journaled as it is made;
@@ -9,9 +8,9 @@ public final class Runner: Sendable {
     public let seeds: SeedInput
     public let outputDir: String
     private let events: (@Sendable (RunEvent) -> Void)?
-    private let live = Mutex(LiveCounts())
+    private let live = Locked(LiveCounts())
     /// The output directory's lock, from `claimDirectory()` or `run` until `run` returns.
-    private let claimed = Mutex<RunLock?>(nil)
+    private let claimed = Locked<RunLock?>(nil)
 
     /// Counts that move while the run goes: for progress lines.
     public struct LiveCounts: Sendable {
