@@ -33,12 +33,14 @@ def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server
     seeds = len([l for l in (ROOT / "examples/seeds/demo.jsonl").read_text().splitlines() if l.strip()])
     assert summary["failed"] == 0, (run / "failures.jsonl").read_text()
     assert summary["finished"] + summary["filtered"] == seeds
-    assert set(summary["end_reasons"]) <= {"max_turns", "context_exhausted"}, summary["end_reasons"]
+    # Whatever the model writes (an empty message ends a dialogue as degenerate), no window overflows.
+    ends = {"max_turns", "context_exhausted", "degenerate"}
+    assert set(summary["end_reasons"]) <= ends, summary["end_reasons"]
     assert summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
 
     config = json.loads((ROOT / "examples/configs/local.json").read_text())
     rows = read_jsonl(run / "dialogues.jsonl")
-    assert rows and all(r["end_reason"] in ("max_turns", "context_exhausted") for r in rows)
+    assert rows and all(r["end_reason"] in ends for r in rows)
     longest = max(r["turns"] for r in rows)
     assert longest >= 2
     generated = [g for r in rows for g in r["meta"]["generation"] if g["role"]]
@@ -195,9 +197,11 @@ def test_recipes_on_the_local_model_through_a_sigkill(tmp_path, llama_server, ex
         assert summary["records"]["select"] == 4  # "Is it long?", "…make them…", "Why does it…", "What about the other one?"
         assert all(r["prompt"][-1]["role"] == "user" and r["chosen"] and r["rejected"] for r in rows)
     elif example == "expert-local":
-        assert len(rows) == 3 and all(r["expert_identity"] and r["answer"] is not None for r in rows)
+        # What holds for any output the model gives: one expert row per finished seed.
+        assert len(rows) == summary["finished"] and all(r["expert_identity"] and r["answer"] is not None for r in rows)
     else:
+        # A real dialogue may close after 0 turns and be filtered: count what was kept.
         st = summary["selftalk"]
-        assert st["dialogues"] == 3 and st["selected"] == len(rows)
+        assert st["dialogues"] == summary["finished"] and st["selected"] == len(rows)
         for r in read_jsonl(run / "dialogues.jsonl"):
             assert 0 <= r["meta"]["selftalk"]["relative_depth"] <= 1 and r["meta"]["selftalk"]["steps"]

@@ -86,6 +86,9 @@ final class LineReader {
         file = f
     }
 
+    /// Reads an open stream (an `fmemopen` buffer, say), and closes it when done.
+    init(stream: UnsafeMutablePointer<FILE>) { file = stream }
+
     func close() {
         if let file { fclose(file) }
         file = nil

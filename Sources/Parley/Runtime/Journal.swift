@@ -98,10 +98,13 @@ struct JournalReplay {
 
     /// - Parameter corpusKeys: collect `kept` (it tokenizes every finished dialogue).
     static func read(path: String, corpusKeys: Bool = false) throws -> JournalReplay {
+        guard FileManager.default.fileExists(atPath: path) else { return JournalReplay() }
+        return try read(try LineReader(path: path), corpusKeys: corpusKeys)
+    }
+
+    static func read(_ reader: LineReader, corpusKeys: Bool = false) throws -> JournalReplay {
         var replay = JournalReplay()
         replay.collectsKeys = corpusKeys
-        guard FileManager.default.fileExists(atPath: path) else { return replay }
-        let reader = try LineReader(path: path)
         let decoder = JSONDecoder()
         while let (text, complete) = reader.next() {
             guard complete else { break }  // a write cut short by a crash

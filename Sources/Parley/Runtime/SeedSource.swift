@@ -21,6 +21,7 @@ final class SeedSource {
         case .file(let path):
             let reader = try LineReader(path: path)
             nextLine = { reader.nextChecked(limit: Self.maxLineBytes) }
+
         case .lines(let lines):
             var iterator = lines.makeIterator()
             nextLine = {
@@ -28,6 +29,12 @@ final class SeedSource {
                 return line.utf8.count > Self.maxLineBytes ? .failure(.tooLong(bytes: line.utf8.count)) : .success(line)
             }
         }
+    }
+
+    /// Seeds from an open reader (the fuzz harnesses' in-memory files).
+    init(_ reader: LineReader) {
+        limit = nil
+        nextLine = { reader.nextChecked(limit: Self.maxLineBytes) }
     }
 
     func next() -> Result<Seed, SeedError>? {

@@ -26,12 +26,12 @@ func check(_ status: Int32, _ error: UnsafeMutablePointer<CChar>?, _ what: Strin
 /// NUL-terminated copy of the bytes (an inner NUL ends the C string early, as it would for C).
 func cString(_ bytes: [UInt8]) -> [CChar] { bytes.map { CChar(bitPattern: $0) } + [0] }
 
-/// Both roles on one host backend, one request at a time; free seeds and one exchange.
-func config(_ backend: String) -> String {
-    #"{"backends": {"\#(backend)": {"type": "host", "max_retries": 0, "max_concurrency": 1}},"#
+/// Both roles on one host backend, `concurrency` requests at a time; free seeds and one exchange.
+func config(_ backend: String, concurrency: Int) -> String {
+    #"{"backends": {"\#(backend)": {"type": "host", "max_retries": 0, "max_concurrency": \#(concurrency)}},"#
         + #" "roles": {"asker": {"backend": "\#(backend)", "endpoint": "completion", "max_tokens": 8},"#
         + #" "assistant": {"backend": "\#(backend)", "max_tokens": 8}},"#
-        + #" "turns": {"max": 1}, "run": {"concurrency": 1}}"#
+        + #" "turns": {"max": 1}, "run": {"concurrency": \#(concurrency)}}"#
 }
 
 /// An engine with a job that keeps asking (100,000 seeds, started again when done).
@@ -40,10 +40,10 @@ final class Host: @unchecked Sendable {
     private var job: OpaquePointer?
     private let out = NSTemporaryDirectory() + "parley-fuzz-host-\(getpid())-\(UUID().uuidString)"
 
-    init(backend: String, serve: (OpaquePointer) -> Int32) {
+    init(backend: String, concurrency: Int, serve: (OpaquePointer) -> Int32) {
         var engine: OpaquePointer?
         var error: UnsafeMutablePointer<CChar>?
-        check(parley_engine_new(config(backend), &engine, &error), error, "engine_new")
+        check(parley_engine_new(config(backend, concurrency: concurrency), &engine, &error), error, "engine_new")
         self.engine = engine!
         check(serve(self.engine), nil, "serve")
         let seeds = out + "-seeds.jsonl"
@@ -73,7 +73,8 @@ final class Host: @unchecked Sendable {
 /// The pull path: take one request, answer it with the fuzzer's bytes, then properly.
 final class Pull: @unchecked Sendable {
     static let shared = Pull()
-    let host = Host(backend: "p") { parley_engine_use_pull($0, "p", nil) }
+    // Many requests waiting, so a take never waits for the next to be made.
+    let host = Host(backend: "p", concurrency: 32) { parley_engine_use_pull($0, "p", nil) }
 
     func answer(_ bytes: [UInt8]) {
         host.keepRunning()
@@ -98,7 +99,8 @@ final class Pull: @unchecked Sendable {
 /// The callback path: the fuzzer's thread hands its bytes to the callback thread and waits.
 final class Callback: @unchecked Sendable {
     static let shared = Callback()
-    let host = Host(backend: "c") { parley_engine_set_callback($0, "c", onRequest, nil, nil) }
+    // One request at a time: the previous callback has returned when the next begins.
+    let host = Host(backend: "c", concurrency: 1) { parley_engine_set_callback($0, "c", onRequest, nil, nil) }
     let handed = DispatchSemaphore(value: 0)
     let used = DispatchSemaphore(value: 0)
     var bytes: [UInt8] = []
