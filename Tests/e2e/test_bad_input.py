@@ -167,7 +167,7 @@ def server_run(tmp_path, server, bad_question, turns=1):
 
 @pytest.mark.parametrize("question, says, attempts", [
     ("Send me something BIG", "is over 32 MiB", 1),
-    ("LATIN1 please", "malformed response", 2),
+    ("LATIN1 please", "malformed body", 2),
     ("DENIED", "HTTP 401", 1),
     ("ECHO my key", "invalid key: Bearer [api key]", 1),
 ])

@@ -52,11 +52,15 @@ enum HTTP {
             return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
         }
         let text = redact("\(error)", apiKey)
+        // Each message names its kind, so a failure after one attempt says what it met too.
         if inBody {
-            return BackendError("connection to \(url) broke during the body: \(text)", retryable: true, kind: "truncated body")
+            return BackendError("truncated body from \(url): the connection broke during the body: \(text)",
+                                retryable: true, kind: "truncated body")
         }
-        let refused = text.localizedCaseInsensitiveContains("refused")
-        return BackendError("cannot reach \(url): \(text)", retryable: true, kind: refused ? "refused" : "reset")
+        if text.localizedCaseInsensitiveContains("refused") {
+            return BackendError("cannot reach \(url) (refused): \(text)", retryable: true, kind: "refused")
+        }
+        return BackendError("connection reset by \(url) before a reply: \(text)", retryable: true, kind: "reset")
     }
 
     /// Turns a non-2xx status into a `BackendError`: 408, 409, 429 and 5xx are retryable.

@@ -53,7 +53,7 @@ public final class OpenAIBackend: Backend {
         let reply: CompletionReply
         do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
             let start = HTTP.redact(String(decoding: body.prefix(200), as: UTF8.self), apiKey)
-            throw BackendError("malformed response from \(url): \(start)", retryable: true, kind: "malformed body")
+            throw BackendError("malformed body from \(url): \(start)", retryable: true, kind: "malformed body")
         }
         guard let choice = reply.choices.first else {
             throw BackendError("response from \(url) has no choices", retryable: true, kind: "no choices")
