@@ -106,6 +106,14 @@ def kill_until_done(args, seed, window=(0.1, 0.4), attempts=60):
     raise AssertionError("the run never finished")
 
 
+def dialogues_by_id(run):
+    """A run's dataset rows as {id: conversations}, asserting that no dialogue was written twice."""
+    rows = read_jsonl(Path(run) / "dialogues.jsonl")
+    by_id = {r["id"]: r["conversations"] for r in rows}
+    assert len(by_id) == len(rows), "a dialogue was written twice"
+    return by_id
+
+
 def journal_made_once(run):
     """Asserts that no message, judgment or recipe record appears twice in a run's journal
     (what a resume must never redo); returns the journal's records."""

@@ -4,14 +4,7 @@ of an uninterrupted run."""
 import json
 from pathlib import Path
 
-from conftest import BIN, journal_made_once, kill_until_done, parley, read_jsonl, scripted_config, write_seeds
-
-
-def dialogues(run):
-    rows = read_jsonl(Path(run) / "dialogues.jsonl")
-    by_id = {r["id"]: r["conversations"] for r in rows}
-    assert len(by_id) == len(rows), "a dialogue was written twice"
-    return by_id
+from conftest import BIN, dialogues_by_id as dialogues, journal_made_once, kill_until_done, parley, read_jsonl, scripted_config, write_seeds
 
 
 def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path):

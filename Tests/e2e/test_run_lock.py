@@ -3,7 +3,7 @@ at once, naming the holder; a holder killed with SIGKILL leaves nothing locked."
 import json, os, signal, socket, subprocess, time
 from pathlib import Path
 
-from conftest import BIN, ROOT, journal_made_once, parley, read_jsonl, scripted_config, write_seeds
+from conftest import BIN, ROOT, dialogues_by_id, journal_made_once, parley, read_jsonl, scripted_config, write_seeds
 
 N = 2000
 
@@ -31,13 +31,6 @@ def wait_for_journal(out, proc):
         time.sleep(0.01)
 
 
-def rows_by_id(out):
-    rows = read_jsonl(Path(out) / "dialogues.jsonl")
-    by_id = {r["id"]: r["conversations"] for r in rows}
-    assert len(by_id) == len(rows), "a dialogue was written twice"
-    return by_id
-
-
 def test_a_second_cli_run_on_a_held_directory_is_refused_at_once(tmp_path):
     cfg, seeds_path = slow_config(tmp_path), seeds(tmp_path)
     parley("synth", "--config", cfg, "--seeds", seeds_path, "--out", tmp_path / "reference", "--quiet", check=True)
@@ -59,7 +52,7 @@ def test_a_second_cli_run_on_a_held_directory_is_refused_at_once(tmp_path):
     assert first.wait(timeout=120) == 0, first.stderr.read()
     summary = json.loads(first.stdout.read())
     assert summary["finished"] == N == len(read_jsonl(out / "dialogues.jsonl"))
-    assert rows_by_id(out) == rows_by_id(tmp_path / "reference")
+    assert dialogues_by_id(out) == dialogues_by_id(tmp_path / "reference")
     journal_made_once(out)
 
 
@@ -75,7 +68,7 @@ def test_a_holder_killed_with_sigkill_leaves_the_directory_free(tmp_path):
     resumed = parley("synth", "--config", cfg, "--seeds", seeds_path, "--out", out, "--quiet", timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["finished"] == N
-    assert len(rows_by_id(out)) == N
+    assert len(dialogues_by_id(out)) == N
     journal_made_once(out)
     # The lock file names the last holder.
     assert (out / "run.lock").read_text().startswith("pid ")
