@@ -7,7 +7,8 @@ every other request (and every request not drawn) is passed through untouched.
 
     with FaultProxy(upstream="http://127.0.0.1:8080", rate=0.3) as proxy:
         ... point the client at proxy.url + "/v1" ...
-        print(proxy.counts)   # {"429": 3, ..., "pass": 41}
+        print(proxy.counts)     # {"429": 3, ..., "pass": 41}: every request, by what it got
+        print(proxy.abandoned)  # {"pass": 2}: requests whose client hung up (timed out) first
 
 Fault kinds (ALL_KINDS):
   429            429 with Retry-After: 1 and a JSON error body
@@ -21,9 +22,11 @@ Fault kinds (ALL_KINDS):
   dribble        the upstream's real answer, its body sent in dribble_chunk-byte pieces with
                  dribble_delay before each (valid, only slow)
 
-One thread per client connection, each with its own keep-alive connection to the upstream
-(so the upstream sees as many connections as the client opens). Passed-through answers
-are de-chunked and sent with Content-Length; HTTP/1.1 keep-alive works both ways.
+One thread per client connection; upstream connections come from a pool of kept-alive ones
+(at most `upstream_idle` kept open between requests). Passed-through answers are
+de-chunked and sent with Content-Length; HTTP/1.1 keep-alive works both ways.
+A client that hangs up while its request is upstream (its timeout) has that upstream
+connection closed too, as its own close would have (llama.cpp then cancels the work).
 
 Command line:
     python3 Tests/e2e/faultproxy.py --upstream URL [--rate R] [--kinds a,b] [--seed S]
@@ -35,11 +38,13 @@ import argparse
 import http.client
 import json
 import random
+import select
 import signal
 import socket
 import struct
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -56,6 +61,10 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authenticat
 
 REASONS = {200: "OK", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable"}
+
+
+class _ClientGone(Exception):
+    """The client hung up while the proxy waited for the upstream."""
 
 
 def _error_body(status):
@@ -78,7 +87,7 @@ class _Server(ThreadingHTTPServer):
 class FaultProxy:
     def __init__(self, upstream, rate=0.3, kinds=ALL_KINDS, seed=0, stall_seconds=5.0, dribble_chunk=16,
                  dribble_delay=0.01, fault_paths=("/completions", "/chat/completions"), host="127.0.0.1", port=0,
-                 upstream_timeout=600.0):
+                 upstream_timeout=600.0, upstream_idle=64):
         u = urllib.parse.urlsplit(upstream)
         if u.scheme != "http" or not u.hostname:
             raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
@@ -93,19 +102,16 @@ class FaultProxy:
         self.stall_seconds, self.dribble_chunk, self.dribble_delay = float(stall_seconds), max(1, int(dribble_chunk)), float(dribble_delay)
         self.fault_paths = tuple(fault_paths)
         self.upstream_timeout = upstream_timeout
+        self.upstream_idle = upstream_idle
+        self._idle = []  # kept-alive upstream connections, most recently used last
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._counts = {k: 0 for k in (*kinds, "pass")}
+        self._abandoned = {}
         self._closing = threading.Event()
         self._connections = set()
 
-        proxy = self
-
-        class Handler(_Handler):
-            pass
-        Handler.proxy = proxy
-
-        self._httpd = _Server((host, port), Handler)
+        self._httpd = _Server((host, port), type("Handler", (_Handler,), {"proxy": self}))
         self.port = self._httpd.server_address[1]
         self.url = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -120,6 +126,20 @@ class FaultProxy:
         with self._lock:
             return dict(self._counts)
 
+    @property
+    def abandoned(self):
+        """A snapshot: fault kind (or "pass") -> requests on fault paths whose client hung up
+        (its timeout) while the proxy still waited for the upstream or was sending the answer.
+        Such a request failed for the client by timing out, whatever its kind. Only kinds
+        that wait for the upstream (pass, short, dribble) appear in practice."""
+        with self._lock:
+            return dict(self._abandoned)
+
+    def _gave_up(self, kind):
+        with self._lock:
+            key = kind or "pass"
+            self._abandoned[key] = self._abandoned.get(key, 0) + 1
+
     def _draw(self, path):
         """The fault for a request (None: pass through), counted."""
         with self._lock:
@@ -129,6 +149,20 @@ class FaultProxy:
             key = kind or "pass"
             self._counts[key] = self._counts.get(key, 0) + 1
             return kind
+
+    def _checkout(self):
+        """An upstream connection: (connection, whether it is new)."""
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), False
+        return _UpstreamConnection(self.upstream_host, self.upstream_port, timeout=self.upstream_timeout), True
+
+    def _checkin(self, conn):
+        with self._lock:
+            if len(self._idle) < self.upstream_idle and not self._closing.is_set():
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def _track(self, sock, add):
         with self._lock:
@@ -141,7 +175,9 @@ class FaultProxy:
         self._httpd.shutdown()
         self._httpd.server_close()
         with self._lock:
-            conns = list(self._connections)
+            conns, idle, self._idle = list(self._connections), self._idle, []
+        for c in idle:
+            c.close()
         for s in conns:  # idle keep-alive connections wait in a read: end them
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -158,7 +194,6 @@ class FaultProxy:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     proxy: FaultProxy = None
-    upstream = None  # this client connection's keep-alive connection to the upstream
     head_length = None
 
     def log_message(self, *args):
@@ -175,9 +210,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.proxy._track(self.connection, False)
-        if self.upstream is not None:
-            self.upstream.close()
-            self.upstream = None
 
     def handle_one_request(self):
         try:
@@ -191,6 +223,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = self.path.split("?", 1)[0]
         kind = self.proxy._draw(path)
+        try:
+            self._answer(kind, body)
+        except _ClientGone:
+            self.close_connection = True
+            if path.endswith(self.proxy.fault_paths):
+                self.proxy._gave_up(kind)
+
+    def _answer(self, kind, body):
         if kind is None:
             self._pass_through(body)
         elif kind in ("429", "500", "503"):
@@ -256,10 +296,13 @@ class _Handler(BaseHTTPRequestHandler):
         data = self._head(status, headers, length)
         if self.command != "HEAD":
             data += body
+        self._write(data)
+
+    def _write(self, data):
         try:
             self.wfile.write(data)
         except OSError:
-            self.close_connection = True
+            raise _ClientGone() from None
 
     def _reset(self):
         """Closes the connection with an RST: SO_LINGER on with a 0 timeout, then close."""
@@ -285,28 +328,56 @@ class _Handler(BaseHTTPRequestHandler):
         if body or self.command in ("POST", "PUT", "PATCH"):
             headers["Content-Length"] = str(len(body))
         path = self.proxy.upstream_prefix + self.path
-        for attempt in (1, 2):
-            fresh = self.upstream is None
-            if fresh:
-                self.upstream = _UpstreamConnection(self.proxy.upstream_host, self.proxy.upstream_port,
-                                                    timeout=self.proxy.upstream_timeout)
+        while True:
+            conn, fresh = self.proxy._checkout()
             try:
-                self.upstream.request(self.command, path, body=body or None, headers=headers)
-                r = self.upstream.getresponse()
+                conn.request(self.command, path, body=body or None, headers=headers)
+                self._await_upstream(conn)
+                r = conn.getresponse()
                 data = r.read()
-                relayed = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP_BY_HOP]
-                self.head_length = r.getheader("Content-Length") or len(data)
-                if r.will_close:
-                    self.upstream.close()
-                    self.upstream = None
-                return r.status, relayed, data
+            except _ClientGone:
+                conn.close()
+                raise
             except (http.client.HTTPException, OSError):
-                self.upstream.close()
-                self.upstream = None
-                # A kept-alive connection the upstream had closed: try once on a fresh one.
-                if fresh or attempt == 2:
+                conn.close()
+                if fresh:
                     return None
-        return None
+                continue  # a kept-alive connection the upstream had closed: again on another
+            relayed = [(k, v) for k, v in r.getheaders() if k.lower() not in HOP_BY_HOP]
+            self.head_length = r.getheader("Content-Length") or len(data)
+            if r.will_close:
+                conn.close()
+            else:
+                self.proxy._checkin(conn)
+            return r.status, relayed, data
+
+    def _hung_up(self):
+        """Whether the client has closed its end (a peek that does not wait)."""
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
+
+    def _await_upstream(self, conn):
+        """Waits for the upstream to start answering; raises _ClientGone when the client
+        hangs up first (its timeout)."""
+        client, upstream = self.connection, conn.sock
+        watch = [client, upstream]
+        deadline = time.monotonic() + self.proxy.upstream_timeout
+        while True:
+            readable, _, _ = select.select(watch, [], [], 0.5)
+            if upstream in readable:
+                return
+            if time.monotonic() > deadline:
+                raise socket.timeout("the upstream did not answer")
+            gone = self.proxy._closing.is_set()
+            if client in readable:
+                gone = gone or self._hung_up()
+                watch = [upstream]  # bytes of a pipelined request: wait for the upstream only
+            if gone:
+                raise _ClientGone()
 
     def _bad_gateway(self):
         self._send(502, [("Content-Type", "application/json")],
@@ -318,6 +389,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_gateway()
             return
         status, headers, data = got
+        if self._hung_up():  # gave up just as the upstream answered
+            raise _ClientGone()
         # A HEAD answer keeps the upstream's Content-Length (that of the body a GET would get).
         self._send(status, headers, data, length=self.head_length if self.command == "HEAD" else None)
 
@@ -328,6 +401,8 @@ class _Handler(BaseHTTPRequestHandler):
             _, headers, data = got
         else:
             headers, data = [("Content-Type", "application/json")], SHORT_FALLBACK_BODY
+        if self._hung_up():
+            raise _ClientGone()
         self._send(200, headers, data[: len(data) // 2], length=len(data))
 
     def _dribble(self, body):
@@ -336,18 +411,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_gateway()
             return
         status, headers, data = got
-        try:
-            self.wfile.write(self._head(status, headers, len(data)))
-            if self.command == "HEAD":
+        self._send(status, headers, b"", length=len(data))
+        if self.command == "HEAD":
+            return
+        step = self.proxy.dribble_chunk
+        for i in range(0, len(data), step):
+            if self.proxy._closing.wait(self.proxy.dribble_delay):
+                self.close_connection = True
                 return
-            step = self.proxy.dribble_chunk
-            for i in range(0, len(data), step):
-                if self.proxy._closing.wait(self.proxy.dribble_delay):
-                    self.close_connection = True
-                    return
-                self.wfile.write(data[i:i + step])
-        except OSError:
-            self.close_connection = True
+            if self._hung_up():
+                raise _ClientGone()
+            self._write(data[i:i + step])
 
 
 def main(argv=None):

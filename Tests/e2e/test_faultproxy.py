@@ -71,6 +71,7 @@ class Upstream:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client that hung up: no traceback
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
@@ -328,3 +329,54 @@ def test_command_line(upstream):
         _, err = proc.communicate(timeout=10)
     assert proc.returncode == 0
     assert json.loads(err.strip().splitlines()[-1]) == {"503": 1, "pass": 1}
+
+
+def test_a_client_hanging_up_closes_the_upstream_connection():
+    """A client that gives up (its timeout) closes the proxy's upstream connection too, as
+    its own close would have: llama.cpp's server then cancels the generation."""
+    closed = threading.Event()
+
+    class Slow(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.connection.settimeout(5)
+            try:
+                closed.set() if self.connection.recv(1) == b"" else None  # blocks until the proxy hangs up
+            except OSError:
+                closed.set()
+            self.close_connection = True
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        with FaultProxy(upstream=f"http://127.0.0.1:{httpd.server_address[1]}", rate=0) as proxy:
+            conn = connect(proxy, timeout=0.3)
+            with pytest.raises(socket.timeout):
+                post(conn)
+            conn.close()
+            assert closed.wait(3), "the upstream saw the proxy hang up"
+            deadline = time.monotonic() + 3
+            while not proxy.abandoned and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert proxy.abandoned == {"pass": 1} and proxy.counts["pass"] == 1
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_a_client_hanging_up_mid_dribble_is_counted(upstream):
+    with one_kind(upstream, "dribble", dribble_chunk=8, dribble_delay=0.3) as proxy:
+        conn = connect(proxy, timeout=0.2)
+        with pytest.raises(socket.timeout):
+            post(conn)
+        conn.close()
+        deadline = time.monotonic() + 3
+        while not proxy.abandoned and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert proxy.abandoned == {"dribble": 1}

@@ -16,11 +16,11 @@ DIALOGUES = int(os.environ.get("PARLEY_CRASH_DIALOGUES", "16"))
 KILLS = int(os.environ.get("PARLEY_CRASH_KILLS", "4"))
 
 
-def settings(url, retries):
+def settings(url, retries, timeout):
     return ["--set", f"backends.local.base_url={url}/v1", "--set", "turns.max=8", "--set", "turns.stop_on_repeat=false",
             "--set", "roles.asker.max_tokens=12", "--set", "roles.assistant.max_tokens=16",
             "--set", "run.concurrency=8", "--set", f"backends.local.max_retries={retries}",
-            "--set", "backends.local.timeout_seconds=3", "--set", "backends.local.backoff_base_seconds=0.05",
+            "--set", f"backends.local.timeout_seconds={timeout}", "--set", "backends.local.backoff_base_seconds=0.1",
             "--set", "backends.local.backoff_max_seconds=0.5"]
 
 
@@ -36,12 +36,12 @@ def read_jsonl_complete(path):
     return [json.loads(line) for line in text.split("\n")[:-1] if line]
 
 
-def crash_and_resume(tmp_path, url, retries, seed):
+def crash_and_resume(tmp_path, url, retries, seed, timeout=30):
     seeds = write_seeds(tmp_path, [json.dumps({"question": f"Tell me one fact about the number {i}."})
                                    for i in range(DIALOGUES)])
     run = tmp_path / "run"
     args = [BIN, "synth", "--config", ROOT / "examples/configs/local.json", "--seeds", seeds, "--out", run, "--quiet",
-            *settings(url, retries)]
+            *settings(url, retries, timeout)]
     rng = random.Random(seed)
     kills, prefixes, began = 0, [], time.monotonic()
     while True:
@@ -82,8 +82,8 @@ def test_sigkill_at_random_moments_on_the_real_server(tmp_path, llama_server):
 
 def test_sigkill_at_random_moments_through_the_fault_proxy(tmp_path, llama_server):
     upstream = llama_server
-    with FaultProxy(upstream, rate=0.2, seed=21, stall_seconds=5) as proxy:
-        failures = crash_and_resume(tmp_path, proxy.url, retries=20, seed=22)
+    with FaultProxy(upstream, rate=0.2, seed=21, stall_seconds=7) as proxy:
+        failures = crash_and_resume(tmp_path, proxy.url, retries=20, seed=22, timeout=5)
         print(f"faults: {proxy.counts}")
         assert sum(n for k, n in proxy.counts.items() if k != "pass") > 0, "the proxy faulted nothing"
     assert failures == [], [f["reason"] for f in failures]
