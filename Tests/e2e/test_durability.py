@@ -8,9 +8,9 @@ from conftest import BIN, ROOT, journal_made_once, kill_until_done, need, parley
 N = 300
 
 
-def config(tmp_path, durability):
-    return scripted_config(tmp_path, backends={"fake": {"type": "scripted", "words": [4, 12], "latency_ms": 4, "jitter_ms": 2}},
-                           run={"seed": 8, "concurrency": 32, "durability": durability})
+def config(tmp_path, durability, latency_ms=4):
+    backend = {"type": "scripted", "words": [4, 12], "latency_ms": latency_ms, "jitter_ms": latency_ms / 2}
+    return scripted_config(tmp_path, backends={"fake": backend}, run={"seed": 8, "concurrency": 32, "durability": durability})
 
 
 def seeds(tmp_path):
@@ -53,7 +53,8 @@ def test_fsync_mode_syncs_in_groups_and_process_mode_never_does(tmp_path):
 
 
 def test_an_fsync_run_killed_at_random_moments_resumes_exactly(tmp_path):
-    cfg, seeds_path = config(tmp_path, "fsync"), seeds(tmp_path)
+    # Slow enough (about 2 s of work) that the kills land while it runs.
+    cfg, seeds_path = config(tmp_path, "fsync", latency_ms=25), seeds(tmp_path)
     parley("synth", "--config", cfg, "--seeds", seeds_path, "--out", tmp_path / "reference", "--quiet", check=True)
     run = tmp_path / "crashed"
     kills = kill_until_done([BIN, "synth", "--config", cfg, "--seeds", seeds_path, "--out", run, "--quiet"], seed=77)
