@@ -39,7 +39,8 @@ enum HTTP {
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
             return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
         } catch is NIOTooManyBytesError {
-            throw BackendError("response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false, kind: "body too large")
+            throw BackendError("response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false,
+                               kind: "body too large")
         } catch {
             throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: true)
         }
@@ -65,12 +66,14 @@ enum HTTP {
 
     /// Turns a non-2xx status into a `BackendError`: 408, 409, 429 and 5xx are retryable.
     /// A server that echoes the API key in its error body does not get it into the message.
-    static func statusError(_ status: Int, headers: HTTPHeaders, body: Data, url: String, apiKey: String?) -> BackendError {
+    static func statusError(_ status: Int, headers: HTTPHeaders, body: Data, url: String,
+                            apiKey: String?) -> BackendError {
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
         var detail = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
         if let v = try? JSONDecoder().decode(ErrorBody.self, from: body), let m = v.error?.message ?? v.message { detail = m }
         return BackendError("HTTP \(status) from \(url): \(redact(detail, apiKey))", retryable: retryable,
-                            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")), kind: "HTTP \(status)")
+                            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")),
+                            kind: "HTTP \(status)")
     }
 
     /// `text` with every occurrence of the key replaced.

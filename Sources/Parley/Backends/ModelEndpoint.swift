@@ -64,11 +64,17 @@ public struct GenerationFailure: Error, Sendable, CustomStringConvertible {
 
     /// `HTTP 503 from …: overloaded (after 9 attempts: 6 × timeout, 2 × HTTP 503, 1 × malformed body)`.
     public var description: String {
-        guard attempts > 1, !met.isEmpty else { return "\(reason) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))" }
+        guard attempts > 1, !met.isEmpty else {
+            return "\(reason) (after \(attempts) attempt\(attempts == 1 ? "" : "s"))"
+        }
         // Kinds in order of first appearance, then the most frequent first.
         var counts: [(kind: String, n: Int)] = []
         for kind in met {
-            if let i = counts.firstIndex(where: { $0.kind == kind }) { counts[i].n += 1 } else { counts.append((kind, 1)) }
+            if let i = counts.firstIndex(where: { $0.kind == kind }) {
+                counts[i].n += 1
+            } else {
+                counts.append((kind, 1))
+            }
         }
         let ranked = counts.enumerated().sorted { ($0.element.n, $1.offset) > ($1.element.n, $0.offset) }
         let tally = ranked.map { "\($0.element.n) × \($0.element.kind)" }.joined(separator: ", ")

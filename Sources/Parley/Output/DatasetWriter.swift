@@ -33,7 +33,8 @@ final class DatasetWriter: Sendable {
         if formats.contains("messages") { names.append(Self.messagesFile) }
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
-        group = durability == .fsync ? GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
+        let fsync = durability == .fsync
+        group = fsync ? GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
         state = Locked(State(files: files, stats: stats))
         self.journal = journal
         self.order = names

@@ -49,7 +49,9 @@ final class AppendFile {
     /// an OS crash can in `"process"` durability: that stops the run rather than pad the file.
     static func truncate(_ path: String, to size: Int, claimedBy journal: String) throws {
         guard FileManager.default.fileExists(atPath: path) else {
-            if size > 0 { throw RunError.corruptJournal("\(path) is missing, but \(journal) says it holds \(size) bytes") }
+            if size > 0 {
+                throw RunError.corruptJournal("\(path) is missing, but \(journal) says it holds \(size) bytes")
+            }
             return
         }
         let actual = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0

@@ -37,7 +37,8 @@ final class RunLock: Sendable {
             close(fd)
             if !inProcess { Self.held.withLock { _ = $0.remove(key) } }
             let by = inProcess ? "another job of this process" : holder ?? "another process"
-            throw RunError.busy("\(directory) is in use by \(by); wait for that run to end, or use another output directory")
+            throw RunError.busy("\(directory) is in use by \(by); wait for that run to end, "
+                + "or use another output directory")
         }
         self.directory = directory
         self.key = key
@@ -62,9 +63,10 @@ final class RunLock: Sendable {
     }
 
     private static func identity() -> String {
-        var name = [UInt8](repeating: 0, count: 256)
-        let named = name.withUnsafeMutableBytes { gethostname($0.baseAddress!.assumingMemoryBound(to: CChar.self), 255) } == 0
-        let host = named ? String(decoding: name.prefix { $0 != 0 }, as: UTF8.self) : "an unknown host"
+        var name = [CChar](repeating: 0, count: 256)
+        let named = gethostname(&name, 255) == 0
+        let bytes = name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        let host = named ? String(decoding: bytes, as: UTF8.self) : "an unknown host"
         let since = Date().formatted(.iso8601)
         return "pid \(getpid()) on \(host) since \(since)\n"
     }

@@ -54,14 +54,15 @@ import Foundation
         var expected: Set<String> = []
         for line in bytes.prefix(replay.validBytes).split(separator: 0x0A) {
             // A line the replay took as a record that this parser reads otherwise ends the check.
-            guard case .object(let record)? = try? JSONValue.parse(String(decoding: line, as: UTF8.self)) else { return nil }
+            let parsed = try? JSONValue.parse(String(decoding: line, as: UTF8.self))
+            guard case .object(let record)? = parsed else { return nil }
             if record["t"]?.stringValue == "end", let id = record["d"]?.stringValue { expected.insert(id) }
         }
         guard replay.ended == expected else {
             return "ended \(replay.ended.sorted()) but end records for \(expected.sorted())"
         }
-        return replay.stats.finished + replay.stats.filtered + replay.stats.failed == expected.count
-            ? nil : "counted \(replay.stats.finished + replay.stats.filtered + replay.stats.failed) ends for \(expected.count)"
+        let counted = replay.stats.finished + replay.stats.filtered + replay.stats.failed
+        return counted == expected.count ? nil : "counted \(counted) ends for \(expected.count)"
     }
 
     /// A line reader over the bytes in memory (`fmemopen`: no file system in the loop).
