@@ -106,6 +106,24 @@ def kill_until_done(args, seed, window=(0.1, 0.4), attempts=60):
     raise AssertionError("the run never finished")
 
 
+def serve_http(handler):
+    """A stdlib HTTP server on a free loopback port, serving `handler` in a daemon thread; its
+    `url` is http://127.0.0.1:PORT. Stop it with stop_http."""
+    from http.server import ThreadingHTTPServer
+    import threading
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    httpd.handle_error = lambda request, address: None  # a client that hung up: no traceback
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return httpd
+
+
+def stop_http(httpd):
+    httpd.shutdown()
+    httpd.server_close()
+
+
 def dialogues_by_id(run):
     """A run's dataset rows as {id: conversations}, asserting that no dialogue was written twice."""
     rows = read_jsonl(Path(run) / "dialogues.jsonl")

@@ -1,11 +1,11 @@
 """Bad input, swept: broken seeds files, impossible configs and misbehaving servers each get
 a clear error naming the line or path, and the rest of the run is kept."""
-import json, os, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, os
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import parley, read_jsonl, scripted_config, write_json, write_seeds
+from conftest import parley, read_jsonl, scripted_config, serve_http, stop_http, write_json, write_seeds
 
 GOOD = [json.dumps({"id": f"good-{i}", "question": f"Question {i}?"}) for i in range(3)]
 
@@ -130,16 +130,15 @@ class Misbehaving:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve_http(Handler)
+        self.url = self.httpd.url + "/v1"
 
 
 @pytest.fixture(scope="module")
 def misbehaving():
     s = Misbehaving()
     yield s
-    s.httpd.shutdown()
+    stop_http(s.httpd)
 
 
 SECRET = "sk-parley-test-0123456789abcdef"

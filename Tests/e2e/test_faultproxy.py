@@ -1,10 +1,11 @@
 """The fault-injecting proxy itself (Tests/e2e/faultproxy.py), against a tiny stdlib upstream,
 seen from raw clients. Needs nothing but Python (not even the parley binary)."""
 import http.client, json, socket, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from conftest import serve_http, stop_http
 from faultproxy import ALL_KINDS, FaultProxy
 
 
@@ -69,15 +70,11 @@ class Upstream:
                 else:
                     self.reply(200, json.dumps({"echo": json.loads(body)}).encode())
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # a client that hung up: no traceback
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.httpd = serve_http(Handler)
+        self.url = self.httpd.url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop_http(self.httpd)
 
 
 @pytest.fixture
@@ -351,11 +348,9 @@ def test_a_client_hanging_up_closes_the_upstream_connection():
                 closed.set()
             self.close_connection = True
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    httpd = serve_http(Slow)
     try:
-        with FaultProxy(upstream=f"http://127.0.0.1:{httpd.server_address[1]}", rate=0) as proxy:
+        with FaultProxy(upstream=httpd.url, rate=0) as proxy:
             conn = connect(proxy, timeout=0.3)
             with pytest.raises(socket.timeout):
                 post(conn)
@@ -366,8 +361,7 @@ def test_a_client_hanging_up_closes_the_upstream_connection():
                 time.sleep(0.01)
             assert proxy.abandoned == {"pass": 1} and proxy.counts["pass"] == 1
     finally:
-        httpd.shutdown()
-        httpd.server_close()
+        stop_http(httpd)
 
 
 def test_a_client_hanging_up_mid_dribble_is_counted(upstream):

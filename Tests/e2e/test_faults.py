@@ -12,11 +12,11 @@ more timeout. (Not counted: a client whose deadline passes in the instant after 
 proxy sent the whole answer; rare, it would show as one timeout too many.)"""
 import itertools, json, os, re, socket, threading, time, urllib.request
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import journal_made_once, parley, read_jsonl, scripted_config, write_seeds
+from conftest import journal_made_once, parley, read_jsonl, scripted_config, serve_http, stop_http, write_seeds
 from faultproxy import ALL_KINDS, FaultProxy
 
 N_SEEDS = 200
@@ -65,15 +65,11 @@ class Upstream:
                 self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                                  % (len(data), data))
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, address: None  # a client that hung up: no traceback
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.httpd = serve_http(Handler)
+        self.url = self.httpd.url
 
     def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        stop_http(self.httpd)
 
 
 @pytest.fixture

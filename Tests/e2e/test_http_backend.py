@@ -1,10 +1,10 @@
 """The OpenAI-compatible backend against a real HTTP server that misbehaves on purpose."""
-import json, os, threading, time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, os, time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import parley, read_jsonl, scripted_config, write_seeds
+from conftest import parley, read_jsonl, scripted_config, serve_http, stop_http, write_seeds
 
 
 class FlakyServer:
@@ -40,12 +40,11 @@ class FlakyServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = serve_http(Handler)
+        self.url = self.httpd.url + "/v1"
 
     def close(self):
-        self.httpd.shutdown()
+        stop_http(self.httpd)
 
 
 @pytest.fixture
