@@ -18,8 +18,12 @@ struct HostCallback: Sendable {
         let json = HostJSON.request(request, ticket: tickets.next())
         let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
         if let error = reply.error { throw error }
-        guard status == 0 else { throw BackendError("callback returned \(status)", retryable: false, kind: "host error") }
-        guard let text = reply.text else { throw BackendError("callback returned 0 without a reply", retryable: false, kind: "host error") }
+        guard status == 0 else {
+            throw BackendError("callback returned \(status)", retryable: false, kind: "host error")
+        }
+        guard let text = reply.text else {
+            throw BackendError("callback returned 0 without a reply", retryable: false, kind: "host error")
+        }
         return GenerationResult(text: text, finishReason: reply.finishReason, promptTokens: reply.promptTokens,
                                 completionTokens: reply.completionTokens)
     }

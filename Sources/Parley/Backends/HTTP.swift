@@ -76,6 +76,11 @@ enum HTTP {
                             kind: "HTTP \(status)")
     }
 
+    /// Throws `statusError` unless the status is 2xx.
+    static func requireSuccess(_ status: Int, headers: HTTPHeaders, body: Data, url: String, apiKey: String?) throws {
+        if status / 100 != 2 { throw statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
+    }
+
     /// `text` with every occurrence of the key replaced.
     static func redact(_ text: String, _ apiKey: String?) -> String {
         guard let apiKey, !apiKey.isEmpty, text.contains(apiKey) else { return text }

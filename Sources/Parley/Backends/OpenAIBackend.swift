@@ -49,7 +49,7 @@ public final class OpenAIBackend: Backend {
 
         let url = config.baseURL + path
         let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: config.timeoutSeconds)
-        guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
+        try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
         let reply: CompletionReply
         do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
             let start = HTTP.redact(String(decoding: body.prefix(200), as: UTF8.self), apiKey)
@@ -109,7 +109,7 @@ public struct ServerTokenCounter: TokenCounter {
         while true {
             do {
                 let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
-                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
+                try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
                 guard let reply = try? JSONDecoder().decode(Reply.self, from: body), let n = reply.count ?? reply.tokens?.count else {
                     throw BackendError("malformed tokenize response from \(url)", retryable: false)
                 }

@@ -50,7 +50,8 @@ public enum HostJSON {
                 o.finish(known: Array(o.fields.keys)); continue
             }
             if let message = o.string("error") {
-                out.append((UInt64(ticket), .failure(BackendError(message, retryable: o.bool("retryable") ?? false, kind: "host error"))))
+                let error = BackendError(message, retryable: o.bool("retryable") ?? false, kind: "host error")
+                out.append((UInt64(ticket), .failure(error)))
             } else if let text = o.string("text") {
                 out.append((UInt64(ticket), .success(GenerationResult(
                     text: text, finishReason: o.string("finish_reason"),

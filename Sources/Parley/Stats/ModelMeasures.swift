@@ -167,7 +167,7 @@ public struct EmbeddingsClient: Sendable {
         while true {
             do {
                 let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
-                guard status / 100 == 2 else { throw HTTP.statusError(status, headers: headers, body: body, url: url, apiKey: apiKey) }
+                try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
                 guard let reply = try? JSONDecoder().decode(Reply.self, from: body), reply.data.count == texts.count else {
                     throw BackendError("malformed embeddings response from \(url)", retryable: false)
                 }
