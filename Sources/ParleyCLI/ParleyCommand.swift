@@ -84,6 +84,9 @@ struct Synth: AsyncParsableCommand {
 /// Runs a config's recipe the way every run command does: Ctrl-C stops cleanly, a
 /// progress line on stderr, the summary JSON on stdout; exit 130 when interrupted.
 enum RunCommand {
+    /// The exit status of a run the budget stopped (resumable with a larger budget).
+    static let budgetExitCode: Int32 = 3
+
     static func execute(_ config: Config, seeds: SeedInput, configPath: String, fresh: Bool, quiet: Bool) async throws -> RunSummary {
         let engine: Engine
         do { engine = try Engine(config: config) } catch {
@@ -104,6 +107,11 @@ enum RunCommand {
         if summary.interrupted {
             FileHandle.standardError.write("parley: interrupted; run the same command again to resume (\(summary.stats.ended)/\(summary.seeds) done)\n")
             throw ExitCode(130)
+        }
+        if summary.stopped == "budget" {
+            FileHandle.standardError.write("parley: the budget is spent (\(summary.stats.ended)/\(summary.seeds) done); "
+                + "raise run.budget and run the same command again to continue\n")
+            throw ExitCode(budgetExitCode)
         }
         return summary
     }

@@ -45,6 +45,7 @@ final class ProgressReporter: Sendable {
                 try? await Task.sleep(nanoseconds: UInt64((tty ? 0.5 : interval) * 1e9))
                 if Task.isCancelled { break }
                 let line = ProgressReporter.line(runner.progress, elapsed: ContinuousClock.now - start)
+                    + ProgressReporter.serving(ServingReport(runner.engine), progress: runner.progress)
                 FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
             }
             if tty { FileHandle.standardError.write("\r\u{1B}[K") }
@@ -60,6 +61,32 @@ final class ProgressReporter: Sendable {
         let eta = doneNow > 0 ? format(Double(remaining) * secs / Double(doneNow)) : "?"
         return String(format: "%d/%d dialogues · %d running · %.1f turns/s · %.0f tok/s · %d failed · ETA %@",
                       p.ended, p.totalSeeds, p.inFlight, Double(p.messages) / 2 / secs, Double(p.tokens) / secs, p.failed, eta)
+    }
+
+    /// ` · cache 62% · limit 12 · $0.41 of $5 (→ $3.20)`: the share of prompt tokens the
+    /// servers' caches served, the sum of the concurrency limits, and the budget's spend
+    /// with its projection over every seed.
+    static func serving(_ report: ServingReport, progress p: Runner.LiveCounts) -> String {
+        let t = report.total
+        var out = ""
+        if t.cachedPromptTokens > 0 && t.promptTokens > 0 {
+            out += " · cache \(t.cachedPromptTokens * 100 / t.promptTokens)%"
+        }
+        if report.backends.values.contains(where: { $0.replicas.contains { $0.concurrency.mode == .adaptive } }) {
+            out += " · limit \(report.limit)"
+        }
+        if let budget = report.budget {
+            let spent = budget.spent
+            let done = max(1, p.ended)
+            let share = Double(p.totalSeeds) / Double(done)
+            if let max = budget.config.maxCost {
+                out += String(format: " · $%.2f of $%.2f (→ $%.2f)", spent.cost, max, spent.cost * share)
+            } else {
+                let tokens = spent.promptTokens + spent.completionTokens
+                out += " · \(tokens) tokens spent (→ \(Int(Double(tokens) * share)))"
+            }
+        }
+        return out
     }
 
     static func format(_ s: Double) -> String {

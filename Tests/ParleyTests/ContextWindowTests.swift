@@ -47,7 +47,7 @@ final class ContextWindowTests: XCTestCase {
             let counts = messages.map { counter.count($0.content) }
             let outcome = try await builder.build(view, contentCounts: counts, exchangeStarts: messages.map { $0.speaker == .user })
             switch outcome {
-            case .ready(let prompt, _, let kept):
+            case .ready(let prompt, _, let kept, _):
                 let tokens: Int
                 switch prompt {
                 case .text(let t):

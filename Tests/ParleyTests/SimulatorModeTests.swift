@@ -10,7 +10,7 @@ final class SimulatorModeTests: XCTestCase {
         let view = View.of(messages, for: role, writing: .user, topic: topic, persona: persona, style: style)
         let outcome = try await builder.build(view, contentCounts: messages.map { Words.count($0.content) },
                                               exchangeStarts: messages.map { $0.speaker == .user })
-        guard case .ready(let p, _, _) = outcome else { XCTFail("no prompt: \(outcome)"); return .text("") }
+        guard case .ready(let p, _, _, _) = outcome else { XCTFail("no prompt: \(outcome)"); return .text("") }
         return p
     }
 

@@ -27,6 +27,8 @@ public struct GenerationRequest: Sendable {
     public var seed: UInt64
     /// 1 for the first try, 2 for the first retry, …
     public var attempt: Int = 1
+    /// The prompt's tokens as counted for windowing: what budgets and rate limits reserve.
+    public var promptTokens: Int?
 }
 
 public struct GenerationResult: Sendable {
@@ -35,11 +37,19 @@ public struct GenerationResult: Sendable {
     public var promptTokens: Int?
     public var completionTokens: Int?
     public var model: String?
+    /// Prompt tokens the server served from its prefix cache, when it says.
+    public var cachedPromptTokens: Int?
+    /// The rate limits the server announced, if any.
+    public var rateLimits: RateLimitHeaders?
 
     public init(text: String, finishReason: String? = nil, promptTokens: Int? = nil,
-                completionTokens: Int? = nil, model: String? = nil) {
-        self.text = text; self.finishReason = finishReason; self.promptTokens = promptTokens
-        self.completionTokens = completionTokens; self.model = model
+                completionTokens: Int? = nil, model: String? = nil, cachedPromptTokens: Int? = nil) {
+        self.text = text
+        self.finishReason = finishReason
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.model = model
+        self.cachedPromptTokens = cachedPromptTokens
     }
 }
 
@@ -69,4 +79,11 @@ public protocol Backend: Sendable {
     func generate(_ request: GenerationRequest) async throws -> GenerationResult
     /// How this backend's prompts are counted for context windowing.
     var tokenCounter: any TokenCounter { get }
+    /// Whether a server taken out of its fleet is healthy again (default: assume so, and
+    /// let the next request tell).
+    func probe() async -> Bool
+}
+
+extension Backend {
+    public func probe() async -> Bool { true }
 }

@@ -46,6 +46,20 @@ enum HTTP {
         }
     }
 
+    /// GETs a URL (health and properties of a server); errors as `postJSON`'s.
+    static func get(_ url: String, apiKey: String?, timeout: Double) async throws -> (Int, HTTPHeaders, Data) {
+        var request = HTTPClientRequest(url: url)
+        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request, deadline: .now() + .milliseconds(Int64(timeout * 1000)))
+            let buffer = try await response.body.collect(upTo: maxBodyBytes)
+            return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
+        } catch {
+            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
+        }
+    }
+
     private static func transportError(_ error: any Error, url: String, timeout: Double, apiKey: String?,
                                        inBody: Bool) -> any Error {
         if error is CancellationError { return error }

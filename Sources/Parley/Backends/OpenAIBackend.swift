@@ -45,6 +45,10 @@ public final class OpenAIBackend: Backend {
             w.key("stop"); w.beginArray(); for s in stops { w.string(s) }; w.endArray()
         }
         w.field("seed", Int(r.seed & 0x7FFF_FFFF))
+        if config.cachePrompt ?? (config.tokenizer == "llamacpp") {
+            w.key("cache_prompt")
+            w.bool(true)
+        }
         w.endObject()
 
         let url = config.baseURL + path
@@ -61,9 +65,52 @@ public final class OpenAIBackend: Backend {
         guard let text = choice.message?.content ?? choice.text else {
             throw BackendError("response from \(url) has no text", retryable: true, kind: "no text")
         }
-        return GenerationResult(text: text, finishReason: choice.finish_reason,
-                                promptTokens: reply.usage?.prompt_tokens, completionTokens: reply.usage?.completion_tokens,
-                                model: reply.model)
+        var result = GenerationResult(text: text, finishReason: choice.finish_reason,
+                                      promptTokens: reply.usage?.prompt_tokens ?? reply.timings?.promptTotal,
+                                      completionTokens: reply.usage?.completion_tokens, model: reply.model,
+                                      cachedPromptTokens: reply.usage?.prompt_tokens_details?.cached_tokens
+                                          ?? reply.timings?.cache_n)
+        result.rateLimits = RateLimitHeaders { headers.first(name: $0) }
+        return result
+    }
+
+    /// The server's root (the base URL without `/v1`): llama.cpp and vLLM serve `/health` there.
+    var rootURL: String { config.baseURL.hasSuffix("/v1") ? String(config.baseURL.dropLast(3)) : config.baseURL }
+
+    /// `/health` answers 200; a server without one (404) is taken back and its next request tells.
+    public func probe() async -> Bool {
+        guard let reply = try? await HTTP.get(rootURL + "/health", apiKey: apiKey, timeout: 5) else { return false }
+        let status = reply.0
+        return status / 100 == 2 || status == 404 || status == 405
+    }
+
+    /// The context a request may use, where the server says it: llama.cpp's `/props`
+    /// (`n_ctx` of one slot), else vLLM's `/v1/models` (`max_model_len`). nil: it does not say.
+    public func serverContext() async -> (tokens: Int, source: String)? {
+        if let reply = try? await HTTP.get(rootURL + "/props", apiKey: apiKey, timeout: 5),
+           reply.0 / 100 == 2, let props = try? JSONDecoder().decode(Props.self, from: reply.2),
+           let n = props.default_generation_settings?.n_ctx, n > 0 {
+            return (n, "llama.cpp /props n_ctx")
+        }
+        if let reply = try? await HTTP.get(config.baseURL + "/models", apiKey: apiKey, timeout: 5),
+           reply.0 / 100 == 2, let models = try? JSONDecoder().decode(Models.self, from: reply.2) {
+            let named = models.data.first { $0.id == config.model } ?? (models.data.count == 1 ? models.data.first : nil)
+            if let n = named?.max_model_len, n > 0 { return (n, "/v1/models max_model_len") }
+        }
+        return nil
+    }
+
+    private struct Props: Decodable {
+        struct Settings: Decodable { var n_ctx: Int? }
+        var default_generation_settings: Settings?
+    }
+
+    private struct Models: Decodable {
+        struct Model: Decodable {
+            var id: String
+            var max_model_len: Int?
+        }
+        var data: [Model]
     }
 
     private struct CompletionReply: Decodable {
@@ -73,9 +120,21 @@ public final class OpenAIBackend: Backend {
             var message: Msg?
             var finish_reason: String?
         }
-        struct Usage: Decodable { var prompt_tokens: Int?; var completion_tokens: Int? }
+        struct Usage: Decodable {
+            struct Details: Decodable { var cached_tokens: Int? }
+            var prompt_tokens: Int?
+            var completion_tokens: Int?
+            var prompt_tokens_details: Details?
+        }
+        /// llama.cpp: `prompt_n` tokens evaluated, `cache_n` served from the cache.
+        struct Timings: Decodable {
+            var prompt_n: Int?
+            var cache_n: Int?
+            var promptTotal: Int? { prompt_n.map { $0 + (cache_n ?? 0) } }
+        }
         var choices: [Choice]
         var usage: Usage?
+        var timings: Timings?
         var model: String?
     }
 }

@@ -47,6 +47,8 @@ public struct Config: Sendable {
         public var progressSeconds: Double = 10
         /// What a written line survives.
         public var durability: Durability = .process
+        /// Tokens and cost the run may spend; nil: no limit.
+        public var budget: BudgetConfig?
     }
 
     /// What the run's writes survive.
@@ -126,12 +128,20 @@ public struct BackendCommon: Sendable {
     public var maxRetries: Int = 4
     public var backoffBaseSeconds: Double = 0.5
     public var backoffMaxSeconds: Double = 30
+    /// `fixed` keeps `maxConcurrency`; `adaptive` makes it the ceiling of a limit that follows the server.
+    public var concurrency: ConcurrencyMode = .fixed
+    public var rateLimits = RateLimitConfig()
 }
 
 public struct OpenAIConfig: Sendable {
-    public var common = BackendCommon()
-    /// e.g. `http://127.0.0.1:8080/v1` or `https://api.openai.com/v1`.
+    public var common = BackendCommon(concurrency: .adaptive)
+    /// e.g. `http://127.0.0.1:8080/v1` or `https://api.openai.com/v1`: the first endpoint's.
     public var baseURL: String = ""
+    /// The servers of the fleet (`endpoints`, or the one `base_url`).
+    public var endpoints: [FleetMember] = []
+    public var routing: Routing = .affinity
+    /// Sends llama.cpp's `cache_prompt`; nil: when the tokenizer is `llamacpp`.
+    public var cachePrompt: Bool?
     public var model: String = ""
     /// The name of the environment variable that holds the API key (never the key itself).
     public var apiKeyEnv: String?
@@ -196,6 +206,8 @@ public struct RoleConfig: Sendable {
     public var stylePrompt: String = "Write in this style: {style}."
     public var maxTokens: Int = 512
     public var maxContext: Int = 4096
+    /// Whether `max_context` was configured; if not, a server that says its context sets it.
+    public var maxContextGiven = false
     public var temperature: Double = 0.7
     public var topP: Double = 1
     public var stop: [String] = []

@@ -47,6 +47,7 @@ extension Config {
             if let d = o.oneOf("durability", Config.Durability.allCases.map(\.rawValue)) {
                 config.run.durability = Config.Durability(rawValue: d) ?? .process
             }
+            if let b = o.object("budget") { config.run.budget = parseBudget(b) }
             o.finish()
         }
         if let o = top.object("turns") {
@@ -84,6 +85,7 @@ extension Config {
         }
         top.finish()
         checkRecipe(&config, reader: reader, hasRoles: top.has("roles"))
+        checkPrices(config, reader: reader)
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
         config.fingerprint = fingerprint(of: root)
         return config
@@ -267,6 +269,10 @@ extension Config {
         if let n = o.int("max_retries", min: 0, max: 100) { c.maxRetries = n }
         if let d = o.double("backoff_base_seconds") { c.backoffBaseSeconds = d }
         if let d = o.double("backoff_max_seconds") { c.backoffMaxSeconds = d }
+        if let m = o.oneOf("concurrency", ConcurrencyMode.allCases.map(\.rawValue)) {
+            c.concurrency = ConcurrencyMode(rawValue: m) ?? c.concurrency
+        }
+        parseRateLimits(o, &c.rateLimits)
     }
 
     private static func parseBackend(_ o: ObjectReader) -> BackendConfig? {
@@ -295,15 +301,7 @@ extension Config {
         }
         var c = OpenAIConfig()
         parseCommon(o, &c.common)
-        if let u = o.string("base_url", nonEmpty: true) {
-            if let url = URL(string: u), ["http", "https"].contains(url.scheme ?? ""), url.host != nil {
-                c.baseURL = u.hasSuffix("/") ? String(u.dropLast()) : u
-            } else {
-                o.reader.report(o.childPath("base_url"), "expected an http(s) URL, got \"\(u)\"")
-            }
-        } else if !o.has("base_url") {
-            o.reader.report(o.childPath("base_url"), "missing: the server's URL, e.g. \"http://127.0.0.1:8080/v1\"")
-        }
+        parseFleet(o, &c)
         if let m = o.string("model", nonEmpty: true) { c.model = m }
         else if !o.has("model") { o.reader.report(o.childPath("model"), "missing: the model name the server expects") }
         c.apiKeyEnv = o.string("api_key_env", nonEmpty: true)
@@ -312,6 +310,7 @@ extension Config {
         c.tokenizeURL = o.string("tokenize_url", nonEmpty: true)
         if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
         if let n = o.int("chat_overhead_tokens", min: 0) { c.chatOverheadTokens = n }
+        c.cachePrompt = o.bool("cache_prompt")
         return .openai(c)
     }
 
@@ -353,7 +352,10 @@ extension Config {
         if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }
         if ["client", "agent"].contains(name) { r.maxTokens = 100; r.temperature = 0.8; r.topP = 0.95 }  // Self-talk's sampling
         if let n = o.int("max_tokens") { r.maxTokens = n }
-        if let n = o.int("max_context") { r.maxContext = n }
+        if let n = o.int("max_context") {
+            r.maxContext = n
+            r.maxContextGiven = true
+        }
         if let d = o.double("temperature", max: 5) { r.temperature = d }
         else if name == "judge" { r.temperature = 0 }  // judges are greedy unless told otherwise
         if let d = o.double("top_p", max: 1) { r.topP = d }
@@ -376,9 +378,10 @@ extension Config {
         top["output"] = top["output"]?.objectValue.map { o in .object(o.filter { $0.key != "dir" }) }
         if case .object(let run)? = top["run"] { top["run"] = .object(run.filter { $0.key == "seed" || $0.key == "limit" }) }
         if case .object(let backends)? = top["backends"] {
-            let operational: Set<String> = ["max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
+            let operational = Set<String>(["max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
                                             "backoff_max_seconds", "base_url", "api_key_env", "latency_ms", "jitter_ms",
-                                            "fail_rate", "fail_every"]
+                                            "fail_rate", "fail_every", "endpoints", "routing", "concurrency",
+                                            "cache_prompt"] + RateLimitConfig.keys)
             top["backends"] = .object(backends.mapValues { b in b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b })
         }
         var h = StableHash()

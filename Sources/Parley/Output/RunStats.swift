@@ -83,6 +83,10 @@ public struct RunSummary: Sendable {
     public var files: [String]
     /// Run-level results of the recipe (`Recipe.finishRun`), by recipe name.
     public var extra: [String: JSONValue] = [:]
+    /// What the servers did, and the budget's spend.
+    public var serving: ServingReport?
+    /// Why the run stopped before its end: `"budget"` (nil: it did not, or it was interrupted).
+    public var stopped: String?
 
     public var json: String {
         var w = JSONWriter()
@@ -99,12 +103,21 @@ public struct RunSummary: Sendable {
         w.field("completion_tokens", stats.completionTokens)
         w.key("wall_seconds"); w.double((wallSeconds * 1000).rounded() / 1000)
         w.key("interrupted"); w.bool(interrupted)
+        w.field("stopped", stopped)
         w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
         w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
         if !stats.records.isEmpty { w.key("records"); w.value(.object(stats.records.mapValues { .number(Double($0)) })) }
         if stats.judgedTurns > 0 { w.field("judged_turns", stats.judgedTurns); w.field("unscored_turns", stats.unscoredTurns) }
         w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
         for k in extra.keys.sorted() { w.key(k); w.value(extra[k]!) }
+        if let serving {
+            w.key("serving")
+            w.value(serving.servingJSON)
+            if let budget = serving.budgetJSON {
+                w.key("budget")
+                w.value(budget)
+            }
+        }
         w.field("output_dir", outputDir)
         w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()
         w.endObject()

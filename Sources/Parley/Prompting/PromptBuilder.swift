@@ -25,7 +25,8 @@ public struct PromptBuilder: Sendable {
     }
 
     public enum Outcome: Sendable, Equatable {
-        case ready(PromptInput, stops: [String], keptMessages: Int)
+        /// `promptTokens`: the prompt as counted (what budgets and rate limits reserve).
+        case ready(PromptInput, stops: [String], keptMessages: Int, promptTokens: Int)
         /// Even the newest exchange does not fit: `needed` tokens against a `budget`.
         case exhausted(needed: Int, budget: Int)
     }
@@ -51,7 +52,8 @@ public struct PromptBuilder: Sendable {
         }
         let messages = Array(view.history[..<kept.pinned] + view.history[kept.from...])
         let stops = stopLists.value(Self.shape(view)) { self.stops(view) }
-        return .ready(render(view, messages), stops: stops, keptMessages: messages.count)
+        let tokens = fixed + costs[..<kept.pinned].reduce(0, +) + costs[kept.from...].reduce(0, +)
+        return .ready(render(view, messages), stops: stops, keptMessages: messages.count, promptTokens: tokens)
     }
 
     func render(_ view: View, _ messages: [Message]) -> PromptInput {

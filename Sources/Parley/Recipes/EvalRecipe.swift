@@ -189,7 +189,7 @@ struct EvalRecipe: Recipe {
     /// The judge's request: the conversation(s) as transcripts, then the instruction; the
     /// oldest exchanges are left out until it fits the judge's context.
     func judgePrompt(_ conversations: [[Message]], labels: [String?], instruction: String) async throws -> PromptInput {
-        let counter = judge.endpoint.backend.tokenCounter
+        let counter = judge.endpoint.tokenCounter
         let budget = judge.prompts.budget - 16 - (try await counter.count(settings.prompts.system))
         var drop = 0
         let exchanges = conversations.first.map { $0.filter { $0.speaker == .user }.count } ?? 0

@@ -13,16 +13,21 @@ extension Role {
     func with(system: String) -> Role {
         var config = self.config
         config.systemPrompt = system
-        return Role(config: config, endpoint: endpoint,
-                    prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter, chatOverhead: prompts.chatOverhead))
+        return with(config: config)
     }
 
     /// The role with more stop sequences.
     func with(stops: [String]) -> Role {
         var config = self.config
         config.stop += stops.filter { !config.stop.contains($0) }
-        return Role(config: config, endpoint: endpoint,
-                    prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter, chatOverhead: prompts.chatOverhead))
+        return with(config: config)
+    }
+
+    /// The role under another config, prompted with the same template and counter.
+    func with(config: RoleConfig) -> Role {
+        Role(config: config, endpoint: endpoint,
+             prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter,
+                                    chatOverhead: prompts.chatOverhead))
     }
 }
 
@@ -31,7 +36,9 @@ extension Role {
 public struct Engine: Sendable {
     public let config: Config
     public let endpoints: [String: ModelEndpoint]
-    public let roles: [String: Role]
+    public internal(set) var roles: [String: Role]
+    /// The run's budget (`run.budget`), shared by every endpoint; nil: unlimited.
+    public let budget: Budget?
     /// The persona and style lists (`personas`, `styles`), loaded.
     public let personas: [String]
     public let styles: [String]
@@ -45,20 +52,28 @@ public struct Engine: Sendable {
         self.config = config
         var endpoints: [String: ModelEndpoint] = [:]
         var missing: [ConfigIssue] = []
+        let budget = config.run.budget.map(Budget.init)
         for (name, bc) in config.backends.sorted(by: { $0.key < $1.key }) {
-            let backend: any Backend
             if let given = backends[name] {
-                backend = given
-            } else {
-                switch bc {
-                case .openai(let c): backend = OpenAIBackend(config: c, environment: environment)
-                case .scripted(let c): backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
-                case .host:
-                    missing.append(ConfigIssue(path: "backends.\(name)", message: "a \"host\" backend needs a model from the embedding program (a callback or the pull queue); none was given"))
-                    continue
-                }
+                endpoints[name] = ModelEndpoint(name: name, backend: given, settings: bc.common, budget: budget)
+                continue
             }
-            endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: bc.common)
+            switch bc {
+            case .openai(let c):
+                let members = c.endpoints.isEmpty ? [FleetMember(baseURL: c.baseURL)] : c.endpoints
+                let servers = members.map { member -> (FleetMember, any Backend) in
+                    var one = c
+                    one.baseURL = member.baseURL
+                    return (member, OpenAIBackend(config: one, environment: environment))
+                }
+                endpoints[name] = ModelEndpoint(name: name, servers: servers, settings: c.common, routing: c.routing,
+                                                model: c.model.isEmpty ? name : c.model, budget: budget)
+            case .scripted(let c):
+                let backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
+                endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: c.common, budget: budget)
+            case .host:
+                missing.append(ConfigIssue(path: "backends.\(name)", message: "a \"host\" backend needs a model from the embedding program (a callback or the pull queue); none was given"))
+            }
         }
         if !missing.isEmpty { throw ConfigError(issues: missing) }
         var roles: [String: Role] = [:]
@@ -67,11 +82,12 @@ public struct Engine: Sendable {
             let template = config.templates[rc.template] ?? Template.builtins[rc.template] ?? .humanAssistant
             var overhead: Int?
             if case .openai(let c)? = config.backends[rc.backend] { overhead = c.chatOverheadTokens }
-            let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.backend.tokenCounter, chatOverhead: overhead)
+            let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.tokenCounter, chatOverhead: overhead)
             roles[name] = Role(config: rc, endpoint: endpoint, prompts: prompts)
         }
         self.endpoints = endpoints
         self.roles = roles
+        self.budget = budget
         personas = try config.personas?.load(key: "personas") ?? []
         styles = try config.styles?.load(key: "styles") ?? []
         var blocked = config.filters.blocklist?.terms ?? []

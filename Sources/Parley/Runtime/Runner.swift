@@ -49,7 +49,7 @@ public final class Runner: Sendable {
     /// they are recorded in `failures.jsonl`.
     public func run(fresh: Bool = false) async throws -> RunSummary {
         let started = ContinuousClock.now
-        let config = engine.config
+        let config = self.engine.config
         let lock = try claimed.withLock { held in
             let lock = try held ?? RunLock(directory: outputDir)
             held = lock
@@ -57,6 +57,7 @@ public final class Runner: Sendable {
         }
         defer { claimed.withLock { $0 = nil } }
         let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh, lock: lock)
+        let engine = try await self.engine.fittedToServers()
 
         // Recover: cut partial writes, then learn what is done and what is half done.
         var replay = try JournalReplay.read(path: dir.journalPath, corpusKeys: config.filters.duplicates != nil)
@@ -68,6 +69,12 @@ public final class Runner: Sendable {
         let corpus = CorpusIndex()
         for (id, keys) in replay.kept { corpus.restore(id: id, keys: keys) }
         replay.kept = []
+        if let budget = engine.budget {
+            let partial = replay.unfinished.values.flatMap(\.messages).compactMap(\.meta)
+            budget.restore(promptTokens: replay.stats.promptTokens + partial.reduce(0) { $0 + ($1.promptTokens ?? 0) },
+                           completionTokens: replay.stats.completionTokens
+                               + partial.reduce(0) { $0 + ($1.completionTokens ?? 0) })
+        }
         let recipe = try Recipes.make(engine)
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
         let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
@@ -87,6 +94,7 @@ public final class Runner: Sendable {
                 var inFlight = 0
                 while let item = source.next() {
                     try Task.checkCancellation()
+                    if engine.budget?.exhausted == true { break }
                     var dialogue: Dialogue
                     var resumed = false
                     switch item {
@@ -117,7 +125,10 @@ public final class Runner: Sendable {
                         inFlight -= 1
                     }
                     let d = dialogue, isNew = !resumed
-                    group.addTask { try await self.drive(d, isNew: isNew, recipe: recipe, journal: journal, writer: writer, corpus: corpus) }
+                    group.addTask {
+                        try await self.drive(d, isNew: isNew, engine: engine, recipe: recipe, journal: journal,
+                                             writer: writer, corpus: corpus)
+                    }
                     inFlight += 1
                 }
                 try await group.waitForAll()
@@ -128,19 +139,24 @@ public final class Runner: Sendable {
         writer.close()
         var summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
                                  interrupted: interrupted, outputDir: outputDir, files: [])
-        if !interrupted, let extra = try recipe.finishRun(dir: outputDir) { summary.extra[config.recipe] = extra }
+        summary.serving = ServingReport(engine)
+        if engine.budget?.exhausted == true { summary.stopped = "budget" }
+        if !interrupted, summary.stopped == nil, let extra = try recipe.finishRun(dir: outputDir) { summary.extra[config.recipe] = extra }
         summary.files = DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) }
         try? (summary.json + "\n").write(toFile: dir.summaryPath, atomically: true, encoding: .utf8)
         return summary
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
-    private func drive(_ start: Dialogue, isNew: Bool, recipe: any Recipe, journal: Journal, writer: DatasetWriter,
-                       corpus: CorpusIndex) async throws {
+    private func drive(_ start: Dialogue, isNew: Bool, engine: Engine, recipe: any Recipe, journal: Journal,
+                       writer: DatasetWriter, corpus: CorpusIndex) async throws {
         var d = start
         let id = d.id
         live.withLock { $0.inFlight += 1 }
-        defer { live.withLock { $0.inFlight -= 1 } }
+        defer {
+            live.withLock { $0.inFlight -= 1 }
+            for endpoint in engine.endpoints.values { endpoint.release(dialogue: id) }
+        }
         if isNew { try journal.start(d) }
         events?(.dialogueStarted(id: id, resumed: !isNew))
         do {
@@ -165,6 +181,8 @@ public final class Runner: Sendable {
             d.status = .failed
             d.endReason = .failed
             d.failure = failure.description
+        } catch is BudgetExhausted {
+            return  // journaled so far; a run with more budget continues it
         }
         try await writer.commit(d)
         live.withLock { $0.ended += 1; if d.status == .failed { $0.failed += 1 } }

@@ -21,7 +21,7 @@ struct TurnStep {
              temperature: Double? = nil) async throws -> Outcome {
         let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
                            persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
-        let counter = role.endpoint.backend.tokenCounter
+        let counter = role.endpoint.tokenCounter
         var counts = cache.counts[role.endpoint.name] ?? []
         while counts.count < d.messages.count {
             do { counts.append(try await counter.count(d.messages[counts.count].content)) }
@@ -33,7 +33,7 @@ struct TurnStep {
         let outcome: PromptBuilder.Outcome
         do { outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts) }
         catch let e as BackendError { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
-        guard case .ready(let prompt, let stops, _) = outcome else {
+        guard case .ready(let prompt, let stops, _, let promptTokens) = outcome else {
             if case .exhausted(let needed, let budget) = outcome {
                 return .contextExhausted("\(role.name) needs \(needed) prompt tokens, \(budget) available")
             }
@@ -46,7 +46,7 @@ struct TurnStep {
         let request = GenerationRequest(
             dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
             maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature, topP: role.config.topP,
-            stop: stops, seed: seed.value)
+            stop: stops, seed: seed.value, promptTokens: promptTokens)
         let started = ContinuousClock.now
         let (result, attempts) = try await role.endpoint.generate(request)
         let elapsed = ContinuousClock.now - started

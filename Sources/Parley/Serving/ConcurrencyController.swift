@@ -1,0 +1,95 @@
+/// The adaptive concurrency limit of one endpoint.
+///
+/// - Overload (429, 503, a timeout) halves the limit, once per burst: only a request
+///   admitted since the last cut (same `epoch`) cuts again, as in NeMo Data Designer.
+/// - Queueing: servers such as vLLM and llama.cpp queue instead of rejecting, so the
+///   latency per completion token is watched over windows of `limit` requests (TCP Vegas):
+///   with `base` the lowest window median seen lately and `now` this window's, the requests
+///   waiting in the server's queue are about `limit × (1 − base/now)`. More than `beta`
+///   of them: the limit drops to what the server serves without queueing (plus `alpha`);
+///   fewer than `alpha`: the limit grows.
+/// - Growth: doubling per window at start-up (slow start) until the first sign of
+///   overload or queueing, then one per window. Just below a limit that was cut, it holds
+///   for `hold` windows before probing one higher, and the hold doubles each time the
+///   probe is cut again (up to 64 windows): a server with a hard limit sees few rejections.
+public struct ConcurrencyController: Sendable {
+    public let mode: ConcurrencyMode
+    public let ceiling: Int
+    public private(set) var limit: Double
+    /// Bumped by each cut; a request carries the epoch it was admitted in.
+    public private(set) var epoch = 0
+    private var slowStart = true
+    private var window: [Double] = []
+    private var medians: [Double] = []
+    private var cutAt: Double?
+    private var hold = 8
+    private var held = 0
+
+    /// - Parameter start: the first limit (adaptive); at most `ceiling`.
+    public init(mode: ConcurrencyMode, ceiling: Int, start: Int = 4) {
+        self.mode = mode
+        self.ceiling = max(1, ceiling)
+        limit = Double(mode == .fixed ? self.ceiling : min(self.ceiling, max(1, start)))
+    }
+
+    /// The limit as a count of requests.
+    public var slots: Int { max(1, Int(limit)) }
+
+    /// An answer that says the server is overloaded. Returns true when it cut the limit.
+    public mutating func overloaded(epoch admitted: Int) -> Bool {
+        guard mode == .adaptive, admitted == epoch else { return false }
+        if let c = cutAt, limit <= c { hold = min(64, hold * 2) } else { hold = 8 }
+        cutAt = limit
+        limit = max(1, (limit / 2).rounded(.down))
+        cut()
+        return true
+    }
+
+    /// A request answered in `seconds` with `tokens` completion tokens. Returns true when the limit changed.
+    public mutating func succeeded(seconds: Double, tokens: Int) -> Bool {
+        guard mode == .adaptive else { return false }
+        window.append(seconds / Double(max(1, tokens)))
+        guard window.count >= max(4, slots) else { return false }
+        window.sort()
+        let now = window[window.count / 2]
+        window.removeAll(keepingCapacity: true)
+        medians.append(now)
+        if medians.count > 32 { medians.removeFirst() }
+        let base = medians.min() ?? now
+        let before = slots
+        let queued = limit * (1 - base / max(now, .leastNonzeroMagnitude))
+        let alpha = max(1, limit / 10)
+        let beta = max(3, limit / 5)
+        if queued > beta {
+            limit = max(1, max(limit / 2, (limit * base / now + alpha).rounded(.down)))
+            slowStart = false
+            cutAt = nil
+            cut()
+        } else if queued < alpha {
+            grow()
+        } else {
+            slowStart = false
+        }
+        return slots != before
+    }
+
+    private mutating func grow() {
+        if slowStart {
+            limit = min(Double(ceiling), limit * 2)
+            return
+        }
+        if let c = cutAt, limit + 1 >= c {
+            held += 1
+            guard held >= hold else { return }
+            held = 0
+        }
+        limit = min(Double(ceiling), limit + 1)
+    }
+
+    private mutating func cut() {
+        epoch += 1
+        slowStart = false
+        held = 0
+        window.removeAll(keepingCapacity: true)
+    }
+}

@@ -1,0 +1,116 @@
+/// One server of a backend's fleet: its backend, its own concurrency limit (fixed or
+/// adaptive), its circuit breaker and its counts. A backend with one server has one.
+public final class Replica: Sendable {
+    /// The server's base URL, or the backend's name when it has none (scripted, host).
+    public let url: String
+    public let weight: Double
+    public let backend: any Backend
+    let limiter: RequestLimiter
+
+    /// What was sent to the server and what it answered.
+    public struct Counts: Sendable, Equatable {
+        /// Attempts sent.
+        public var requests = 0
+        public var failures = 0
+        /// Answers 429.
+        public var rateLimited = 0
+        public var promptTokens = 0
+        /// Prompt tokens the server served from its prefix cache, where it says so.
+        public var cachedPromptTokens = 0
+        public var completionTokens = 0
+        public var circuitOpens = 0
+    }
+
+    /// The concurrency limit over time: (seconds since the process started, limit) at each change.
+    public typealias Trace = [(seconds: Double, limit: Int)]
+
+    private struct State {
+        var control: ConcurrencyController
+        var breaker = CircuitBreaker()
+        var counts = Counts()
+        var pausedUntil = 0.0
+        var trace: Trace = []
+    }
+
+    private let state: Locked<State>
+    static let traceCapacity = 1000
+
+    init(url: String, weight: Double, backend: any Backend, settings: BackendCommon) {
+        self.url = url
+        self.weight = weight
+        self.backend = backend
+        let control = ConcurrencyController(mode: settings.concurrency, ceiling: settings.maxConcurrency)
+        limiter = RequestLimiter(limit: control.slots)
+        state = Locked(State(control: control, trace: [(MonotonicTime.seconds(), control.slots)]))
+    }
+
+    public var counts: Counts { state.withLock { $0.counts } }
+    public var limit: Int { limiter.limit }
+    public var trace: Trace { state.withLock { $0.trace } }
+    public var healthy: Bool { state.withLock { $0.breaker.isClosed } }
+    public var concurrency: ConcurrencyController { state.withLock { $0.control } }
+
+    /// Waits out a `Retry-After` pause and for a slot; returns the epoch the request is admitted in.
+    func admit() async throws -> Int {
+        let pause = state.withLock { $0.pausedUntil } - MonotonicTime.seconds()
+        if pause > 0 { try await Task.sleep(nanoseconds: UInt64(pause * 1e9)) }
+        try await limiter.acquire()
+        return state.withLock { s in
+            s.counts.requests += 1
+            return s.control.epoch
+        }
+    }
+
+    func succeeded(_ r: GenerationResult, seconds: Double) {
+        let newLimit: Int? = state.withLock { s in
+            s.counts.promptTokens += r.promptTokens ?? 0
+            s.counts.cachedPromptTokens += r.cachedPromptTokens ?? 0
+            s.counts.completionTokens += r.completionTokens ?? 0
+            s.breaker.succeeded()
+            return s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) ? record(&s) : nil
+        }
+        if let newLimit { limiter.setLimit(newLimit) }
+    }
+
+    /// Records a failed attempt; returns true when it took the server out of the fleet.
+    func failed(_ e: BackendError, epoch: Int) -> Bool {
+        let now = MonotonicTime.seconds()
+        let (newLimit, opened): (Int?, Bool) = state.withLock { s in
+            s.counts.failures += 1
+            if e.kind == "HTTP 429" { s.counts.rateLimited += 1 }
+            if let after = e.retryAfter, e.kind == "HTTP 429" || e.kind == "HTTP 503" {
+                s.pausedUntil = max(s.pausedUntil, now + min(after, 300))
+            }
+            let overload = e.kind == "HTTP 429" || e.kind == "HTTP 503" || e.kind == "timeout"
+            let cut = overload && s.control.overloaded(epoch: epoch)
+            let opened = s.breaker.failed(kind: e.kind, now: now)
+            if opened { s.counts.circuitOpens += 1 }
+            return (cut ? record(&s) : nil, opened)
+        }
+        if let newLimit { limiter.setLimit(newLimit) }
+        return opened
+    }
+
+    /// When the next probe of an open circuit is due (nil: closed).
+    var probeAt: Double? {
+        state.withLock { s in
+            if case .open(let at) = s.breaker.state { return at }
+            return nil
+        }
+    }
+
+    func probed(healthy: Bool) {
+        state.withLock { s in
+            if healthy { s.breaker.succeeded() } else { s.breaker.probeFailed(now: MonotonicTime.seconds()) }
+        }
+    }
+
+    /// Appends the new limit to the trace (halving its resolution when full); returns it.
+    private func record(_ s: inout State) -> Int {
+        if s.trace.count >= Self.traceCapacity {
+            s.trace = s.trace.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        }
+        s.trace.append((MonotonicTime.seconds(), s.control.slots))
+        return s.control.slots
+    }
+}
