@@ -7,6 +7,10 @@
 //   parley-bench filters    DIALOGUES TURNS   every filter on, against the same run without filters
 //   parley-bench durability DIALOGUES TURNS   run.durability "process" and "fsync" side by side
 //   parley-bench dataset    DIALOGUES TURNS PATH   writes a scripted dataset (for `parley stats`)
+//   parley-bench fleet      ENDPOINTS DIALOGUES   the router over a simulated fleet: cost per request,
+//                           load imbalance, dialogues moved when 10% of the servers fail at once
+//   parley-bench fleet-overhead REQUESTS ENDPOINTS   CPU per request through a fleet of instant servers
+//                           against one server
 // Each prints one JSON line.
 import Foundation
 import Parley
@@ -101,7 +105,11 @@ case "dataset":
     guard args.count > 3 else { fatalError("usage: parley-bench dataset DIALOGUES TURNS PATH") }
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256, keep: args[3])
     print(#"{"bench": "dataset", "dialogues": \#(s.stats.finished), "path": "\#(args[3])", "wall_s": \#(String(format: "%.2f", wall))}"#)
+case "fleet":
+    print(FleetBench.route(endpoints: arg(1, 1000), dialogues: arg(2, 1_000_000)))
+case "fleet-overhead":
+    print(try await FleetBench.overhead(requests: arg(1, 200_000), endpoints: arg(2, 1000)))
 default:
-    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|durability|dataset [N …]\n".utf8))
+    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead [N …]\n".utf8))
     exit(2)
 }

@@ -7,7 +7,9 @@
 ///   with `base` the lowest window median seen lately and `now` this window's, the requests
 ///   waiting in the server's queue are about `limit × (1 − base/now)`. More than `beta`
 ///   of them: the limit drops to what the server serves without queueing (plus `alpha`);
-///   fewer than `alpha`: the limit grows.
+///   fewer than `alpha`: the limit grows. `base` is the lowest median of the last 256
+///   windows, and every 100 windows one window runs at half the limit, so that `base`
+///   stays a measure of the unloaded server rather than creeping up with the limit.
 /// - Growth: doubling per window at start-up (slow start) until the first sign of
 ///   overload or queueing, then one per window. Just below a limit that was cut, it holds
 ///   for `hold` windows before probing one higher, and the hold doubles each time the
@@ -24,6 +26,9 @@ public struct ConcurrencyController: Sendable {
     private var cutAt: Double?
     private var hold = 8
     private var held = 0
+    private var sinceProbe = 0
+    /// The limit to return to after a probe window at half of it.
+    private var probingFrom: Double?
 
     /// - Parameter start: the first limit (adaptive); at most `ceiling`.
     public init(mode: ConcurrencyMode, ceiling: Int, start: Int = 4) {
@@ -38,6 +43,10 @@ public struct ConcurrencyController: Sendable {
     /// An answer that says the server is overloaded. Returns true when it cut the limit.
     public mutating func overloaded(epoch admitted: Int) -> Bool {
         guard mode == .adaptive, admitted == epoch else { return false }
+        if let resume = probingFrom {
+            limit = resume
+            probingFrom = nil
+        }
         if let c = cutAt, limit <= c { hold = min(64, hold * 2) } else { hold = 8 }
         cutAt = limit
         limit = max(1, (limit / 2).rounded(.down))
@@ -54,9 +63,21 @@ public struct ConcurrencyController: Sendable {
         let now = window[window.count / 2]
         window.removeAll(keepingCapacity: true)
         medians.append(now)
-        if medians.count > 32 { medians.removeFirst() }
-        let base = medians.min() ?? now
+        if medians.count > 256 { medians.removeFirst() }
         let before = slots
+        if let resume = probingFrom {
+            probingFrom = nil
+            limit = resume
+            return slots != before
+        }
+        sinceProbe += 1
+        if sinceProbe >= 100 && limit >= 4 && !slowStart {
+            sinceProbe = 0
+            probingFrom = limit
+            limit = (limit / 2).rounded(.down)
+            return true
+        }
+        let base = medians.min() ?? now
         let queued = limit * (1 - base / max(now, .leastNonzeroMagnitude))
         let alpha = max(1, limit / 10)
         let beta = max(3, limit / 5)
