@@ -194,7 +194,10 @@ int parley_pull_submit_json(parley_engine *engine, const char *backend, const st
  * The result is
  *   {"summary": {..summary.json..}, "out": "dir", "files": {"dialogues": path, ..},
  *    "dialogues": [..rows of dialogues.jsonl..]}   -- unless "return": "summary"
- * Running again on the same "out" resumes, as `parley synth` does. */
+ * Running again on the same "out" resumes, as `parley synth` does. A job the
+ * config's run.budget stopped ends with PARLEY_OK and "stopped": "budget" in its
+ * summary (resumable with a larger budget); the summary's "serving" has each
+ * backend's per-server requests, tokens, cache hits and concurrency limits. */
 
 /* Runs a job to its end and returns its result in *result_json. Blocks. */
 int parley_run(parley_engine *engine, const char *job_json, char **result_json, char **error);

@@ -29,6 +29,23 @@ public struct GenerationRequest: Sendable {
     public var attempt: Int = 1
     /// The prompt's tokens as counted for windowing: what budgets and rate limits reserve.
     public var promptTokens: Int?
+
+    public init(dialogueID: String, turn: Int, role: String, prompt: PromptInput, model: String? = nil,
+                maxTokens: Int, temperature: Double = 0.7, topP: Double = 1, stop: [String] = [], seed: UInt64 = 0,
+                attempt: Int = 1, promptTokens: Int? = nil) {
+        self.dialogueID = dialogueID
+        self.turn = turn
+        self.role = role
+        self.prompt = prompt
+        self.model = model
+        self.maxTokens = maxTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.stop = stop
+        self.seed = seed
+        self.attempt = attempt
+        self.promptTokens = promptTokens
+    }
 }
 
 public struct GenerationResult: Sendable {

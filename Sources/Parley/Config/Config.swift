@@ -131,6 +131,17 @@ public struct BackendCommon: Sendable {
     /// `fixed` keeps `maxConcurrency`; `adaptive` makes it the ceiling of a limit that follows the server.
     public var concurrency: ConcurrencyMode = .fixed
     public var rateLimits = RateLimitConfig()
+
+    public init(maxConcurrency: Int = 16, maxRetries: Int = 4, backoffBaseSeconds: Double = 0.5,
+                backoffMaxSeconds: Double = 30, concurrency: ConcurrencyMode = .fixed,
+                rateLimits: RateLimitConfig = RateLimitConfig()) {
+        self.maxConcurrency = maxConcurrency
+        self.maxRetries = maxRetries
+        self.backoffBaseSeconds = backoffBaseSeconds
+        self.backoffMaxSeconds = backoffMaxSeconds
+        self.concurrency = concurrency
+        self.rateLimits = rateLimits
+    }
 }
 
 public struct OpenAIConfig: Sendable {

@@ -37,6 +37,14 @@ public struct RateLimitConfig: Sendable, Equatable {
     public var inputTokensPerMinute: Double?
     public var outputTokensPerMinute: Double?
 
+    public init(requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, inputTokensPerMinute: Double? = nil,
+                outputTokensPerMinute: Double? = nil) {
+        self.requestsPerMinute = requestsPerMinute
+        self.tokensPerMinute = tokensPerMinute
+        self.inputTokensPerMinute = inputTokensPerMinute
+        self.outputTokensPerMinute = outputTokensPerMinute
+    }
+
     public var isEmpty: Bool {
         requestsPerMinute == nil && tokensPerMinute == nil && inputTokensPerMinute == nil
             && outputTokensPerMinute == nil
@@ -55,11 +63,25 @@ public struct BudgetConfig: Sendable, Equatable {
     /// Per model name (a role's `model`, else its backend's `model`, else the backend's name).
     public var prices: [String: Price] = [:]
 
+    public init(maxPromptTokens: Int? = nil, maxCompletionTokens: Int? = nil, maxCost: Double? = nil,
+                prices: [String: Price] = [:]) {
+        self.maxPromptTokens = maxPromptTokens
+        self.maxCompletionTokens = maxCompletionTokens
+        self.maxCost = maxCost
+        self.prices = prices
+    }
+
     /// Prices per million tokens.
     public struct Price: Sendable, Equatable {
         public var input: Double
         /// Prompt tokens the server served from its cache; `input` when not given.
         public var cachedInput: Double
         public var output: Double
+
+        public init(input: Double, cachedInput: Double? = nil, output: Double) {
+            self.input = input
+            self.cachedInput = cachedInput ?? input
+            self.output = output
+        }
     }
 }
