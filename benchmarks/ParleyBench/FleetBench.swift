@@ -3,16 +3,17 @@ import Parley
 
 /// The fleet router at scale, and the whole serving path's cost per request.
 enum FleetBench {
-    /// `dialogues` dialogues of 16 requests each over `endpoints` servers, 4,096 in flight at
-    /// a time, their requests interleaved; at the half-way point 10% of the servers fail at once.
+    /// `dialogues` dialogues of 16 requests each over `endpoints` servers, 16 per server in
+    /// flight at a time, their requests interleaved; at the half-way point 10% of the servers fail at once.
     static func route(endpoints: Int, dialogues: Int) -> String {
         let perDialogue = 16
-        let inFlight = 4096
+        let inFlight = 16 * endpoints
         var router = FleetRouter((0..<endpoints).map { ("http://10.1.\($0 / 256).\($0 % 256):8000/v1", 1.0) })
-        var active = (0..<min(inFlight, dialogues)).map { (key: StableHash.of("dialogue-\($0)"), done: 0) }
+        // Staggered, so that dialogues end (and new ones start) at every moment.
+        var active = (0..<min(inFlight, dialogues)).map { (key: StableHash.of("dialogue-\($0)"), done: $0 % perDialogue) }
         var started = active.count
         var routes = 0
-        var imbalance: [Double] = []
+        var imbalance: [Double] = []  // max/mean of the dialogues in flight per healthy server
         var failedHomes = 0
         var rehomedBefore = 0
         var failed = false
@@ -26,7 +27,10 @@ enum FleetBench {
             if active[slot].done == perDialogue {
                 router.release(active[slot].key)
                 if started < dialogues {
-                    active[slot] = (StableHash.of("dialogue-\(started)"), 0)
+                    // A dialogue starts with its first request.
+                    active[slot] = (StableHash.of("dialogue-\(started)"), 1)
+                    _ = router.route(active[slot].key)
+                    routes += 1
                     started += 1
                 } else {
                     active.swapAt(slot, active.count - 1)
@@ -51,10 +55,14 @@ enum FleetBench {
         let cpu = cpuSeconds() - cpu0
         imbalance.sort()
         let median = imbalance.isEmpty ? 0 : imbalance[imbalance.count / 2]
+        // The work each server did over the run: dialogues placed on it.
+        let placed = router.members.map { Double($0.placed) }
+        let work = (placed.max() ?? 0) / max(1, placed.reduce(0, +) / Double(placed.count))
         return #"{"bench": "fleet", "endpoints": \#(endpoints), "dialogues": \#(dialogues), "requests": \#(routes), "#
             + #""ns_per_request": \#(String(format: "%.1f", cpu / Double(routes) * 1e9)), "#
             + #""imbalance_median": \#(String(format: "%.3f", median)), "#
             + #""imbalance_max": \#(String(format: "%.3f", imbalance.last ?? 0)), "#
+            + #""placed_max_over_mean": \#(String(format: "%.3f", work)), "#
             + #""active_on_failed": \#(failedHomes), "rehomed": \#(router.rehomed - rehomedBefore), "#
             + #""in_flight": \#(inFlight), "peak_rss_mb": \#(String(format: "%.1f", peakRSSMegabytes()))}"#
     }

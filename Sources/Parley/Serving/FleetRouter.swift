@@ -96,8 +96,9 @@ public struct FleetRouter: Sendable {
         }
         // Nothing healthy: the rendezvous choice over all; its request fails and is retried.
         guard best >= 0 else { return members.indices.max { score(dialogue, $0) < score(dialogue, $1) } ?? 0 }
+        // At most `spill` × its share, rounded down, but never less than the share itself.
         let share = Double(active + 1) * members[best].weight / max(healthyWeight, .leastNonzeroMagnitude)
-        if Double(members[best].dialogues + 1) <= (spill * share).rounded(.up) { return best }
+        if Double(members[best].dialogues + 1) <= max(share.rounded(.up), (spill * share).rounded(.down)) { return best }
         var least = best
         var leastLoad = Double.infinity
         for i in members.indices where members[i].healthy {
