@@ -143,6 +143,11 @@ extension Runner.RunEvent {
         case .dialogueEnded(let id, let status, let reason):
             w.field("event", "dialogue_ended"); w.field("id", id); w.field("status", status.rawValue)
             w.field("end_reason", reason.rawValue)
+        case .limitChanged(let backend, let url, let limit):
+            w.field("event", "limit")
+            w.field("backend", backend)
+            w.field("url", url)
+            w.field("limit", limit)
         }
         w.endObject()
         return w.text

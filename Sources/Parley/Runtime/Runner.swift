@@ -58,6 +58,12 @@ public final class Runner: Sendable {
         defer { claimed.withLock { $0 = nil } }
         let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh, lock: lock)
         let engine = try await self.engine.fittedToServers()
+        let observed = engine.endpoints.map { name, endpoint in
+            (endpoint, endpoint.observeLimits { url, limit in
+                self.events?(.limitChanged(backend: name, url: url, limit: limit))
+            })
+        }
+        defer { for (endpoint, token) in observed { endpoint.stopObserving(token) } }
 
         // Recover: cut partial writes, then learn what is done and what is half done.
         var replay = try JournalReplay.read(path: dir.journalPath, corpusKeys: config.filters.duplicates != nil)
@@ -194,6 +200,8 @@ public final class Runner: Sendable {
         case dialogueStarted(id: String, resumed: Bool)
         case message(id: String, index: Int, role: String)
         case dialogueEnded(id: String, status: DialogueStatus, reason: EndReason)
+        /// A server's adaptive concurrency limit changed.
+        case limitChanged(backend: String, url: String, limit: Int)
     }
 
     static func invalidSeed(line: Int, reason: String) -> Dialogue {

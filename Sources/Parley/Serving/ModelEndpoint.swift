@@ -14,6 +14,7 @@ public final class ModelEndpoint: Sendable {
     let rates: RateLimiter?
     let budget: Budget?
     private let router: Locked<FleetRouter>
+    private let observers = Locked<(next: Int, all: [Int: @Sendable (_ url: String, _ limit: Int) -> Void])>((0, [:]))
 
     /// One server.
     public convenience init(name: String, backend: any Backend, settings: BackendCommon, budget: Budget? = nil) {
@@ -87,7 +88,9 @@ public final class ModelEndpoint: Sendable {
             replica.limiter.release()
             switch outcome {
             case .success(let r):
-                replica.succeeded(r, seconds: MonotonicTime.seconds() - started)
+                if let limit = replica.succeeded(r, seconds: MonotonicTime.seconds() - started) {
+                    notify(replica.url, limit)
+                }
                 if let reservation {
                     rates?.settle(reservation, used: (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens))
                 }
@@ -98,7 +101,9 @@ public final class ModelEndpoint: Sendable {
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 let e = error as? BackendError ?? BackendError("\(error)", retryable: true)
                 met.append(e.kind)
-                if replica.failed(e, epoch: epoch) { takeOut(index) }
+                let (opened, limit) = replica.failed(e, epoch: epoch)
+                if let limit { notify(replica.url, limit) }
+                if opened { takeOut(index) }
                 if e.retryable, replicas.count > 1, !replica.healthy, handedOver < replicas.count {
                     handedOver += 1
                     continue
@@ -120,6 +125,24 @@ public final class ModelEndpoint: Sendable {
         case .text(let t): return counter.estimate(t)
         case .chat(let messages): return messages.reduce(0) { $0 + counter.estimate($1.content) + 8 }
         }
+    }
+
+    /// Calls `body` with a server's URL and its new limit each time an adaptive limit changes,
+    /// until `stopObserving` with the returned token.
+    public func observeLimits(_ body: @escaping @Sendable (_ url: String, _ limit: Int) -> Void) -> Int {
+        observers.withLock { o in
+            o.next += 1
+            o.all[o.next] = body
+            return o.next
+        }
+    }
+
+    public func stopObserving(_ token: Int) {
+        _ = observers.withLock { $0.all.removeValue(forKey: token) }
+    }
+
+    private func notify(_ url: String, _ limit: Int) {
+        for body in observers.withLock({ Array($0.all.values) }) { body(url, limit) }
     }
 
     /// A dialogue ended: its server's load goes down.

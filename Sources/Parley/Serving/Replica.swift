@@ -61,7 +61,8 @@ public final class Replica: Sendable {
         }
     }
 
-    func succeeded(_ r: GenerationResult, seconds: Double) {
+    /// Records an answer; returns the new concurrency limit when it changed.
+    func succeeded(_ r: GenerationResult, seconds: Double) -> Int? {
         let newLimit: Int? = state.withLock { s in
             s.counts.promptTokens += r.promptTokens ?? 0
             s.counts.cachedPromptTokens += r.cachedPromptTokens ?? 0
@@ -70,10 +71,12 @@ public final class Replica: Sendable {
             return s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) ? record(&s) : nil
         }
         if let newLimit { limiter.setLimit(newLimit) }
+        return newLimit
     }
 
-    /// Records a failed attempt; returns true when it took the server out of the fleet.
-    func failed(_ e: BackendError, epoch: Int) -> Bool {
+    /// Records a failed attempt; returns whether it took the server out of the fleet, and
+    /// the new concurrency limit when it changed.
+    func failed(_ e: BackendError, epoch: Int) -> (opened: Bool, limit: Int?) {
         let now = MonotonicTime.seconds()
         let (newLimit, opened): (Int?, Bool) = state.withLock { s in
             s.counts.failures += 1
@@ -88,7 +91,7 @@ public final class Replica: Sendable {
             return (cut ? record(&s) : nil, opened)
         }
         if let newLimit { limiter.setLimit(newLimit) }
-        return opened
+        return (opened, newLimit)
     }
 
     /// When the next probe of an open circuit is due (nil: closed).
