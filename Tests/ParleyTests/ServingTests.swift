@@ -254,6 +254,26 @@ final class ServingTests: XCTestCase {
         XCTAssertEqual(endpoint.placement.rehomed, homes.values.filter { $0 == down }.count)
     }
 
+    func testAnAdaptiveLimitReportsItsChanges() async throws {
+        let backend = #"{"type": "scripted", "words": [4, 12], "concurrency": "adaptive", "max_concurrency": 32}"#
+        let config = try scriptedConfig(backend: backend, run: #"{"seed": 1, "concurrency": 64}"#)
+        let dir = tempDir()
+        let seeds = writeSeeds((0..<64).map { #"{"question": "Question \#($0)?"}"# }, in: dir)
+        let events = Locked<[Int]>([])
+        let runner = Runner(engine: try Engine(config: config), seeds: .file(seeds), outputDir: dir + "/out") { event in
+            if case .limitChanged("fake", "fake", let limit) = event { events.withLock { $0.append(limit) } }
+        }
+        let summary = try await runner.run()
+        XCTAssertEqual(summary.stats.finished, 64)
+        // Slow start from 4: the limit doubles per window up to the ceiling.
+        XCTAssertEqual(Array(events.withLock { $0 }.prefix(3)), [8, 16, 32])
+        let json = try JSONSerialization.jsonObject(with: Data(summary.json.utf8)) as? [String: Any]
+        let fake = (json?["serving"] as? [String: Any])?["fake"] as? [String: Any]
+        let server = (fake?["endpoints"] as? [[String: Any]])?.first
+        XCTAssertEqual((server?["limit_trace"] as? [[Double]])?.first?.last, 4)
+        XCTAssertEqual(server?["max_limit"] as? Int, 32)
+    }
+
     /// An in-process server that answers with its name, or refuses when down.
     final class Server: Backend {
         let name: String
