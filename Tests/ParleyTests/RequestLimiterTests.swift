@@ -35,6 +35,25 @@ final class RequestLimiterTests: XCTestCase {
         XCTAssertEqual(limiter.inFlight, 2)
     }
 
+    func testALowerLimitTakesSlotsBackAsRequestsEnd() async throws {
+        let limiter = RequestLimiter(limit: 4)
+        for _ in 0..<4 { try await limiter.acquire() }
+        let done = Count()
+        let waiting = (0..<3).map { _ in waiter(limiter, done) }
+        try await Task.sleep(nanoseconds: 20_000_000)
+        limiter.setLimit(2)
+        limiter.release()
+        limiter.release()  // 2 in flight: at the new limit, nobody may start
+        try await Task.sleep(nanoseconds: 20_000_000)
+        XCTAssertEqual(done.value, 0)
+        XCTAssertEqual(limiter.inFlight, 2)
+        limiter.release()  // below it: one waiter starts
+        try await Task.sleep(nanoseconds: 20_000_000)
+        XCTAssertEqual(done.value, 1)
+        XCTAssertEqual(limiter.inFlight, 2)
+        for task in waiting { task.cancel() }
+    }
+
     func testCancelledWaitersLeaveTheQueue() async throws {
         let limiter = RequestLimiter(limit: 1)
         try await limiter.acquire()

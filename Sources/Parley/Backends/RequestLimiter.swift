@@ -45,14 +45,16 @@ public final class RequestLimiter: Sendable {
 
     public func release() {
         let next = state.withLock { s -> CheckedContinuation<Void, any Error>? in
-            if let w = Self.popWaiter(&s) { return w.continuation }  // the slot passes to the waiter
+            // The slot passes to a waiter, unless a lowered limit wants it back.
+            if s.inFlight <= s.limit, let w = Self.popWaiter(&s) { return w.continuation }
             s.inFlight -= 1
             return nil
         }
         next?.resume()
     }
 
-    /// Changes the limit; a larger limit wakes waiters at once.
+    /// Changes the limit; a larger limit wakes waiters at once, a smaller one takes effect
+    /// as requests in flight end.
     public func setLimit(_ newLimit: Int) {
         let woken = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
             s.limit = max(1, newLimit)

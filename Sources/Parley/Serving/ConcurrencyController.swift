@@ -40,9 +40,10 @@ public struct ConcurrencyController: Sendable {
     /// The limit as a count of requests.
     public var slots: Int { max(1, Int(limit)) }
 
-    /// An answer that says the server is overloaded. Returns true when it cut the limit.
+    /// An answer that says the server is overloaded. Returns true when it changed the limit.
     public mutating func overloaded(epoch admitted: Int) -> Bool {
         guard mode == .adaptive, admitted == epoch else { return false }
+        let before = slots
         if let resume = probingFrom {
             limit = resume
             probingFrom = nil
@@ -51,7 +52,7 @@ public struct ConcurrencyController: Sendable {
         cutAt = limit
         limit = max(1, (limit / 2).rounded(.down))
         cut()
-        return true
+        return slots != before
     }
 
     /// A request answered in `seconds` with `tokens` completion tokens. Returns true when the limit changed.
