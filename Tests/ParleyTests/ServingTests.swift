@@ -100,6 +100,12 @@ final class ServingTests: XCTestCase {
         XCTAssertEqual(c.slots, 8)
         XCTAssertTrue(c.overloaded(epoch: c.epoch))
         XCTAssertEqual(c.slots, 4)
+        // A server that still holds 6 requests serves about 6.
+        XCTAssertTrue(c.overloaded(epoch: c.epoch, others: 3))
+        XCTAssertEqual(c.slots, 3)
+        var d = ConcurrencyController(mode: .adaptive, ceiling: 64, start: 8)
+        XCTAssertTrue(d.overloaded(epoch: d.epoch, others: 6))
+        XCTAssertEqual(d.slots, 6)
         var fixed = ConcurrencyController(mode: .fixed, ceiling: 12)
         XCTAssertFalse(fixed.overloaded(epoch: 0))
         XCTAssertEqual(fixed.slots, 12)

@@ -67,17 +67,33 @@ LOCAL_MODEL = ROOT / "scripts/local-model"
 LLAMA_SLOT = 512  # tokens per slot of the shared llama_server: --ctx 4*LLAMA_SLOT --parallel 4
 
 
+def need_local_model():
+    files = ("llama-bin/llama-server", "gemma-3-270m-q4_k_m.gguf")
+    installed = all((ROOT / ".local-model" / f).exists() for f in files)
+    need(installed, "the local model is not installed (scripts/local-model install)")
+
+
+def start_local_model(*options):
+    """Starts a llama.cpp server (scripts/local-model start OPTIONS); returns (base URL without
+    /v1, pid). Stop it with stop_local_model."""
+    out = subprocess.run([LOCAL_MODEL, "start", *map(str, options)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    env = dict(line.split("=", 1) for line in out.stdout.split())
+    return env["LOCAL_MODEL_URL"], int(env["LOCAL_MODEL_PID"])
+
+
+def stop_local_model(pid):
+    subprocess.run([LOCAL_MODEL, "stop", str(pid)], timeout=60)
+
+
 @pytest.fixture(scope="session")
 def llama_server():
     """The real local llama.cpp server (scripts/local-model start), one for the whole session:
     4 slots of LLAMA_SLOT tokens. Yields its base URL (no /v1)."""
-    installed = (ROOT / ".local-model/llama-bin/llama-server").exists() and (ROOT / ".local-model/gemma-3-270m-q4_k_m.gguf").exists()
-    need(installed, "the local model is not installed (scripts/local-model install)")
-    out = subprocess.run([LOCAL_MODEL, "start", "--ctx", str(4 * LLAMA_SLOT), "--parallel", "4"], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    env = dict(line.split("=", 1) for line in out.stdout.split())
-    yield env["LOCAL_MODEL_URL"]
-    subprocess.run([LOCAL_MODEL, "stop", env["LOCAL_MODEL_PID"]], timeout=60)
+    need_local_model()
+    url, pid = start_local_model("--ctx", 4 * LLAMA_SLOT, "--parallel", 4)
+    yield url
+    stop_local_model(pid)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -11,7 +11,7 @@ every other request (and every request not drawn) is passed through untouched.
         print(proxy.abandoned)  # {"pass": 2}: requests whose client hung up (timed out) first
 
 Fault kinds (ALL_KINDS):
-  429            429 with Retry-After: 1 and a JSON error body
+  429            429 with Retry-After: `retry_after` (default 1) and a JSON error body
   500, 503       that status with a JSON error body
   reset          the request is read, then the connection is reset (RST, no byte sent)
   stall          the request is read, nothing is sent for stall_seconds, then the connection closes
@@ -22,6 +22,17 @@ Fault kinds (ALL_KINDS):
   dribble        the upstream's real answer, its body sent in dribble_chunk-byte pieces with
                  dribble_delay before each (valid, only slow)
 
+Two measuring modes, for the serving tests (both off by default):
+  record=True          every passed-through request is kept with its answer in `proxy.records`:
+                       {"t", "t_end" (seconds since the proxy started), "method", "path", "status",
+                        "request", "response" (the JSON bodies, parsed; None when not JSON)}, so a test
+                       can read e.g. llama.cpp's `timings.prompt_n` / `timings.cache_n` per request.
+  max_in_flight=C      a server that rejects instead of queueing: a request on a fault path that
+                       arrives while C others are in flight at the proxy gets 429 with
+                       Retry-After: `retry_after` (counted as "busy"). Every such request is logged in
+                       `proxy.in_flight_log` as (t, in_flight, outcome): in_flight the requests it
+                       found in flight (itself not counted), outcome "429" or "pass".
+
 One thread per client connection; upstream connections come from a pool of kept-alive ones
 (at most `upstream_idle` kept open between requests). Passed-through answers are
 de-chunked and sent with Content-Length; HTTP/1.1 keep-alive works both ways.
@@ -30,9 +41,11 @@ connection closed too, as its own close would have (llama.cpp then cancels the w
 
 Command line:
     python3 Tests/e2e/faultproxy.py --upstream URL [--rate R] [--kinds a,b] [--seed S]
-                                    [--port P] [--stall-seconds X]
+                                    [--port P] [--stall-seconds X] [--max-in-flight C]
+                                    [--retry-after S] [--record FILE]
 prints FAULT_PROXY_URL=http://127.0.0.1:PORT on stdout and serves until SIGTERM/SIGINT,
-then prints the counts as JSON on stderr.
+then prints the counts as JSON on stderr (and writes the records, one JSON line each, to
+FILE; with --max-in-flight, a last line {"in_flight_log": [...]}).
 """
 import argparse
 import http.client
@@ -67,6 +80,13 @@ class _ClientGone(Exception):
     """The client hung up while the proxy waited for the upstream."""
 
 
+def _json_or_none(data):
+    try:
+        return json.loads(data) if data else None
+    except ValueError:
+        return None
+
+
 def _error_body(status):
     message = "rate limited by faultproxy" if status == 429 else "server error injected by faultproxy"
     return json.dumps({"error": {"message": message}}).encode()
@@ -87,7 +107,7 @@ class _Server(ThreadingHTTPServer):
 class FaultProxy:
     def __init__(self, upstream, rate=0.3, kinds=ALL_KINDS, seed=0, stall_seconds=5.0, dribble_chunk=16,
                  dribble_delay=0.01, fault_paths=("/completions", "/chat/completions"), host="127.0.0.1", port=0,
-                 upstream_timeout=600.0, upstream_idle=64):
+                 upstream_timeout=600.0, upstream_idle=64, record=False, max_in_flight=None, retry_after=1):
         u = urllib.parse.urlsplit(upstream)
         if u.scheme != "http" or not u.hostname:
             raise ValueError(f"upstream must be an http:// URL, not {upstream!r}")
@@ -103,10 +123,21 @@ class FaultProxy:
         self.fault_paths = tuple(fault_paths)
         self.upstream_timeout = upstream_timeout
         self.upstream_idle = upstream_idle
+        if max_in_flight is not None and int(max_in_flight) < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
+        self.record = bool(record)
+        self.max_in_flight = None if max_in_flight is None else int(max_in_flight)
+        self.retry_after = f"{retry_after:g}" if isinstance(retry_after, (int, float)) else str(retry_after)
+        self.started = time.monotonic()
+        self._records = []
+        self._in_flight = 0  # requests on fault paths admitted and not yet answered
+        self._in_flight_log = []
         self._idle = []  # kept-alive upstream connections, most recently used last
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._counts = {k: 0 for k in (*kinds, "pass")}
+        if self.max_in_flight is not None:
+            self._counts["busy"] = 0
         self._abandoned = {}
         self._closing = threading.Event()
         self._connections = set()
@@ -134,6 +165,46 @@ class FaultProxy:
         that wait for the upstream (pass, short, dribble) appear in practice."""
         with self._lock:
             return dict(self._abandoned)
+
+    @property
+    def records(self):
+        """A snapshot of the passed-through requests and their answers (record=True), in the
+        order they were answered."""
+        with self._lock:
+            return list(self._records)
+
+    @property
+    def in_flight_log(self):
+        """A snapshot (max_in_flight mode): (t, in flight on arrival, "429" or "pass") per request."""
+        with self._lock:
+            return list(self._in_flight_log)
+
+    def now(self):
+        """Seconds since the proxy started: the clock of `records` and `in_flight_log`."""
+        return time.monotonic() - self.started
+
+    def _admit(self, path):
+        """Max-in-flight mode: whether a request on a fault path may go on (True: it is now in
+        flight, and _leave must follow). Requests on other paths are always admitted, uncounted."""
+        if self.max_in_flight is None or not path.endswith(self.fault_paths):
+            return None
+        with self._lock:
+            n = self._in_flight
+            ok = n < self.max_in_flight
+            self._in_flight_log.append((self.now(), n, "pass" if ok else "429"))
+            if ok:
+                self._in_flight += 1
+            else:
+                self._counts["busy"] += 1
+            return ok
+
+    def _leave(self):
+        with self._lock:
+            self._in_flight -= 1
+
+    def _keep(self, entry):
+        with self._lock:
+            self._records.append(entry)
 
     def _gave_up(self, kind):
         with self._lock:
@@ -222,20 +293,33 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         path = self.path.split("?", 1)[0]
-        kind = self.proxy._draw(path)
+        admitted = self.proxy._admit(path)
+        if admitted is False:
+            try:
+                self._send(429, [("Content-Type", "application/json"), ("Retry-After", self.proxy.retry_after)],
+                           json.dumps({"error": {"message": "faultproxy: too many requests in flight"}}).encode())
+            except _ClientGone:
+                self.close_connection = True
+            return
+        self.request_body, self.arrived = body, self.proxy.now()
         try:
-            self._answer(kind, body)
-        except _ClientGone:
-            self.close_connection = True
-            if path.endswith(self.proxy.fault_paths):
-                self.proxy._gave_up(kind)
+            kind = self.proxy._draw(path)
+            try:
+                self._answer(kind, body)
+            except _ClientGone:
+                self.close_connection = True
+                if path.endswith(self.proxy.fault_paths):
+                    self.proxy._gave_up(kind)
+        finally:
+            if admitted:
+                self.proxy._leave()
 
     def _answer(self, kind, body):
         if kind is None:
             self._pass_through(body)
         elif kind in ("429", "500", "503"):
             status = int(kind)
-            extra = [("Retry-After", "1")] if status == 429 else []
+            extra = [("Retry-After", self.proxy.retry_after)] if status == 429 else []
             self._send(status, [("Content-Type", "application/json"), *extra], _error_body(status))
         elif kind == "reset":
             self._reset()
@@ -389,6 +473,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._bad_gateway()
             return
         status, headers, data = got
+        if self.proxy.record:
+            self.proxy._keep({"t": self.arrived, "t_end": self.proxy.now(), "method": self.command,
+                              "path": self.path.split("?", 1)[0], "status": status,
+                              "request": _json_or_none(self.request_body), "response": _json_or_none(data)})
         if self._hung_up():  # gave up just as the upstream answered
             raise _ClientGone()
         # A HEAD answer keeps the upstream's Content-Length (that of the body a GET would get).
@@ -436,12 +524,17 @@ def main(argv=None):
     ap.add_argument("--dribble-delay", type=float, default=0.01)
     ap.add_argument("--fault-paths", default="/completions,/chat/completions",
                     help="comma-separated path suffixes that may be faulted")
+    ap.add_argument("--max-in-flight", type=int, default=None,
+                    help="answer 429 to a request on a fault path that finds this many in flight")
+    ap.add_argument("--retry-after", type=float, default=1, help="the Retry-After of the 429s (seconds)")
+    ap.add_argument("--record", metavar="FILE", help="write every passed-through request and answer to FILE (JSONL)")
     a = ap.parse_args(argv)
     kinds = tuple(k.strip() for k in a.kinds.split(",") if k.strip())
     try:
         proxy = FaultProxy(a.upstream, rate=a.rate, kinds=kinds, seed=a.seed, port=a.port, stall_seconds=a.stall_seconds,
                            dribble_chunk=a.dribble_chunk, dribble_delay=a.dribble_delay,
-                           fault_paths=tuple(p for p in a.fault_paths.split(",") if p))
+                           fault_paths=tuple(p for p in a.fault_paths.split(",") if p), record=bool(a.record),
+                           max_in_flight=a.max_in_flight, retry_after=a.retry_after)
     except (ValueError, OSError) as e:
         print(f"faultproxy: {e}", file=sys.stderr)
         return 2
@@ -452,6 +545,12 @@ def main(argv=None):
     while not stop.wait(0.5):
         pass
     proxy.close()
+    if a.record:
+        with open(a.record, "w") as f:
+            for r in proxy.records:
+                f.write(json.dumps(r) + "\n")
+            if proxy.max_in_flight is not None:
+                f.write(json.dumps({"in_flight_log": proxy.in_flight_log}) + "\n")
     print(json.dumps(proxy.counts), file=sys.stderr, flush=True)
     return 0
 

@@ -374,3 +374,133 @@ def test_a_client_hanging_up_mid_dribble_is_counted(upstream):
         while not proxy.abandoned and time.monotonic() < deadline:
             time.sleep(0.01)
         assert proxy.abandoned == {"dribble": 1}
+
+
+def test_recording_keeps_every_passed_through_pair(upstream):
+    """record=True: what the serving tests read llama.cpp's timings from, per request."""
+    with FaultProxy(upstream=upstream.url, rate=0, record=True) as proxy:
+        conn = connect(proxy)
+        post(conn, "/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]})
+        post(conn, "/tokenize", {"content": "hi"})
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+        records = proxy.records
+    assert [(r["method"], r["path"], r["status"]) for r in records] == [
+        ("POST", "/v1/chat/completions", 200), ("POST", "/tokenize", 200), ("GET", "/health", 200)]
+    assert records[0]["request"] == {"messages": [{"role": "user", "content": "hi"}]}
+    assert records[0]["response"] == COMPLETION and records[1]["response"] == {"echo": {"content": "hi"}}
+    assert records[2]["request"] is None and records[2]["response"] == {"status": "ok"}
+    assert all(0 <= r["t"] <= r["t_end"] for r in records)
+    assert [r["t"] for r in records] == sorted(r["t"] for r in records)
+
+
+def test_faulted_requests_are_not_recorded(upstream):
+    with FaultProxy(upstream=upstream.url, rate=1, kinds=("503",), record=True) as proxy:
+        conn = connect(proxy)
+        assert post(conn)[0].status == 503
+        conn.request("GET", "/health")
+        conn.getresponse().read()
+        assert [r["path"] for r in proxy.records] == ["/health"]
+
+
+class SlowUpstream:
+    """Answers every completion after `seconds` (a server busy generating)."""
+
+    def __init__(self, seconds):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                time.sleep(seconds)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(BODY)))
+                self.end_headers()
+                self.wfile.write(BODY)
+
+        self.httpd = serve_http(Handler)
+        self.url = self.httpd.url
+
+    def close(self):
+        stop_http(self.httpd)
+
+
+def test_max_in_flight_rejects_what_exceeds_it_with_429():
+    """A server that rejects instead of queueing: of 5 requests at once, C=2 pass and 3 get 429
+    with the configured Retry-After; other paths are never counted nor rejected; once the two
+    are answered there is room again."""
+    slow = SlowUpstream(0.5)
+    try:
+        with FaultProxy(upstream=slow.url, rate=0, max_in_flight=2, retry_after=3) as proxy:
+            results = []
+
+            def client():
+                r, body = post(connect(proxy))
+                results.append((r.status, r.getheader("Retry-After"), body))
+            threads = [threading.Thread(target=client) for _ in range(5)]
+            for t in threads:
+                t.start()
+                time.sleep(0.02)  # in order: the first two are in flight before the others arrive
+            conn = connect(proxy)
+            conn.request("GET", "/health")  # while two are in flight: not a fault path
+            assert conn.getresponse().status == 200
+            for t in threads:
+                t.join(10)
+            assert sorted(s for s, _, _ in results) == [200, 200, 429, 429, 429]
+            assert all(ra == "3" and json.loads(b)["error"]["message"] for s, ra, b in results if s == 429)
+            assert all(b == BODY for s, _, b in results if s == 200)
+            log = proxy.in_flight_log
+            assert [(n, outcome) for _, n, outcome in log] == [(0, "pass"), (1, "pass"), *[(2, "429")] * 3]
+            assert [t for t, _, _ in log] == sorted(t for t, _, _ in log)
+            assert proxy.counts == {**{k: 0 for k in ALL_KINDS}, "busy": 3, "pass": 3}
+            r, body = post(connect(proxy))
+            assert r.status == 200 and proxy.in_flight_log[-1][1:] == (0, "pass")
+    finally:
+        slow.close()
+
+
+def test_max_in_flight_counts_a_client_that_hung_up_as_gone():
+    """A request whose client gave up leaves the in-flight count (no slot leaks)."""
+    slow = SlowUpstream(0.6)
+    try:
+        with FaultProxy(upstream=slow.url, rate=0, max_in_flight=1) as proxy:
+            conn = connect(proxy, timeout=0.2)
+            with pytest.raises(socket.timeout):
+                post(conn)
+            conn.close()
+            deadline = time.monotonic() + 3
+            while proxy.abandoned != {"pass": 1} and time.monotonic() < deadline:
+                time.sleep(0.01)
+            r, _ = post(connect(proxy))
+            assert r.status == 200 and [o for _, _, o in proxy.in_flight_log] == ["pass", "pass"]
+    finally:
+        slow.close()
+
+
+def test_command_line_max_in_flight_and_record(upstream, tmp_path):
+    record = tmp_path / "record.jsonl"
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("faultproxy.py")), "--upstream", upstream.url,
+                             "--rate", "0", "--max-in-flight", "4", "--retry-after", "2", "--record", str(record)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        assert post(conn)[0].status == 200
+        conn.close()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and json.loads(err.strip().splitlines()[-1])["busy"] == 0
+    first, last = [json.loads(line) for line in record.read_text().splitlines()]
+    assert first["path"] == "/v1/completions" and first["response"] == COMPLETION
+    assert [o for _, _, o in last["in_flight_log"]] == ["pass"]

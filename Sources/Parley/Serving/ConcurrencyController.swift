@@ -1,7 +1,9 @@
 /// The adaptive concurrency limit of one endpoint.
 ///
-/// - Overload (429, 503, a timeout) halves the limit, once per burst: only a request
-///   admitted since the last cut (same `epoch`) cuts again, as in NeMo Data Designer.
+/// - Overload (429, 503, a timeout) cuts the limit, once per burst: only a request
+///   admitted since the last cut (same `epoch`) cuts again, as in NeMo Data Designer. The
+///   cut is to the requests the server still holds (it took those: a measure of what it
+///   serves), at most one below the limit and at least half of it.
 /// - Queueing: servers such as vLLM and llama.cpp queue instead of rejecting, so the
 ///   latency per completion token is watched over windows of `limit` requests (TCP Vegas):
 ///   with `base` the lowest window median seen lately and `now` this window's, the requests
@@ -12,8 +14,8 @@
 ///   stays a measure of the unloaded server rather than creeping up with the limit.
 /// - Growth: doubling per window at start-up (slow start) until the first sign of
 ///   overload or queueing, then one per window. Just below a limit that was cut, it holds
-///   for `hold` windows before probing one higher, and the hold doubles each time the
-///   probe is cut again (up to 64 windows): a server with a hard limit sees few rejections.
+///   for `hold` windows before probing one higher, and the hold doubles each time a probe
+///   is cut again (up to 64 windows): a server with a hard limit sees few rejections.
 public struct ConcurrencyController: Sendable {
     public let mode: ConcurrencyMode
     public let ceiling: Int
@@ -40,17 +42,19 @@ public struct ConcurrencyController: Sendable {
     /// The limit as a count of requests.
     public var slots: Int { max(1, Int(limit)) }
 
-    /// An answer that says the server is overloaded. Returns true when it changed the limit.
-    public mutating func overloaded(epoch admitted: Int) -> Bool {
+    /// An answer that says the server is overloaded, while `others` requests were still in
+    /// flight. Returns true when it changed the limit.
+    public mutating func overloaded(epoch admitted: Int, others: Int = 0) -> Bool {
         guard mode == .adaptive, admitted == epoch else { return false }
         let before = slots
         if let resume = probingFrom {
             limit = resume
             probingFrom = nil
         }
-        if let c = cutAt, limit <= c { hold = min(64, hold * 2) } else { hold = 8 }
+        // Cut again at the level a probe reached: probe less often. A cut on the way down starts afresh.
+        if let c = cutAt, limit >= c { hold = min(64, hold * 2) } else { hold = 8 }
         cutAt = limit
-        limit = max(1, (limit / 2).rounded(.down))
+        limit = max(1, (limit / 2).rounded(.down), min(limit - 1, Double(others)))
         cut()
         return slots != before
     }

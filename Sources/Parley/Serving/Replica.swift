@@ -85,7 +85,7 @@ public final class Replica: Sendable {
                 s.pausedUntil = max(s.pausedUntil, now + min(after, 300))
             }
             let overload = e.kind == "HTTP 429" || e.kind == "HTTP 503" || e.kind == "timeout"
-            let cut = overload && s.control.overloaded(epoch: epoch)
+            let cut = overload && s.control.overloaded(epoch: epoch, others: limiter.inFlight)
             let opened = s.breaker.failed(kind: e.kind, now: now)
             if opened { s.counts.circuitOpens += 1 }
             return (cut ? record(&s) : nil, opened)
