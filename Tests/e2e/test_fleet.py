@@ -34,7 +34,7 @@ SERVER = ("--ctx", 4 * 1024, "--parallel", SLOTS, "--threads", 1, "--metrics", "
 # Measured on 2 cores: 0.27 and 0.30 with Parley's routing, 0.25-0.31 in five runs routed by hand
 # (dialogue i on server i % 2 vs requests in turn): the bound holds, with little room.
 AFFINITY_MAX_RATIO = 1 / 3
-NOTE_WORDS = 60  # a note of its own in each dialogue's first message: history that only its server has seen
+NOTE_WORDS = 120  # a note of its own in each dialogue's first message: history that only its server has seen
 RESTART_AFTER = 3  # seconds the killed server stays down
 
 ASKER_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. The human asks short "
