@@ -169,7 +169,8 @@ final class ServingTests: XCTestCase {
         b.learn(perMinute: 60, remaining: 0, now: 10)
         XCTAssertEqual(b.perSecond, 1)
         XCTAssertEqual(b.level, 0)
-        XCTAssertEqual(RateLimitHeaders(["x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "12"].get),
+        let headers = ["x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "12"]
+        XCTAssertEqual(RateLimitHeaders(headers.get),
                        RateLimitHeaders(limitRequests: 500, remainingRequests: 12))
         XCTAssertNil(RateLimitHeaders([String: String]().get))
     }
@@ -207,7 +208,8 @@ final class ServingTests: XCTestCase {
             let text = "\(error)"
             for expected in ["backends.srv.endpoints: give \"base_url\" (one server) or \"endpoints\"",
                              "backends.srv.endpoints[0].base_url: expected an http(s) URL",
-                             "backends.srv.endpoints[1].weight:", "backends.srv.endpoints[2].base_url: \"http://b/v1\" is listed twice",
+                             "backends.srv.endpoints[1].weight:",
+                             "backends.srv.endpoints[2].base_url: \"http://b/v1\" is listed twice",
                              "backends.srv.endpoints[2].wieght: unknown key (did you mean \"weight\"?)",
                              "backends.srv.routing: expected one of", "backends.srv.concurrency: expected one of",
                              "backends.srv.tokens_per_minute:", "run.budget.prices.other.output: missing",
@@ -220,11 +222,13 @@ final class ServingTests: XCTestCase {
     func testAFleetConfigListsItsServers() throws {
         let config = try Config.parse("""
             {"backends": {"srv": {"type": "openai", "model": "m", "routing": "round_robin",
-                                  "endpoints": [{"base_url": "http://a:1/v1/"}, {"base_url": "http://b:2/v1", "weight": 2}]}},
+                                  "endpoints": [{"base_url": "http://a:1/v1/"},
+                                                {"base_url": "http://b:2/v1", "weight": 2}]}},
              "roles": {"asker": {"backend": "srv"}, "assistant": {"backend": "srv"}}}
             """)
         guard case .openai(let c)? = config.backends["srv"] else { return XCTFail("not openai") }
-        XCTAssertEqual(c.endpoints, [FleetMember(baseURL: "http://a:1/v1"), FleetMember(baseURL: "http://b:2/v1", weight: 2)])
+        let expected = [FleetMember(baseURL: "http://a:1/v1"), FleetMember(baseURL: "http://b:2/v1", weight: 2)]
+        XCTAssertEqual(c.endpoints, expected)
         XCTAssertEqual(c.baseURL, "http://a:1/v1")
         XCTAssertEqual(c.routing, .roundRobin)
         XCTAssertEqual(c.common.concurrency, .adaptive)

@@ -216,7 +216,7 @@ def test_affinity_keeps_each_dialogue_in_one_servers_cache(tmp_path, fleet):
     ratio = aff["evaluated_late"] / rr["evaluated_late"]
     print(f"evaluated prompt tokens on requests with history: affinity {aff['evaluated_late']}, "
           f"round robin {rr['evaluated_late']}, ratio {ratio:.2f} (at most {AFFINITY_MAX_RATIO:.2f}); "
-          f"wall {aff['wall']:.1f} s vs {rr['wall']:.1f} s")
+          f"wall {aff['wall']:.1f} s vs {rr['wall']:.1f} s (throughput x{rr['wall'] / aff['wall']:.2f})")
     assert ratio <= AFFINITY_MAX_RATIO, (
         f"affinity evaluated {aff['evaluated_late']} prompt tokens, round robin {rr['evaluated_late']}: "
         f"ratio {ratio:.2f} > {AFFINITY_MAX_RATIO:.2f}")

@@ -10,7 +10,9 @@ enum FleetBench {
         let inFlight = 16 * endpoints
         var router = FleetRouter((0..<endpoints).map { ("http://10.1.\($0 / 256).\($0 % 256):8000/v1", 1.0) })
         // Staggered, so that dialogues end (and new ones start) at every moment.
-        var active = (0..<min(inFlight, dialogues)).map { (key: StableHash.of("dialogue-\($0)"), done: $0 % perDialogue) }
+        var active = (0..<min(inFlight, dialogues)).map {
+            (key: StableHash.of("dialogue-\($0)"), done: $0 % perDialogue)
+        }
         var started = active.count
         var routes = 0
         var imbalance: [Double] = []  // max/mean of the dialogues in flight per healthy server

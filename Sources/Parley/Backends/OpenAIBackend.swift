@@ -94,7 +94,8 @@ public final class OpenAIBackend: Backend {
         }
         if let reply = try? await HTTP.get(config.baseURL + "/models", apiKey: apiKey, timeout: 5),
            reply.0 / 100 == 2, let models = try? JSONDecoder().decode(Models.self, from: reply.2) {
-            let named = models.data.first { $0.id == config.model } ?? (models.data.count == 1 ? models.data.first : nil)
+            let only = models.data.count == 1 ? models.data.first : nil
+            let named = models.data.first { $0.id == config.model } ?? only
             if let n = named?.max_model_len, n > 0 { return (n, "/v1/models max_model_len") }
         }
         return nil

@@ -4,7 +4,9 @@ import Foundation
 extension Config {
     /// `base_url` (one server) or `endpoints` (a fleet of servers of the same model), and `routing`.
     static func parseFleet(_ o: ObjectReader, _ c: inout OpenAIConfig) {
-        if let r = o.oneOf("routing", Routing.allCases.map(\.rawValue)) { c.routing = Routing(rawValue: r) ?? .affinity }
+        if let r = o.oneOf("routing", Routing.allCases.map(\.rawValue)) {
+            c.routing = Routing(rawValue: r) ?? .affinity
+        }
         let single = o.has("base_url")
         if let u = o.string("base_url", nonEmpty: true), let url = parseURL(u, o, key: "base_url") {
             c.endpoints = [FleetMember(baseURL: url)]
@@ -12,7 +14,8 @@ extension Config {
         if let list = o.raw("endpoints") {
             let path = o.childPath("endpoints")
             guard case .array(let items) = list, !items.isEmpty else {
-                o.reader.report(path, "expected a non-empty array of {\"base_url\", \"weight\"}, got \(list.shortDescription)")
+                let got = list.shortDescription
+                o.reader.report(path, "expected a non-empty array of {\"base_url\", \"weight\"}, got \(got)")
                 return
             }
             if single { o.reader.report(path, "give \"base_url\" (one server) or \"endpoints\" (a fleet), not both") }
@@ -63,7 +66,9 @@ extension Config {
                 defer { p.finish() }
                 let input = p.double("input")
                 let output = p.double("output")
-                if input == nil && !p.has("input") { p.reader.report(p.childPath("input"), "missing: price per million prompt tokens") }
+                if input == nil && !p.has("input") {
+                    p.reader.report(p.childPath("input"), "missing: price per million prompt tokens")
+                }
                 if output == nil && !p.has("output") {
                     p.reader.report(p.childPath("output"), "missing: price per million completion tokens")
                 }
@@ -91,7 +96,8 @@ extension Config {
         for (name, role) in config.roles.sorted(by: { $0.key < $1.key }) {
             let model = config.pricedModel(of: role)
             guard budget.prices[model] == nil else { continue }
-            reader.report("run.budget.prices", "no price for model \"\(model)\" (used by roles.\(name)); max_cost needs one")
+            reader.report("run.budget.prices",
+                          "no price for model \"\(model)\" (used by roles.\(name)); max_cost needs one")
         }
     }
 }

@@ -82,7 +82,8 @@ public struct Engine: Sendable {
             let template = config.templates[rc.template] ?? Template.builtins[rc.template] ?? .humanAssistant
             var overhead: Int?
             if case .openai(let c)? = config.backends[rc.backend] { overhead = c.chatOverheadTokens }
-            let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.tokenCounter, chatOverhead: overhead)
+            let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.tokenCounter,
+                                        chatOverhead: overhead)
             roles[name] = Role(config: rc, endpoint: endpoint, prompts: prompts)
         }
         self.endpoints = endpoints

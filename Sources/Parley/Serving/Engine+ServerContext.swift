@@ -11,7 +11,8 @@ extension Engine {
         for name in used.sorted() {
             guard let endpoint = endpoints[name] else { continue }
             for replica in endpoint.replicas {
-                guard let server = replica.backend as? OpenAIBackend, let c = await server.serverContext() else { continue }
+                guard let server = replica.backend as? OpenAIBackend else { continue }
+                guard let c = await server.serverContext() else { continue }
                 if c.tokens < contexts[name]?.tokens ?? .max { contexts[name] = (c.tokens, replica.url, c.source) }
             }
         }

@@ -98,7 +98,8 @@ public struct FleetRouter: Sendable {
         guard best >= 0 else { return members.indices.max { score(dialogue, $0) < score(dialogue, $1) } ?? 0 }
         // At most `spill` × its share, rounded down, but never less than the share itself.
         let share = Double(active + 1) * members[best].weight / max(healthyWeight, .leastNonzeroMagnitude)
-        if Double(members[best].dialogues + 1) <= max(share.rounded(.up), (spill * share).rounded(.down)) { return best }
+        let cap = max(share.rounded(.up), (spill * share).rounded(.down))
+        if Double(members[best].dialogues + 1) <= cap { return best }
         var least = best
         var leastLoad = Double.infinity
         for i in members.indices where members[i].healthy {

@@ -92,7 +92,8 @@ public final class ModelEndpoint: Sendable {
                     notify(replica.url, limit)
                 }
                 if let reservation {
-                    rates?.settle(reservation, used: (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens))
+                    let used = (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens)
+                    rates?.settle(reservation, used: used)
                 }
                 if let limits = r.rateLimits { rates?.learn(limits) }
                 return (r, request.attempt)

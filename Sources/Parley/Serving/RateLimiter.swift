@@ -95,7 +95,9 @@ public struct RateLimitHeaders: Sendable, Equatable {
     }
 
     public init?(_ field: (String) -> String?) {
-        func number(_ name: String) -> Double? { field(name).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) } }
+        func number(_ name: String) -> Double? {
+            field(name).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        }
         self.init(limitRequests: number("x-ratelimit-limit-requests"), limitTokens: number("x-ratelimit-limit-tokens"),
                   remainingRequests: number("x-ratelimit-remaining-requests"),
                   remainingTokens: number("x-ratelimit-remaining-tokens"))
