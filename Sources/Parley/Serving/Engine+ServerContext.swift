@@ -8,12 +8,17 @@ extension Engine {
     public func fittedToServers() async throws(ConfigError) -> Engine {
         var contexts: [String: (tokens: Int, url: String, source: String)] = [:]
         let used = Set(roles.values.map(\.endpoint.name))
-        for name in used.sorted() {
-            guard let endpoint = endpoints[name] else { continue }
-            for replica in endpoint.replicas {
-                guard let server = replica.backend as? OpenAIBackend else { continue }
-                guard let c = await server.serverContext() else { continue }
-                if c.tokens < contexts[name]?.tokens ?? .max { contexts[name] = (c.tokens, replica.url, c.source) }
+        let servers = used.sorted().flatMap { name in
+            (endpoints[name]?.replicas ?? []).compactMap { r in (r.backend as? OpenAIBackend).map { (name, r.url, $0) } }
+        }
+        // Every server at once: a fleet of many should not be asked one by one.
+        await withTaskGroup(of: (String, String, (tokens: Int, source: String)?).self) { group in
+            for (name, url, server) in servers {
+                group.addTask { (name, url, await server.serverContext()) }
+            }
+            for await (name, url, context) in group {
+                guard let c = context, c.tokens < contexts[name]?.tokens ?? .max else { continue }
+                contexts[name] = (c.tokens, url, c.source)
             }
         }
         guard !contexts.isEmpty else { return self }

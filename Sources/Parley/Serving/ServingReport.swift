@@ -34,7 +34,7 @@ public struct ServingReport: Sendable {
                 var o = c.json
                 o["url"] = .string(r.url)
                 o["weight"] = .number(r.weight)
-                o["dialogues"] = .number(Double(placement.placed[i]))
+                if endpoint.replicas.count > 1 { o["dialogues"] = .number(Double(placement.placed[i])) }
                 o["healthy"] = .bool(r.healthy)
                 o["concurrency"] = .string(r.concurrency.mode.rawValue)
                 o["limit"] = .number(Double(r.limit))
