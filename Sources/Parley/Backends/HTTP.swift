@@ -7,13 +7,20 @@ import NIOHTTP1
 /// limit is high because each backend's own `RequestLimiter` is what bounds requests.
 /// It lives as long as the process (never shut down), like `HTTPClient.shared`.
 enum HTTP {
-    static let client: HTTPClient = {
+    static let client = makeClient(retryingConnections: true)
+
+    /// For the servers of a fleet: a refused connection fails the request at once instead of
+    /// waiting out the connect timeout, so the fleet routes around a dead server at once.
+    static let fleetClient = makeClient(retryingConnections: false)
+
+    private static func makeClient(retryingConnections: Bool) -> HTTPClient {
         var config = HTTPClient.Configuration()
         config.timeout = .init(connect: .seconds(10), read: .seconds(600))
         config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4096)
+        config.connectionPool.retryConnectionEstablishment = retryingConnections
         config.decompression = .enabled(limit: .ratio(50))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
-    }()
+    }
 
     static let maxBodyBytes = 32 << 20
 
@@ -22,7 +29,8 @@ enum HTTP {
     /// `refused` (nothing listens), `reset` (the connection broke before a reply), `truncated body`
     /// (it broke during the body). A body over `maxBodyBytes` is not retried. The API key never
     /// appears in messages.
-    static func postJSON(_ url: String, body: String, apiKey: String?, timeout: Double) async throws -> (Int, HTTPHeaders, Data) {
+    static func postJSON(_ url: String, body: String, apiKey: String?, timeout: Double,
+                         client: HTTPClient = client) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -47,7 +55,8 @@ enum HTTP {
     }
 
     /// GETs a URL (health and properties of a server); errors as `postJSON`'s.
-    static func get(_ url: String, apiKey: String?, timeout: Double) async throws -> (Int, HTTPHeaders, Data) {
+    static func get(_ url: String, apiKey: String?, timeout: Double,
+                    client: HTTPClient = client) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: url)
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         let response: HTTPClientResponse

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 
 /// Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, SGLang, Ollama):
@@ -6,6 +7,8 @@ public final class OpenAIBackend: Backend {
     public let config: OpenAIConfig
     public let tokenCounter: any TokenCounter
     private let apiKey: String?
+    /// A server of a fleet fails fast on a refused connection (`HTTP.fleetClient`).
+    private var client: HTTPClient { config.endpoints.count > 1 ? HTTP.fleetClient : HTTP.client }
 
     /// Reads the API key from the environment variable the config names.
     public init(config: OpenAIConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -52,7 +55,8 @@ public final class OpenAIBackend: Backend {
         w.endObject()
 
         let url = config.baseURL + path
-        let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: config.timeoutSeconds)
+        let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey,
+                                                              timeout: config.timeoutSeconds, client: client)
         try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
         let reply: CompletionReply
         do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
@@ -79,7 +83,9 @@ public final class OpenAIBackend: Backend {
 
     /// `/health` answers 200; a server without one (404) is taken back and its next request tells.
     public func probe() async -> Bool {
-        guard let reply = try? await HTTP.get(rootURL + "/health", apiKey: apiKey, timeout: 5) else { return false }
+        guard let reply = try? await HTTP.get(rootURL + "/health", apiKey: apiKey, timeout: 5, client: client) else {
+            return false
+        }
         let status = reply.0
         return status / 100 == 2 || status == 404 || status == 405
     }
