@@ -109,7 +109,8 @@ enum RunCommand {
             throw ExitCode(130)
         }
         if summary.stopped == "budget" {
-            FileHandle.standardError.write("parley: the budget is spent (\(summary.stats.ended)/\(summary.seeds) done); "
+            let done = "\(summary.stats.ended)/\(summary.seeds) done"
+            FileHandle.standardError.write("parley: the budget is spent (\(done)); "
                 + "raise run.budget and run the same command again to continue\n")
             throw ExitCode(budgetExitCode)
         }

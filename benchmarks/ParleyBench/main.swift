@@ -110,6 +110,7 @@ case "fleet":
 case "fleet-overhead":
     print(try await FleetBench.overhead(requests: arg(1, 200_000), endpoints: arg(2, 1000)))
 default:
-    FileHandle.standardError.write(Data("usage: parley-bench overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead [N …]\n".utf8))
+    let names = "overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead"
+    FileHandle.standardError.write(Data("usage: parley-bench \(names) [N …]\n".utf8))
     exit(2)
 }

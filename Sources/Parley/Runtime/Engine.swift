@@ -72,7 +72,9 @@ public struct Engine: Sendable {
                 let backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
                 endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: c.common, budget: budget)
             case .host:
-                missing.append(ConfigIssue(path: "backends.\(name)", message: "a \"host\" backend needs a model from the embedding program (a callback or the pull queue); none was given"))
+                missing.append(ConfigIssue(path: "backends.\(name)",
+                                           message: "a \"host\" backend needs a model from the embedding program "
+                                               + "(a callback or the pull queue); none was given"))
             }
         }
         if !missing.isEmpty { throw ConfigError(issues: missing) }

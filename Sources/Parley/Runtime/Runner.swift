@@ -147,7 +147,9 @@ public final class Runner: Sendable {
                                  interrupted: interrupted, outputDir: outputDir, files: [])
         summary.serving = ServingReport(engine)
         if engine.budget?.exhausted == true { summary.stopped = "budget" }
-        if !interrupted, summary.stopped == nil, let extra = try recipe.finishRun(dir: outputDir) { summary.extra[config.recipe] = extra }
+        if !interrupted, summary.stopped == nil, let extra = try recipe.finishRun(dir: outputDir) {
+            summary.extra[config.recipe] = extra
+        }
         summary.files = DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) }
         try? (summary.json + "\n").write(toFile: dir.summaryPath, atomically: true, encoding: .utf8)
         return summary

@@ -9,7 +9,9 @@ extension Engine {
         var contexts: [String: (tokens: Int, url: String, source: String)] = [:]
         let used = Set(roles.values.map(\.endpoint.name))
         let servers = used.sorted().flatMap { name in
-            (endpoints[name]?.replicas ?? []).compactMap { r in (r.backend as? OpenAIBackend).map { (name, r.url, $0) } }
+            (endpoints[name]?.replicas ?? []).compactMap { r in
+                (r.backend as? OpenAIBackend).map { (name, r.url, $0) }
+            }
         }
         // Every server at once: a fleet of many should not be asked one by one.
         await withTaskGroup(of: (String, String, (tokens: Int, source: String)?).self) { group in

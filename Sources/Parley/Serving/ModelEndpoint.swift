@@ -40,9 +40,6 @@ public final class ModelEndpoint: Sendable {
         tokenCounter = replicas.count == 1 ? replicas[0].backend.tokenCounter : FleetTokenCounter(replicas: replicas)
     }
 
-    /// The first server's backend.
-    public var backend: any Backend { replicas[0].backend }
-
     /// Generates with retries. A slot is held only while an attempt runs, not during backoff.
     /// A server taken out of the fleet hands the request to another at once, without
     /// spending a retry. Throws `GenerationFailure` once retries are spent or the error is
