@@ -190,6 +190,8 @@ int parley_pull_submit_json(parley_engine *engine, const char *backend, const st
  *    "seeds_file": "path",             -- a seeds file
  *    "out": "run directory",           -- default: the config's output.dir
  *    "fresh": false,                   -- discard an earlier run in "out"
+ *    "shard": "K/N",                   -- only shard K of N of the seeds
+ *                                         (default: the config's run.shard)
  *    "return": "dialogues"}            -- or "summary"
  * The result is
  *   {"summary": {..summary.json..}, "out": "dir", "files": {"dialogues": path, ..},
@@ -213,8 +215,9 @@ int parley_job_start_json(parley_engine *engine, const struct json_t *job, parle
 
 /* A snapshot of a job's progress, as new JSON in *progress_json:
  *   {"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
- *    "messages", "tokens", "in_flight"}
- * ("seeds" is 0 until the job has counted them, just after it starts.) */
+ *    "messages", "tokens", "in_flight", "resumed"}
+ * ("seeds" is 0 until the job has counted them, just after it starts; "resumed"
+ * counts the dialogues an earlier run of the directory had already ended.) */
 int parley_job_progress(parley_job *job, char **progress_json, char **error);
 
 /* Asks a job to stop, from any thread; it stops soon after and stays resumable.
@@ -244,6 +247,20 @@ int parley_job_next_event(parley_job *job, double timeout_seconds, char **event_
 /* Frees a job: cancels it if it is still running and waits for it to stop.
  * Blocks. Returns PARLEY_ERR_HANDLE for an unknown handle. */
 int parley_job_free(parley_job *job);
+
+/* ------------------------------------------------------------------------- */
+/* Shards                                                                     */
+
+/* Merges the run directories of a config's shards (run.shard or the job's
+ * "shard") into one, as `parley merge` does. `request_json` (borrowed) is
+ *   {"dirs": ["shard dir", ..], "out": "merged dir"}
+ * Every file's rows are written in seed-line order; the merged summary (the
+ * shards' counts added up, plus "shards") is returned as new JSON in
+ * *result_json and written to out/summary.json. Fails with PARLEY_ERR_STATE and
+ * a message naming each directory of another config and each missing, repeated,
+ * unfinished or still running shard; PARLEY_ERR_IO for files; PARLEY_ERR_JSON /
+ * PARLEY_ERR_CONFIG for a malformed request. Blocks. */
+int parley_merge(const char *request_json, char **result_json, char **error);
 
 #ifdef __cplusplus
 }

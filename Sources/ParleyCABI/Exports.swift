@@ -211,3 +211,21 @@ public func parley_job_free(_ job: Handle?) -> Int32 {
         _ = try? box.wait(timeout: -1)
     }
 }
+
+// MARK: Shards
+
+@_cdecl("parley_merge")
+public func parley_merge(_ requestJSON: CString?, _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "result_json")
+        let text = try string(requestJSON, "request_json")
+        let request: MergeRequest
+        do throws(ConfigError) { request = try MergeRequest.parse(text) } catch { throw Failure(error) }
+        do { out.pointee = newCString(try RunMerge.merge(request.dirs, into: request.out).json) } catch {
+            switch error as? RunError {
+            case .shards(let message)?, .busy(let message)?: throw Failure(.state, message)
+            default: throw Failure(.io, "\(error)")
+            }
+        }
+    }
+}

@@ -24,7 +24,8 @@ final class JobBox: @unchecked Sendable {
         let out = spec.out ?? engine.config.output.dir
         // The event sink needs the box; it is set before the run starts.
         let sink = EventSink()
-        runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, events: { sink.box?.push(.run($0)) })
+        runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, shard: spec.shard,
+                        events: { sink.box?.push(.run($0)) })
         do { try runner.claimDirectory() } catch RunError.busy(let message) {
             throw Failure(.state, message)
         } catch {

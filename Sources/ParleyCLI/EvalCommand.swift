@@ -100,11 +100,6 @@ struct EvalReportCommand: ParsableCommand {
     }
 
     static func write(_ report: EvalReport, into dir: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try (report.json + "\n").write(toFile: dir + "/report.json", atomically: true, encoding: .utf8)
-            try report.markdown.write(toFile: dir + "/report.md", atomically: true, encoding: .utf8)
-            try report.html.write(toFile: dir + "/report.html", atomically: true, encoding: .utf8)
-        } catch { throw CLIError.exit("cannot write the report into \(dir): \(error.localizedDescription)") }
+        do { try report.write(into: dir) } catch { throw CLIError.exit("cannot write the report into \(dir): \(error.localizedDescription)") }
     }
 }

@@ -8,7 +8,7 @@ struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Synthesise and evaluate multi-turn dialogue data with language models.",
         version: ParleyVersion.string,
-        subcommands: [Synth.self, Eval.self, Validate.self, Stats.self, Convert.self, Export.self])
+        subcommands: [Synth.self, Eval.self, Merge.self, Validate.self, Stats.self, Convert.self, Export.self])
 }
 
 struct ConfigOptions: ParsableArguments {
@@ -17,6 +17,10 @@ struct ConfigOptions: ParsableArguments {
 
     @Option(name: .customLong("set"), help: ArgumentHelp("Override a config field, e.g. --set run.concurrency=8 (repeatable).", valueName: "PATH=VALUE"))
     var overrides: [String] = []
+
+    @Option(help: ArgumentHelp("Run shard K of N of the seeds (sets run.shard); merge the shards with `parley merge`.",
+                               valueName: "K/N"))
+    var shard: String?
 
     /// The config with `--set` applied; `defaults` are set first (a command's own, e.g. the recipe).
     func load(defaults: [String: JSONValue] = [:]) throws -> Config {
@@ -30,6 +34,7 @@ struct ConfigOptions: ParsableArguments {
                 guard let eq = o.firstIndex(of: "=") else { throw CLIError("--set \(o): expected PATH=VALUE") }
                 root = try root.setting(String(o[..<eq]), to: .fromArgument(String(o[o.index(after: eq)...])))
             }
+            if let shard { root = try root.setting("run.shard", to: .string(shard)) }
             return try Config.parse(root)
         } catch let error as CLIError {
             throw error

@@ -75,7 +75,7 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(try readJSONL(out + "/dialogues.jsonl").first?["turns"] as? Int, 7)
         // A concurrency change is not a different config.
         let faster = try config(concurrency: 99)
-        XCTAssertNoThrow(try RunDirectory.open(tempDir(), config: faster, fresh: false))
+        XCTAssertNoThrow(try RunDirectory.open(tempDir(), config: faster, shard: nil, fresh: false))
         XCTAssertEqual(faster.fingerprint, try config().fingerprint)
     }
 }

@@ -27,6 +27,9 @@ public struct Config: Sendable {
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
+    /// The config as parsed (overrides applied): `run.json` keeps it, so that `parley merge`
+    /// can finish a sharded run's recipe without the original file.
+    public internal(set) var json: JSONValue = .object([:])
 
     public init() {}
 
@@ -49,6 +52,8 @@ public struct Config: Sendable {
         public var durability: Durability = .process
         /// Tokens and cost the run may spend; nil: no limit.
         public var budget: BudgetConfig?
+        /// The part of the seeds this run takes (`"K/N"`); nil: all of them.
+        public var shard: Shard?
     }
 
     /// What the run's writes survive.

@@ -48,6 +48,11 @@ extension Config {
                 config.run.durability = Config.Durability(rawValue: d) ?? .process
             }
             if let b = o.object("budget") { config.run.budget = parseBudget(b) }
+            if let text = o.string("shard") {
+                config.run.shard = Shard(text)
+                let wanted = "expected \"K/N\", shard K of N with 1 ≤ K ≤ N (e.g. \"2/8\")"
+                if config.run.shard == nil { reader.report(o.childPath("shard"), "\(wanted), got \"\(text)\"") }
+            }
             o.finish()
         }
         if let o = top.object("turns") {
@@ -88,6 +93,7 @@ extension Config {
         checkPrices(config, reader: reader)
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
         config.fingerprint = fingerprint(of: root)
+        config.json = root
         return config
     }
 

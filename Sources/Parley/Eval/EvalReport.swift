@@ -222,3 +222,13 @@ public struct EvalReport: Sendable {
         return svg + "</svg>"
     }
 }
+
+extension EvalReport {
+    /// The report's files in `dir` (created if needed): report.json, report.md and report.html.
+    public func write(into dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try (json + "\n").write(toFile: dir + "/report.json", atomically: true, encoding: .utf8)
+        try markdown.write(toFile: dir + "/report.md", atomically: true, encoding: .utf8)
+        try html.write(toFile: dir + "/report.html", atomically: true, encoding: .utf8)
+    }
+}

@@ -72,6 +72,8 @@ public struct JobSpec: Sendable {
     public var out: String?
     public var fresh = false
     public var returnDialogues = true
+    /// The part of the seeds to run (`"shard": "K/N"`); nil: the config's `run.shard`.
+    public var shard: Shard?
 
     public static func parse(_ text: String) throws(ConfigError) -> JobSpec {
         let root: JSONValue
@@ -99,6 +101,10 @@ public struct JobSpec: Sendable {
         spec.out = o.string("out", nonEmpty: true)
         spec.fresh = o.bool("fresh") ?? false
         if let r = o.oneOf("return", ["dialogues", "summary"]) { spec.returnDialogues = r == "dialogues" }
+        if let text = o.string("shard") {
+            spec.shard = Shard(text)
+            if spec.shard == nil { reader.report("job.shard", "expected \"K/N\" with 1 ≤ K ≤ N, got \"\(text)\"") }
+        }
         o.finish()
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
         return spec
@@ -127,6 +133,31 @@ public struct JobSpec: Sendable {
             text += ",\"dialogues\":[" + rows.joined(separator: ",") + "]"
         }
         return text + "}"
+    }
+}
+
+/// What a host asks to merge (`parley_merge`): `{"dirs": [...], "out": "..."}`.
+public struct MergeRequest: Sendable {
+    public var dirs: [String]
+    public var out: String
+
+    public static func parse(_ text: String) throws(ConfigError) -> MergeRequest {
+        let root: JSONValue
+        do { root = try JSONValue.parse(text) } catch {
+            throw ConfigError(issues: [ConfigIssue(path: "request", message: "not valid JSON: \(Config.describe(error))")],
+                              malformed: true)
+        }
+        let reader = ConfigReader()
+        guard let o = reader.object(root, at: "request") else { throw ConfigError(issues: reader.issues, malformed: true) }
+        let dirs = o.strings("dirs") ?? []
+        let out = o.string("out", nonEmpty: true)
+        if dirs.isEmpty && !reader.issues.contains(where: { $0.path == "request.dirs" }) {
+            reader.report("request.dirs", "missing: the shards' run directories (a non-empty array)")
+        }
+        if out == nil && !o.has("out") { reader.report("request.out", "missing: the directory to merge into") }
+        o.finish()
+        guard reader.issues.isEmpty, let out else { throw ConfigError(issues: reader.issues) }
+        return MergeRequest(dirs: dirs, out: out)
     }
 }
 
@@ -161,6 +192,7 @@ extension Runner.LiveCounts {
         w.beginObject()
         w.field("state", state); w.field("seeds", totalSeeds); w.field("ended", ended); w.field("failed", failed)
         w.field("messages", messages); w.field("tokens", tokens); w.field("in_flight", inFlight)
+        w.field("resumed", resumedEnded)
         w.endObject()
         return w.text
     }

@@ -87,11 +87,16 @@ public struct RunSummary: Sendable {
     public var serving: ServingReport?
     /// Why the run stopped before its end: `"budget"` (nil: it did not, or it was interrupted).
     public var stopped: String?
+    /// The part of the seeds the run took (`run.shard`); nil: all of them.
+    public var shard: Shard?
+    /// In a merged run: one entry per shard merged (`{"shard", "dir", "seeds", "wall_seconds"}`).
+    public var shards: [JSONValue] = []
 
     public var json: String {
         var w = JSONWriter()
         w.beginObject()
         w.field("seeds", seeds)
+        if let shard { w.field("shard", shard.description) }
         w.field("finished", stats.finished)
         w.field("filtered", stats.filtered)
         w.field("failed", stats.failed)
@@ -117,6 +122,10 @@ public struct RunSummary: Sendable {
                 w.key("budget")
                 w.value(budget)
             }
+        }
+        if !shards.isEmpty {
+            w.key("shards")
+            w.value(.array(shards))
         }
         w.field("output_dir", outputDir)
         w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()

@@ -171,9 +171,14 @@ struct SelfTalkRecipe: Recipe {
         var line: [UInt8]
     }
 
-    /// The run's filters over all its dialogues (top p% needs them all): writes the
-    /// selected ones and returns the depth distribution and the filter yield.
     func finishRun(dir: String) throws -> JSONValue? {
+        try Self.finish(dir: dir, settings: settings)
+    }
+
+    /// The run's filters over all its dialogues (top p% needs them all): writes the
+    /// selected ones and returns the depth distribution and the filter yield. A merge of
+    /// shards runs it again over the merged dialogues.
+    static func finish(dir: String, settings: SelfTalkSettings) throws -> JSONValue? {
         let reader = try DatasetReader(path: dir + "/" + DatasetWriter.dialoguesFile, shape: .sharegpt)
         var rows: [Scored] = []
         while let row = reader.nextObject() {

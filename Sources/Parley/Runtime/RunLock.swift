@@ -71,7 +71,7 @@ final class RunLock: Sendable {
         return "pid \(getpid()) on \(host) since \(since)\n"
     }
 
-    private static func canonical(_ path: String) -> String {
+    static func canonical(_ path: String) -> String {
         guard let resolved = realpath(path, nil) else { return path }
         defer { free(resolved) }
         return String(cString: resolved)

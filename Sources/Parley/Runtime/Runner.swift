@@ -7,6 +7,8 @@ public final class Runner: Sendable {
     public let engine: Engine
     public let seeds: SeedInput
     public let outputDir: String
+    /// The seeds this run takes (`run.shard`, or the job's); nil: all of them.
+    public let shard: Shard?
     private let events: (@Sendable (RunEvent) -> Void)?
     private let live = Locked(LiveCounts())
     /// The output directory's lock, from `claimDirectory()` or `run` until `run` returns.
@@ -24,9 +26,16 @@ public final class Runner: Sendable {
         public var resumedEnded = 0
     }
 
-    /// - Parameter events: called (on any thread, keep it quick) as dialogues start, grow and end.
-    public init(engine: Engine, seeds: SeedInput, outputDir: String, events: (@Sendable (RunEvent) -> Void)? = nil) {
-        self.engine = engine; self.seeds = seeds; self.outputDir = outputDir; self.events = events
+    /// - Parameters:
+    ///   - shard: the part of the seeds to run; nil: the config's `run.shard`.
+    ///   - events: called (on any thread, keep it quick) as dialogues start, grow and end.
+    public init(engine: Engine, seeds: SeedInput, outputDir: String, shard: Shard? = nil,
+                events: (@Sendable (RunEvent) -> Void)? = nil) {
+        self.engine = engine
+        self.seeds = seeds
+        self.outputDir = outputDir
+        self.shard = shard ?? engine.config.run.shard
+        self.events = events
     }
 
     public convenience init(engine: Engine, seedsPath: String, outputDir: String) {
@@ -56,7 +65,7 @@ public final class Runner: Sendable {
             return lock
         }
         defer { claimed.withLock { $0 = nil } }
-        let dir = try RunDirectory.open(outputDir, config: config, fresh: fresh, lock: lock)
+        let dir = try RunDirectory.open(outputDir, config: config, shard: shard, fresh: fresh, lock: lock)
         let engine = try await self.engine.fittedToServers()
         let observed = engine.endpoints.map { name, endpoint in
             (endpoint, endpoint.observeLimits { url, limit in
@@ -88,7 +97,7 @@ public final class Runner: Sendable {
                                        durability: config.run.durability)
         defer { writer.close() }
 
-        let total = try SeedSource.count(seeds, limit: config.run.limit)
+        let total = try SeedSource.count(seeds, limit: config.run.limit, shard: shard)
         live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
@@ -100,6 +109,7 @@ public final class Runner: Sendable {
                 var inFlight = 0
                 while let item = source.next() {
                     try Task.checkCancellation()
+                    if let shard, !shard.owns(item) { continue }
                     if engine.budget?.exhausted == true { break }
                     var dialogue: Dialogue
                     var resumed = false
@@ -147,6 +157,7 @@ public final class Runner: Sendable {
                                  interrupted: interrupted, outputDir: outputDir, files: [])
         summary.serving = ServingReport(engine)
         if engine.budget?.exhausted == true { summary.stopped = "budget" }
+        summary.shard = shard
         if !interrupted, summary.stopped == nil, let extra = try recipe.finishRun(dir: outputDir) {
             summary.extra[config.recipe] = extra
         }

@@ -55,8 +55,20 @@ final class SeedSource {
         return nil
     }
 
-    /// Non-blank lines, for progress (a cheap pass that does not parse JSON). A seeds file
-    /// with none is an error: a run of nothing is a mistake, not a result.
+    /// The seeds a run takes, for progress: non-blank lines (a cheap pass that does not parse
+    /// JSON), or, for a shard, the lines it owns (parsed). A seeds file with no lines is an
+    /// error: a run of nothing is a mistake, not a result (a shard may own none).
+    static func count(_ input: SeedInput, limit: Int?, shard: Shard?) throws -> Int {
+        let lines = try count(input, limit: limit)
+        guard let shard else { return lines }
+        let source = try SeedSource(input, limit: limit)
+        var owned = 0
+        while let item = source.next() {
+            if shard.owns(item) { owned += 1 }
+        }
+        return owned
+    }
+
     static func count(_ input: SeedInput, limit: Int?) throws -> Int {
         var n = 0
         let source = try SeedSource(input, limit: nil)
