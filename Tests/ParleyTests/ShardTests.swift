@@ -9,7 +9,9 @@ final class ShardTests: XCTestCase {
     } + ["not json"]
 
     func parsed(_ lines: [String]) -> [Result<Seed, SeedError>] {
-        lines.enumerated().map { i, line in Result { () throws(SeedError) in try Seed.parse(line: line, number: i + 1) } }
+        lines.enumerated().map { i, line in
+            Result { () throws(SeedError) in try Seed.parse(line: line, number: i + 1) }
+        }
     }
 
     /// Where each seed lands: by id, or by content for seeds without one.

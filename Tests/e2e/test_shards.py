@@ -16,8 +16,10 @@ DATA_FILES = ["dialogues.jsonl", "messages.jsonl", "filtered.jsonl", "failures.j
 
 
 def seeds_file(tmp, n=120, name="seeds.jsonl", shuffle=None):
-    lines = [json.dumps({"id": f"s{i}", "question": f"Please tell me about question number {i}."} if i % 2 else {"question": f"Please tell me about question number {i}."})
-             for i in range(n)] + ["not a seed"]
+    def seed(i):
+        question = {"question": f"Please tell me about question number {i}."}
+        return json.dumps({"id": f"s{i}", **question} if i % 2 else question)
+    lines = [seed(i) for i in range(n)] + ["not a seed"]
     if shuffle is not None:
         random.Random(shuffle).shuffle(lines)
     return write_seeds(tmp, lines, name)

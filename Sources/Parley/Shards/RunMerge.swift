@@ -98,7 +98,9 @@ public enum RunMerge {
             }
         }
         for s in shards {
-            if let unfinished = s.unfinished { problems.append("\(s.dir) (shard \(s.shard)) is unfinished: \(unfinished)") }
+            if let unfinished = s.unfinished {
+                problems.append("\(s.dir) (shard \(s.shard)) is unfinished: \(unfinished)")
+            }
         }
         guard problems.isEmpty else { throw RunError.shards(problems.joined(separator: "; ")) }
     }
@@ -151,7 +153,8 @@ public enum RunMerge {
         }
         let temporary = path + ".merging"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let output = FileHandle(forWritingAtPath: temporary) else { throw RunError.io("cannot write \(temporary)") }
+              let output = FileHandle(forWritingAtPath: temporary)
+        else { throw RunError.io("cannot write \(temporary)") }
         do {
             for row in rows {
                 try readers[row.source].seek(toOffset: row.offset)
@@ -199,7 +202,9 @@ struct ShardRun {
               let fingerprint = marker["fingerprint"]?.stringValue else {
             throw RunError.shards("\(dir) is not a run directory (no readable run.json)")
         }
-        if marker["merged_from"] != nil { throw RunError.shards("\(dir) is itself a merge: merge the shards it came from") }
+        if marker["merged_from"] != nil {
+            throw RunError.shards("\(dir) is itself a merge: merge the shards it came from")
+        }
         guard let shard = Shard(marker["shard"]?.stringValue ?? "1/1") else {
             throw RunError.shards("\(dir)/run.json names no valid shard")
         }
@@ -219,7 +224,9 @@ struct ShardRun {
     var unfinished: String? {
         if summary.isEmpty { return "no summary.json (it has not run to its end); run it again to finish it" }
         if summary["interrupted"] == .bool(true) { return "interrupted; run it again to finish it" }
-        if let stopped = summary["stopped"]?.stringValue { return "stopped by its \(stopped); raise it and run it again" }
+        if let stopped = summary["stopped"]?.stringValue {
+            return "stopped by its \(stopped); raise it and run it again"
+        }
         let ended = Self.int(summary["finished"]) + Self.int(summary["filtered"]) + Self.int(summary["failed"])
         return ended < seeds ? "\(ended) of \(seeds) seeds ended; run it again to finish it" : nil
     }
@@ -227,7 +234,8 @@ struct ShardRun {
     /// The run's config, for the recipe's run-level work.
     func config() throws -> Config {
         guard configJSON != .null else {
-            throw RunError.shards("\(dir)/run.json does not hold its config (made by an older parley): run the shard again with --fresh")
+            throw RunError.shards("\(dir)/run.json does not hold its config (made by an older parley): "
+                + "run the shard again with --fresh")
         }
         do { return try Config.parse(configJSON) } catch {
             throw RunError.shards("\(dir)/run.json holds a config this parley cannot read: \(error)")

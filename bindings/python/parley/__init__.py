@@ -9,16 +9,20 @@ repository's .build-lib/ (see parley._lib).
 """
 from __future__ import annotations
 
+import json
+import os
+from typing import Any, Dict, Iterable, Union
+
 from . import _lib
 from ._lib import ABI_VERSION, LibraryLoadError
-from .engine import Config, Engine, Job, PullQueue, config_text
+from .engine import Config, Engine, Job, PullQueue, Shard, config_text
 from .errors import (ArgumentError, Cancelled, ConfigError, HandleError, InternalError, JSONError,
                      ParleyError, ParleyIOError, ParleyTimeout, StateError)
 
 __all__ = [
     "ABI_VERSION", "ArgumentError", "Cancelled", "ConfigError", "Engine", "HandleError", "InternalError",
     "JSONError", "Job", "LibraryLoadError", "ParleyError", "ParleyIOError", "ParleyTimeout", "PullQueue",
-    "StateError", "abi_version", "validate", "version",
+    "Shard", "StateError", "abi_version", "merge", "validate", "version",
 ]
 
 
@@ -36,3 +40,15 @@ def validate(config: Config) -> None:
     """Checks a config (dict, JSON text or path); raises ConfigError naming every problem
     with its path, or JSONError for malformed JSON."""
     _lib.call(_lib.lib().parley_config_validate, config_text(config).encode("utf-8"))
+
+
+def merge(dirs: Iterable[Union[str, "os.PathLike[str]"]], out: Union[str, "os.PathLike[str]"]) -> Dict[str, Any]:
+    """Merges the finished run directories of one config's shards into `out`, as
+    `parley merge` does (rows in seed-line order, so the result is the same whatever the
+    number of shards); returns the merged summary (summary.json plus "shards"). Raises
+    StateError naming a missing, repeated or unfinished shard or a directory of another
+    config, ParleyIOError for files."""
+    request = {"dirs": [os.fspath(d) for d in dirs], "out": os.fspath(out)}
+    (text,) = _lib.call(_lib.lib().parley_merge, json.dumps(request).encode("utf-8"), outs=1)
+    summary: Dict[str, Any] = json.loads(text or "{}")
+    return summary

@@ -57,6 +57,7 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "parley_job_wait": (c_int, [_HANDLE, c_double, _OUT, _OUT]),
     "parley_job_next_event": (c_int, [_HANDLE, c_double, _OUT, _OUT]),
     "parley_job_free": (c_int, [_HANDLE]),
+    "parley_merge": (c_int, [c_char_p, _OUT, _OUT]),
 }
 
 

@@ -17,6 +17,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 Config = Union[Dict[str, Any], str, "os.PathLike[str]"]
 Seeds = Union[PathLike, Iterable[Union[Dict[str, Any], str]]]
 Answer = Union[str, Dict[str, Any]]
+Shard = Union[str, Tuple[int, int]]  # "K/N" or (K, N), 1-based
 
 # Waits without a timeout are cut into slices so that Ctrl-C is seen between them:
 # Python handles signals only when the foreign call returns.
@@ -40,13 +41,24 @@ def config_text(config: Config) -> str:
     raise TypeError(f"config must be a dict, JSON text or a path, not {type(config).__name__}")
 
 
-def _job_spec(seeds: Seeds, out: Optional[PathLike], fresh: bool) -> Dict[str, Any]:
+def shard_text(shard: Shard) -> str:
+    """ "K/N" for a shard given as "K/N" or (K, N); the library checks 1 <= K <= N."""
+    if isinstance(shard, str):
+        return shard
+    if isinstance(shard, tuple) and len(shard) == 2 and all(isinstance(x, int) for x in shard):
+        return f"{shard[0]}/{shard[1]}"
+    raise TypeError(f'shard must be "K/N" or a (K, N) tuple of ints, not {shard!r}')
+
+
+def _job_spec(seeds: Seeds, out: Optional[PathLike], fresh: bool, shard: Optional[Shard] = None) -> Dict[str, Any]:
     spec: Dict[str, Any] = {"out": os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="parley-"),
                             "fresh": fresh}
     if isinstance(seeds, (str, os.PathLike)):
         spec["seeds_file"] = os.fspath(seeds)
     else:
         spec["seeds"] = list(seeds)  # dicts, or strings that are JSONL lines
+    if shard is not None:
+        spec["shard"] = shard_text(shard)
     return spec
 
 
@@ -154,11 +166,14 @@ class Engine:
         result: Dict[str, Any] = json.loads(text or "null")
         return result
 
-    def start(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False) -> Job:
+    def start(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False,
+              shard: Optional[Shard] = None) -> Job:
         """Starts a job in the background. `seeds`: seed dicts (or JSONL line strings) or a
         seeds file path; the config's "seeds" is only the CLI's default. `out`: the run
-        directory (default: a new temporary one); a run there is resumed unless `fresh`."""
-        return self.start_job(_job_spec(seeds, out, fresh))
+        directory (default: a new temporary one); a run there is resumed unless `fresh`.
+        `shard`: "K/N" or (K, N), to run only that shard of the seeds (overrides the
+        config's run.shard); the shards' directories are joined with parley.merge()."""
+        return self.start_job(_job_spec(seeds, out, fresh, shard))
 
     def start_job(self, job: Dict[str, Any]) -> Job:
         """Starts a raw job object (parley.h) in the background."""
@@ -168,10 +183,11 @@ class Engine:
             self._open_jobs += 1
         return Job(self, handle, mark)
 
-    def synthesize(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False) -> List[Dict[str, Any]]:
-        """Runs the seeds to the end; returns the rows of dialogues.jsonl. Ctrl-C cancels
-        the job (the run directory stays resumable) and re-raises."""
-        with self.start(seeds, out, fresh) as job:
+    def synthesize(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False,
+                   shard: Optional[Shard] = None) -> List[Dict[str, Any]]:
+        """Runs the seeds (or one shard of them, as start()) to the end; returns the rows of
+        dialogues.jsonl. Ctrl-C cancels the job (the run directory stays resumable) and re-raises."""
+        with self.start(seeds, out, fresh, shard) as job:
             try:
                 rows: List[Dict[str, Any]] = job.wait()["dialogues"]
                 return rows
@@ -237,7 +253,8 @@ class Job:
     @property
     def progress(self) -> Dict[str, Any]:
         """{"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
-        "messages", "tokens", "in_flight"}"""
+        "messages", "tokens", "in_flight", "resumed"} ("resumed": dialogues an earlier run
+        of the directory had already ended)."""
         (text,) = call(_lib.lib().parley_job_progress, self._handle, outs=1)
         progress: Dict[str, Any] = json.loads(text or "{}")
         return progress
