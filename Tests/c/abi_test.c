@@ -1021,6 +1021,66 @@ static void test_job_cancel(void)
     EXPECT_RC(PARLEY_OK, parley_job_free(job));
 }
 
+/* ---- Shards and merge ----------------------------------------------------- */
+
+static void test_shards_and_merge(void)
+{
+    parley_engine *eng = NULL;
+    char *err = NULL, *text = NULL, shard[8], request[1200], dirs[4][256];
+    const char *names[] = {"shard-1", "shard-2", "shard-3", "merged"};
+    json_int_t seeds = 0, finished = 0;
+    json_t *result, *job;
+    int k;
+
+    EXPECT(PARLEY_OK, parley_engine_new(SCRIPTED, &eng, &err));
+    for (k = 1; k <= 3; k++) {
+        snprintf(shard, sizeof shard, "%d/3", k);
+        snprintf(request, sizeof request, "shard-%d", k);
+        job = job_new(request, NULL, 30);
+        json_object_set_new(job, "shard", json_string(shard));
+        json_object_set_new(job, "return", json_string("summary"));
+        result = NULL;
+        EXPECT(PARLEY_OK, parley_run_json(eng, job, &result, &err));
+        CHECK(strcmp(get_str(json_object_get(result, "summary"), "shard"), shard) == 0);
+        seeds += summary_int(result, "seeds");
+        finished += summary_int(result, "finished");
+        json_decref(result);
+        json_decref(job);
+    }
+    CHECK(seeds == 30); /* the shards cover the seeds, each once */
+
+    /* tmp_path() reuses one buffer: a request is built from copies. */
+    for (k = 0; k < 4; k++)
+        snprintf(dirs[k], sizeof dirs[k], "%s", tmp_path(names[k]));
+    snprintf(request, sizeof request, "{\"dirs\": [\"%s\", \"%s\", \"%s\"], \"out\": \"%s\"}", dirs[0], dirs[1],
+             dirs[2], dirs[3]);
+    EXPECT(PARLEY_OK, parley_merge(request, &text, &err));
+    result = take_json(text);
+    CHECK(get_int(result, "seeds") == 30 && get_int(result, "finished") == finished);
+    CHECK(json_array_size(json_object_get(result, "shards")) == 3);
+    CHECK(file_lines("merged/dialogues.jsonl") == finished);
+    json_decref(result);
+
+    /* A missing shard is refused, naming it; bad requests are errors, not crashes. */
+    snprintf(request, sizeof request, "{\"dirs\": [\"%s\", \"%s\"], \"out\": \"%s-2\"}", dirs[0], dirs[1], dirs[3]);
+    text = NULL;
+    CHECK(parley_merge(request, &text, &err) == PARLEY_ERR_STATE && text == NULL);
+    CHECK(err && strstr(err, "shard 3/3 missing"));
+    parley_string_free(err);
+    err = NULL;
+    EXPECT(PARLEY_ERR_JSON, parley_merge("{\"dirs\": ", &text, &err));
+    EXPECT(PARLEY_ERR_CONFIG, parley_merge("{\"dirs\": [], \"out\": \"x\"}", &text, &err));
+    EXPECT(PARLEY_ERR_CONFIG, parley_merge("{\"dirs\": [\"a\"]}", &text, &err));
+    EXPECT(PARLEY_ERR_STATE, parley_merge("{\"dirs\": [\"/nonexistent/shard\"], \"out\": \"/tmp/x\"}", &text, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_merge(NULL, &text, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_merge(request, NULL, &err));
+    job = job_new("bad-shard", NULL, 2);
+    json_object_set_new(job, "shard", json_string("4/3"));
+    EXPECT(PARLEY_ERR_CONFIG, parley_run_json(eng, job, &result, &err));
+    json_decref(job);
+    EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1039,6 +1099,7 @@ int main(void)
     test_pull();
     test_job_events();
     test_job_cancel();
+    test_shards_and_merge();
     nftw(tmp_root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
