@@ -51,14 +51,13 @@ def shard_text(shard: Shard) -> str:
 
 
 def _job_spec(seeds: Seeds, out: Optional[PathLike], fresh: bool, shard: Optional[Shard] = None) -> Dict[str, Any]:
+    shard_field = {} if shard is None else {"shard": shard_text(shard)}  # a bad one fails before mkdtemp
     spec: Dict[str, Any] = {"out": os.fspath(out) if out is not None else tempfile.mkdtemp(prefix="parley-"),
-                            "fresh": fresh}
+                            "fresh": fresh, **shard_field}
     if isinstance(seeds, (str, os.PathLike)):
         spec["seeds_file"] = os.fspath(seeds)
     else:
         spec["seeds"] = list(seeds)  # dicts, or strings that are JSONL lines
-    if shard is not None:
-        spec["shard"] = shard_text(shard)
     return spec
 
 
