@@ -32,7 +32,8 @@ def masked(path):
 
 
 def ended_ids(run):
-    rows = [r["id"] for name in ("dialogues.jsonl", "filtered.jsonl", "failures.jsonl") for r in read_jsonl(Path(run) / name)]
+    files = ("dialogues.jsonl", "filtered.jsonl", "failures.jsonl")
+    rows = [r["id"] for name in files for r in read_jsonl(Path(run) / name)]
     assert len(rows) == len(set(rows)), "a dialogue was written twice"
     return rows
 
@@ -50,13 +51,15 @@ def test_a_killed_shard_resumes_and_the_merge_equals_a_one_machine_run(tmp_path,
         "fail_rate": 0.05, "max_retries": 1, "backoff_base_seconds": 0.01, "backoff_max_seconds": 0.02}},
         run={"seed": 11, "concurrency": 4}, filters={"user_length": {"max": 17, "action": "drop"}})
     # Failures (scripted, and an unparsable last line), drops and dialogues: every file has rows.
-    seeds = write_seeds(tmp_path, [json.dumps({"question": f"Question {i}?"}) for i in range(n - 1)] + ['{"question": '])
+    lines = [json.dumps({"question": f"Question {i}?"}) for i in range(n - 1)] + ['{"question": ']
+    seeds = write_seeds(tmp_path, lines)
 
     # The one-machine reference: with concurrency 1 its rows are in seed order, merge's order. Without
     # latency, to be quick: the scripted text depends on run.seed and the dialogue only.
     began = time.monotonic()
-    parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "reference", "--quiet", "--set", "run.concurrency=1",
-           "--set", "backends.fake.latency_ms=0", "--set", "backends.fake.jitter_ms=0", check=True)
+    parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "reference", "--quiet",
+           "--set", "run.concurrency=1", "--set", "backends.fake.latency_ms=0", "--set", "backends.fake.jitter_ms=0",
+           check=True)
     reference_seconds = time.monotonic() - began
 
     out = tmp_path / "sharded"
@@ -104,12 +107,13 @@ def test_a_killed_shard_resumes_and_the_merge_equals_a_one_machine_run(tmp_path,
     starts = [e["d"] for e in journal if e["t"] == "start"]
     assert len(starts) == len(set(starts)), "a dialogue started over"
     assert journal[:len(killed["journal"])] == killed["journal"], "the retry appended to the killed attempt's journal"
-    begun = {e["d"] for e in killed["journal"] if e["t"] == "start"} - {e["d"] for e in killed["journal"] if e["t"] == "end"}
-    cut = {e["d"] for e in killed["journal"] if e["t"] == "msg"} & begun
+    def journaled(kind):
+        return {e["d"] for e in killed["journal"] if e["t"] == kind}
+    cut = (journaled("start") - journaled("end")) & journaled("msg")
     assert cut, "the kill must interrupt dialogues that had journaled messages"
     assert cut <= {e["d"] for e in journal if e["t"] == "end"}, "every interrupted dialogue ended on the retry"
-    print(f"\n{n} dialogues in {shards} shards: {took:.1f}s on Ray (shard {victim} killed at "
-          f"{killed['ended']} ended, {len(cut)} dialogues cut mid-way); one machine, no latency: {reference_seconds:.1f}s")
+    print(f"\n{n} dialogues in {shards} shards: {took:.1f}s on Ray (shard {victim} killed at {killed['ended']} "
+          f"ended, {len(cut)} dialogues cut mid-way); one machine, no latency: {reference_seconds:.1f}s")
 
 
 def test_the_cli_entry_point(tmp_path, cluster):
@@ -123,13 +127,15 @@ def test_the_cli_entry_point(tmp_path, cluster):
     summary = json.loads(p.stdout)
     assert summary["finished"] + summary["filtered"] + summary["failed"] == 30 and summary["failed"] == 0
     assert summary == json.loads((out / "summary.json").read_text())
-    assert sorted(x.name for x in out.iterdir() if x.name.startswith("shard-")) == [f"shard-{k}-of-3" for k in (1, 2, 3)]
-    assert "parley.ray: 30/30 dialogues ended (0 failed)" in p.stderr  # the progress line (a line, stderr is no terminal)
+    shard_dirs = sorted(x.name for x in out.iterdir() if x.name.startswith("shard-"))
+    assert shard_dirs == [f"shard-{k}-of-3" for k in (1, 2, 3)]
+    assert "parley.ray: 30/30 dialogues ended (0 failed)" in p.stderr  # the progress line: stderr is no terminal
     assert len(ended_ids(out)) == 30
 
     # Again: every shard resumes with nothing left to do; --fresh starts them over; same result.
     for extra in ([], ["--fresh"]):
-        p = subprocess.run([str(a) for a in cli + extra + ["--quiet"]], capture_output=True, text=True, timeout=300, cwd=ROOT)
+        p = subprocess.run([str(a) for a in cli + extra + ["--quiet"]], capture_output=True, text=True, timeout=300,
+                           cwd=ROOT)
         assert p.returncode == 0, p.stderr[-3000:]
         again = json.loads(p.stdout)
         for key in ("seeds", "finished", "filtered", "failed", "turns"):
@@ -138,7 +144,8 @@ def test_the_cli_entry_point(tmp_path, cluster):
     # A bad config fails on the driver, before any task, with the config's message.
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"roles": {}}))
-    p = subprocess.run([str(a) for a in cli[:4] + [bad] + cli[5:]], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    p = subprocess.run([str(a) for a in cli[:4] + [bad] + cli[5:]], capture_output=True, text=True, timeout=300,
+                       cwd=ROOT)
     assert p.returncode == 1 and p.stderr.startswith("parley.ray: ") and p.stdout == "", p.stderr[-2000:]
 
 
@@ -171,8 +178,8 @@ def test_a_failing_shard_is_not_retried_and_the_run_resumes_later(tmp_path, clus
     seeds = write_seeds(tmp_path, [json.dumps({"question": f"Q{i}?"}) for i in range(40)])
     out = tmp_path / "run"
     # A slow holder (latency is operational: its directory still belongs to the config).
-    holder = subprocess.Popen([BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", out / "shard-1-of-2", "--shard",
-                               "1/2", "--quiet", "--set", "backends.fake.latency_ms=5000"],
+    holder = subprocess.Popen([BIN, "synth", "--config", cfg, "--seeds", seeds, "--out", out / "shard-1-of-2",
+                               "--shard", "1/2", "--quiet", "--set", "backends.fake.latency_ms=5000"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
