@@ -8,6 +8,8 @@ let package = Package(
         .executable(name: "parley", targets: ["ParleyCLI"]),
         // The C ABI (include/parley.h). scripts/build-lib makes the self-contained libparley.so.
         .library(name: "ParleyC", type: .dynamic, targets: ["ParleyCABI"]),
+        // The same linked statically: the C ABI fuzz harness, whose coverage libFuzzer must see.
+        .library(name: "ParleyCStatic", type: .static, targets: ["ParleyCABI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -13,7 +13,7 @@ let package = Package(
         .executableTarget(name: "FuzzSeeds", dependencies: harness),
         .executableTarget(name: "FuzzJSON", dependencies: harness),
         .executableTarget(name: "FuzzJournal", dependencies: harness),
-        .executableTarget(name: "FuzzHost", dependencies: [.product(name: "ParleyC", package: "Parley")]),
+        .executableTarget(name: "FuzzHost", dependencies: [.product(name: "ParleyCStatic", package: "Parley")]),
     ],
     swiftLanguageModes: [.v6]
 )
