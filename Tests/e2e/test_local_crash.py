@@ -14,6 +14,9 @@ from faultproxy import FaultProxy
 
 DIALOGUES = int(os.environ.get("PARLEY_CRASH_DIALOGUES", "16"))
 KILLS = int(os.environ.get("PARLEY_CRASH_KILLS", "4"))
+# The last, uninterrupted run does what is left: generous, as a loaded 2-core machine runs the
+# model slowly (300 dialogues once took more than 900 s there).
+FINISH_SECONDS = max(900, 30 * DIALOGUES)
 
 
 def settings(url, retries, timeout):
@@ -47,10 +50,11 @@ def crash_and_resume(tmp_path, url, retries, seed, timeout=30):
     while True:
         proc = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 4.0) if kills < KILLS else 900)
+            proc.wait(timeout=rng.uniform(0.5, 4.0) if kills < KILLS else FINISH_SECONDS)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+            assert kills < KILLS, f"the last run did not finish within {FINISH_SECONDS} s"
             kills += 1
             prefixes.append(ended_prefix(run))
             continue
