@@ -8,7 +8,8 @@ import XCTest
 final class FuzzSmokeTests: XCTestCase {
     static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../fuzz/corpus").standardized.path
-    let mutations = 400
+    /// Mutations per harness, spread over its corpus (hand-written inputs and what libFuzzer kept).
+    let mutations = 2_000
 
     func testConfigParser() throws { try smoke("config") { Fuzzing.config($0) } }
     func testJSONParser() throws { try smoke("json") { Fuzzing.json($0) } }
@@ -21,10 +22,11 @@ final class FuzzSmokeTests: XCTestCase {
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         XCTAssertFalse(names.isEmpty, "no corpus in \(dir)")
         var rng = SplitMix64(seed: 0x5EED)
+        let perInput = max(1, mutations / names.count)
         for name in names {
             let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
             XCTAssertNil(check(original), "\(kind)/\(name)")
-            for i in 0..<mutations {
+            for i in 0..<perInput {
                 let input = Self.mutate(original, &rng)
                 if let broken = check(input) {
                     XCTFail("\(kind)/\(name) mutation \(i): \(broken)\ninput: \(String(decoding: input.prefix(300), as: UTF8.self))")
