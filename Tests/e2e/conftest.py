@@ -76,7 +76,9 @@ def need_local_model():
 def start_local_model(*options):
     """Starts a llama.cpp server (scripts/local-model start OPTIONS); returns (base URL without
     /v1, pid). Stop it with stop_local_model."""
-    out = subprocess.run([LOCAL_MODEL, "start", *map(str, options)], capture_output=True, text=True, timeout=300)
+    # --owner: the server stops with this test session, even one killed before its teardown.
+    out = subprocess.run([LOCAL_MODEL, "start", *map(str, options), "--owner", str(os.getpid())],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     env = dict(line.split("=", 1) for line in out.stdout.split())
     return env["LOCAL_MODEL_URL"], int(env["LOCAL_MODEL_PID"])
