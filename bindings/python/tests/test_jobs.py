@@ -111,6 +111,8 @@ CTRL_C = """
 import json, os, signal, sys, threading
 import parley
 config, out = json.loads(sys.argv[1]), sys.argv[2]
+# Ctrl-C raises KeyboardInterrupt even where the parent ignored SIGINT (a background job).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 with parley.Engine(config) as engine:  # the library is loaded before the timer starts
     threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
     try:
