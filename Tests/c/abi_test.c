@@ -1026,7 +1026,7 @@ static void test_job_cancel(void)
 static void test_shards_and_merge(void)
 {
     parley_engine *eng = NULL;
-    char *err = NULL, *text = NULL, shard[8], request[1200], dirs[4][256];
+    char *err = NULL, *text = NULL, shard[16], request[1200], dirs[4][256];
     const char *names[] = {"shard-1", "shard-2", "shard-3", "merged"};
     json_int_t seeds = 0, finished = 0;
     json_t *result, *job;
