@@ -100,6 +100,8 @@ struct EvalReportCommand: ParsableCommand {
     }
 
     static func write(_ report: EvalReport, into dir: String) throws {
-        do { try report.write(into: dir) } catch { throw CLIError.exit("cannot write the report into \(dir): \(error.localizedDescription)") }
+        do { try report.write(into: dir) } catch {
+            throw CLIError.exit("cannot write the report into \(dir): \(error.localizedDescription)")
+        }
     }
 }

@@ -144,11 +144,13 @@ public struct MergeRequest: Sendable {
     public static func parse(_ text: String) throws(ConfigError) -> MergeRequest {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "request", message: "not valid JSON: \(Config.describe(error))")],
-                              malformed: true)
+            let issue = ConfigIssue(path: "request", message: "not valid JSON: \(Config.describe(error))")
+            throw ConfigError(issues: [issue], malformed: true)
         }
         let reader = ConfigReader()
-        guard let o = reader.object(root, at: "request") else { throw ConfigError(issues: reader.issues, malformed: true) }
+        guard let o = reader.object(root, at: "request") else {
+            throw ConfigError(issues: reader.issues, malformed: true)
+        }
         let dirs = o.strings("dirs") ?? []
         let out = o.string("out", nonEmpty: true)
         if dirs.isEmpty && !reader.issues.contains(where: { $0.path == "request.dirs" }) {
