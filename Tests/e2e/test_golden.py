@@ -33,10 +33,16 @@ def scripted(config_path, tmp):
 
 def masked(value):
     if isinstance(value, dict):
-        return {k: "…" if k in MEASURED else masked(v) for k, v in value.items()}
+        return {k: "…" if k in MEASURED else masked_trace(v) if k == "limit_trace" else masked(v)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [masked(v) for v in value]
     return value
+
+
+def masked_trace(trace):
+    """A concurrency limit's trace, [[seconds, limit], …], without its times."""
+    return [["…", limit] for _, limit in trace]
 
 
 def comparable(path):
