@@ -1,3 +1,5 @@
+import Foundation
+
 /// The dataset shapes Parley reads and writes, one dialogue per row:
 /// - `sharegpt`: `{"conversations": [{"from": "human"|"gpt"|"system", "value"}]}` (Parley's own);
 /// - `messages`: `{"messages": [{"role": "user"|"assistant"|"system", "content"}]}` (OpenAI, TRL);
@@ -99,5 +101,3 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         return w.line()
     }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Turns messages into one prompt string for completion endpoints (`/v1/completions`).
 ///
 /// A message renders as `prefix + content + suffix` of its speaker's part; the prompt
@@ -71,5 +73,3 @@ public struct Template: Sendable, Equatable {
         return result
     }
 }
-
-import Foundation

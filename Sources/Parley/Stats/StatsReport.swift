@@ -1,3 +1,5 @@
+import Foundation
+
 /// The finished figures of one dataset, as every report format shows them.
 public struct DatasetSummary: Sendable {
     public struct Spread: Sendable {
@@ -215,5 +217,3 @@ public enum StatsReport {
 
     static func pow10(_ n: Int) -> Double { (0..<n).reduce(1.0) { a, _ in a * 10 } }
 }
-
-import Foundation

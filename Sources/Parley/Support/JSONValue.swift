@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value, for the parts of configs, seeds and metadata whose shape is open.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
@@ -50,7 +52,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
     }
 }
 
-import Foundation
 
 extension JSONValue {
     /// Canonical text (sorted keys), used for fingerprints.

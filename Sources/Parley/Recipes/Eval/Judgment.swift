@@ -1,3 +1,5 @@
+import Foundation
+
 /// A judge's finished verdict on one turn of an evaluated session: a 1–10 score
 /// (single mode) or a preference (pairwise), or neither — *unscored*, with the judge's
 /// raw text kept. Journaled when complete, so a resume never judges a turn twice.
@@ -71,5 +73,3 @@ public enum VerdictParser {
         return out
     }
 }
-
-import Foundation
