@@ -17,7 +17,11 @@ final class EngineBox: Sendable {
     func serve(_ name: String, with make: (HostConfig) -> any Backend) throws(Failure) {
         guard case .host(let host)? = config.backends[name] else {
             let hosts = config.backends.filter { if case .host = $0.value { true } else { false } }.keys.sorted()
-            throw Failure(.config, "backends.\(name): no \"host\" backend of that name; host backends: \(hosts.isEmpty ? "none" : hosts.joined(separator: ", "))")
+            throw Failure(
+                .config,
+                "backends.\(name): no \"host\" backend of that name; host backends: "
+                    + "\(hosts.isEmpty ? "none" : hosts.joined(separator: ", "))"
+            )
         }
         let backend = make(host)
         let refused: String? = state.withLock { s in

@@ -1,3 +1,5 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+
 // The exported C functions of include/parley.h: each checks its arguments, converts
 // between C/JSON and the Swift core, and reports errors as status codes. No engine
 // logic lives here.
@@ -54,15 +56,19 @@ public func parley_engine_free(_ engine: Handle?) -> Int32 {
 // MARK: Host backends
 
 @_cdecl("parley_engine_set_callback")
-public func parley_engine_set_callback(_ engine: Handle?, _ backend: CString?, _ fn: GenerateFn?,
-                                       _ userData: UnsafeMutableRawPointer?, _ error: ErrorOut?) -> Int32 {
+public func parley_engine_set_callback(
+    _ engine: Handle?, _ backend: CString?, _ fn: GenerateFn?,
+    _ userData: UnsafeMutableRawPointer?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let box = try engines.get(engine, "engine")
         let name = try string(backend, "backend")
         guard let fn else { throw Failure(.argument, "fn is NULL") }
         let host = HostCallback(fn: fn, userData: UInt(bitPattern: userData))
         try box.serve(name) { config in
-            CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) { request in try host.generate(request) }
+            CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) { request in
+                try host.generate(request)
+            }
         }
     }
 }
@@ -72,7 +78,9 @@ public func parley_engine_use_pull(_ engine: Handle?, _ backend: CString?, _ err
     call(error) { () throws(Failure) in
         let box = try engines.get(engine, "engine")
         let name = try string(backend, "backend")
-        try box.serve(name) { config in PullBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) }
+        try box.serve(name) { config in
+            PullBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken))
+        }
     }
 }
 
@@ -103,8 +111,10 @@ public func parley_reply_set_error(_ reply: Handle?, _ message: CString?, _ retr
 }
 
 @_cdecl("parley_pull_take")
-public func parley_pull_take(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
-                             _ out: StringOut?, _ error: ErrorOut?) -> Int32 {
+public func parley_pull_take(
+    _ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
+    _ out: StringOut?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests_json")
         out.pointee = newCString(try pullTake(engine, backend, max, timeout))
@@ -114,13 +124,16 @@ public func parley_pull_take(_ engine: Handle?, _ backend: CString?, _ max: Int3
 func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure) -> String {
     let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
     guard max >= 0 else { throw Failure(.argument, "max is negative") }
-    guard timeout.isFinite, timeout >= 0 else { throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0") }
+    guard timeout.isFinite, timeout >= 0 else {
+        throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0")
+    }
     let tickets = pull.take(max: Int(max), timeout: timeout)
     return HostJSON.array(tickets.map { HostJSON.request($0.request, ticket: $0.id) })
 }
 
 @_cdecl("parley_pull_submit")
-public func parley_pull_submit(_ engine: Handle?, _ backend: CString?, _ results: CString?, _ error: ErrorOut?) -> Int32 {
+public func parley_pull_submit(_ engine: Handle?, _ backend: CString?, _ results: CString?, _ error: ErrorOut?) -> Int32
+{
     call(error) { () throws(Failure) in try pullSubmit(engine, backend, try string(results, "results_json")) }
 }
 
@@ -130,7 +143,11 @@ func pullSubmit(_ engine: Handle?, _ backend: CString?, _ text: String) throws(F
     do throws(ConfigError) { answers = try HostJSON.answers(text) } catch { throw Failure(error) }
     let bad = pull.submit(answers)
     guard bad.isEmpty else {
-        throw Failure(.argument, "unknown, repeated or already answered tickets: \(bad.map(String.init).joined(separator: ", ")); nothing was delivered")
+        throw Failure(
+            .argument,
+            "unknown, repeated or already answered tickets: \(bad.map(String.init).joined(separator: ", ")); nothing "
+                + "was delivered"
+        )
     }
 }
 
@@ -155,7 +172,9 @@ public func parley_run(_ engine: Handle?, _ job: CString?, _ out: StringOut?, _ 
 }
 
 @_cdecl("parley_job_start")
-public func parley_job_start(_ engine: Handle?, _ job: CString?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?) -> Int32 {
+public func parley_job_start(
+    _ engine: Handle?, _ job: CString?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "job")
         out.pointee = jobs.add(try startJob(engine, try string(job, "job_json")))

@@ -9,7 +9,10 @@ struct HostCallback: Sendable {
     let userData: UInt
     private let tickets = TicketCounter()
 
-    init(fn: GenerateFn, userData: UInt) { self.fn = fn; self.userData = userData }
+    init(fn: GenerateFn, userData: UInt) {
+        self.fn = fn
+        self.userData = userData
+    }
 
     func generate(_ request: GenerationRequest) throws -> GenerationResult {
         let reply = ReplyBox()
@@ -24,8 +27,9 @@ struct HostCallback: Sendable {
         guard let text = reply.text else {
             throw BackendError("callback returned 0 without a reply", retryable: false, kind: "host error")
         }
-        return GenerationResult(text: text, finishReason: reply.finishReason, promptTokens: reply.promptTokens,
-                                completionTokens: reply.completionTokens)
+        return GenerationResult(
+            text: text, finishReason: reply.finishReason, promptTokens: reply.promptTokens,
+            completionTokens: reply.completionTokens)
     }
 }
 

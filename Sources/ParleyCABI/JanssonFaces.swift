@@ -1,3 +1,5 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+
 // The json_t faces: each converts jansson values to and from JSON text and calls the
 // text face. Arguments are borrowed (reference counts untouched); results are new
 // references the caller json_decref()s.
@@ -22,7 +24,10 @@ func storeJSON(_ text: String, _ out: UnsafeMutablePointer<UnsafeMutablePointer<
     _ = janssonSeeded
     var error = json_error_t()
     guard let value = json_loads(text, Int(JSON_DECODE_ANY), &error) else {
-        throw Failure(.internal, "the library produced JSON jansson cannot read: \(withUnsafeBytes(of: error.text) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) })")
+        let reason = withUnsafeBytes(of: error.text) {
+            String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        throw Failure(.internal, "the library produced JSON jansson cannot read: \(reason)")
     }
     out.pointee = value
 }
@@ -35,7 +40,9 @@ public func parley_config_validate_json(_ config: UnsafePointer<json_t>?, _ erro
 }
 
 @_cdecl("parley_engine_new_json")
-public func parley_engine_new_json(_ config: UnsafePointer<json_t>?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?) -> Int32 {
+public func parley_engine_new_json(
+    _ config: UnsafePointer<json_t>?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "engine")
         out.pointee = engines.add(EngineBox(config: try parseConfig(try text(of: config, "config"))))
@@ -43,8 +50,10 @@ public func parley_engine_new_json(_ config: UnsafePointer<json_t>?, _ out: Unsa
 }
 
 @_cdecl("parley_pull_take_json")
-public func parley_pull_take_json(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
-                                  _ out: JSONOut?, _ error: ErrorOut?) -> Int32 {
+public func parley_pull_take_json(
+    _ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
+    _ out: JSONOut?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests")
         try storeJSON(try pullTake(engine, backend, max, timeout), out)
@@ -52,12 +61,16 @@ public func parley_pull_take_json(_ engine: Handle?, _ backend: CString?, _ max:
 }
 
 @_cdecl("parley_pull_submit_json")
-public func parley_pull_submit_json(_ engine: Handle?, _ backend: CString?, _ results: UnsafePointer<json_t>?, _ error: ErrorOut?) -> Int32 {
+public func parley_pull_submit_json(
+    _ engine: Handle?, _ backend: CString?, _ results: UnsafePointer<json_t>?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in try pullSubmit(engine, backend, try text(of: results, "results")) }
 }
 
 @_cdecl("parley_run_json")
-public func parley_run_json(_ engine: Handle?, _ job: UnsafePointer<json_t>?, _ out: JSONOut?, _ error: ErrorOut?) -> Int32 {
+public func parley_run_json(_ engine: Handle?, _ job: UnsafePointer<json_t>?, _ out: JSONOut?, _ error: ErrorOut?)
+    -> Int32
+{
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "result")
         try storeJSON(try startJob(engine, try text(of: job, "job")).wait(timeout: -1), out)
@@ -65,7 +78,9 @@ public func parley_run_json(_ engine: Handle?, _ job: UnsafePointer<json_t>?, _ 
 }
 
 @_cdecl("parley_job_start_json")
-public func parley_job_start_json(_ engine: Handle?, _ job: UnsafePointer<json_t>?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?) -> Int32 {
+public func parley_job_start_json(
+    _ engine: Handle?, _ job: UnsafePointer<json_t>?, _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?
+) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "job")
         out.pointee = jobs.add(try startJob(engine, try text(of: job, "job")))

@@ -24,8 +24,9 @@ final class JobBox: @unchecked Sendable {
         let out = spec.out ?? engine.config.output.dir
         // The event sink needs the box; it is set before the run starts.
         let sink = EventSink()
-        runner = Runner(engine: engine, seeds: spec.seeds, outputDir: out, shard: spec.shard,
-                        events: { sink.box?.push(.run($0)) })
+        runner = Runner(
+            engine: engine, seeds: spec.seeds, outputDir: out, shard: spec.shard,
+            events: { sink.box?.push(.run($0)) })
         do { try runner.claimDirectory() } catch RunError.busy(let message) {
             throw Failure(.state, message)
         } catch {
@@ -67,7 +68,9 @@ final class JobBox: @unchecked Sendable {
     func wait(timeout: Double) throws(Failure) -> String {
         condition.lock()
         defer { condition.unlock() }
-        guard waitWhile({ state == .running }, timeout: timeout) else { throw Failure(.timeout, "the job is still running") }
+        guard waitWhile({ state == .running }, timeout: timeout) else {
+            throw Failure(.timeout, "the job is still running")
+        }
         switch state {
         case .done: return result ?? "{}"
         case .cancelled: throw Failure(.cancelled, "the job was cancelled; run it again on the same \"out\" to resume")
@@ -88,7 +91,9 @@ final class JobBox: @unchecked Sendable {
     func nextEvent(timeout: Double) throws(Failure) -> String {
         condition.lock()
         defer { condition.unlock() }
-        guard waitWhile({ eventsHead == events.count }, timeout: timeout) else { throw Failure(.timeout, "no event yet") }
+        guard waitWhile({ eventsHead == events.count }, timeout: timeout) else {
+            throw Failure(.timeout, "no event yet")
+        }
         let e = events[eventsHead]
         eventsHead += 1
         compact()
@@ -110,7 +115,10 @@ final class JobBox: @unchecked Sendable {
     /// Drops what was read or dropped once it is most of the array, so a host that never
     /// reads events keeps at most `maxEvents` of them.
     private func compact() {
-        if eventsHead > 4096 && eventsHead * 2 > events.count { events.removeFirst(eventsHead); eventsHead = 0 }
+        if eventsHead > 4096 && eventsHead * 2 > events.count {
+            events.removeFirst(eventsHead)
+            eventsHead = 0
+        }
     }
 
     private enum Event {

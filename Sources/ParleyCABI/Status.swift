@@ -8,7 +8,8 @@ public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
 
 /// Mirrors the PARLEY_OK / PARLEY_ERR_* codes of include/parley.h.
 enum Status: Int32 {
-    case ok = 0, argument, json, config, handle, io, timeout, cancelled, state, `internal`
+    case ok = 0
+    case argument, json, config, handle, io, timeout, cancelled, state, `internal`
 
     var name: StaticString {
         switch self {
@@ -30,7 +31,10 @@ enum Status: Int32 {
 struct Failure: Error {
     var status: Status
     var message: String
-    init(_ status: Status, _ message: String) { self.status = status; self.message = message }
+    init(_ status: Status, _ message: String) {
+        self.status = status
+        self.message = message
+    }
 
     /// A config or job problem: unparseable text or a top-level value of the wrong kind
     /// is `json`; anything found inside a proper object is `config`.

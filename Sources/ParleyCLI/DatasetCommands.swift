@@ -22,7 +22,8 @@ struct Stats: AsyncParsableCommand {
     @Argument(help: "Dataset files: JSONL or a JSON array, in the sharegpt, messages, ultrachat or baize shape.")
     var files: [String]
     @Option(help: "The input shape (auto: detected per file).") var shape: InputShape = .auto
-    @Option(name: .customLong("name"), help: "Display names, in the order of the files (repeatable).") var names: [String] = []
+    @Option(name: .customLong("name"), help: "Display names, in the order of the files (repeatable).") var names:
+        [String] = []
     @Flag(help: "Print JSON instead of the Markdown table.") var json = false
     @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
     @Option(help: "Dialogues sampled for Self-ROUGE.") var sample = 1000
@@ -41,7 +42,10 @@ struct Stats: AsyncParsableCommand {
                 stats = try DatasetStats.of(path: path, name: name, shape: shape.shape, sampleSize: sample) { n in
                     progress?.show("stats: \(name): \(n) rows read")
                 }
-            } catch { progress?.done(); throw CLIError.exit("\(error)") }
+            } catch {
+                progress?.done()
+                throw CLIError.exit("\(error)")
+            }
             progress?.show("stats: \(name): Self-ROUGE over the sample…")
             var summary = DatasetSummary(&stats)
             if !measures.isEmpty {
@@ -51,7 +55,8 @@ struct Stats: AsyncParsableCommand {
             summaries.append(summary)
         }
         progress?.done()
-        let jsonText = StatsReport.json(summaries, sample: sample), markdown = StatsReport.markdown(summaries)
+        let jsonText = StatsReport.json(summaries, sample: sample)
+        let markdown = StatsReport.markdown(summaries)
         if let out {
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -67,13 +72,15 @@ struct Stats: AsyncParsableCommand {
 /// Where the model-based statistics come from.
 struct ModelOptions: ParsableArguments {
     @Option(help: "Dialogues measured by models (from the Self-ROUGE sample).") var modelSample = 100
-    @Option(help: "A /tokenize URL (llama.cpp's, or vLLM's with --tokenize-model) for exact token counts.") var tokenizeURL: String?
+    @Option(help: "A /tokenize URL (llama.cpp's, or vLLM's with --tokenize-model) for exact token counts.")
+    var tokenizeURL: String?
     @Option(help: "The model name vLLM's /tokenize needs.") var tokenizeModel: String?
     @Option(help: "An OpenAI-compatible base URL (…/v1) serving /embeddings.") var embeddingsURL: String?
     @Option(help: "The embeddings model name.") var embeddingsModel = "default"
     @Option(help: "An OpenAI-compatible base URL (…/v1) for the judge model.") var judgeURL: String?
     @Option(help: "The judge model name.") var judgeModel = "default"
-    @Option(help: "The judge's endpoint: chat or completion (rendered with --judge-template).") var judgeEndpoint: RoleConfig.Endpoint = .chat
+    @Option(help: "The judge's endpoint: chat or completion (rendered with --judge-template).") var judgeEndpoint:
+        RoleConfig.Endpoint = .chat
     @Option(help: "The judge's completion template.") var judgeTemplate = "human-assistant"
     @Option(help: "The environment variable holding the API key of these servers.") var apiKeyEnv: String?
 
@@ -81,9 +88,12 @@ struct ModelOptions: ParsableArguments {
         let key = apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
         var m = ModelMeasures()
         if let url = tokenizeURL {
-            m.tokenizer = ServerTokenCounter(url: url, style: tokenizeModel.map { .vllm(model: $0) } ?? .llamacpp, apiKey: key, timeout: 30)
+            m.tokenizer = ServerTokenCounter(
+                url: url, style: tokenizeModel.map { .vllm(model: $0) } ?? .llamacpp, apiKey: key, timeout: 30)
         }
-        if let url = embeddingsURL { m.embeddings = EmbeddingsClient(baseURL: url, model: embeddingsModel, apiKey: key) }
+        if let url = embeddingsURL {
+            m.embeddings = EmbeddingsClient(baseURL: url, model: embeddingsModel, apiKey: key)
+        }
         if let url = judgeURL {
             var backend = OpenAIConfig()
             backend.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
@@ -94,7 +104,9 @@ struct ModelOptions: ParsableArguments {
             role.template = judgeTemplate
             role.maxTokens = 8
             role.temperature = 0
-            m.judge = Judge(endpoint: ModelEndpoint(name: "judge", backend: OpenAIBackend(config: backend), settings: backend.common), role: role)
+            m.judge = Judge(
+                endpoint: ModelEndpoint(
+                    name: "judge", backend: OpenAIBackend(config: backend), settings: backend.common), role: role)
         }
         return m
     }
@@ -103,7 +115,8 @@ struct ModelOptions: ParsableArguments {
 extension RoleConfig.Endpoint: ExpressibleByArgument {}
 
 struct Convert: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Convert a dataset between the sharegpt, messages, ultrachat and baize shapes.")
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a dataset between the sharegpt, messages, ultrachat and baize shapes.")
     @Argument(help: "The input file.") var input: String
     @Option(help: "The output shape.") var to: DatasetShape
     @Option(help: "The input shape (auto: detected).") var from: InputShape = .auto
@@ -116,9 +129,13 @@ struct Convert: ParsableCommand {
             return [to.row(id: row.id, messages: row.messages)]
         }
         if droppedSystem > 0 {
-            FileHandle.standardError.write("parley: \(droppedSystem) system messages left out (the \(to.rawValue) shape has none)\n")
+            FileHandle.standardError.write(
+                "parley: \(droppedSystem) system messages left out (the \(to.rawValue) shape has none)\n")
         }
-        FileHandle.standardError.write("parley: \(written.rows) dialogues converted to \(to.rawValue)\(written.skipped > 0 ? ", \(written.skipped) rows skipped" : "")\n")
+        FileHandle.standardError.write(
+            "parley: \(written.rows) dialogues converted to "
+                + "\(to.rawValue)\(written.skipped > 0 ? ", \(written.skipped) rows skipped" : "")\n"
+        )
     }
 }
 
@@ -138,8 +155,9 @@ struct Export: ParsableCommand {
 
     func run() throws {
         guard format == "asker-sft" else { throw CLIError.exit("unknown --format \(format); known: asker-sft") }
-        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
-        catch { throw CLIError.exit("cannot create \(out): \(error.localizedDescription)") }
+        do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+            throw CLIError.exit("cannot create \(out): \(error.localizedDescription)")
+        }
         let masked = try DatasetFiles.rewrite(input, shape: from.shape, into: out + "/asker_messages.jsonl") { row in
             [AskerExport.maskedRow(id: row.id, messages: row.messages)]
         }
@@ -147,33 +165,47 @@ struct Export: ParsableCommand {
             let messages = AskerExport.swapped(row.messages, system: system, opening: opening)
             return messages.isEmpty ? [] : [DatasetShape.sharegpt.row(id: row.id, messages: messages)]
         }
-        FileHandle.standardError.write("parley: \(swapped.rows) swapped and \(masked.rows) masked dialogues in \(out)\n")
+        FileHandle.standardError.write(
+            "parley: \(swapped.rows) swapped and \(masked.rows) masked dialogues in \(out)\n")
     }
 }
 
 /// Streams a dataset file through a row transform into a file (or stdout).
 enum DatasetFiles {
-    static func rewrite(_ input: String, shape: DatasetShape?, into path: String?,
-                        _ transform: (DatasetRow) -> [[UInt8]]) throws -> (rows: Int, skipped: Int) {
+    static func rewrite(
+        _ input: String, shape: DatasetShape?, into path: String?,
+        _ transform: (DatasetRow) -> [[UInt8]]
+    ) throws -> (rows: Int, skipped: Int) {
         let reader: DatasetReader
         do { reader = try DatasetReader(path: input, shape: shape) } catch { throw CLIError.exit("\(error)") }
         let output: FileHandle
         if let path {
-            guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            guard FileManager.default.createFile(atPath: path, contents: nil),
+                let h = FileHandle(forWritingAtPath: path)
+            else {
                 throw CLIError.exit("cannot write \(path)")
             }
             output = h
         } else {
             output = .standardOutput
         }
-        var rows = 0, buffer: [UInt8] = []
+        var rows = 0
+        var buffer: [UInt8] = []
         while let row = reader.next() {
-            for line in transform(row) { buffer += line; rows += 1 }
-            if buffer.count > 1 << 20 { output.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+            for line in transform(row) {
+                buffer += line
+                rows += 1
+            }
+            if buffer.count > 1 << 20 {
+                output.write(Data(buffer))
+                buffer.removeAll(keepingCapacity: true)
+            }
         }
         output.write(Data(buffer))
         if path != nil { try? output.close() }
-        if reader.shape == nil && reader.rowsRead > 0 { throw CLIError.exit("\(input): no row is a dialogue in a known shape") }
+        if reader.shape == nil && reader.rowsRead > 0 {
+            throw CLIError.exit("\(input): no row is a dialogue in a known shape")
+        }
         return (rows, reader.skipped)
     }
 }

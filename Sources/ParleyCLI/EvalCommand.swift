@@ -20,7 +20,8 @@ struct EvalRun: AsyncParsableCommand {
             """)
     @OptionGroup var options: ConfigOptions
     @Option(help: "The question set (JSONL); overrides the config's \"seeds\".") var questions: String?
-    @Option(parsing: .upToNextOption, help: "Answered sessions to judge, without generating: one file, or two to compare.")
+    @Option(
+        parsing: .upToNextOption, help: "Answered sessions to judge, without generating: one file, or two to compare.")
     var answers: [String] = []
     @Option(help: "Run directory; overrides the config's output.dir.") var out: String?
     @Flag(help: "Discard an existing run in the output directory and start over.") var fresh = false
@@ -35,23 +36,31 @@ struct EvalRun: AsyncParsableCommand {
         let seeds: SeedInput
         switch answers.count {
         case 0:
-            guard let path = questions ?? config.seeds else { throw CLIError.exit("no questions: give --questions FILE or \"seeds\" in the config") }
+            guard let path = questions ?? config.seeds else {
+                throw CLIError.exit("no questions: give --questions FILE or \"seeds\" in the config")
+            }
             guard FileManager.default.isReadableFile(atPath: path) else { throw CLIError.exit("cannot read \(path)") }
             seeds = .file(path)
         case 1:
-            guard FileManager.default.isReadableFile(atPath: answers[0]) else { throw CLIError.exit("cannot read \(answers[0])") }
+            guard FileManager.default.isReadableFile(atPath: answers[0]) else {
+                throw CLIError.exit("cannot read \(answers[0])")
+            }
             seeds = .file(answers[0])
         default:
             seeds = .lines(try Self.pairs(answers[0], answers[1]))
         }
-        let summary = try await RunCommand.execute(config, seeds: seeds, configPath: options.config, fresh: fresh, quiet: quiet)
+        let summary = try await RunCommand.execute(
+            config, seeds: seeds, configPath: options.config, fresh: fresh, quiet: quiet)
         let report: EvalReport
         do { report = try EvalReport.load(runs: [config.output.dir]) } catch { throw CLIError.exit("\(error)") }
         try EvalReportCommand.write(report, into: config.output.dir)
         let s = summary.stats
-        FileHandle.standardError.write("\n" + report.markdown + "\nparley: \(s.finished) sessions evaluated, \(s.judgedTurns) turns judged, "
-            + "\(s.unscoredTurns) unscored, \(s.failed) failed; report in \(config.output.dir)/report.html\n")
-        if s.failed > 0 && s.finished == 0 { throw CLIError.exit("every session failed; see \(config.output.dir)/failures.jsonl") }
+        FileHandle.standardError.write(
+            "\n" + report.markdown + "\nparley: \(s.finished) sessions evaluated, \(s.judgedTurns) turns judged, "
+                + "\(s.unscoredTurns) unscored, \(s.failed) failed; report in \(config.output.dir)/report.html\n")
+        if s.failed > 0 && s.finished == 0 {
+            throw CLIError.exit("every session failed; see \(config.output.dir)/failures.jsonl")
+        }
     }
 
     /// Sessions of two answer files matched by id: `{"id", "category", "reference", "a": row, "b": row}`.
@@ -70,16 +79,23 @@ struct EvalRun: AsyncParsableCommand {
             return out
         }
         let second = Dictionary(try rows(b).map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
-        var lines: [String] = [], unmatched = 0
+        var lines: [String] = []
+        var unmatched = 0
         for (id, rowA) in try rows(a) {
-            guard let rowB = second[id] else { unmatched += 1; continue }
+            guard let rowB = second[id] else {
+                unmatched += 1
+                continue
+            }
             let meta = rowA["meta"]?.objectValue ?? [:]
             var session: [String: JSONValue] = ["id": .string(id), "a": .object(rowA), "b": .object(rowB)]
             session["category"] = rowA["category"] ?? meta["category"]
             session["reference"] = rowA["reference"] ?? meta["reference"]
             lines.append(JSONValue.object(session).canonicalText)
         }
-        if unmatched > 0 { FileHandle.standardError.write("parley: \(unmatched) sessions of \(a) have no match in \(b) and are left out\n") }
+        if unmatched > 0 {
+            FileHandle.standardError.write(
+                "parley: \(unmatched) sessions of \(a) have no match in \(b) and are left out\n")
+        }
         guard !lines.isEmpty else { throw CLIError.exit("\(a) and \(b) have no session id in common") }
         return lines
     }
@@ -87,7 +103,8 @@ struct EvalRun: AsyncParsableCommand {
 
 struct EvalReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "report", abstract: "Compare evaluation runs: scores per turn, per category and overall, or pairwise verdicts.")
+        commandName: "report",
+        abstract: "Compare evaluation runs: scores per turn, per category and overall, or pairwise verdicts.")
     @Argument(help: "Evaluation run directories.") var runs: [String]
     @Flag(help: "Print JSON instead of Markdown.") var json = false
     @Option(help: "Also write report.json, report.md and report.html into this directory.") var out: String?

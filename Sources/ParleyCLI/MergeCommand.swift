@@ -20,7 +20,8 @@ struct Merge: ParsableCommand {
         do { summary = try RunMerge.merge(dirs, into: out) } catch { throw CLIError.exit("\(error)") }
         print(summary.json)
         let s = summary.stats
-        FileHandle.standardError.write("parley: \(dirs.count) shards merged into \(out): \(s.finished) dialogues "
-            + "(\(s.turns) turns), \(s.filtered) filtered, \(s.failed) failed\n")
+        FileHandle.standardError.write(
+            "parley: \(dirs.count) shards merged into \(out): \(s.finished) dialogues "
+                + "(\(s.turns) turns), \(s.filtered) filtered, \(s.failed) failed\n")
     }
 }

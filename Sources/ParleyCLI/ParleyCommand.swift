@@ -15,11 +15,16 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "The run's JSON config file.")
     var config: String
 
-    @Option(name: .customLong("set"), help: ArgumentHelp("Override a config field, e.g. --set run.concurrency=8 (repeatable).", valueName: "PATH=VALUE"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp(
+            "Override a config field, e.g. --set run.concurrency=8 (repeatable).", valueName: "PATH=VALUE"))
     var overrides: [String] = []
 
-    @Option(help: ArgumentHelp("Run shard K of N of the seeds (sets run.shard); merge the shards with `parley merge`.",
-                               valueName: "K/N"))
+    @Option(
+        help: ArgumentHelp(
+            "Run shard K of N of the seeds (sets run.shard); merge the shards with `parley merge`.",
+            valueName: "K/N"))
     var shard: String?
 
     /// The config with `--set` applied; `defaults` are set first (a command's own, e.g. the recipe).
@@ -40,7 +45,8 @@ struct ConfigOptions: ParsableArguments {
             throw error
         } catch let error as ConfigError {
             let n = error.issues.count
-            throw CLIError("\(config): \(n) error\(n == 1 ? "" : "s")\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
+            throw CLIError(
+                "\(config): \(n) error\(n == 1 ? "" : "s")\n" + error.issues.map { "  \($0)" }.joined(separator: "\n"))
         } catch {
             throw CLIError("\(config): not valid JSON: \(Config.describe(error))")
         }
@@ -48,12 +54,16 @@ struct ConfigOptions: ParsableArguments {
 }
 
 struct Validate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check a config file and report every problem with its path.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check a config file and report every problem with its path.")
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
         let config = try CLIError.report { try options.load() }
-        print("\(options.config): ok (recipe \(config.recipe), roles \(config.roles.keys.sorted().joined(separator: ", ")))")
+        print(
+            "\(options.config): ok (recipe \(config.recipe), roles "
+                + "\(config.roles.keys.sorted().joined(separator: ", ")))"
+        )
     }
 }
 
@@ -76,10 +86,13 @@ struct Synth: AsyncParsableCommand {
         guard FileManager.default.isReadableFile(atPath: seedsPath) else {
             throw CLIError.exit("cannot read seeds file \(seedsPath)")
         }
-        let summary = try await RunCommand.execute(config, seeds: .file(seedsPath), configPath: options.config, fresh: fresh, quiet: quiet)
+        let summary = try await RunCommand.execute(
+            config, seeds: .file(seedsPath), configPath: options.config, fresh: fresh, quiet: quiet)
         let s = summary.stats
         FileHandle.standardError.write(
-            "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) filtered, \(s.failed) failed\n")
+            "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) "
+                + "filtered, \(s.failed) failed\n"
+        )
         if s.failed > 0 && s.finished == 0 {
             throw CLIError.exit("every dialogue failed; see \(summary.outputDir)/failures.jsonl")
         }
@@ -92,7 +105,9 @@ enum RunCommand {
     /// The exit status of a run the budget stopped (resumable with a larger budget).
     static let budgetExitCode: Int32 = 3
 
-    static func execute(_ config: Config, seeds: SeedInput, configPath: String, fresh: Bool, quiet: Bool) async throws -> RunSummary {
+    static func execute(_ config: Config, seeds: SeedInput, configPath: String, fresh: Bool, quiet: Bool) async throws
+        -> RunSummary
+    {
         let engine: Engine
         do { engine = try Engine(config: config) } catch {
             throw CLIError.exit("\(configPath): \(error)")
@@ -110,13 +125,17 @@ enum RunCommand {
         withExtendedLifetime(signals) {}
         print(summary.json)
         if summary.interrupted {
-            FileHandle.standardError.write("parley: interrupted; run the same command again to resume (\(summary.stats.ended)/\(summary.seeds) done)\n")
+            FileHandle.standardError.write(
+                "parley: interrupted; run the same command again to resume (\(summary.stats.ended)/\(summary.seeds) "
+                    + "done)\n"
+            )
             throw ExitCode(130)
         }
         if summary.stopped == "budget" {
             let done = "\(summary.stats.ended)/\(summary.seeds) done"
-            FileHandle.standardError.write("parley: the budget is spent (\(done)); "
-                + "raise run.budget and run the same command again to continue\n")
+            FileHandle.standardError.write(
+                "parley: the budget is spent (\(done)); "
+                    + "raise run.budget and run the same command again to continue\n")
             throw ExitCode(budgetExitCode)
         }
         return summary

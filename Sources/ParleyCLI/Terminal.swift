@@ -30,7 +30,13 @@ final class LockedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     /// Sets the flag; true if it was not set before.
-    func set() -> Bool { lock.lock(); defer { lock.unlock() }; let was = value; value = true; return !was }
+    func set() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let was = value
+        value = true
+        return !was
+    }
 }
 
 /// A live progress line on a terminal, plain periodic lines otherwise.
@@ -44,7 +50,8 @@ final class ProgressReporter: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: UInt64((tty ? 0.5 : interval) * 1e9))
                 if Task.isCancelled { break }
-                let line = ProgressReporter.line(runner.progress, elapsed: ContinuousClock.now - start)
+                let line =
+                    ProgressReporter.line(runner.progress, elapsed: ContinuousClock.now - start)
                     + ProgressReporter.serving(ServingReport(runner.engine), progress: runner.progress)
                 FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
             }
@@ -59,8 +66,9 @@ final class ProgressReporter: Sendable {
         let doneNow = p.ended - p.resumedEnded
         let remaining = max(0, p.totalSeeds - p.ended)
         let eta = doneNow > 0 ? format(Double(remaining) * secs / Double(doneNow)) : "?"
-        return String(format: "%d/%d dialogues · %d running · %.1f turns/s · %.0f tok/s · %d failed · ETA %@",
-                      p.ended, p.totalSeeds, p.inFlight, Double(p.messages) / 2 / secs, Double(p.tokens) / secs, p.failed, eta)
+        return String(
+            format: "%d/%d dialogues · %d running · %.1f turns/s · %.0f tok/s · %d failed · ETA %@",
+            p.ended, p.totalSeeds, p.inFlight, Double(p.messages) / 2 / secs, Double(p.tokens) / secs, p.failed, eta)
     }
 
     /// ` · cache 62% · limit 12 · $0.41 of $5 (→ $3.20)`: the share of prompt tokens the

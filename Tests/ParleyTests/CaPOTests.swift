@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// CaPO: which turns are selected, the exact prompts of each strategy, pairs in TRL's
@@ -16,12 +17,18 @@ final class CaPOTests: XCTestCase {
         }
     }
 
-    let dialogue = #"{"id": "d1", "messages": [{"role": "user", "content": "Recommend a novel about Mars."}, {"role": "assistant", "content": "Try The Martian by Andy Weir."}, {"role": "user", "content": "What is the capital of Peru?"}, {"role": "assistant", "content": "Lima."}, {"role": "user", "content": "Is it long?"}, {"role": "assistant", "content": "About 380 pages."}]}"#
+    let dialogue =
+        #"{"id": "d1", "messages": [{"role": "user", "content": "Recommend a novel about Mars."}, {"role": "#
+        + #""assistant", "content": "Try The Martian by Andy Weir."}, {"role": "user", "content": "What is the "#
+        + #"capital of Peru?"}, {"role": "assistant", "content": "Lima."}, {"role": "user", "content": "Is it "#
+        + #"long?"}, {"role": "assistant", "content": "About 380 pages."}]}"#
 
     func config(_ capo: String = "{}", judge: Bool = false) throws -> Config {
-        try Config.parse("""
+        let judgeRole = judge ? #", "judge": {"backend": "m", "max_tokens": 8}"# : ""
+        return try Config.parse(
+            """
             {"recipe": "capo", "backends": {"m": {"type": "scripted", "max_retries": 0}},
-             "roles": {"assistant": {"backend": "m", "system_prompt": "Be brief.", "max_tokens": 64}\(judge ? #", "judge": {"backend": "m", "max_tokens": 8}"# : "")},
+             "roles": {"assistant": {"backend": "m", "system_prompt": "Be brief.", "max_tokens": 64}\(judgeRole)},
              "capo": \(capo)}
             """)
     }
@@ -38,17 +45,23 @@ final class CaPOTests: XCTestCase {
 
         let prompts = model.prompts.withLock { $0 }
         let guess = CaPOPrompts().guess.replacingOccurrences(of: "{message}", with: "Is it long?")
-        XCTAssertEqual(Set(prompts.map { "\($0)" }), Set([
-            // neglect: the turn alone
-            PromptInput.chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, "Is it long?")]),
-            // hallucination: the guess, then an answer to it
-            .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, guess)]),
-            .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, "Is Lima a long city?")]),
-            // misunderstanding: an earlier exchange that is not the previous one, as the referent
-            .chat([ChatMessage(.system, "Be brief. " + CaPOPrompts().misunderstanding),
-                   ChatMessage(.user, "Recommend a novel about Mars."), ChatMessage(.assistant, "Try The Martian by Andy Weir."),
-                   ChatMessage(.user, "Is it long?")]),
-        ].map { "\($0)" }))
+        XCTAssertEqual(
+            Set(prompts.map { "\($0)" }),
+            Set(
+                [
+                    // neglect: the turn alone
+                    PromptInput.chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, "Is it long?")]),
+                    // hallucination: the guess, then an answer to it
+                    .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, guess)]),
+                    .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, "Is Lima a long city?")]),
+                    // misunderstanding: an earlier exchange that is not the previous one, as the referent
+                    .chat([
+                        ChatMessage(.system, "Be brief. " + CaPOPrompts().misunderstanding),
+                        ChatMessage(.user, "Recommend a novel about Mars."),
+                        ChatMessage(.assistant, "Try The Martian by Andy Weir."),
+                        ChatMessage(.user, "Is it long?"),
+                    ]),
+                ].map { "\($0)" }))
 
         let pairs = try readJSONL(out + "/pairs.jsonl")
         XCTAssertEqual(pairs.map { $0["strategy"] as? String }, ["neglect", "hallucination", "misunderstanding"])
@@ -68,22 +81,29 @@ final class CaPOTests: XCTestCase {
 
     func testNearIdenticalRejectionsAreDroppedAndRecorded() async throws {
         let copycat = Model { _ in "About 380 pages." }
-        let (summary, out) = try await runSynth(try config(#"{"strategies": ["neglect"]}"#), seeds: [dialogue], backends: ["m": copycat])
+        let (summary, out) = try await runSynth(
+            try config(#"{"strategies": ["neglect"]}"#), seeds: [dialogue], backends: ["m": copycat])
         XCTAssertEqual(summary.stats.records, ["select": 1, "pair": 1, "pair_dropped": 1])
         XCTAssertEqual(try readJSONL(out + "/pairs.jsonl").count, 0)
-        let capo = try XCTUnwrap(((try readJSONL(out + "/dialogues.jsonl").first)?["meta"] as? [String: Any])?["capo"] as? [[String: Any]])
+        let capo = try XCTUnwrap(
+            ((try readJSONL(out + "/dialogues.jsonl").first)?["meta"] as? [String: Any])?["capo"] as? [[String: Any]])
         XCTAssertEqual(capo.last?["dropped"] as? String, "near-identical to the chosen answer (ROUGE-L 1.0)")
     }
 
     func testTheJudgeConfirmsOrRejectsSelections() async throws {
         let judge = Model { r in r.role == "judge" ? "Yes, it can." : "Something else." }
-        let (summary, _) = try await runSynth(try config(#"{"confirm_with_judge": true}"#, judge: true), seeds: [dialogue], backends: ["m": judge])
+        let (summary, _) = try await runSynth(
+            try config(#"{"confirm_with_judge": true}"#, judge: true), seeds: [dialogue], backends: ["m": judge])
         XCTAssertEqual(summary.stats.records, ["select": 1, "select_rejected": 1], "understandable alone: no pairs")
     }
 
     func testOnlyContextDependentFollowUpsAreCandidates() {
-        let m = [Message(.user, "Recommend a novel."), Message(.assistant, "Dune."), Message(.user, "Why?"), Message(.assistant, "It is good."),
-                 Message(.user, "Explain photosynthesis in plants for a student."), Message(.assistant, "…"), Message(.user, "And then?")]
+        let m = [
+            Message(.user, "Recommend a novel."), Message(.assistant, "Dune."), Message(.user, "Why?"),
+            Message(.assistant, "It is good."),
+            Message(.user, "Explain photosynthesis in plants for a student."), Message(.assistant, "…"),
+            Message(.user, "And then?"),
+        ]
         XCTAssertEqual(CaPORecipe.candidates(m).map(\.turn), [2], "the last turn has no reply")
     }
 }

@@ -1,9 +1,13 @@
 import XCTest
+
 @testable import Parley
 
 final class ConfigTests: XCTestCase {
     func issues(_ text: String) -> [String] {
-        do { _ = try Config.parse(text); return [] } catch { return error.issues.map(\.description) }
+        do {
+            _ = try Config.parse(text)
+            return []
+        } catch { return error.issues.map(\.description) }
     }
 
     let valid = """
@@ -22,7 +26,8 @@ final class ConfigTests: XCTestCase {
     }
 
     func testWrongTypeIsNamedWithItsPath() {
-        let text = valid.replacingOccurrences(of: #""endpoint": "completion"}"#, with: #""endpoint": "completion", "max_tokens": "ten"}"#)
+        let text = valid.replacingOccurrences(
+            of: #""endpoint": "completion"}"#, with: #""endpoint": "completion", "max_tokens": "ten"}"#)
         XCTAssertEqual(issues(text), [#"roles.asker.max_tokens: expected a positive integer, got "ten""#])
     }
 
@@ -32,21 +37,24 @@ final class ConfigTests: XCTestCase {
     }
 
     func testEveryProblemIsReported() {
-        let found = issues("""
+        let found = issues(
+            """
             {"backends": {"b": {"type": "openai", "base_url": "ftp://x"}},
              "roles": {"asker": {"backend": "c", "mode": "trained", "temperature": -1}},
              "turns": {"max": [5, 2]}, "extra": 1}
             """)
-        XCTAssertEqual(Set(found), [
-            #"backends.b.base_url: expected an http(s) URL, got "ftp://x""#,
-            "backends.b.model: missing: the model name the server expects",
-            #"roles.asker.backend: no backend named "c" (did you mean "b"?)"#,
-            #"roles.asker.mode: "trained" continues a transcript and needs "endpoint": "completion""#,
-            "roles.asker.temperature: expected a number in 0…5, got -1",
-            "turns.max: expected an integer ≥ 1 or a range [low, high], got an array",
-            "extra: unknown key",
-            "roles.assistant: missing: the parrot recipe needs roles asker and assistant",
-        ])
+        XCTAssertEqual(
+            Set(found),
+            [
+                #"backends.b.base_url: expected an http(s) URL, got "ftp://x""#,
+                "backends.b.model: missing: the model name the server expects",
+                #"roles.asker.backend: no backend named "c" (did you mean "b"?)"#,
+                #"roles.asker.mode: "trained" continues a transcript and needs "endpoint": "completion""#,
+                "roles.asker.temperature: expected a number in 0…5, got -1",
+                "turns.max: expected an integer ≥ 1 or a range [low, high], got an array",
+                "extra: unknown key",
+                "roles.assistant: missing: the parrot recipe needs roles asker and assistant",
+            ])
     }
 
     func testMalformedJSON() {
@@ -57,15 +65,19 @@ final class ConfigTests: XCTestCase {
 
     func testFingerprintIgnoresOperationalSettings() throws {
         let a = try Config.parse(valid)
-        let b = try Config.parse(valid.replacingOccurrences(of: "8080", with: "9090")
-            .replacingOccurrences(of: #""model": "m""#, with: #""model": "m", "max_concurrency": 2"#))
-        let c = try Config.parse(valid.replacingOccurrences(of: #""backend": "local"}}"#, with: #""backend": "local", "max_tokens": 99}}"#))
+        let b = try Config.parse(
+            valid.replacingOccurrences(of: "8080", with: "9090")
+                .replacingOccurrences(of: #""model": "m""#, with: #""model": "m", "max_concurrency": 2"#))
+        let c = try Config.parse(
+            valid.replacingOccurrences(of: #""backend": "local"}}"#, with: #""backend": "local", "max_tokens": 99}}"#))
         XCTAssertEqual(a.fingerprint, b.fingerprint)
         XCTAssertNotEqual(a.fingerprint, c.fingerprint)
     }
 
     func testShippedExampleConfigsValidate() throws {
-        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/configs").standardized
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../examples/configs"
+        ).standardized
         let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".json") }
         XCTAssertGreaterThanOrEqual(files.count, 3)
         for f in files {
@@ -95,7 +107,9 @@ final class SeedTests: XCTestCase {
         XCTAssertThrowsError(try Seed.parse(line: #"{"question": "#, number: 7)) {
             XCTAssertTrue("\($0)".hasPrefix("seeds line 7: not valid JSON: "), "\($0)")
         }
-        XCTAssertThrowsError(try Seed.parse(line: #"{"question": 3}"#, number: 2)) { XCTAssertEqual("\($0)", "seeds line 2: question: expected a string, got 3") }
+        XCTAssertThrowsError(try Seed.parse(line: #"{"question": 3}"#, number: 2)) {
+            XCTAssertEqual("\($0)", "seeds line 2: question: expected a string, got 3")
+        }
         XCTAssertThrowsError(try Seed.parse(line: #"["q"]"#, number: 1))
         XCTAssertThrowsError(try Seed.parse(line: #"{"answer": "a"}"#, number: 1))
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 final class ContextWindowTests: XCTestCase {
@@ -11,15 +12,19 @@ final class ContextWindowTests: XCTestCase {
 
     func testPinsFirstExchangeWhenAsked() {
         let w = ContextWindow(budget: 100, keepFirstExchange: true)
-        let kept = w.select(fixed: 10, costs: [10, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])
+        let kept = w.select(
+            fixed: 10, costs: [10, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])
         XCTAssertEqual(kept?.indices(count: 6), [0, 1, 4, 5])
         // Without room for the pin, the newest exchange alone.
-        XCTAssertEqual(ContextWindow(budget: 50, keepFirstExchange: true)
-            .select(fixed: 10, costs: [30, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])?.indices(count: 6), [4, 5])
+        let pinless = ContextWindow(budget: 50, keepFirstExchange: true)
+            .select(
+                fixed: 10, costs: [30, 10, 40, 40, 20, 20], exchangeStarts: [true, false, true, false, true, false])
+        XCTAssertEqual(pinless?.indices(count: 6), [4, 5])
     }
 
     func testExhaustedWhenNewestExchangeCannotFit() {
-        XCTAssertNil(ContextWindow(budget: 50).select(fixed: 10, costs: [5, 5, 41], exchangeStarts: [true, false, true]))
+        XCTAssertNil(
+            ContextWindow(budget: 50).select(fixed: 10, costs: [5, 5, 41], exchangeStarts: [true, false, true]))
         XCTAssertNil(ContextWindow(budget: 5).select(fixed: 10, costs: [], exchangeStarts: []))
     }
 
@@ -41,11 +46,15 @@ final class ContextWindowTests: XCTestCase {
             var messages: [Message] = []
             for i in 0..<(Int.random(in: 0...12, using: &rng) * 2 + 1) {
                 let words = Int.random(in: 1...60, using: &rng)
-                messages.append(Message(i % 2 == 0 ? .user : .assistant, (0..<words).map { _ in "w\(rng.next() % 1000)" }.joined(separator: " ")))
+                messages.append(
+                    Message(
+                        i % 2 == 0 ? .user : .assistant,
+                        (0..<words).map { _ in "w\(rng.next() % 1000)" }.joined(separator: " ")))
             }
             let view = View.of(messages, for: role, writing: .assistant, topic: nil)
             let counts = messages.map { counter.count($0.content) }
-            let outcome = try await builder.build(view, contentCounts: counts, exchangeStarts: messages.map { $0.speaker == .user })
+            let outcome = try await builder.build(
+                view, contentCounts: counts, exchangeStarts: messages.map { $0.speaker == .user })
             switch outcome {
             case .ready(let prompt, _, let kept, _):
                 let tokens: Int

@@ -1,23 +1,32 @@
 import XCTest
+
 @testable import Parley
 
 /// Dataset shapes, statistics on hand-computed fixtures, reports and exports.
 final class DatasetStatsTests: XCTestCase {
     let dialogues: [[Message]] = [
-        [Message(.system, "Be brief."), Message(.user, "What is a tide?"), Message(.assistant, "A rise of the sea."),
-         Message(.user, "Why?"), Message(.assistant, "The moon pulls it.")],
+        [
+            Message(.system, "Be brief."), Message(.user, "What is a tide?"), Message(.assistant, "A rise of the sea."),
+            Message(.user, "Why?"), Message(.assistant, "The moon pulls it."),
+        ],
         [Message(.user, "Name three rivers."), Message(.assistant, "Nile, Amazon, Yangtze.")],
-        [Message(.user, "How do bees make honey?"), Message(.assistant, "From nectar."),
-         Message(.user, "Recommend a pasta recipe for dinner tonight."), Message(.assistant, "Try carbonara."),
-         Message(.user, "What about a vegetarian one?"), Message(.assistant, "Pasta primavera.")],
+        [
+            Message(.user, "How do bees make honey?"), Message(.assistant, "From nectar."),
+            Message(.user, "Recommend a pasta recipe for dinner tonight."), Message(.assistant, "Try carbonara."),
+            Message(.user, "What about a vegetarian one?"), Message(.assistant, "Pasta primavera."),
+        ],
     ]
 
     func testHistogramMedianAndNearestRankPercentile() {
         var h = Histogram()
         for v in [1, 2, 2, 3, 10] { h.add(v) }
-        XCTAssertEqual(h.mean, 3.6); XCTAssertEqual(h.median, 2); XCTAssertEqual(h.percentile(0.9), 10)
+        XCTAssertEqual(h.mean, 3.6)
+        XCTAssertEqual(h.median, 2)
+        XCTAssertEqual(h.percentile(0.9), 10)
         h.add(4)  // 1 2 2 3 4 10: median (2 + 3) / 2; p90 rank ⌈5.4⌉ = 6 → 10
-        XCTAssertEqual(h.median, 2.5); XCTAssertEqual(h.percentile(0.9), 10); XCTAssertEqual(h.percentile(0.5), 2)
+        XCTAssertEqual(h.median, 2.5)
+        XCTAssertEqual(h.percentile(0.9), 10)
+        XCTAssertEqual(h.percentile(0.5), 2)
         XCTAssertEqual(h.binned([0, 3, 5]), [3, 2, 1])
     }
 
@@ -27,13 +36,17 @@ final class DatasetStatsTests: XCTestCase {
         let s = DatasetSummary(&stats)
         XCTAssertEqual(s.dialogues, 3)
         XCTAssertEqual(s.turnHistogram, [2: 1, 1: 1, 3: 1])
-        XCTAssertEqual(s.turns.mean, 2); XCTAssertEqual(s.turns.median, 2); XCTAssertEqual(s.turns.p90, 3)
+        XCTAssertEqual(s.turns.mean, 2)
+        XCTAssertEqual(s.turns.median, 2)
+        XCTAssertEqual(s.turns.p90, 3)
         // User turns: 4, 1, 3, 5, 7, 5 words → mean 25/6, sorted 1 3 4 5 5 7: median 4.5, p90 7.
         XCTAssertEqual(s.userWords.mean, 25.0 / 6, accuracy: 1e-12)
-        XCTAssertEqual(s.userWords.median, 4.5); XCTAssertEqual(s.userWords.p90, 7)
+        XCTAssertEqual(s.userWords.median, 4.5)
+        XCTAssertEqual(s.userWords.p90, 7)
         // Assistant turns: 5, 4, 3, 2, 2, 2 → mean 3; dialogues (system left out): 14, 6, 23.
         XCTAssertEqual(s.assistantWords.mean, 3)
-        XCTAssertEqual(s.dialogueWords.mean, 43.0 / 3, accuracy: 1e-12); XCTAssertEqual(s.dialogueWords.median, 14)
+        XCTAssertEqual(s.dialogueWords.mean, 43.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(s.dialogueWords.median, 14)
         // Follow-ups: "Why?" (short), "Recommend a pasta…" (self-contained, new topic), "What about…" (opener).
         XCTAssertEqual(s.contextDependentPerDialogue, 2.0 / 3, accuracy: 1e-12)
         XCTAssertEqual(s.contextDependentShare, 2.0 / 3, accuracy: 1e-12)
@@ -42,7 +55,8 @@ final class DatasetStatsTests: XCTestCase {
         XCTAssertEqual(s.distinct1, 22.0 / 25, accuracy: 1e-12)
         // distinct-2: 25 − 6 turns = 19 bigrams, all different.
         XCTAssertEqual(s.distinct2, 1)
-        XCTAssertEqual(s.selfRougeQuestions, 3); XCTAssertEqual(s.selfRougePairs, 3)
+        XCTAssertEqual(s.selfRougeQuestions, 3)
+        XCTAssertEqual(s.selfRougePairs, 3)
         // First questions: "what is a tide" / "name three rivers" / "how do bees make honey": no common word.
         XCTAssertEqual(s.selfRouge, 0)
     }
@@ -57,31 +71,50 @@ final class DatasetStatsTests: XCTestCase {
             var read: [[Message]] = []
             while let row = reader.next() { read.append(row.messages) }
             XCTAssertEqual(reader.shape, shape)
-            let expected = shape == .ultrachat || shape == .baize ? dialogues.map { $0.filter { $0.speaker != .system } } : dialogues
+            let expected =
+                shape == .ultrachat || shape == .baize
+                ? dialogues.map { $0.filter { $0.speaker != .system } } : dialogues
             XCTAssertEqual(read, expected, "\(shape)")
         }
     }
 
     func testBaizeTranscriptsAndJSONArrays() throws {
         let path = tempDir() + "/baize.json"
-        let text = #"[{"topic": "t", "input": "The conversation between human and AI assistant.\n[|Human|] Hi there\n[|AI|] Hello!\n[|Human|] Bye\n[|AI|] See you.\n[|Human|] "}, 7, {"input": "no markers"}]"#
+        let text =
+            #"[{"topic": "t", "input": "The conversation between human and AI assistant.\n[|Human|] Hi there\n[|AI|] "#
+            + #"Hello!\n[|Human|] Bye\n[|AI|] See you.\n[|Human|] "}, 7, {"input": "no markers"}]"#
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         let reader = try DatasetReader(path: path)
-        XCTAssertEqual(reader.next()?.messages, [Message(.user, "Hi there"), Message(.assistant, "Hello!"), Message(.user, "Bye"), Message(.assistant, "See you.")])
+        XCTAssertEqual(
+            reader.next()?.messages,
+            [
+                Message(.user, "Hi there"), Message(.assistant, "Hello!"), Message(.user, "Bye"),
+                Message(.assistant, "See you."),
+            ])
         XCTAssertNil(reader.next())
         XCTAssertEqual(reader.skipped, 2)
     }
 
     func testAskerExport() {
         let swapped = AskerExport.swapped(dialogues[0], system: "S", opening: "Go.")
-        XCTAssertEqual(swapped, [Message(.system, "S"), Message(.user, "Go."), Message(.assistant, "What is a tide?"),
-                                 Message(.user, "A rise of the sea."), Message(.assistant, "Why?")])
+        XCTAssertEqual(
+            swapped,
+            [
+                Message(.system, "S"), Message(.user, "Go."), Message(.assistant, "What is a tide?"),
+                Message(.user, "A rise of the sea."), Message(.assistant, "Why?"),
+            ])
         let row = String(decoding: AskerExport.maskedRow(id: "x", messages: dialogues[1]), as: UTF8.self)
-        XCTAssertEqual(row, #"{"id":"x","messages":[{"role":"user","content":"Name three rivers.","training":true},{"role":"assistant","content":"Nile, Amazon, Yangtze.","training":false}]}"# + "\n")
+        XCTAssertEqual(
+            row,
+            #"{"id":"x","messages":[{"role":"user","content":"Name three "#
+                + #"rivers.","training":true},{"role":"assistant","content":"Nile, Amazon, "#
+                + #"Yangtze.","training":false}]}"#
+                + "\n")
     }
 
     func testReportsShowEveryDataset() throws {
-        var a = DatasetStats(name: "A <ours>", path: "a"), b = DatasetStats(name: "B", path: "b")
+        var a = DatasetStats(name: "A <ours>", path: "a")
+        var b = DatasetStats(name: "B", path: "b")
         for d in dialogues { a.add(d) }
         b.add(dialogues[1])
         let sets = [DatasetSummary(&a), DatasetSummary(&b)]

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// `recipe: "eval"`: the verdict parser on realistic judge outputs, the exact judge
@@ -9,10 +10,10 @@ final class EvalTests: XCTestCase {
             ("The answer is correct and complete. Rating: [[9]]", 9),
             ("Mostly right, one slip in the arithmetic. [[6.5]]", 6.5),
             ("Rating: [[ 7 ]]", 7),
-            ("[[8]] ... so, to repeat, [[8]]", 8),          // the same value twice is one verdict
-            ("Somewhere between [[6]] and [[8]].", nil),       // several different values
-            ("I would give it 8/10.", nil),                    // not in the required form
-            ("Rating: [[11]]", nil), ("Rating: [[0]]", nil),   // out of range
+            ("[[8]] ... so, to repeat, [[8]]", 8),  // the same value twice is one verdict
+            ("Somewhere between [[6]] and [[8]].", nil),  // several different values
+            ("I would give it 8/10.", nil),  // not in the required form
+            ("Rating: [[11]]", nil), ("Rating: [[0]]", nil),  // out of range
             ("Rating: [[-3]]", nil), ("Rating: [[7/10]]", nil), ("Rating: [[.5]]", nil), ("[[seven]]", nil),
             ("I'm sorry, but I can't evaluate this conversation.", nil),  // a refusal
             ("", nil), ("Rating: [[10]]", 10), ("[[1]]", 1), ("Rating: [[7]", nil),
@@ -41,19 +42,23 @@ final class EvalTests: XCTestCase {
             let body = m.last!.content
             judgePrompts.withLock { $0.append(body) }
             if body.contains("JUDGE DOWN") { throw BackendError("HTTP 500: judge down", retryable: false) }
-            return GenerationResult(text: verdict(body), finishReason: "stop", promptTokens: 10, completionTokens: 3, model: "judge-model")
+            return GenerationResult(
+                text: verdict(body), finishReason: "stop", promptTokens: 10, completionTokens: 3, model: "judge-model")
         }
     }
 
     func config(_ extra: String = "") throws -> Config {
-        try Config.parse("""
+        try Config.parse(
+            """
             {"recipe": "eval", "backends": {"m": {"type": "scripted", "max_retries": 0}},
              "roles": {"candidate": {"backend": "m", "max_tokens": 32}, "judge": {"backend": "m", "max_tokens": 32}},
              "run": {"seed": 3}\(extra)}
             """)
     }
 
-    let session = #"{"id": "s1", "category": "math", "turns": ["What is 2+2?", "And times 3?", "Minus 1?"], "reference": ["4", "12", "11"]}"#
+    let session =
+        #"{"id": "s1", "category": "math", "turns": ["What is 2+2?", "And times 3?", "Minus 1?"], "reference": ["4", "#
+        + #""12", "11"]}"#
 
     func testJudgePromptsPerTurnAndReferences() async throws {
         let models = Models { _ in "Fine. [[7]]" }
@@ -63,8 +68,11 @@ final class EvalTests: XCTestCase {
         let prompts = models.judgePrompts.withLock { $0 }
         XCTAssertEqual(prompts.count, 3)
         let third = try XCTUnwrap(prompts.first { $0.contains("turn 3 of 3") })
-        let instruction = EvalPrompts().single.replacingOccurrences(of: "{turn}", with: "3").replacingOccurrences(of: "{turns}", with: "3")
-        XCTAssertEqual(third, """
+        let instruction = EvalPrompts().single.replacingOccurrences(of: "{turn}", with: "3").replacingOccurrences(
+            of: "{turns}", with: "3")
+        XCTAssertEqual(
+            third,
+            """
             User: What is 2+2?
 
             Assistant: Answer 1.
@@ -83,7 +91,9 @@ final class EvalTests: XCTestCase {
 
             """ + instruction)
         let first = try XCTUnwrap(prompts.first { $0.contains("turn 1 of 3") })
-        XCTAssertTrue(first.hasPrefix("User: What is 2+2?\n\nAssistant: Answer 1.\n\nA reference answer to the user's last message: 4\n"))
+        XCTAssertTrue(
+            first.hasPrefix(
+                "User: What is 2+2?\n\nAssistant: Answer 1.\n\nA reference answer to the user's last message: 4\n"))
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
         let judgments = try XCTUnwrap((row["meta"] as? [String: Any])?["judgments"] as? [[String: Any]])
         XCTAssertEqual(judgments.map { $0["score"] as? Double }, [7, 7, 7])
@@ -97,9 +107,12 @@ final class EvalTests: XCTestCase {
             if body.contains("turn 2 of 3") { return "It is a decent answer, I'd say 8 out of 10." }
             return body.contains("turn 1 of 3") ? "[[5]]" : "[[9]]"
         }
-        let (summary, out) = try await runSynth(try config(#", "eval": {"reask": 2}"#), seeds: [session], backends: ["m": models])
+        let (summary, out) = try await runSynth(
+            try config(#", "eval": {"reask": 2}"#), seeds: [session], backends: ["m": models])
         XCTAssertEqual(summary.stats.unscoredTurns, 1)
-        let judgments = try XCTUnwrap(((try readJSONL(out + "/dialogues.jsonl").first)?["meta"] as? [String: Any])?["judgments"] as? [[String: Any]])
+        let judgments = try XCTUnwrap(
+            ((try readJSONL(out + "/dialogues.jsonl").first)?["meta"] as? [String: Any])?["judgments"]
+                as? [[String: Any]])
         XCTAssertTrue(judgments[1]["score"] is NSNull, "an unscored turn is never given a number")
         XCTAssertEqual(judgments[1]["requests"] as? Int, 3)
         XCTAssertEqual((judgments[1]["raw"] as? [String])?.count, 3, "every raw answer is kept")
@@ -117,9 +130,15 @@ final class EvalTests: XCTestCase {
 
     func testJudgeSamplesAreAveragedWithTheirSpread() async throws {
         let calls = Locked(0)
-        let models = Models { _ in calls.withLock { $0 += 1; return $0 % 2 == 0 ? "[[8]]" : "[[6]]" } }
+        let models = Models { _ in
+            calls.withLock {
+                $0 += 1
+                return $0 % 2 == 0 ? "[[8]]" : "[[6]]"
+            }
+        }
         let one = #"{"id": "s2", "category": "writing", "turns": ["Write a haiku."]}"#
-        let (_, out) = try await runSynth(try config(#", "eval": {"judge_samples": 2}"#), seeds: [one], backends: ["m": models])
+        let (_, out) = try await runSynth(
+            try config(#", "eval": {"judge_samples": 2}"#), seeds: [one], backends: ["m": models])
         let report = try EvalReport.load(runs: [out])
         XCTAssertEqual(report.models.first?.overall.mean, 7)
         XCTAssertEqual(report.models.first?.sampleSpread, 1)
@@ -140,42 +159,56 @@ final class EvalTests: XCTestCase {
         let turns = ["Pick a colour.", "Why that one?"]
         var conv: [[String: String]] = []
         for (q, a) in zip(turns, answers) { conv += [["from": "human", "value": q], ["from": "gpt", "value": a]] }
-        let data = try! JSONSerialization.data(withJSONObject: ["id": id, "conversations": conv, "meta": ["model": model, "category": "writing"]])
+        let data = try! JSONSerialization.data(withJSONObject: [
+            "id": id, "conversations": conv, "meta": ["model": model, "category": "writing"],
+        ])
         return String(decoding: data, as: UTF8.self)
     }
 
     func testPairwiseSwapsPositionsAndCountsOnlyAgreement() async throws {
         // Sessions of two candidates, joined as `parley eval --answers A B` does.
-        let a = answered("p1", ["Blue.", "It is calm."], model: "alpha"), b = answered("p1", ["Red!", "Because."], model: "beta")
+        let a = answered("p1", ["Blue.", "It is calm."], model: "alpha")
+        let b = answered("p1", ["Red!", "Because."], model: "beta")
         let session = #"{"id": "p1", "category": "writing", "a": \#(a), "b": \#(b)}"#
         // A judge that always prefers whatever is shown first: both orders disagree.
         let biased = Models { _ in "The first is better. [[A]]" }
-        let (s1, out1) = try await runSynth(try config(#", "eval": {"mode": "pairwise"}"#), seeds: [session], backends: ["m": biased])
+        let (s1, out1) = try await runSynth(
+            try config(#", "eval": {"mode": "pairwise"}"#), seeds: [session], backends: ["m": biased])
         XCTAssertEqual(s1.stats.judgedTurns, 2)
         let p1 = try XCTUnwrap(try EvalReport.load(runs: [out1]).pairwise.first)
         XCTAssertEqual([p1.a, p1.b], ["alpha", "beta"])
         XCTAssertEqual(p1.inconsistent, 2)
         XCTAssertEqual(p1.inconsistencyRate, 1)
         // Counted as ties when configured so.
-        let (_, out2) = try await runSynth(try config(#", "eval": {"mode": "pairwise", "inconsistent": "tie"}"#), seeds: [session], backends: ["m": biased])
+        let (_, out2) = try await runSynth(
+            try config(#", "eval": {"mode": "pairwise", "inconsistent": "tie"}"#), seeds: [session],
+            backends: ["m": biased])
         XCTAssertEqual(try EvalReport.load(runs: [out2]).pairwise.first?.ties, 2)
         // A judge that prefers "Blue."/"It is calm." wherever they are shown: A wins both turns.
         let fair = Models { body in
-            let firstShown = body.range(of: "Conversation with assistant B:").map { String(body[..<$0.lowerBound]) } ?? body
+            let firstShown =
+                body.range(of: "Conversation with assistant B:").map { String(body[..<$0.lowerBound]) } ?? body
             return firstShown.contains("Blue.") ? "[[A]]" : "[[B]]"
         }
-        let (_, out3) = try await runSynth(try config(#", "eval": {"mode": "pairwise"}"#), seeds: [session], backends: ["m": fair])
+        let (_, out3) = try await runSynth(
+            try config(#", "eval": {"mode": "pairwise"}"#), seeds: [session], backends: ["m": fair])
         let p3 = try XCTUnwrap(try EvalReport.load(runs: [out3]).pairwise.first)
         XCTAssertEqual([p3.wins, p3.losses, p3.ties, p3.inconsistent], [2, 0, 0, 0])
         let orders = fair.judgePrompts.withLock { $0 }.filter { $0.contains("turn 2 of 2") }
         XCTAssertEqual(orders.count, 2)
-        XCTAssertTrue(orders.contains { $0.hasPrefix("Conversation with assistant A:\nUser: Pick a colour.\n\nAssistant: Blue.") })
-        XCTAssertTrue(orders.contains { $0.hasPrefix("Conversation with assistant A:\nUser: Pick a colour.\n\nAssistant: Red!") })
+        XCTAssertTrue(
+            orders.contains { $0.hasPrefix("Conversation with assistant A:\nUser: Pick a colour.\n\nAssistant: Blue.") }
+        )
+        XCTAssertTrue(
+            orders.contains { $0.hasPrefix("Conversation with assistant A:\nUser: Pick a colour.\n\nAssistant: Red!") })
     }
 
     func testMTBenchQuestionFilesLoadAsTheyAre() async throws {
-        let mtbench = #"{"question_id": 81, "category": "writing", "turns": ["Compose a travel blog post.", "Rewrite it starting every sentence with A."]}"#
-        let (summary, out) = try await runSynth(try config(), seeds: [mtbench], backends: ["m": Models { _ in "[[4]]" }])
+        let mtbench =
+            #"{"question_id": 81, "category": "writing", "turns": ["Compose a travel blog post.", "Rewrite it "#
+            + #"starting every sentence with A."]}"#
+        let (summary, out) = try await runSynth(
+            try config(), seeds: [mtbench], backends: ["m": Models { _ in "[[4]]" }])
         XCTAssertEqual(summary.stats.finished, 1)
         XCTAssertEqual(try readJSONL(out + "/dialogues.jsonl").first?["id"] as? String, "81")
     }

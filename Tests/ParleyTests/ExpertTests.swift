@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// ExpertPrompting: the exact identity prompt, the identity as system prompt or prefix,
@@ -12,16 +13,20 @@ final class ExpertTests: XCTestCase {
             switch r.role {
             case "expert_writer": return GenerationResult(text: "You are a pastry chef with 15 years in Lyon.")
             case "asker": return GenerationResult(text: "And what about \(r.turn)?")
-            default: return GenerationResult(text: "As a pastry chef with 15 years in Lyon, I would say: use cold butter (\(r.turn)).")
+            default:
+                return GenerationResult(
+                    text: "As a pastry chef with 15 years in Lyon, I would say: use cold butter (\(r.turn)).")
             }
         }
     }
 
     func config(_ recipe: String, _ extra: String = "") throws -> Config {
-        try Config.parse("""
+        let expertFlag = recipe == "parrot" ? #", "expert": true"# : ""
+        return try Config.parse(
+            """
             {"recipe": "\(recipe)", "backends": {"m": {"type": "scripted"}},
              "roles": {"expert_writer": {"backend": "m", "max_tokens": 64},
-                       "assistant": {"backend": "m", "system_prompt": "Be helpful.", "max_tokens": 64\(recipe == "parrot" ? #", "expert": true"# : "")},
+                       "assistant": {"backend": "m", "system_prompt": "Be helpful.", "max_tokens": 64\(expertFlag)},
                        "asker": {"backend": "m", "endpoint": "completion", "max_tokens": 16}},
              "turns": {"max": 3}\(extra)}
             """)
@@ -29,17 +34,30 @@ final class ExpertTests: XCTestCase {
 
     func testIdentityPromptAnswerAsTheExpertAndCleaning() async throws {
         let model = Model()
-        let (summary, out) = try await runSynth(try config("expert"), seeds: [#"{"id": "i1", "instruction": "How do I make flaky pastry?"}"#],
-                                                backends: ["m": model])
+        let (summary, out) = try await runSynth(
+            try config("expert"), seeds: [#"{"id": "i1", "instruction": "How do I make flaky pastry?"}"#],
+            backends: ["m": model])
         XCTAssertEqual(summary.stats.finished, 1)
         let requests = model.requests.withLock { $0 }
         let writer = try XCTUnwrap(requests.first { $0.role == "expert_writer" })
-        let examples = ExpertSettings.defaultExamples.map { "Instruction: \($0.instruction)\nExpert: \($0.description)" }.joined(separator: "\n\n")
-        XCTAssertEqual(writer.prompt, .chat([ChatMessage(.user, ExpertSettings().writerInstruction + "\n\n" + examples
-                                                         + "\n\nInstruction: How do I make flaky pastry?\nExpert:")]))
+        let examples = ExpertSettings.defaultExamples.map {
+            "Instruction: \($0.instruction)\nExpert: \($0.description)"
+        }.joined(separator: "\n\n")
+        XCTAssertEqual(
+            writer.prompt,
+            .chat([
+                ChatMessage(
+                    .user,
+                    ExpertSettings().writerInstruction + "\n\n" + examples
+                        + "\n\nInstruction: How do I make flaky pastry?\nExpert:")
+            ]))
         let answer = try XCTUnwrap(requests.first { $0.role == "assistant" })
-        XCTAssertEqual(answer.prompt, .chat([ChatMessage(.system, "You are a pastry chef with 15 years in Lyon."),
-                                             ChatMessage(.user, "How do I make flaky pastry?")]))
+        XCTAssertEqual(
+            answer.prompt,
+            .chat([
+                ChatMessage(.system, "You are a pastry chef with 15 years in Lyon."),
+                ChatMessage(.user, "How do I make flaky pastry?"),
+            ]))
         let row = try XCTUnwrap(try readJSONL(out + "/expert.jsonl").first)
         XCTAssertEqual(row["instruction"] as? String, "How do I make flaky pastry?")
         XCTAssertEqual(row["expert_identity"] as? String, "You are a pastry chef with 15 years in Lyon.")
@@ -49,11 +67,16 @@ final class ExpertTests: XCTestCase {
 
     func testPrefixPlacement() async throws {
         let model = Model()
-        _ = try await runSynth(try config("expert", #", "expert": {"placement": "prefix", "clean": false}"#),
-                               seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
+        _ = try await runSynth(
+            try config("expert", #", "expert": {"placement": "prefix", "clean": false}"#),
+            seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
         let answer = try XCTUnwrap(model.requests.withLock { $0 }.first { $0.role == "assistant" })
-        XCTAssertEqual(answer.prompt, .chat([ChatMessage(.system, "Be helpful."),
-                                             ChatMessage(.user, "You are a pastry chef with 15 years in Lyon.\n\nHow do I make flaky pastry?")]))
+        XCTAssertEqual(
+            answer.prompt,
+            .chat([
+                ChatMessage(.system, "Be helpful."),
+                ChatMessage(.user, "You are a pastry chef with 15 years in Lyon.\n\nHow do I make flaky pastry?"),
+            ]))
     }
 
     func testEchoCleaning() {
@@ -65,7 +88,8 @@ final class ExpertTests: XCTestCase {
 
     func testParrotOptionWritesOneIdentityForEveryTurn() async throws {
         let model = Model()
-        let (_, out) = try await runSynth(try config("parrot"), seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
+        let (_, out) = try await runSynth(
+            try config("parrot"), seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
         let requests = model.requests.withLock { $0 }
         XCTAssertEqual(requests.filter { $0.role == "expert_writer" }.count, 1)
         let answers = requests.filter { $0.role == "assistant" }
@@ -75,12 +99,16 @@ final class ExpertTests: XCTestCase {
             XCTAssertEqual(m.first, ChatMessage(.system, "You are a pastry chef with 15 years in Lyon."))
         }
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
-        XCTAssertEqual((row["meta"] as? [String: Any])?["expert_identity"] as? String, "You are a pastry chef with 15 years in Lyon.")
+        XCTAssertEqual(
+            (row["meta"] as? [String: Any])?["expert_identity"] as? String,
+            "You are a pastry chef with 15 years in Lyon.")
         XCTAssertTrue(conversation(row).filter { $0.0 == "gpt" }.allSatisfy { $0.1.hasPrefix("I would say") })
     }
 
     func testTooFewExamplesAreRefused() {
-        XCTAssertThrowsError(try config("expert", #", "expert": {"examples": [{"instruction": "a", "description": "b"}]}"#)) {
+        XCTAssertThrowsError(
+            try config("expert", #", "expert": {"examples": [{"instruction": "a", "description": "b"}]}"#)
+        ) {
             XCTAssertEqual(($0 as? ConfigError)?.issues.map(\.path), ["expert.examples"])
         }
     }

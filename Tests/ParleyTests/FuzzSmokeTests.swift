@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @_spi(Fuzzing) @testable import Parley
 
 /// A short, deterministic smoke of the fuzz harnesses' promises (`scripts/fuzz` runs the real
@@ -29,7 +30,10 @@ final class FuzzSmokeTests: XCTestCase {
             for i in 0..<perInput {
                 let input = Self.mutate(original, &rng)
                 if let broken = check(input) {
-                    XCTFail("\(kind)/\(name) mutation \(i): \(broken)\ninput: \(String(decoding: input.prefix(300), as: UTF8.self))")
+                    XCTFail(
+                        "\(kind)/\(name) mutation \(i): \(broken)\ninput: "
+                            + "\(String(decoding: input.prefix(300), as: UTF8.self))"
+                    )
                     return
                 }
             }

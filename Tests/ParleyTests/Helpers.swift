@@ -1,12 +1,15 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 /// A scripted-backend config as JSON, with overrides merged in at the top level.
-func scriptedConfig(_ extra: String = "", backend: String = #"{"type": "scripted", "words": [4, 12]}"#,
-                    asker: String = #"{"backend": "fake", "endpoint": "completion", "max_tokens": 32, "max_context": 4096}"#,
-                    assistant: String = #"{"backend": "fake", "max_tokens": 64, "max_context": 4096}"#,
-                    turns: String = #"{"max": 4}"#, run: String = #"{"seed": 1, "concurrency": 8}"#) throws -> Config {
+func scriptedConfig(
+    _ extra: String = "", backend: String = #"{"type": "scripted", "words": [4, 12]}"#,
+    asker: String = #"{"backend": "fake", "endpoint": "completion", "max_tokens": 32, "max_context": 4096}"#,
+    assistant: String = #"{"backend": "fake", "max_tokens": 64, "max_context": 4096}"#,
+    turns: String = #"{"max": 4}"#, run: String = #"{"seed": 1, "concurrency": 8}"#
+) throws -> Config {
     let text = """
         {"backends": {"fake": \(backend)},
          "roles": {"asker": \(asker), "assistant": \(assistant)},
@@ -28,9 +31,13 @@ func writeSeeds(_ lines: [String], in dir: String) -> String {
 }
 
 /// Runs a config over seeds in a fresh directory; returns the summary and the directory.
-func runSynth(_ config: Config, seeds: [String], backends: [String: any Backend] = [:]) async throws -> (RunSummary, String) {
+func runSynth(_ config: Config, seeds: [String], backends: [String: any Backend] = [:]) async throws -> (
+    RunSummary, String
+) {
     let dir = tempDir()
-    let runner = Runner(engine: try Engine(config: config, backends: backends), seedsPath: writeSeeds(seeds, in: dir), outputDir: dir + "/out")
+    let runner = Runner(
+        engine: try Engine(config: config, backends: backends), seedsPath: writeSeeds(seeds, in: dir),
+        outputDir: dir + "/out")
     return (try await runner.run(), dir + "/out")
 }
 

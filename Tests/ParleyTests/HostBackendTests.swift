@@ -1,12 +1,14 @@
 import Foundation
 import Synchronization
 import XCTest
+
 @testable import Parley
 
 final class HostBackendTests: XCTestCase {
     let hostConfig = { (concurrency: Int) in
-        try scriptedConfig(backend: #"{"type": "host", "max_concurrency": \#(concurrency)}"#, turns: #"{"max": 2}"#,
-                           run: #"{"seed": 1, "concurrency": \#(concurrency)}"#)
+        try scriptedConfig(
+            backend: #"{"type": "host", "max_concurrency": \#(concurrency)}"#, turns: #"{"max": 2}"#,
+            run: #"{"seed": 1, "concurrency": \#(concurrency)}"#)
     }
     let seeds = (1...16).map { #"{"question": "Host question \#($0)?"}"# }
 
@@ -41,9 +43,11 @@ final class HostBackendTests: XCTestCase {
 
     func testCallbackErrorsFailTheDialogueWithTheHostsMessage() async throws {
         let host = CallbackBackend { _ in throw BackendError("model exploded", retryable: false) }
-        let (summary, out) = try await runSynth(try hostConfig(4), seeds: Array(seeds.prefix(2)), backends: ["fake": host])
+        let (summary, out) = try await runSynth(
+            try hostConfig(4), seeds: Array(seeds.prefix(2)), backends: ["fake": host])
         XCTAssertEqual(summary.stats.failed, 2)
-        XCTAssertEqual(try readJSONL(out + "/failures.jsonl").first?["reason"] as? String, "model exploded (after 1 attempt)")
+        XCTAssertEqual(
+            try readJSONL(out + "/failures.jsonl").first?["reason"] as? String, "model exploded (after 1 attempt)")
     }
 
     func testPullQueueServesBatches() async throws {
@@ -75,8 +79,9 @@ final class HostBackendTests: XCTestCase {
     func testCancellingARunReleasesPendingPullRequests() async throws {
         let pull = PullBackend()
         let dir = tempDir()
-        let runner = Runner(engine: try Engine(config: try hostConfig(8), backends: ["fake": pull]),
-                            seeds: .lines(seeds), outputDir: dir + "/out")
+        let runner = Runner(
+            engine: try Engine(config: try hostConfig(8), backends: ["fake": pull]),
+            seeds: .lines(seeds), outputDir: dir + "/out")
         let task = Task { try await runner.run() }
         while pull.pending.queued < 8 { try await Task.sleep(nanoseconds: 1_000_000) }
         let taken = pull.take(max: 3, timeout: 0)
@@ -97,15 +102,18 @@ final class HostBackendTests: XCTestCase {
     func testEventsAndInMemorySeeds() async throws {
         let events = Locked<[Runner.RunEvent]>([])
         let dir = tempDir()
-        let runner = Runner(engine: try Engine(config: try scriptedConfig(turns: #"{"max": 3}"#)),
-                            seeds: .lines(Array(seeds.prefix(4)) + ["", "not json"]), outputDir: dir + "/out",
-                            events: { e in events.withLock { $0.append(e) } })
+        let runner = Runner(
+            engine: try Engine(config: try scriptedConfig(turns: #"{"max": 3}"#)),
+            seeds: .lines(Array(seeds.prefix(4)) + ["", "not json"]), outputDir: dir + "/out",
+            events: { e in events.withLock { $0.append(e) } })
         let summary = try await runner.run()
         XCTAssertEqual(summary.stats.finished, 4)
         XCTAssertEqual(summary.stats.invalidSeeds, 1)
         let all = events.withLock { $0 }
         let started = all.filter { if case .dialogueStarted = $0 { true } else { false } }
-        let ended = all.compactMap { e -> String? in if case .dialogueEnded(let id, .finished, .maxTurns) = e { id } else { nil } }
+        let ended = all.compactMap { e -> String? in
+            if case .dialogueEnded(let id, .finished, .maxTurns) = e { id } else { nil }
+        }
         let messages = all.filter { if case .message = $0 { true } else { false } }
         XCTAssertEqual(started.count, 4)
         XCTAssertEqual(Set(ended).count, 4)

@@ -1,14 +1,18 @@
 import XCTest
+
 @testable import Parley
 
 final class JSONTests: XCTestCase {
     func testParsesEveryKindOfValue() throws {
-        let v = try JSONValue.parse(#" {"a": [1, -2.5e3, true, false, null], "s": "q\"\\\/\n\t\u00e9\ud83d\ude00", "o": {}} "#)
-        XCTAssertEqual(v, .object([
-            "a": .array([.number(1), .number(-2500), .bool(true), .bool(false), .null]),
-            "s": .string("q\"\\/\n\té😀"),
-            "o": .object([:]),
-        ]))
+        let v = try JSONValue.parse(
+            #" {"a": [1, -2.5e3, true, false, null], "s": "q\"\\\/\n\t\u00e9\ud83d\ude00", "o": {}} "#)
+        XCTAssertEqual(
+            v,
+            .object([
+                "a": .array([.number(1), .number(-2500), .bool(true), .bool(false), .null]),
+                "s": .string("q\"\\/\n\té😀"),
+                "o": .object([:]),
+            ]))
         XCTAssertEqual(try JSONValue.parse("\"ünïcödé ✓\""), .string("ünïcödé ✓"))
     }
 
@@ -26,7 +30,9 @@ final class JSONTests: XCTestCase {
     }
 
     func testWriterOutputParsesBack() throws {
-        let original = JSONValue.object(["k\"ey": .string("line\nbreak \u{7} \u{1F600}"), "n": .number(0.25), "a": .array([.null])])
+        let original = JSONValue.object([
+            "k\"ey": .string("line\nbreak \u{7} \u{1F600}"), "n": .number(0.25), "a": .array([.null]),
+        ])
         var w = JSONWriter()
         w.value(original)
         XCTAssertEqual(try JSONValue.parse(w.text), original)

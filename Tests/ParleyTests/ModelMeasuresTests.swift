@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// The model-based statistics with in-process models: the judge's strict reading, its
@@ -16,7 +17,9 @@ final class ModelMeasuresTests: XCTestCase {
         init(_ answer: @escaping @Sendable (String) -> String) { self.answer = answer }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
-            guard case .chat(let messages) = r.prompt, let text = messages.last?.content else { throw BackendError("chat only", retryable: false) }
+            guard case .chat(let messages) = r.prompt, let text = messages.last?.content else {
+                throw BackendError("chat only", retryable: false)
+            }
             prompts.withLock { $0.append(text) }
             XCTAssertEqual(r.temperature, 0)
             let reply = answer(text)
@@ -27,12 +30,17 @@ final class ModelMeasuresTests: XCTestCase {
 
     func judge(_ backend: ScriptedJudge) -> Judge {
         var role = RoleConfig(name: "judge")
-        role.temperature = 0; role.maxTokens = 8
-        return Judge(endpoint: ModelEndpoint(name: "judge", backend: backend, settings: BackendCommon(maxConcurrency: 4, maxRetries: 0)), role: role)
+        role.temperature = 0
+        role.maxTokens = 8
+        return Judge(
+            endpoint: ModelEndpoint(
+                name: "judge", backend: backend, settings: BackendCommon(maxConcurrency: 4, maxRetries: 0)), role: role)
     }
 
-    let dialogue = [Message(.system, "S"), Message(.user, "What is a tide?"), Message(.assistant, "A rise of the sea."),
-                    Message(.user, "Why?"), Message(.assistant, "The moon."), Message(.user, "Name three rivers.")]
+    let dialogue = [
+        Message(.system, "S"), Message(.user, "What is a tide?"), Message(.assistant, "A rise of the sea."),
+        Message(.user, "Why?"), Message(.assistant, "The moon."), Message(.user, "Name three rivers."),
+    ]
 
     func testStrictReading() {
         XCTAssertEqual(Judge.read("No.", yes: "no", no: "yes"), true)
@@ -58,7 +66,10 @@ final class ModelMeasuresTests: XCTestCase {
         XCTAssertTrue(figures.firstFailure?.contains("judge down") ?? false)
         // The context question shows the conversation before the turn, never after it.
         let context = backend.prompts.withLock { $0 }.first { $0.hasSuffix("Next message: Why?") }
-        XCTAssertEqual(context, Judge.contextQuestion + "\n\nConversation:\nUser: What is a tide?\n\nAssistant: A rise of the sea.\n\nNext message: Why?")
+        XCTAssertEqual(
+            context,
+            Judge.contextQuestion
+                + "\n\nConversation:\nUser: What is a tide?\n\nAssistant: A rise of the sea.\n\nNext message: Why?")
         // Tokens: user turns 4, 1, 3; assistant 5, 2; the dialogue 15 (system left out).
         XCTAssertEqual(figures.userTokens.sum, 8)
         XCTAssertEqual(figures.assistantTokens.sum, 7)

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 /// The run directory's lock, durability levels, and failure reasons that count every attempt.
@@ -7,18 +8,27 @@ final class ReliabilityTests: XCTestCase {
     let questions = (1...40).map { #"{"question": "Question number \#($0)?"}"# }
 
     func testAFailureCountsWhatEachAttemptMet() {
-        let met = ["timeout", "HTTP 503", "timeout", "malformed body", "timeout", "HTTP 503", "timeout", "timeout", "timeout"]
+        let met = [
+            "timeout", "HTTP 503", "timeout", "malformed body", "timeout", "HTTP 503", "timeout", "timeout", "timeout",
+        ]
         let failure = GenerationFailure(reason: "timeout after 2 s: http://h/v1/completions", attempts: 9, met: met)
-        XCTAssertEqual(failure.description,
-                       "timeout after 2 s: http://h/v1/completions (after 9 attempts: 6 × timeout, 2 × HTTP 503, 1 × malformed body)")
-        XCTAssertEqual(GenerationFailure(reason: "HTTP 401", attempts: 1, met: ["HTTP 401"]).description, "HTTP 401 (after 1 attempt)")
+        XCTAssertEqual(
+            failure.description,
+            "timeout after 2 s: http://h/v1/completions (after 9 attempts: 6 × timeout, 2 × HTTP 503, 1 × malformed "
+                + "body)"
+        )
+        XCTAssertEqual(
+            GenerationFailure(reason: "HTTP 401", attempts: 1, met: ["HTTP 401"]).description,
+            "HTTP 401 (after 1 attempt)")
         // Equal counts keep the order in which the kinds first appeared.
-        XCTAssertEqual(GenerationFailure(reason: "r", attempts: 2, met: ["reset", "HTTP 429"]).description,
-                       "r (after 2 attempts: 1 × reset, 1 × HTTP 429)")
+        XCTAssertEqual(
+            GenerationFailure(reason: "r", attempts: 2, met: ["reset", "HTTP 429"]).description,
+            "r (after 2 attempts: 1 × reset, 1 × HTTP 429)")
     }
 
     func testAFailedRunCountsItsAttemptsByKind() async throws {
-        let backend = #"{"type": "scripted", "words": [4, 12], "fail_rate": 1, "max_retries": 2, "backoff_base_seconds": 0.01}"#
+        let backend =
+            #"{"type": "scripted", "words": [4, 12], "fail_rate": 1, "max_retries": 2, "backoff_base_seconds": 0.01}"#
         let config = try scriptedConfig(backend: backend)
         let (summary, out) = try await runSynth(config, seeds: Array(questions.prefix(3)))
         XCTAssertEqual(summary.stats.failed, 3)
@@ -36,7 +46,8 @@ final class ReliabilityTests: XCTestCase {
         let first = Runner(engine: engine, seedsPath: seeds, outputDir: dir + "/out")
         try first.claimDirectory()
         try first.claimDirectory()  // the holder claiming again is fine
-        let second = Runner(engine: engine, seedsPath: seeds, outputDir: dir + "/out/.")  // the same directory, spelt otherwise
+        // The same directory, spelt otherwise.
+        let second = Runner(engine: engine, seedsPath: seeds, outputDir: dir + "/out/.")
         do {
             _ = try await second.run()
             XCTFail("the second runner must be refused")
@@ -61,9 +72,10 @@ final class ReliabilityTests: XCTestCase {
         XCTAssertEqual(b.stats.finished, 40)
         // The same dialogues (latencies in meta may differ).
         func dialogues(_ out: String) throws -> [String: String] {
-            Dictionary(uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map {
-                ($0["id"] as? String ?? "", conversation($0).map { "\($0.0): \($0.1)" }.joined(separator: "\n"))
-            })
+            Dictionary(
+                uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map {
+                    ($0["id"] as? String ?? "", conversation($0).map { "\($0.0): \($0.1)" }.joined(separator: "\n"))
+                })
         }
         XCTAssertEqual(try dialogues(outA), try dialogues(outB))
         let ends = try readJSONL(outB + "/journal.jsonl").filter { $0["t"] as? String == "end" }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 final class RequestLimiterTests: XCTestCase {
@@ -20,7 +21,8 @@ final class RequestLimiterTests: XCTestCase {
         let limiter = RequestLimiter(limit: 1)
         let done = Count()
         try await limiter.acquire()
-        let a = waiter(limiter, done), b = waiter(limiter, done)
+        let a = waiter(limiter, done)
+        let b = waiter(limiter, done)
         try await Task.sleep(nanoseconds: 20_000_000)
         XCTAssertEqual(done.value, 0, "both wait while the one slot is held")
 
@@ -61,7 +63,10 @@ final class RequestLimiterTests: XCTestCase {
         let task = waiter(limiter, done)
         try await Task.sleep(nanoseconds: 10_000_000)
         task.cancel()
-        do { try await task.value; XCTFail("a cancelled waiter must throw") } catch is CancellationError {}
+        do {
+            try await task.value
+            XCTFail("a cancelled waiter must throw")
+        } catch is CancellationError {}
         limiter.release()
         XCTAssertEqual(limiter.inFlight, 0, "the released slot went to nobody")
     }

@@ -1,11 +1,13 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 final class ResumeTests: XCTestCase {
     func config(concurrency: Int = 16) throws -> Config {
-        try scriptedConfig(backend: #"{"type": "scripted", "latency_ms": 2, "jitter_ms": 2}"#,
-                           turns: #"{"max": [2, 5]}"#, run: #"{"seed": 3, "concurrency": \#(concurrency)}"#)
+        try scriptedConfig(
+            backend: #"{"type": "scripted", "latency_ms": 2, "jitter_ms": 2}"#,
+            turns: #"{"max": [2, 5]}"#, run: #"{"seed": 3, "concurrency": \#(concurrency)}"#)
     }
 
     func rows(_ out: String) throws -> [String: String] {
@@ -51,9 +53,12 @@ final class ResumeTests: XCTestCase {
         // Simulate a crash mid-write: a torn line in the journal and in the dataset.
         for name in ["journal.jsonl", "dialogues.jsonl"] {
             let h = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/" + name))
-            try h.seekToEnd(); try h.write(contentsOf: Data(#"{"t":"msg","d":"#.utf8)); try h.close()
+            try h.seekToEnd()
+            try h.write(contentsOf: Data(#"{"t":"msg","d":"#.utf8))
+            try h.close()
         }
-        let runner = Runner(engine: try Engine(config: try config()), seedsPath: out + "/../seeds.jsonl", outputDir: out)
+        let runner = Runner(
+            engine: try Engine(config: try config()), seedsPath: out + "/../seeds.jsonl", outputDir: out)
         let summary = try await runner.run()
         XCTAssertEqual(summary.stats.finished, 10)
         XCTAssertEqual(try rows(out), expected)
@@ -70,7 +75,8 @@ final class ResumeTests: XCTestCase {
         } catch let e as RunError {
             XCTAssertTrue("\(e)".contains("different config"), "\(e)")
         }
-        let summary = try await Runner(engine: try Engine(config: other), seedsPath: seedsPath, outputDir: out).run(fresh: true)
+        let summary = try await Runner(engine: try Engine(config: other), seedsPath: seedsPath, outputDir: out).run(
+            fresh: true)
         XCTAssertEqual(summary.stats.finished, 1)
         XCTAssertEqual(try readJSONL(out + "/dialogues.jsonl").first?["turns"] as? Int, 7)
         // A concurrency change is not a different config.

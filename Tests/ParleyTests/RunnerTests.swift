@@ -1,12 +1,14 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 final class RunnerTests: XCTestCase {
     let questions = (1...20).map { #"{"question": "Question number \#($0)?"}"# }
 
     func testTurnsAlternateUpToTheCap() async throws {
-        let config = try scriptedConfig(assistant: #"{"backend": "fake", "system_prompt": "Be brief.", "max_tokens": 64}"#)
+        let config = try scriptedConfig(
+            assistant: #"{"backend": "fake", "system_prompt": "Be brief.", "max_tokens": 64}"#)
         let (summary, out) = try await runSynth(config, seeds: questions)
         XCTAssertEqual(summary.stats.finished, 20)
         XCTAssertEqual(summary.stats.turns, 80)
@@ -30,14 +32,17 @@ final class RunnerTests: XCTestCase {
 
     func testSeedModes() async throws {
         let config = try scriptedConfig(#""output": {"formats": ["messages"]}"#, turns: #"{"max": 3}"#)
-        let (summary, out) = try await runSynth(config, seeds: [
-            #"{"id": "q", "question": "Only a question?"}"#,
-            #"{"id": "qa", "question": "Seeded question?", "answer": "Seeded answer."}"#,
-            #"{"id": "free", "topic": "gardening"}"#,
-            #"{"id": "empty"}"#,
-        ])
+        let (summary, out) = try await runSynth(
+            config,
+            seeds: [
+                #"{"id": "q", "question": "Only a question?"}"#,
+                #"{"id": "qa", "question": "Seeded question?", "answer": "Seeded answer."}"#,
+                #"{"id": "free", "topic": "gardening"}"#,
+                #"{"id": "empty"}"#,
+            ])
         XCTAssertEqual(summary.stats.finished, 4)
-        let rows = Dictionary(uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map { ($0["id"] as! String, $0) })
+        let rows = Dictionary(
+            uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map { ($0["id"] as! String, $0) })
         XCTAssertEqual(conversation(rows["q"]!).first?.1, "Only a question?")
         let qa = conversation(rows["qa"]!)
         XCTAssertEqual(qa[0].1, "Seeded question?")
@@ -52,7 +57,8 @@ final class RunnerTests: XCTestCase {
     }
 
     func testAskerEndMarker() async throws {
-        let config = try scriptedConfig(backend: #"{"type": "scripted", "end_at_turn": 3}"#, turns: #"{"max": 6, "end_marker": "<e>"}"#)
+        let config = try scriptedConfig(
+            backend: #"{"type": "scripted", "end_at_turn": 3}"#, turns: #"{"max": 6, "end_marker": "<e>"}"#)
         let (summary, out) = try await runSynth(config, seeds: Array(questions.prefix(5)))
         XCTAssertEqual(summary.stats.endReasons, ["asker_ended": 5])
         for row in try readJSONL(out + "/dialogues.jsonl") {
@@ -119,7 +125,9 @@ final class RunnerTests: XCTestCase {
     }
 
     func testClosingKeywordsEndTheDialogueAfterTheReply() async throws {
-        let polite = Parrot { r in r.role == "asker" ? (r.turn >= 4 ? "Great, thanks. Goodbye!" : "And then \(r.turn)?") : "Reply \(r.turn)." }
+        let polite = Parrot { r in
+            r.role == "asker" ? (r.turn >= 4 ? "Great, thanks. Goodbye!" : "And then \(r.turn)?") : "Reply \(r.turn)."
+        }
         let config = try scriptedConfig(turns: #"{"max": 8, "closing_keywords": ["goodbye", "see you"]}"#)
         let (summary, out) = try await runSynth(config, seeds: [questions[0]], backends: ["fake": polite])
         XCTAssertEqual(summary.stats.endReasons, ["closed": 1])
@@ -149,21 +157,26 @@ final class RunnerTests: XCTestCase {
         let (summary, out) = try await runSynth(config, seeds: Array(questions.prefix(10)))
         XCTAssertEqual(summary.stats.finished, 10)
         let attempts = try readJSONL(out + "/dialogues.jsonl").flatMap {
-            (($0["meta"] as? [String: Any])?["generation"] as? [[String: Any]] ?? []).compactMap { $0["attempts"] as? Int }
+            (($0["meta"] as? [String: Any])?["generation"] as? [[String: Any]] ?? []).compactMap {
+                $0["attempts"] as? Int
+            }
         }
         XCTAssertTrue(attempts.contains(2), "some requests needed a retry")
     }
 
     func testSameDialoguesAtAnyConcurrency() async throws {
         func run(_ concurrency: Int) async throws -> [String: String] {
-            let config = try scriptedConfig(backend: #"{"type": "scripted", "latency_ms": 1, "jitter_ms": 1}"#,
-                                            turns: #"{"max": [2, 6]}"#, run: #"{"seed": 9, "concurrency": \#(concurrency)}"#)
+            let config = try scriptedConfig(
+                backend: #"{"type": "scripted", "latency_ms": 1, "jitter_ms": 1}"#,
+                turns: #"{"max": [2, 6]}"#, run: #"{"seed": 9, "concurrency": \#(concurrency)}"#)
             let (_, out) = try await runSynth(config, seeds: questions + ["{}", #"{"topic": "x"}"#])
-            return Dictionary(uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map {
-                ($0["id"] as! String, conversation($0).map { "\($0.0):\($0.1)" }.joined(separator: "|"))
-            })
+            return Dictionary(
+                uniqueKeysWithValues: try readJSONL(out + "/dialogues.jsonl").map {
+                    ($0["id"] as! String, conversation($0).map { "\($0.0):\($0.1)" }.joined(separator: "|"))
+                })
         }
-        let one = try await run(1), many = try await run(64)
+        let one = try await run(1)
+        let many = try await run(64)
         XCTAssertEqual(one.count, 22)
         XCTAssertEqual(one, many)
     }
@@ -173,21 +186,29 @@ final class RunnerTests: XCTestCase {
             let state = Locked((now: 0, peak: 0))
             var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
             func generate(_ r: GenerationRequest) async throws -> GenerationResult {
-                state.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+                state.withLock {
+                    $0.now += 1
+                    $0.peak = max($0.peak, $0.now)
+                }
                 try await Task.sleep(nanoseconds: 2_000_000)
                 state.withLock { $0.now -= 1 }
                 return GenerationResult(text: "text \(r.turn)")
             }
         }
         let gauge = Gauge()
-        let config = try scriptedConfig(backend: #"{"type": "scripted", "max_concurrency": 3}"#, run: #"{"concurrency": 50}"#)
+        let config = try scriptedConfig(
+            backend: #"{"type": "scripted", "max_concurrency": 3}"#, run: #"{"concurrency": 50}"#)
         _ = try await runSynth(config, seeds: questions, backends: ["fake": gauge])
         XCTAssertEqual(gauge.state.withLock { $0.peak }, 3)
     }
 
     func testBrokenSeedLinesAreRecordedAndTheRestRuns() async throws {
         let config = try scriptedConfig()
-        let (summary, out) = try await runSynth(config, seeds: [questions[0], #"{"question": "#, "", #"{"id": "a", "question": "x"}"#, #"{"id": "a", "question": "y"}"#])
+        let (summary, out) = try await runSynth(
+            config,
+            seeds: [
+                questions[0], #"{"question": "#, "", #"{"id": "a", "question": "x"}"#, #"{"id": "a", "question": "y"}"#,
+            ])
         XCTAssertEqual(summary.stats.finished, 2)
         XCTAssertEqual(summary.stats.invalidSeeds, 2)
         let failures = try readJSONL(out + "/failures.jsonl")
@@ -197,11 +218,16 @@ final class RunnerTests: XCTestCase {
     }
 
     func testUnreachableServerFailsWithAClearReason() async throws {
-        let config = try scriptedConfig(backend: #"{"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "max_retries": 1, "backoff_base_seconds": 0.01, "timeout_seconds": 2}"#)
+        let config = try scriptedConfig(
+            backend:
+                #"{"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "max_retries": 1, "#
+                + #""backoff_base_seconds": 0.01, "timeout_seconds": 2}"#
+        )
         let (summary, out) = try await runSynth(config, seeds: [questions[0]])
         XCTAssertEqual(summary.stats.failed, 1)
         let reason = try XCTUnwrap(try readJSONL(out + "/failures.jsonl").first?["reason"] as? String)
-        XCTAssertTrue(reason.contains("http://127.0.0.1:9/v1/chat/completions") && reason.contains("after 2 attempts"), reason)
+        XCTAssertTrue(
+            reason.contains("http://127.0.0.1:9/v1/chat/completions") && reason.contains("after 2 attempts"), reason)
         print("unreachable server:", reason)
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// Self-talk: the manager's choices steer the agent, ROUGE-L depth on hand-made
@@ -19,9 +20,12 @@ final class SelfTalkTests: XCTestCase {
         let w = try wf()
         XCTAssertEqual(w.longestPath, 4)
         // Reaches a (exact), b (paraphrase sharing most words), not c; d only below the threshold.
-        let p = WorkflowProgress(workflow: w, agentUtterances: [
-            "Hello, how can I help you today?", "Sure, please give me your order number first.",
-            "Thanks! The weather is nice.", "A refund."], ended: true)
+        let p = WorkflowProgress(
+            workflow: w,
+            agentUtterances: [
+                "Hello, how can I help you today?", "Sure, please give me your order number first.",
+                "Thanks! The weather is nice.", "A refund.",
+            ], ended: true)
         XCTAssertEqual(p.reached, ["a", "b"])
         XCTAssertEqual(p.depth, 2)
         XCTAssertEqual(p.relativeDepth, 0.5)
@@ -32,7 +36,12 @@ final class SelfTalkTests: XCTestCase {
     }
 
     func testBadWorkflowsNameThePlace() {
-        XCTAssertThrowsError(try Workflow.parse(try JSONValue.parse(#"{"start": "x", "nodes": {"a": "Hi"}, "edges": [{"from": "a", "to": "z", "answer": "?"}]}"#), at: "wf")) {
+        XCTAssertThrowsError(
+            try Workflow.parse(
+                try JSONValue.parse(
+                    #"{"start": "x", "nodes": {"a": "Hi"}, "edges": [{"from": "a", "to": "z", "answer": "?"}]}"#),
+                at: "wf")
+        ) {
             XCTAssertEqual(Set(($0 as? ConfigError)?.issues.map(\.path) ?? []), ["wf.edges[0].to", "wf.start"])
         }
     }
@@ -47,7 +56,9 @@ final class SelfTalkTests: XCTestCase {
             guard case .chat(let m) = r.prompt else { return GenerationResult(text: "") }
             switch r.role {
             case "manager": return GenerationResult(text: manager(m.last!.content))
-            case "stage": return GenerationResult(text: m.last!.content.contains("Client message 3") ? "End." : "Middle, I think.")
+            case "stage":
+                return GenerationResult(
+                    text: m.last!.content.contains("Client message 3") ? "End." : "Middle, I think.")
             case "agent":
                 let system = m.first!.content
                 agentSystems.withLock { $0.append(system) }
@@ -57,17 +68,23 @@ final class SelfTalkTests: XCTestCase {
                 }
                 return GenerationResult(text: "Let us get back to your request.")
             default:  // s6 never says goodbye
-                return GenerationResult(text: r.turn > 6 && r.dialogueID != "s6" ? "Thanks, goodbye!" : "Client message \(r.turn) from \(r.dialogueID).")
+                return GenerationResult(
+                    text: r.turn > 6 && r.dialogueID != "s6"
+                        ? "Thanks, goodbye!" : "Client message \(r.turn) from \(r.dialogueID).")
             }
         }
     }
 
     func config(_ dir: String, filters: String = "{}", stage: Bool = false) throws -> Config {
         try workflow.write(toFile: dir + "/wf.json", atomically: true, encoding: .utf8)
-        return try Config.parse("""
+        let stageRole = stage ? #", "stage": {"backend": "m", "max_tokens": 4}"# : ""
+        return try Config.parse(
+            """
             {"recipe": "selftalk", "backends": {"m": {"type": "scripted"}},
-             "roles": {"client": {"backend": "m"}, "agent": {"backend": "m"}, "manager": {"backend": "m", "max_tokens": 4}\(stage ? #", "stage": {"backend": "m", "max_tokens": 4}"# : "")},
-             "selftalk": {"workflows": "\(dir)/wf.json", "personas": ["Ann"], "intentions": ["you want to return shoes"],
+             "roles": {"client": {"backend": "m"}, "agent": {"backend": "m"},
+                       "manager": {"backend": "m", "max_tokens": 4}\(stageRole)},
+             "selftalk": {"workflows": "\(dir)/wf.json", "personas": ["Ann"],
+                          "intentions": ["you want to return shoes"],
                           "characters": ["Sam"], "max_turns": 6, "filters": \(filters)}}
             """)
     }
@@ -92,7 +109,9 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(meta["nodes_reached"] as? [String], ["a", "b"])
         XCTAssertEqual(meta["depth"] as? Int, 2)
         XCTAssertEqual(meta["ended"] as? Bool, true)
-        XCTAssertEqual((meta["steps"] as? [[String: Any]])?.map { $0["choice"] as? String ?? "\($0["choice"]!)" }, ["start", "1", "none", "none"])
+        XCTAssertEqual(
+            (meta["steps"] as? [[String: Any]])?.map { $0["choice"] as? String ?? "\($0["choice"]!)" },
+            ["start", "1", "none", "none"])
     }
 
     func testRunLevelFilters() async throws {
@@ -107,20 +126,26 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(s["selected"], .number(6))
 
         // s1–s3 reach all 4 nodes and end; s4, s5 reach the start only; s6 also never ends.
-        let (filtered, out) = try await runSynth(try config(dir, filters: #"{"top_percent": 50, "min_subgoals": 2, "ended_only": true}"#),
-                                                 seeds: seeds, backends: ["m": models])
-        guard case .object(let t)? = filtered.extra["selftalk"], case .object(let removed)? = t["removed_by"] else { return XCTFail("summary") }
+        let (filtered, out) = try await runSynth(
+            try config(dir, filters: #"{"top_percent": 50, "min_subgoals": 2, "ended_only": true}"#),
+            seeds: seeds, backends: ["m": models])
+        guard case .object(let t)? = filtered.extra["selftalk"], case .object(let removed)? = t["removed_by"] else {
+            return XCTFail("summary")
+        }
         XCTAssertEqual(t["depths"], .object(["4": .number(3), "1": .number(3)]))
         XCTAssertEqual(removed["ended_only"], .number(1))
         XCTAssertEqual(removed["min_subgoals"], .number(2))
         XCTAssertEqual(removed["top_percent"], .number(1), "the top 50% of 3 is 2 (rounded up)")
         XCTAssertEqual(t["selected"], .number(2))
-        XCTAssertEqual(try readJSONL(out + "/selftalk_selected.jsonl").map { $0["id"] as? String }, ["s1", "s2"], "deepest first, then by id")
+        XCTAssertEqual(
+            try readJSONL(out + "/selftalk_selected.jsonl").map { $0["id"] as? String }, ["s1", "s2"],
+            "deepest first, then by id")
     }
 
     func testAStageJudgeCanEndTheConversation() async throws {
         let models = Models { _ in "1" }
-        let (summary, out) = try await runSynth(try config(tempDir(), stage: true), seeds: [#"{"id": "x"}"#], backends: ["m": models])
+        let (summary, out) = try await runSynth(
+            try config(tempDir(), stage: true), seeds: [#"{"id": "x"}"#], backends: ["m": models])
         XCTAssertEqual(summary.stats.endReasons, ["closed": 1])
         XCTAssertEqual(summary.stats.records["stage"], 2, "asked after each client turn until it said end")
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)

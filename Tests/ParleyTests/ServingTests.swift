@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 /// The serving pieces: the fleet router, the circuit breaker, the concurrency controller,
@@ -170,8 +171,9 @@ final class ServingTests: XCTestCase {
         XCTAssertEqual(b.perSecond, 1)
         XCTAssertEqual(b.level, 0)
         let headers = ["x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "12"]
-        XCTAssertEqual(RateLimitHeaders(headers.get),
-                       RateLimitHeaders(limitRequests: 500, remainingRequests: 12))
+        XCTAssertEqual(
+            RateLimitHeaders(headers.get),
+            RateLimitHeaders(limitRequests: 500, remainingRequests: 12))
         XCTAssertNil(RateLimitHeaders([String: String]().get))
     }
 
@@ -206,21 +208,24 @@ final class ServingTests: XCTestCase {
             """
         XCTAssertThrowsError(try Config.parse(bad)) { error in
             let text = "\(error)"
-            for expected in ["backends.srv.endpoints: give \"base_url\" (one server) or \"endpoints\"",
-                             "backends.srv.endpoints[0].base_url: expected an http(s) URL",
-                             "backends.srv.endpoints[1].weight:",
-                             "backends.srv.endpoints[2].base_url: \"http://b/v1\" is listed twice",
-                             "backends.srv.endpoints[2].wieght: unknown key (did you mean \"weight\"?)",
-                             "backends.srv.routing: expected one of", "backends.srv.concurrency: expected one of",
-                             "backends.srv.tokens_per_minute:", "run.budget.prices.other.output: missing",
-                             "run.budget.prices: no price for model \"m\" (used by roles.asker)"] {
+            for expected in [
+                "backends.srv.endpoints: give \"base_url\" (one server) or \"endpoints\"",
+                "backends.srv.endpoints[0].base_url: expected an http(s) URL",
+                "backends.srv.endpoints[1].weight:",
+                "backends.srv.endpoints[2].base_url: \"http://b/v1\" is listed twice",
+                "backends.srv.endpoints[2].wieght: unknown key (did you mean \"weight\"?)",
+                "backends.srv.routing: expected one of", "backends.srv.concurrency: expected one of",
+                "backends.srv.tokens_per_minute:", "run.budget.prices.other.output: missing",
+                "run.budget.prices: no price for model \"m\" (used by roles.asker)",
+            ] {
                 XCTAssertTrue(text.contains(expected), "missing \(expected) in:\n\(text)")
             }
         }
     }
 
     func testAFleetConfigListsItsServers() throws {
-        let config = try Config.parse("""
+        let config = try Config.parse(
+            """
             {"backends": {"srv": {"type": "openai", "model": "m", "routing": "round_robin",
                                   "endpoints": [{"base_url": "http://a:1/v1/"},
                                                 {"base_url": "http://b:2/v1", "weight": 2}]}},
@@ -240,11 +245,13 @@ final class ServingTests: XCTestCase {
     func testAFleetRoutesAroundAServerThatGoesDown() async throws {
         let servers = (0..<3).map { Server(name: "s\($0)") }
         let members = servers.map { (FleetMember(baseURL: "http://\($0.name)/v1"), $0 as any Backend) }
-        let endpoint = ModelEndpoint(name: "fleet", servers: members,
-                                     settings: BackendCommon(maxConcurrency: 8, maxRetries: 0))
+        let endpoint = ModelEndpoint(
+            name: "fleet", servers: members,
+            settings: BackendCommon(maxConcurrency: 8, maxRetries: 0))
         func ask(_ d: Int, _ turn: Int) async throws -> String {
-            let request = GenerationRequest(dialogueID: "d\(d)", turn: turn, role: "assistant", prompt: .text("hi"),
-                                            model: nil, maxTokens: 8, temperature: 0, topP: 1, stop: [], seed: 0)
+            let request = GenerationRequest(
+                dialogueID: "d\(d)", turn: turn, role: "assistant", prompt: .text("hi"),
+                model: nil, maxTokens: 8, temperature: 0, topP: 1, stop: [], seed: 0)
             return try await endpoint.generate(request).0.text
         }
         var homes: [Int: String] = [:]
@@ -305,6 +312,6 @@ final class ServingTests: XCTestCase {
     }
 }
 
-private extension Dictionary where Key == String, Value == String {
-    func get(_ name: String) -> String? { self[name] }
+extension Dictionary where Key == String, Value == String {
+    fileprivate func get(_ name: String) -> String? { self[name] }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import XCTest
+
 @testable import Parley
 
 final class ShardTests: XCTestCase {
     /// Seeds with ids, without ids, and one line that is not a seed.
-    let seedLines = (0..<300).map { i in
-        i % 3 == 0 ? #"{"id": "s\#(i)", "question": "Question \#(i)?"}"# : #"{"question": "Question \#(i)?"}"#
-    } + ["not json"]
+    let seedLines =
+        (0..<300).map { i in
+            i % 3 == 0 ? #"{"id": "s\#(i)", "question": "Question \#(i)?"}"# : #"{"question": "Question \#(i)?"}"#
+        } + ["not json"]
 
     func parsed(_ lines: [String]) -> [Result<Seed, SeedError>] {
         lines.enumerated().map { i, line in
@@ -52,8 +54,9 @@ final class ShardTests: XCTestCase {
         XCTAssertThrowsError(try scriptedConfig(run: #"{"shard": "5/4"}"#)) { error in
             XCTAssertEqual((error as? ConfigError)?.issues.map(\.path), ["run.shard"])
         }
-        XCTAssertEqual(try scriptedConfig(run: #"{"shard": "1/2"}"#).fingerprint,
-                       try scriptedConfig(run: #"{"shard": "2/2"}"#).fingerprint, "shards of one run share its config")
+        XCTAssertEqual(
+            try scriptedConfig(run: #"{"shard": "1/2"}"#).fingerprint,
+            try scriptedConfig(run: #"{"shard": "2/2"}"#).fingerprint, "shards of one run share its config")
     }
 
     func testShardRunsCoverTheSeedsOnceAndAResumeWithAnotherShardIsRefused() async throws {
@@ -62,8 +65,9 @@ final class ShardTests: XCTestCase {
         var ids: [String] = []
         var seedCount = 0
         for k in 1...3 {
-            let runner = Runner(engine: try Engine(config: try scriptedConfig()), seeds: .file(seeds),
-                                outputDir: dir + "/shard\(k)", shard: Shard(index: k, count: 3))
+            let runner = Runner(
+                engine: try Engine(config: try scriptedConfig()), seeds: .file(seeds),
+                outputDir: dir + "/shard\(k)", shard: Shard(index: k, count: 3))
             let summary = try await runner.run()
             XCTAssertEqual(summary.stats.ended, summary.seeds)
             seedCount += summary.seeds
@@ -74,8 +78,9 @@ final class ShardTests: XCTestCase {
         XCTAssertEqual(ids.count, 301)
         XCTAssertEqual(Set(ids).count, 301)
 
-        let other = Runner(engine: try Engine(config: try scriptedConfig()), seeds: .file(seeds),
-                           outputDir: dir + "/shard1", shard: Shard(index: 2, count: 3))
+        let other = Runner(
+            engine: try Engine(config: try scriptedConfig()), seeds: .file(seeds),
+            outputDir: dir + "/shard1", shard: Shard(index: 2, count: 3))
         do {
             _ = try await other.run()
             XCTFail("a resume with another shard must be refused")

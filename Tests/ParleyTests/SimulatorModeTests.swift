@@ -1,22 +1,34 @@
 import XCTest
+
 @testable import Parley
 
 /// The exact prompt each way of playing the user sends, for one small dialogue.
 final class SimulatorModeTests: XCTestCase {
     let dialogue = [Message(.user, "How do I boil an egg?"), Message(.assistant, "Simmer it for 9 minutes.")]
 
-    func prompt(_ role: RoleConfig, _ messages: [Message], topic: String? = nil, persona: String? = nil, style: String? = nil) async throws -> PromptInput {
-        let builder = PromptBuilder(role: role, template: Template.builtins[role.template]!, counter: EstimatingTokenCounter(), chatOverhead: 8)
+    func prompt(
+        _ role: RoleConfig, _ messages: [Message], topic: String? = nil, persona: String? = nil, style: String? = nil
+    ) async throws -> PromptInput {
+        let builder = PromptBuilder(
+            role: role, template: Template.builtins[role.template]!, counter: EstimatingTokenCounter(), chatOverhead: 8)
         let view = View.of(messages, for: role, writing: .user, topic: topic, persona: persona, style: style)
-        let outcome = try await builder.build(view, contentCounts: messages.map { Words.count($0.content) },
-                                              exchangeStarts: messages.map { $0.speaker == .user })
-        guard case .ready(let p, _, _, _) = outcome else { XCTFail("no prompt: \(outcome)"); return .text("") }
+        let outcome = try await builder.build(
+            view, contentCounts: messages.map { Words.count($0.content) },
+            exchangeStarts: messages.map { $0.speaker == .user })
+        guard case .ready(let p, _, _, _) = outcome else {
+            XCTFail("no prompt: \(outcome)")
+            return .text("")
+        }
         return p
     }
 
-    func role(_ mode: RoleConfig.AskerMode, endpoint: RoleConfig.Endpoint = .chat, template: String = "human-assistant") -> RoleConfig {
+    func role(_ mode: RoleConfig.AskerMode, endpoint: RoleConfig.Endpoint = .chat, template: String = "human-assistant")
+        -> RoleConfig
+    {
         var r = RoleConfig(name: "asker")
-        r.mode = mode; r.endpoint = endpoint; r.template = template
+        r.mode = mode
+        r.endpoint = endpoint
+        r.template = template
         return r
     }
 
@@ -24,20 +36,36 @@ final class SimulatorModeTests: XCTestCase {
         var r = role(.trained, endpoint: .completion, template: "socratic")
         r.systemPrompt = "A chat between a curious human and an AI assistant."
         let p = try await prompt(r, dialogue)
-        XCTAssertEqual(p, .text("A chat between a curious human and an AI assistant.\nHuman: <s>How do I boil an egg?</s>Assistant: <s>Simmer it for 9 minutes.</s>Human: <s>"))
+        XCTAssertEqual(
+            p,
+            .text(
+                "A chat between a curious human and an AI assistant.\nHuman: <s>How do I boil an egg?</s>Assistant: "
+                    + "<s>Simmer it for 9 minutes.</s>Human: <s>"
+            ))
     }
 
     func testPromptedSimulatorReadsTheHistoryThenTheInstruction() async throws {
         let p = try await prompt(role(.prompted), dialogue)
-        XCTAssertEqual(p, .chat([ChatMessage(.user, "User: How do I boil an egg?\n\nAssistant: Simmer it for 9 minutes.\n\n" + RoleConfig.defaultInstruction)]))
+        XCTAssertEqual(
+            p,
+            .chat([
+                ChatMessage(
+                    .user,
+                    "User: How do I boil an egg?\n\nAssistant: Simmer it for 9 minutes.\n\n"
+                        + RoleConfig.defaultInstruction)
+            ]))
     }
 
     func testRoleSwappedChatAnswersAsAssistant() async throws {
         var r = role(.swapped)
         r.systemPrompt = "You are a user."
         let p = try await prompt(r, dialogue)
-        XCTAssertEqual(p, .chat([ChatMessage(.system, "You are a user."), ChatMessage(.assistant, "How do I boil an egg?"),
-                                 ChatMessage(.user, "Simmer it for 9 minutes.")]))
+        XCTAssertEqual(
+            p,
+            .chat([
+                ChatMessage(.system, "You are a user."), ChatMessage(.assistant, "How do I boil an egg?"),
+                ChatMessage(.user, "Simmer it for 9 minutes."),
+            ]))
     }
 
     func testFreeModeOpensOnTheTopic() async throws {
@@ -51,13 +79,30 @@ final class SimulatorModeTests: XCTestCase {
     }
 
     func testPersonaAndStyleReachEveryMode() async throws {
-        let trained = try await prompt(role(.trained, endpoint: .completion), dialogue, persona: "a nurse", style: "terse")
-        XCTAssertEqual(trained, .text("You are a nurse. Write in this style: terse.\n\nHuman: How do I boil an egg?\nAssistant: Simmer it for 9 minutes.\nHuman: "))
+        let trained = try await prompt(
+            role(.trained, endpoint: .completion), dialogue, persona: "a nurse", style: "terse")
+        XCTAssertEqual(
+            trained,
+            .text(
+                "You are a nurse. Write in this style: terse.\n\nHuman: How do I boil an egg?\nAssistant: Simmer it "
+                    + "for 9 minutes.\nHuman: "
+            ))
         let prompted = try await prompt(role(.prompted), dialogue, persona: "a nurse")
-        XCTAssertEqual(prompted, .chat([ChatMessage(.user, "User: How do I boil an egg?\n\nAssistant: Simmer it for 9 minutes.\n\n" + RoleConfig.defaultInstruction + " You are a nurse.")]))
+        XCTAssertEqual(
+            prompted,
+            .chat([
+                ChatMessage(
+                    .user,
+                    "User: How do I boil an egg?\n\nAssistant: Simmer it for 9 minutes.\n\n"
+                        + RoleConfig.defaultInstruction + " You are a nurse.")
+            ]))
         let swapped = try await prompt(role(.swapped), dialogue, style: "terse")
-        XCTAssertEqual(swapped, .chat([ChatMessage(.system, "Write in this style: terse."), ChatMessage(.assistant, "How do I boil an egg?"),
-                                       ChatMessage(.user, "Simmer it for 9 minutes.")]))
+        XCTAssertEqual(
+            swapped,
+            .chat([
+                ChatMessage(.system, "Write in this style: terse."), ChatMessage(.assistant, "How do I boil an egg?"),
+                ChatMessage(.user, "Simmer it for 9 minutes."),
+            ]))
     }
 
     func testPersonasAreSampledPerDialogueFromTheRunSeed() async throws {
@@ -73,7 +118,9 @@ final class SimulatorModeTests: XCTestCase {
             }
             return byID
         }
-        let a = try await personas(1), b = try await personas(1), c = try await personas(2)
+        let a = try await personas(1)
+        let b = try await personas(1)
+        let c = try await personas(2)
         XCTAssertEqual(a.count, 40)
         XCTAssertEqual(a, b, "the same run seed gives every dialogue the same persona")
         XCTAssertNotEqual(a, c, "another run seed samples again")
@@ -86,6 +133,8 @@ final class SimulatorModeTests: XCTestCase {
         let config = try scriptedConfig(#""personas": {"file": "\#(dir)/p.txt"}"#)
         XCTAssertEqual(try Engine(config: config).personas, ["a nurse", "a pilot"])
         let missing = try scriptedConfig(#""personas": {"file": "/nonexistent/p.txt"}"#)
-        XCTAssertThrowsError(try Engine(config: missing)) { XCTAssertEqual(($0 as? ConfigError)?.issues.first?.path, "personas.file") }
+        XCTAssertThrowsError(try Engine(config: missing)) {
+            XCTAssertEqual(($0 as? ConfigError)?.issues.first?.path, "personas.file")
+        }
     }
 }

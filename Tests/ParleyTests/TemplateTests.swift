@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 final class TemplateTests: XCTestCase {
@@ -6,52 +7,62 @@ final class TemplateTests: XCTestCase {
 
     func testHumanAssistantTranscript() {
         let t = Template.humanAssistant
-        XCTAssertEqual(t.render(system: "Be kind.", messages: exchange, next: .assistant),
-                       "Be kind.\n\nHuman: Hi?\nAssistant: Hello.\nHuman: And then?\nAssistant: ")
-        XCTAssertEqual(t.render(system: nil, messages: Array(exchange.prefix(2)), next: .user),
-                       "Human: Hi?\nAssistant: Hello.\nHuman: ")
+        XCTAssertEqual(
+            t.render(system: "Be kind.", messages: exchange, next: .assistant),
+            "Be kind.\n\nHuman: Hi?\nAssistant: Hello.\nHuman: And then?\nAssistant: ")
+        XCTAssertEqual(
+            t.render(system: nil, messages: Array(exchange.prefix(2)), next: .user),
+            "Human: Hi?\nAssistant: Hello.\nHuman: ")
         XCTAssertEqual(t.stops(generating: .user), ["\nAssistant:", "Assistant:"])
         XCTAssertEqual(t.stops(generating: .assistant), ["\nHuman:", "Human:"])
     }
 
     func testVicuna() {
-        XCTAssertEqual(Template.vicuna.render(system: "S", messages: Array(exchange.prefix(2)), next: .user),
-                       "S USER: Hi? ASSISTANT: Hello.</s>USER: ")
+        XCTAssertEqual(
+            Template.vicuna.render(system: "S", messages: Array(exchange.prefix(2)), next: .user),
+            "S USER: Hi? ASSISTANT: Hello.</s>USER: ")
     }
 
     func testLlama2PutsSystemInsideFirstInstruction() {
-        XCTAssertEqual(Template.llama2.render(system: "S", messages: exchange, next: .assistant),
-                       "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nHi? [/INST] Hello. </s><s>[INST] And then? [/INST] ")
+        XCTAssertEqual(
+            Template.llama2.render(system: "S", messages: exchange, next: .assistant),
+            "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nHi? [/INST] Hello. </s><s>[INST] And then? [/INST] ")
         XCTAssertTrue(Template.llama2.stops(generating: .assistant).contains("[INST]"))
     }
 
     func testChatML() {
-        XCTAssertEqual(Template.chatml.render(system: "S", messages: [Message(.user, "Q")], next: .assistant),
-                       "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n")
+        XCTAssertEqual(
+            Template.chatml.render(system: "S", messages: [Message(.user, "Q")], next: .assistant),
+            "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n")
     }
 
     func testGemmaHasNoSystemRole() {
-        XCTAssertEqual(Template.gemma.render(system: "S", messages: [Message(.user, "Q")], next: .assistant),
-                       "<start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\n")
+        XCTAssertEqual(
+            Template.gemma.render(system: "S", messages: [Message(.user, "Q")], next: .assistant),
+            "<start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\n")
         // An empty dialogue asking for the user's turn: the system text opens it.
         XCTAssertEqual(Template.gemma.render(system: "S", messages: [], next: .user), "<start_of_turn>user\nS\n\n")
     }
 
     func testSocratic() {
-        XCTAssertEqual(Template.socratic.render(system: nil, messages: Array(exchange.prefix(2)), next: .user),
-                       "Human: <s>Hi?</s>Assistant: <s>Hello.</s>Human: <s>")
+        XCTAssertEqual(
+            Template.socratic.render(system: nil, messages: Array(exchange.prefix(2)), next: .user),
+            "Human: <s>Hi?</s>Assistant: <s>Hello.</s>Human: <s>")
     }
 
     func testConfigDefinedTemplate() throws {
-        let config = try scriptedConfig(#""templates": {"mine": {"begin": "<BOS>", "user": {"prefix": "[U]", "suffix": "\n"}, "assistant": {"prefix": "[A]", "suffix": "\n", "opens": ["[A]"]}, "stop": ["<END>"]}}"#,
-                                        asker: #"{"backend": "fake", "endpoint": "completion", "template": "mine", "max_tokens": 8}"#)
+        let config = try scriptedConfig(
+            #""templates": {"mine": {"begin": "<BOS>", "user": {"prefix": "[U]", "suffix": "\n"}, "assistant": "#
+                + #"{"prefix": "[A]", "suffix": "\n", "opens": ["[A]"]}, "stop": ["<END>"]}}"#,
+            asker: #"{"backend": "fake", "endpoint": "completion", "template": "mine", "max_tokens": 8}"#)
         let t = try XCTUnwrap(config.templates["mine"])
         XCTAssertEqual(t.render(system: nil, messages: [Message(.user, "q")], next: .assistant), "<BOS>[U]q\n[A]")
         XCTAssertEqual(t.stops(generating: .user), ["<END>", "[A]"])
     }
 
     func testCleanerCutsStopsAndLabels() {
-        XCTAssertEqual(TurnCleaner.clean(" Human: why?\nAssistant: because", stops: ["\nAssistant:"], speaker: .user), "why?")
+        XCTAssertEqual(
+            TurnCleaner.clean(" Human: why?\nAssistant: because", stops: ["\nAssistant:"], speaker: .user), "why?")
         XCTAssertEqual(TurnCleaner.clean("  \n ", stops: [], speaker: .assistant), "")
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import Parley
 
 /// Tokens, ROUGE-L, MTLD and the follow-up heuristics against published or hand-computed values.
@@ -29,7 +30,8 @@ final class TextMeasureTests: XCTestCase {
         func mtld(_ text: String) -> Double? { Similarity.mtld(Words.tokens(text)) }
         // Twelve tokens "a b" ×6: the TTR first falls below 0.72 with ≥ 10 tokens at token 10
         // (2/10) → 1 factor; the last stretch "a b" has TTR 1 → partial 0. Both ways: 12 / 1.
-        XCTAssertEqual(try XCTUnwrap(mtld(Array(repeating: "a b", count: 6).joined(separator: " "))), 12, accuracy: 1e-12)
+        XCTAssertEqual(
+            try XCTUnwrap(mtld(Array(repeating: "a b", count: 6).joined(separator: " "))), 12, accuracy: 1e-12)
         // "a b c a": no full factor (fewer than 10 tokens); the whole text ends with TTR 3/4 →
         // partial (1 − 0.75)/(1 − 0.72); both ways the same: 4 / 0.892857….
         XCTAssertEqual(try XCTUnwrap(mtld("a b c a")), 4 / (0.25 / 0.28), accuracy: 1e-9)

@@ -81,19 +81,25 @@ enum FleetBench {
     static func overhead(requests: Int, endpoints: Int) async throws -> String {
         var perRequest: [Double] = []
         for n in [1, endpoints] {
-            let servers = (0..<n).map { (FleetMember(baseURL: "http://10.2.\($0 / 256).\($0 % 256):8000/v1"),
-                                         Instant() as any Backend) }
-            let endpoint = ModelEndpoint(name: "fleet", servers: servers,
-                                         settings: BackendCommon(maxConcurrency: 100_000, concurrency: .adaptive))
+            let servers = (0..<n).map {
+                (
+                    FleetMember(baseURL: "http://10.2.\($0 / 256).\($0 % 256):8000/v1"),
+                    Instant() as any Backend
+                )
+            }
+            let endpoint = ModelEndpoint(
+                name: "fleet", servers: servers,
+                settings: BackendCommon(maxConcurrency: 100_000, concurrency: .adaptive))
             let cpu0 = cpuSeconds()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for worker in 0..<64 {
                     group.addTask {
                         for i in stride(from: worker, to: requests, by: 64) {
-                            let request = GenerationRequest(dialogueID: "d\(i / 16)", turn: i % 16, role: "assistant",
-                                                            prompt: .text("hello"), model: nil, maxTokens: 8,
-                                                            temperature: 0, topP: 1, stop: [], seed: 0,
-                                                            promptTokens: 4)
+                            let request = GenerationRequest(
+                                dialogueID: "d\(i / 16)", turn: i % 16, role: "assistant",
+                                prompt: .text("hello"), model: nil, maxTokens: 8,
+                                temperature: 0, topP: 1, stop: [], seed: 0,
+                                promptTokens: 4)
                             _ = try await endpoint.generate(request)
                             if i % 16 == 15 { endpoint.release(dialogue: "d\(i / 16)") }
                         }

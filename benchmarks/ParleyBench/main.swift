@@ -27,8 +27,10 @@ func peakRSSMegabytes() -> Double {
     return Double(u.ru_maxrss) / 1024
 }
 
-func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra: String = "",
-         durability: String = "process", keep: String? = nil) async throws -> (RunSummary, wall: Double, cpu: Double) {
+func run(
+    dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra: String = "",
+    durability: String = "process", keep: String? = nil
+) async throws -> (RunSummary, wall: Double, cpu: Double) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer {
@@ -38,14 +40,17 @@ func run(dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra:
     var seeds = ""
     for i in 0..<dialogues { seeds += "{\"question\": \"Benchmark question \(i)?\"}\n" }
     try seeds.write(toFile: dir + "/seeds.jsonl", atomically: false, encoding: .utf8)
-    let config = try Config.parse("""
-        {"backends": {"fake": {"type": "scripted", "words": [8, 24], "latency_ms": \(latencyMs), "max_concurrency": 100000}},
+    let config = try Config.parse(
+        """
+        {"backends": {"fake": {"type": "scripted", "words": [8, 24], "latency_ms": \(latencyMs),
+                               "max_concurrency": 100000}},
          "roles": {"asker": {"backend": "fake", "endpoint": "completion", "max_tokens": 64},
                    "assistant": {"backend": "fake", "max_tokens": 256}},
          "turns": {"max": \(turns)}, "run": {"concurrency": \(concurrency), "durability": "\(durability)"}\(extra)}
         """)
     let runner = Runner(engine: try Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
-    let cpu0 = cpuSeconds(), t0 = ContinuousClock.now
+    let cpu0 = cpuSeconds()
+    let t0 = ContinuousClock.now
     let summary = try await runner.run()
     let wall = ContinuousClock.now - t0
     return (summary, Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18, cpuSeconds() - cpu0)
@@ -57,14 +62,20 @@ func arg(_ i: Int, _ d: Int) -> Int { args.count > i ? Int(args[i]) ?? d : d }
 switch args.first ?? "" {
 case "overhead":
     let (s, wall, cpu) = try await run(dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256)
-    print(#"{"bench": "overhead", "dialogues": \#(s.stats.finished), "turns": \#(s.stats.turns), "turns_per_s": \#(Int(Double(s.stats.turns) / wall)), "cpu_us_per_turn": \#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6)), "wall_s": \#(String(format: "%.2f", wall))}"#)
+    print(
+        #"{"bench": "overhead", "dialogues": \#(s.stats.finished), "turns": \#(s.stats.turns), "turns_per_s": "#
+            + #"\#(Int(Double(s.stats.turns) / wall)), "cpu_us_per_turn": "#
+            + #"\#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6)), "wall_s": "#
+            + #"\#(String(format: "%.2f", wall))}"#
+    )
 case "durability":
     // The same zero-latency run in each mode, back to back: wall and CPU µs per turn.
     var fields: [String] = []
     var wallPerTurn: [String: Double] = [:]
     for mode in ["process", "fsync"] {
-        let (s, wall, cpu) = try await run(dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256,
-                                           durability: mode)
+        let (s, wall, cpu) = try await run(
+            dialogues: arg(1, 10_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256,
+            durability: mode)
         wallPerTurn[mode] = wall / Double(s.stats.turns) * 1e6
         fields.append(#""\#(mode)_wall_us_per_turn": \#(String(format: "%.2f", wallPerTurn[mode]!))"#)
         fields.append(#""\#(mode)_cpu_us_per_turn": \#(String(format: "%.2f", cpu / Double(s.stats.turns) * 1e6))"#)
@@ -72,39 +83,67 @@ case "durability":
     let ratio = String(format: "%.2f", wallPerTurn["fsync"]! / wallPerTurn["process"]!)
     print(#"{"bench": "durability", \#(fields.joined(separator: ", ")), "fsync_over_process": \#(ratio)}"#)
 case "saturation":
-    let latency = Double(arg(2, 20)), concurrency = arg(3, 512)
+    let latency = Double(arg(2, 20))
+    let concurrency = arg(3, 512)
     let (s, wall, _) = try await run(dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency)
     // Each request takes `latency`; a dialogue makes `generated_messages / dialogues` of them
     // (a seed question means the first turn needs only the answer).
     let ideal = Double(concurrency) / (latency / 1000) * Double(s.stats.turns) / Double(s.stats.messagesGenerated)
     let achieved = Double(s.stats.turns) / wall
-    print(#"{"bench": "saturation", "concurrency": \#(concurrency), "latency_ms": \#(Int(latency)), "turns_per_s": \#(Int(achieved)), "ideal_turns_per_s": \#(Int(ideal)), "efficiency": \#(String(format: "%.3f", achieved / ideal))}"#)
+    print(
+        #"{"bench": "saturation", "concurrency": \#(concurrency), "latency_ms": \#(Int(latency)), "turns_per_s": "#
+            + #"\#(Int(achieved)), "ideal_turns_per_s": \#(Int(ideal)), "efficiency": "#
+            + #"\#(String(format: "%.3f", achieved / ideal))}"#
+    )
 case "memory":
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 4), latencyMs: 0, concurrency: 256)
-    print(#"{"bench": "memory", "seeds": \#(s.stats.finished), "turns": \#(s.stats.turns), "peak_rss_mb": \#(String(format: "%.1f", peakRSSMegabytes())), "wall_s": \#(String(format: "%.2f", wall))}"#)
+    print(
+        #"{"bench": "memory", "seeds": \#(s.stats.finished), "turns": \#(s.stats.turns), "peak_rss_mb": "#
+            + #"\#(String(format: "%.1f", peakRSSMegabytes())), "wall_s": \#(String(format: "%.2f", wall))}"#
+    )
 case "filters":
     // The same scripted run with and without every filter, then the filters alone over its dialogues.
-    let all = #", "filters": {"user_length": {"min": 3, "max": 200}, "repeat": {"threshold": 0.7}, "duplicates": true, "polite_closer": true, "truncated": true, "role_exchange": true, "blocklist": {"terms": [\#((0..<100).map { "\"term\($0) word\"" }.joined(separator: ","))]}}"#
-    let n = arg(1, 10_000), turns = arg(2, 8)
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString).jsonl").path
+    let all =
+        #", "filters": {"user_length": {"min": 3, "max": 200}, "repeat": {"threshold": 0.7}, "duplicates": true, "#
+        + #""polite_closer": true, "truncated": true, "role_exchange": true, "blocklist": {"terms": "#
+        + #"[\#((0..<100).map { "\"term\($0) word\"" }.joined(separator: ","))]}}"#
+    let n = arg(1, 10_000)
+    let turns = arg(2, 8)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString).jsonl")
+        .path
     defer { try? FileManager.default.removeItem(atPath: path) }
     let (_, plainWall, _) = try await run(dialogues: n, turns: turns, latencyMs: 0, concurrency: 256, keep: path)
-    let (filtered, filteredWall, _) = try await run(dialogues: n, turns: turns, latencyMs: 0, concurrency: 256, extra: all)
+    let (filtered, filteredWall, _) = try await run(
+        dialogues: n, turns: turns, latencyMs: 0, concurrency: 256, extra: all)
     let reader = try DatasetReader(path: path)
     var rows: [[Message]] = []
     while let row = reader.next() { rows.append(row.messages) }
-    let config = try Config.parse(#"{"backends": {"f": {"type": "scripted"}}, "roles": {"asker": {"backend": "f"}, "assistant": {"backend": "f"}}"# + all + "}")
+    let config = try Config.parse(
+        #"{"backends": {"f": {"type": "scripted"}}, "roles": {"asker": {"backend": "f"}, "assistant": {"backend": "#
+            + #""f"}}"#
+            + all + "}")
     let filters = DialogueFilters(config: config.filters, blockTerms: config.filters.blocklist?.terms ?? [])
     let t0 = ContinuousClock.now
     var offences = 0
     for r in rows where filters.firstOffence(in: r) != nil { offences += 1 }
     let elapsed = ContinuousClock.now - t0
     let ms = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-    print(#"{"bench": "filters", "dialogues": \#(rows.count), "offending": \#(offences), "filters_ms": \#(String(format: "%.1f", ms)), "us_per_dialogue": \#(String(format: "%.1f", ms * 1000 / Double(max(rows.count, 1)))), "synth_wall_s": \#(String(format: "%.2f", plainWall)), "synth_filtered_wall_s": \#(String(format: "%.2f", filteredWall)), "ratio": \#(String(format: "%.3f", filteredWall / plainWall)), "kept": \#(filtered.stats.finished)}"#)
+    print(
+        #"{"bench": "filters", "dialogues": \#(rows.count), "offending": \#(offences), "filters_ms": "#
+            + #"\#(String(format: "%.1f", ms)), "us_per_dialogue": "#
+            + #"\#(String(format: "%.1f", ms * 1000 / Double(max(rows.count, 1)))), "synth_wall_s": "#
+            + #"\#(String(format: "%.2f", plainWall)), "synth_filtered_wall_s": "#
+            + #"\#(String(format: "%.2f", filteredWall)), "ratio": "#
+            + #"\#(String(format: "%.3f", filteredWall / plainWall)), "kept": \#(filtered.stats.finished)}"#
+    )
 case "dataset":
     guard args.count > 3 else { fatalError("usage: parley-bench dataset DIALOGUES TURNS PATH") }
-    let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256, keep: args[3])
-    print(#"{"bench": "dataset", "dialogues": \#(s.stats.finished), "path": "\#(args[3])", "wall_s": \#(String(format: "%.2f", wall))}"#)
+    let (s, wall, _) = try await run(
+        dialogues: arg(1, 100_000), turns: arg(2, 8), latencyMs: 0, concurrency: 256, keep: args[3])
+    print(
+        #"{"bench": "dataset", "dialogues": \#(s.stats.finished), "path": "\#(args[3])", "wall_s": "#
+            + #"\#(String(format: "%.2f", wall))}"#
+    )
 case "fleet":
     print(FleetBench.route(endpoints: arg(1, 1000), dialogues: arg(2, 1_000_000)))
 case "fleet-overhead":

@@ -7,7 +7,7 @@ let package = Package(
     name: "SwiftExample",
     dependencies: [.package(name: "Parley", path: "../..")],
     targets: [
-        .executableTarget(name: "SwiftExample", dependencies: [.product(name: "Parley", package: "Parley")]),
+        .executableTarget(name: "SwiftExample", dependencies: [.product(name: "Parley", package: "Parley")])
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,10 @@ public enum PromptInput: Sendable, Equatable {
 public struct ChatMessage: Sendable, Equatable, Codable {
     public var role: Speaker
     public var content: String
-    public init(_ role: Speaker, _ content: String) { self.role = role; self.content = content }
+    public init(_ role: Speaker, _ content: String) {
+        self.role = role
+        self.content = content
+    }
 }
 
 /// One generation request, with enough identity (dialogue, message index, role) for
@@ -30,9 +33,11 @@ public struct GenerationRequest: Sendable {
     /// The prompt's tokens as counted for windowing: what budgets and rate limits reserve.
     public var promptTokens: Int?
 
-    public init(dialogueID: String, turn: Int, role: String, prompt: PromptInput, model: String? = nil,
-                maxTokens: Int, temperature: Double = 0.7, topP: Double = 1, stop: [String] = [], seed: UInt64 = 0,
-                attempt: Int = 1, promptTokens: Int? = nil) {
+    public init(
+        dialogueID: String, turn: Int, role: String, prompt: PromptInput, model: String? = nil,
+        maxTokens: Int, temperature: Double = 0.7, topP: Double = 1, stop: [String] = [], seed: UInt64 = 0,
+        attempt: Int = 1, promptTokens: Int? = nil
+    ) {
         self.dialogueID = dialogueID
         self.turn = turn
         self.role = role
@@ -59,8 +64,10 @@ public struct GenerationResult: Sendable {
     /// The rate limits the server announced, if any.
     public var rateLimits: RateLimitHeaders?
 
-    public init(text: String, finishReason: String? = nil, promptTokens: Int? = nil,
-                completionTokens: Int? = nil, model: String? = nil, cachedPromptTokens: Int? = nil) {
+    public init(
+        text: String, finishReason: String? = nil, promptTokens: Int? = nil,
+        completionTokens: Int? = nil, model: String? = nil, cachedPromptTokens: Int? = nil
+    ) {
         self.text = text
         self.finishReason = finishReason
         self.promptTokens = promptTokens

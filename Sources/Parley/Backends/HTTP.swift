@@ -29,8 +29,10 @@ enum HTTP {
     /// `refused` (nothing listens), `reset` (the connection broke before a reply), `truncated body`
     /// (it broke during the body). A body over `maxBodyBytes` is not retried. The API key never
     /// appears in messages.
-    static func postJSON(_ url: String, body: String, apiKey: String?, timeout: Double,
-                         client: HTTPClient = client) async throws -> (Int, HTTPHeaders, Data) {
+    static func postJSON(
+        _ url: String, body: String, apiKey: String?, timeout: Double,
+        client: HTTPClient = client
+    ) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -47,16 +49,19 @@ enum HTTP {
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
             return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
         } catch is NIOTooManyBytesError {
-            throw BackendError("response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false,
-                               kind: "body too large")
+            throw BackendError(
+                "response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false,
+                kind: "body too large")
         } catch {
             throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: true)
         }
     }
 
     /// GETs a URL (health and properties of a server); errors as `postJSON`'s.
-    static func get(_ url: String, apiKey: String?, timeout: Double,
-                    client: HTTPClient = client) async throws -> (Int, HTTPHeaders, Data) {
+    static func get(
+        _ url: String, apiKey: String?, timeout: Double,
+        client: HTTPClient = client
+    ) async throws -> (Int, HTTPHeaders, Data) {
         var request = HTTPClientRequest(url: url)
         if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
         let response: HTTPClientResponse
@@ -69,8 +74,10 @@ enum HTTP {
         }
     }
 
-    private static func transportError(_ error: any Error, url: String, timeout: Double, apiKey: String?,
-                                       inBody: Bool) -> any Error {
+    private static func transportError(
+        _ error: any Error, url: String, timeout: Double, apiKey: String?,
+        inBody: Bool
+    ) -> any Error {
         if error is CancellationError { return error }
         if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
             return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
@@ -78,8 +85,9 @@ enum HTTP {
         let text = redact("\(error)", apiKey)
         // Each message names its kind, so a failure after one attempt says what it met too.
         if inBody {
-            return BackendError("truncated body from \(url): the connection broke during the body: \(text)",
-                                retryable: true, kind: "truncated body")
+            return BackendError(
+                "truncated body from \(url): the connection broke during the body: \(text)",
+                retryable: true, kind: "truncated body")
         }
         if text.localizedCaseInsensitiveContains("refused") {
             return BackendError("cannot reach \(url) (refused): \(text)", retryable: true, kind: "refused")
@@ -89,14 +97,19 @@ enum HTTP {
 
     /// Turns a non-2xx status into a `BackendError`: 408, 409, 429 and 5xx are retryable.
     /// A server that echoes the API key in its error body does not get it into the message.
-    static func statusError(_ status: Int, headers: HTTPHeaders, body: Data, url: String,
-                            apiKey: String?) -> BackendError {
+    static func statusError(
+        _ status: Int, headers: HTTPHeaders, body: Data, url: String,
+        apiKey: String?
+    ) -> BackendError {
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
         var detail = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
-        if let v = try? JSONDecoder().decode(ErrorBody.self, from: body), let m = v.error?.message ?? v.message { detail = m }
-        return BackendError("HTTP \(status) from \(url): \(redact(detail, apiKey))", retryable: retryable,
-                            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")),
-                            kind: "HTTP \(status)")
+        if let v = try? JSONDecoder().decode(ErrorBody.self, from: body), let m = v.error?.message ?? v.message {
+            detail = m
+        }
+        return BackendError(
+            "HTTP \(status) from \(url): \(redact(detail, apiKey))", retryable: retryable,
+            retryAfter: RetryPolicy.parseRetryAfter(headers.first(name: "Retry-After")),
+            kind: "HTTP \(status)")
     }
 
     /// Throws `statusError` unless the status is 2xx.

@@ -16,9 +16,10 @@ public final class OpenAIBackend: Backend {
         self.apiKey = config.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
         switch config.tokenizer {
         case "llamacpp", "vllm":
-            tokenCounter = ServerTokenCounter(url: config.tokenizeURL ?? ServerTokenCounter.defaultURL(base: config.baseURL),
-                                              style: config.tokenizer == "vllm" ? .vllm(model: config.model) : .llamacpp,
-                                              apiKey: apiKey, timeout: min(config.timeoutSeconds, 30))
+            tokenCounter = ServerTokenCounter(
+                url: config.tokenizeURL ?? ServerTokenCounter.defaultURL(base: config.baseURL),
+                style: config.tokenizer == "vllm" ? .vllm(model: config.model) : .llamacpp,
+                apiKey: apiKey, timeout: min(config.timeoutSeconds, 30))
         default:
             tokenCounter = EstimatingTokenCounter(charsPerToken: config.charsPerToken)
         }
@@ -32,20 +33,31 @@ public final class OpenAIBackend: Backend {
         switch r.prompt {
         case .chat(let messages):
             path = "/chat/completions"
-            w.key("messages"); w.beginArray()
-            for m in messages { w.beginObject(); w.field("role", m.role.rawValue); w.field("content", m.content); w.endObject() }
+            w.key("messages")
+            w.beginArray()
+            for m in messages {
+                w.beginObject()
+                w.field("role", m.role.rawValue)
+                w.field("content", m.content)
+                w.endObject()
+            }
             w.endArray()
         case .text(let prompt):
             path = "/completions"
             w.field("prompt", prompt)
         }
         w.field("max_tokens", r.maxTokens)
-        w.key("temperature"); w.double(r.temperature)
-        w.key("top_p"); w.double(r.topP)
+        w.key("temperature")
+        w.double(r.temperature)
+        w.key("top_p")
+        w.double(r.topP)
         if !r.stop.isEmpty {
             // OpenAI accepts at most 4 stop sequences; servers that take more get them all.
             let stops = config.baseURL.contains("api.openai.com") ? Array(r.stop.prefix(4)) : r.stop
-            w.key("stop"); w.beginArray(); for s in stops { w.string(s) }; w.endArray()
+            w.key("stop")
+            w.beginArray()
+            for s in stops { w.string(s) }
+            w.endArray()
         }
         w.field("seed", Int(r.seed & 0x7FFF_FFFF))
         if config.cachePrompt ?? (config.tokenizer == "llamacpp") {
@@ -55,8 +67,9 @@ public final class OpenAIBackend: Backend {
         w.endObject()
 
         let url = config.baseURL + path
-        let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey,
-                                                              timeout: config.timeoutSeconds, client: client)
+        let (status, headers, body) = try await HTTP.postJSON(
+            url, body: w.text, apiKey: apiKey,
+            timeout: config.timeoutSeconds, client: client)
         try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
         let reply: CompletionReply
         do { reply = try JSONDecoder().decode(CompletionReply.self, from: body) } catch {
@@ -69,11 +82,12 @@ public final class OpenAIBackend: Backend {
         guard let text = choice.message?.content ?? choice.text else {
             throw BackendError("response from \(url) has no text", retryable: true, kind: "no text")
         }
-        var result = GenerationResult(text: text, finishReason: choice.finish_reason,
-                                      promptTokens: reply.usage?.prompt_tokens ?? reply.timings?.promptTotal,
-                                      completionTokens: reply.usage?.completion_tokens, model: reply.model,
-                                      cachedPromptTokens: reply.usage?.prompt_tokens_details?.cached_tokens
-                                          ?? reply.timings?.cache_n)
+        var result = GenerationResult(
+            text: text, finishReason: choice.finish_reason,
+            promptTokens: reply.usage?.prompt_tokens ?? reply.timings?.promptTotal,
+            completionTokens: reply.usage?.completion_tokens, model: reply.model,
+            cachedPromptTokens: reply.usage?.prompt_tokens_details?.cached_tokens
+                ?? reply.timings?.cache_n)
         result.rateLimits = RateLimitHeaders { headers.first(name: $0) }
         return result
     }
@@ -94,12 +108,14 @@ public final class OpenAIBackend: Backend {
     /// (`n_ctx` of one slot), else vLLM's `/v1/models` (`max_model_len`). nil: it does not say.
     public func serverContext() async -> (tokens: Int, source: String)? {
         if let reply = try? await HTTP.get(rootURL + "/props", apiKey: apiKey, timeout: 5),
-           reply.0 / 100 == 2, let props = try? JSONDecoder().decode(Props.self, from: reply.2),
-           let n = props.default_generation_settings?.n_ctx, n > 0 {
+            reply.0 / 100 == 2, let props = try? JSONDecoder().decode(Props.self, from: reply.2),
+            let n = props.default_generation_settings?.n_ctx, n > 0
+        {
             return (n, "llama.cpp /props n_ctx")
         }
         if let reply = try? await HTTP.get(config.baseURL + "/models", apiKey: apiKey, timeout: 5),
-           reply.0 / 100 == 2, let models = try? JSONDecoder().decode(Models.self, from: reply.2) {
+            reply.0 / 100 == 2, let models = try? JSONDecoder().decode(Models.self, from: reply.2)
+        {
             let only = models.data.count == 1 ? models.data.first : nil
             let named = models.data.first { $0.id == config.model } ?? only
             if let n = named?.max_model_len, n > 0 { return (n, "/v1/models max_model_len") }
@@ -107,11 +123,15 @@ public final class OpenAIBackend: Backend {
         return nil
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The servers' own field names, decoded without CodingKeys.
     private struct Props: Decodable {
         struct Settings: Decodable { var n_ctx: Int? }
         var default_generation_settings: Settings?
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The servers' own field names, decoded without CodingKeys.
     private struct Models: Decodable {
         struct Model: Decodable {
             var id: String
@@ -120,6 +140,8 @@ public final class OpenAIBackend: Backend {
         var data: [Model]
     }
 
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The servers' own field names, decoded without CodingKeys.
     private struct CompletionReply: Decodable {
         struct Choice: Decodable {
             struct Msg: Decodable { var content: String? }
@@ -149,14 +171,20 @@ public final class OpenAIBackend: Backend {
 /// Exact token counts from the server: llama.cpp's `/tokenize` takes `{"content"}`,
 /// vLLM's takes `{"model", "prompt"}`; both answer with `tokens` (vLLM also `count`).
 public struct ServerTokenCounter: TokenCounter {
-    public enum Style: Sendable { case llamacpp, vllm(model: String) }
+    public enum Style: Sendable {
+        case llamacpp
+        case vllm(model: String)
+    }
     public var url: String
     public var style: Style
     var apiKey: String?
     var timeout: Double
 
     public init(url: String, style: Style, apiKey: String? = nil, timeout: Double = 30) {
-        self.url = url; self.style = style; self.apiKey = apiKey; self.timeout = timeout
+        self.url = url
+        self.style = style
+        self.apiKey = apiKey
+        self.timeout = timeout
     }
 
     static func defaultURL(base: String) -> String {
@@ -167,28 +195,43 @@ public struct ServerTokenCounter: TokenCounter {
         var w = JSONWriter()
         w.beginObject()
         switch style {
-        case .llamacpp: w.field("content", text); w.key("add_special"); w.bool(false)
-        case .vllm(let model): w.field("model", model); w.field("prompt", text); w.key("add_special_tokens"); w.bool(false)
+        case .llamacpp:
+            w.field("content", text)
+            w.key("add_special")
+            w.bool(false)
+        case .vllm(let model):
+            w.field("model", model)
+            w.field("prompt", text)
+            w.key("add_special_tokens")
+            w.bool(false)
         }
         w.endObject()
         var attempt = 1
         while true {
             do {
-                let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
+                let (status, headers, body) = try await HTTP.postJSON(
+                    url, body: w.text, apiKey: apiKey, timeout: timeout)
                 try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
-                guard let reply = try? JSONDecoder().decode(Reply.self, from: body), let n = reply.count ?? reply.tokens?.count else {
+                guard let reply = try? JSONDecoder().decode(Reply.self, from: body),
+                    let n = reply.count ?? reply.tokens?.count
+                else {
                     throw BackendError("malformed tokenize response from \(url)", retryable: false)
                 }
                 return n
             } catch let e as BackendError where e.retryable && attempt < 4 {
-                try await Task.sleep(nanoseconds: UInt64(RetryPolicy(maxRetries: 3, baseSeconds: 0.25, maxSeconds: 4)
-                    .delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
+                try await Task.sleep(
+                    nanoseconds: UInt64(
+                        RetryPolicy(maxRetries: 3, baseSeconds: 0.25, maxSeconds: 4)
+                            .delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
                 attempt += 1
             }
         }
     }
 
-    private struct Reply: Decodable { var tokens: [JSONValue]?; var count: Int? }
+    private struct Reply: Decodable {
+        var tokens: [JSONValue]?
+        var count: Int?
+    }
 
     /// llama.cpp's server renders its chat template at `/apply-template`: one empty user
     /// message (with the generation prompt) measures what a message costs beyond its text.
@@ -198,7 +241,8 @@ public struct ServerTokenCounter: TokenCounter {
         let body = #"{"messages":[{"role":"user","content":""}]}"#
         let (status, _, data) = try await HTTP.postJSON(applyURL, body: body, apiKey: apiKey, timeout: timeout)
         guard status / 100 == 2, case .object(let o)? = try? JSONValue.parse(String(decoding: data, as: UTF8.self)),
-              let prompt = o["prompt"]?.stringValue else { return nil }
+            let prompt = o["prompt"]?.stringValue
+        else { return nil }
         return try await count(prompt)
     }
 }

@@ -1,8 +1,10 @@
-
 /// An async semaphore bounding requests in flight against one backend. Waiters are
 /// served in order; cancellation removes a waiter. The limit can change while running.
 public final class RequestLimiter: Sendable {
-    private struct Waiter { let id: UInt64; let continuation: CheckedContinuation<Void, any Error> }
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Void, any Error>
+    }
     private struct State {
         var limit: Int
         var inFlight = 0
@@ -19,7 +21,10 @@ public final class RequestLimiter: Sendable {
 
     public func acquire() async throws {
         let id: UInt64? = state.withLock { s in
-            if s.inFlight < s.limit { s.inFlight += 1; return nil }
+            if s.inFlight < s.limit {
+                s.inFlight += 1
+                return nil
+            }
             s.nextID += 1
             return s.nextID
         }
@@ -28,7 +33,10 @@ public final class RequestLimiter: Sendable {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                 let outcome: Result<Void, any Error>? = state.withLock { s in
                     if Task.isCancelled { return .failure(CancellationError()) }
-                    if s.inFlight < s.limit { s.inFlight += 1; return .success(()) }
+                    if s.inFlight < s.limit {
+                        s.inFlight += 1
+                        return .success(())
+                    }
                     s.waiters.append(Waiter(id: id, continuation: c))
                     return nil
                 }
@@ -59,7 +67,10 @@ public final class RequestLimiter: Sendable {
         let woken = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
             s.limit = max(1, newLimit)
             var out: [CheckedContinuation<Void, any Error>] = []
-            while s.inFlight < s.limit, let w = Self.popWaiter(&s) { s.inFlight += 1; out.append(w.continuation) }
+            while s.inFlight < s.limit, let w = Self.popWaiter(&s) {
+                s.inFlight += 1
+                out.append(w.continuation)
+            }
             return out
         }
         for c in woken { c.resume() }
@@ -70,7 +81,8 @@ public final class RequestLimiter: Sendable {
         let w = s.waiters[s.head]
         s.head += 1
         if s.head > 64 && s.head * 2 > s.waiters.count {
-            s.waiters.removeFirst(s.head); s.head = 0
+            s.waiters.removeFirst(s.head)
+            s.head = 0
         }
         return w
     }

@@ -12,32 +12,42 @@ public final class ScriptedBackend: Backend {
     private let counter = EstimatingTokenCounter(charsPerToken: 4)
 
     public init(config: ScriptedConfig, runSeed: UInt64, endMarker: String? = nil) {
-        self.config = config; self.runSeed = runSeed; self.endMarker = endMarker
+        self.config = config
+        self.runSeed = runSeed
+        self.endMarker = endMarker
     }
 
     public var tokenCounter: any TokenCounter { counter }
 
     public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
         var h = StableHash()
-        h.combine(runSeed); h.combine(r.dialogueID); h.combine(r.turn); h.combine(r.role)
+        h.combine(runSeed)
+        h.combine(r.dialogueID)
+        h.combine(r.turn)
+        h.combine(r.role)
         let key = h.value
         let call = calls.add(1, ordering: .relaxed).newValue
 
         if config.latencyMs > 0 || config.jitterMs > 0 {
             var rng = SplitMix64(seed: key ^ UInt64(r.attempt))
-            let ms = max(0, config.latencyMs + (config.jitterMs > 0 ? Double.random(in: -config.jitterMs...config.jitterMs, using: &rng) : 0))
+            let ms = max(
+                0,
+                config.latencyMs
+                    + (config.jitterMs > 0 ? Double.random(in: -config.jitterMs...config.jitterMs, using: &rng) : 0))
             // Zero tolerance: the default lets the timer fire late, which would show as engine overhead.
             try await Task.sleep(until: .now + .nanoseconds(Int64(ms * 1e6)), tolerance: .zero, clock: .continuous)
         }
         if config.failEvery > 0 && call % config.failEvery == 0 {
-            throw BackendError("scripted failure (call \(call) of every \(config.failEvery))", retryable: true,
-                               kind: "scripted failure")
+            throw BackendError(
+                "scripted failure (call \(call) of every \(config.failEvery))", retryable: true,
+                kind: "scripted failure")
         }
         if config.failRate > 0 {
             var rng = SplitMix64(seed: key &+ UInt64(r.attempt) &* 0x9E37_79B9)
             if Double.random(in: 0..<1, using: &rng) < config.failRate {
-                throw BackendError("scripted failure (rate \(config.failRate), attempt \(r.attempt))", retryable: true,
-                                   kind: "scripted failure")
+                throw BackendError(
+                    "scripted failure (rate \(config.failRate), attempt \(r.attempt))", retryable: true,
+                    kind: "scripted failure")
             }
         }
 
@@ -60,8 +70,9 @@ public final class ScriptedBackend: Backend {
         case .text(let t): promptTokens = t.utf8.count / 4
         case .chat(let m): promptTokens = m.reduce(0) { $0 + $1.content.utf8.count / 4 }
         }
-        return GenerationResult(text: text, finishReason: "stop", promptTokens: promptTokens,
-                                completionTokens: n + 2, model: "scripted")
+        return GenerationResult(
+            text: text, finishReason: "stop", promptTokens: promptTokens,
+            completionTokens: n + 2, model: "scripted")
     }
 
     /// A judge's verdict in the form Parley's judge prompts ask for: a preference when the

@@ -93,7 +93,9 @@ public struct Config: Sendable {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw ConfigError(issues: [ConfigIssue(path: key + ".file", message: "cannot read \"\(path)\"")])
                 }
-                return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                    !$0.isEmpty
+                }
             }
         }
     }
@@ -137,9 +139,11 @@ public struct BackendCommon: Sendable {
     public var concurrency: ConcurrencyMode = .fixed
     public var rateLimits = RateLimitConfig()
 
-    public init(maxConcurrency: Int = 16, maxRetries: Int = 4, backoffBaseSeconds: Double = 0.5,
-                backoffMaxSeconds: Double = 30, concurrency: ConcurrencyMode = .fixed,
-                rateLimits: RateLimitConfig = RateLimitConfig()) {
+    public init(
+        maxConcurrency: Int = 16, maxRetries: Int = 4, backoffBaseSeconds: Double = 0.5,
+        backoffMaxSeconds: Double = 30, concurrency: ConcurrencyMode = .fixed,
+        rateLimits: RateLimitConfig = RateLimitConfig()
+    ) {
         self.maxConcurrency = maxConcurrency
         self.maxRetries = maxRetries
         self.backoffBaseSeconds = backoffBaseSeconds
@@ -175,7 +179,8 @@ public struct OpenAIConfig: Sendable {
 }
 
 public struct ScriptedConfig: Sendable {
-    public var common = BackendCommon(maxConcurrency: 1024, maxRetries: 2, backoffBaseSeconds: 0.001, backoffMaxSeconds: 0.01)
+    public var common = BackendCommon(
+        maxConcurrency: 1024, maxRetries: 2, backoffBaseSeconds: 0.001, backoffMaxSeconds: 0.01)
     /// Words per generated message.
     public var words: ClosedRange<Int> = 8...24
     public var latencyMs: Double = 0

@@ -72,8 +72,9 @@ extension Config {
                 if output == nil && !p.has("output") {
                     p.reader.report(p.childPath("output"), "missing: price per million completion tokens")
                 }
-                b.prices[model] = .init(input: input ?? 0, cachedInput: p.double("cached_input") ?? input ?? 0,
-                                        output: output ?? 0)
+                b.prices[model] = .init(
+                    input: input ?? 0, cachedInput: p.double("cached_input") ?? input ?? 0,
+                    output: output ?? 0)
             }
             prices.finish()
         }
@@ -96,8 +97,9 @@ extension Config {
         for (name, role) in config.roles.sorted(by: { $0.key < $1.key }) {
             let model = config.pricedModel(of: role)
             guard budget.prices[model] == nil else { continue }
-            reader.report("run.budget.prices",
-                          "no price for model \"\(model)\" (used by roles.\(name)); max_cost needs one")
+            reader.report(
+                "run.budget.prices",
+                "no price for model \"\(model)\" (used by roles.\(name)); max_cost needs one")
         }
     }
 }

@@ -7,7 +7,10 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public var malformed = false
     public var description: String { issues.map(\.description).joined(separator: "\n") }
 
-    public init(issues: [ConfigIssue], malformed: Bool = false) { self.issues = issues; self.malformed = malformed }
+    public init(issues: [ConfigIssue], malformed: Bool = false) {
+        self.issues = issues
+        self.malformed = malformed
+    }
 }
 
 extension Config {
@@ -15,7 +18,8 @@ extension Config {
     public static func parse(_ text: String) throws(ConfigError) -> Config {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
+            throw ConfigError(
+                issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
         }
         return try parse(root)
     }
@@ -24,7 +28,10 @@ extension Config {
         let reader = ConfigReader()
         var config = Config()
         guard let top = reader.object(root, at: "") else {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "the config must be a JSON object, got \(root.shortDescription)")], malformed: true)
+            throw ConfigError(
+                issues: [
+                    ConfigIssue(path: "", message: "the config must be a JSON object, got \(root.shortDescription)")
+                ], malformed: true)
         }
         if let r = top.oneOf("recipe", Config.recipes) { config.recipe = r }
         config.seeds = top.string("seeds", nonEmpty: true)
@@ -33,7 +40,9 @@ extension Config {
             if let d = o.string("dir", nonEmpty: true) { config.output.dir = d }
             if let f = o.strings("formats") {
                 for (i, name) in f.enumerated() where !Config.outputFormats.contains(name) {
-                    reader.report("output.formats[\(i)]", "expected one of \(Config.outputFormats.joined(separator: ", ")), got \"\(name)\"")
+                    reader.report(
+                        "output.formats[\(i)]",
+                        "expected one of \(Config.outputFormats.joined(separator: ", ")), got \"\(name)\"")
                 }
                 config.output.formats = ["sharegpt"] + f.filter { $0 != "sharegpt" }
             }
@@ -98,12 +107,20 @@ extension Config {
     }
 
     /// The roles each recipe needs.
-    static let recipeRoles = ["parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"], "expert": ["expert_writer", "assistant"],
-                              "selftalk": ["client", "agent", "manager"]]
+    static let recipeRoles = [
+        "parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"],
+        "expert": ["expert_writer", "assistant"],
+        "selftalk": ["client", "agent", "manager"],
+    ]
 
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
-        for role in recipeRoles[config.recipe] ?? [] where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
-            reader.report("roles.\(role)", "missing: the \(config.recipe) recipe needs roles \(recipeRoles[config.recipe]!.joined(separator: " and "))")
+        for role in recipeRoles[config.recipe] ?? []
+        where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
+            reader.report(
+                "roles.\(role)",
+                "missing: the \(config.recipe) recipe needs roles "
+                    + "\(recipeRoles[config.recipe]!.joined(separator: " and "))"
+            )
         }
         if config.backends.isEmpty && !reader.issues.contains(where: { $0.path.hasPrefix("backends") }) {
             reader.report("backends", "missing: define at least one backend")
@@ -113,13 +130,15 @@ extension Config {
     private static func parseTemplate(_ o: ObjectReader, name: String) -> Template {
         func part(_ key: String) -> Template.Part {
             guard let p = o.object(key) else { return Template.Part(prefix: "", suffix: "") }
-            let part = Template.Part(prefix: p.string("prefix") ?? "", suffix: p.string("suffix") ?? "", opens: p.strings("opens"))
+            let part = Template.Part(
+                prefix: p.string("prefix") ?? "", suffix: p.string("suffix") ?? "", opens: p.strings("opens"))
             p.finish()
             return part
         }
-        let t = Template(name: name, begin: o.string("begin") ?? "", system: part("system"), user: part("user"),
-                         assistant: part("assistant"), systemInFirstUser: o.bool("system_in_first_user") ?? false,
-                         stop: o.strings("stop") ?? [])
+        let t = Template(
+            name: name, begin: o.string("begin") ?? "", system: part("system"), user: part("user"),
+            assistant: part("assistant"), systemInFirstUser: o.bool("system_in_first_user") ?? false,
+            stop: o.strings("stop") ?? [])
         o.finish()
         return t
     }
@@ -127,7 +146,9 @@ extension Config {
     private static func parseEval(_ o: ObjectReader) -> EvalSettings {
         var e = EvalSettings()
         defer { o.finish() }
-        if let m = o.oneOf("mode", EvalSettings.Mode.allCases.map(\.rawValue)) { e.mode = EvalSettings.Mode(rawValue: m)! }
+        if let m = o.oneOf("mode", EvalSettings.Mode.allCases.map(\.rawValue)) {
+            e.mode = EvalSettings.Mode(rawValue: m)!
+        }
         if let t = o.object("temperatures") {
             for name in t.fields.keys.sorted() { if let v = t.double(name, max: 5) { e.temperatures[name] = v } }
         }
@@ -151,9 +172,15 @@ extension Config {
         if let list = o.strings("strategies") {
             c.strategies = []
             for (i, name) in list.enumerated() {
-                if let s = CaPOSettings.Strategy(rawValue: name) { c.strategies.append(s) } else {
-                    o.reader.report(o.childPath("strategies") + "[\(i)]",
-                                    "expected one of \(CaPOSettings.Strategy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(name)\"")
+                if let s = CaPOSettings.Strategy(rawValue: name) {
+                    c.strategies.append(s)
+                } else {
+                    o.reader.report(
+                        o.childPath("strategies") + "[\(i)]",
+                        "expected one of "
+                            + "\(CaPOSettings.Strategy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), "
+                            + "got \"\(name)\""
+                    )
                 }
             }
         }
@@ -171,22 +198,30 @@ extension Config {
     private static func parseExpert(_ o: ObjectReader) -> ExpertSettings {
         var e = ExpertSettings()
         defer { o.finish() }
-        if let p = o.oneOf("placement", ExpertSettings.Placement.allCases.map(\.rawValue)) { e.placement = ExpertSettings.Placement(rawValue: p)! }
+        if let p = o.oneOf("placement", ExpertSettings.Placement.allCases.map(\.rawValue)) {
+            e.placement = ExpertSettings.Placement(rawValue: p)!
+        }
         if let b = o.bool("clean") { e.clean = b }
         if let s = o.string("writer_instruction", nonEmpty: true) { e.writerInstruction = s }
         if let v = o.raw("examples") {
-            guard case .array(let items) = v else { o.reader.report(o.childPath("examples"), "expected an array of {instruction, description}"); return e }
+            guard case .array(let items) = v else {
+                o.reader.report(o.childPath("examples"), "expected an array of {instruction, description}")
+                return e
+            }
             var examples: [ExpertSettings.Example] = []
             for (i, item) in items.enumerated() {
                 guard let x = o.reader.object(item, at: o.childPath("examples") + "[\(i)]") else { continue }
-                if let ins = x.string("instruction", nonEmpty: true), let desc = x.string("description", nonEmpty: true) {
+                if let ins = x.string("instruction", nonEmpty: true), let desc = x.string("description", nonEmpty: true)
+                {
                     examples.append(.init(instruction: ins, description: desc))
                 } else if !x.has("instruction") || !x.has("description") {
                     o.reader.report(x.path, "needs instruction and description")
                 }
                 x.finish()
             }
-            if examples.count < 3 { o.reader.report(o.childPath("examples"), "give at least 3 examples, got \(examples.count)") }
+            if examples.count < 3 {
+                o.reader.report(o.childPath("examples"), "give at least 3 examples, got \(examples.count)")
+            }
             e.examples = examples
         }
         return e
@@ -195,9 +230,14 @@ extension Config {
     private static func parseSelfTalk(_ o: ObjectReader) -> SelfTalkSettings {
         var s = SelfTalkSettings()
         defer { o.finish() }
-        if let w = o.string("workflows", nonEmpty: true) { s.workflows = w }
-        else if !o.has("workflows") { o.reader.report(o.childPath("workflows"), "missing: a JSON file with the workflow graph(s)") }
-        s.personas = o.list("personas"); s.intentions = o.list("intentions"); s.characters = o.list("characters")
+        if let w = o.string("workflows", nonEmpty: true) {
+            s.workflows = w
+        } else if !o.has("workflows") {
+            o.reader.report(o.childPath("workflows"), "missing: a JSON file with the workflow graph(s)")
+        }
+        s.personas = o.list("personas")
+        s.intentions = o.list("intentions")
+        s.characters = o.list("characters")
         if let n = o.int("max_turns") { s.maxTurns = n }
         if let d = o.double("reach_threshold", max: 1) { s.reachThreshold = d }
         if let k = o.strings("closing_keywords") { s.closingKeywords = k.filter { !$0.isEmpty } }
@@ -232,10 +272,15 @@ extension Config {
             settings.finish()
             return value
         }
-        func action(_ s: ObjectReader) -> FilterConfig.Action? { s.oneOf("action", FilterConfig.Action.allCases.map(\.rawValue)).flatMap(FilterConfig.Action.init) }
+        func action(_ s: ObjectReader) -> FilterConfig.Action? {
+            s.oneOf("action", FilterConfig.Action.allCases.map(\.rawValue)).flatMap(FilterConfig.Action.init)
+        }
         f.userLength = each("user_length", FilterConfig.UserLength()) { s, v in
-            v.min = s.int("min", min: 0); v.max = s.int("max")
-            if let u = s.oneOf("unit", FilterConfig.Unit.allCases.map(\.rawValue)) { v.unit = FilterConfig.Unit(rawValue: u)! }
+            v.min = s.int("min", min: 0)
+            v.max = s.int("max")
+            if let u = s.oneOf("unit", FilterConfig.Unit.allCases.map(\.rawValue)) {
+                v.unit = FilterConfig.Unit(rawValue: u)!
+            }
             if let a = action(s) { v.action = a }
             if v.min == nil && v.max == nil { s.reader.report(s.path, "give min, max or both") }
         }
@@ -308,8 +353,11 @@ extension Config {
         var c = OpenAIConfig()
         parseCommon(o, &c.common)
         parseFleet(o, &c)
-        if let m = o.string("model", nonEmpty: true) { c.model = m }
-        else if !o.has("model") { o.reader.report(o.childPath("model"), "missing: the model name the server expects") }
+        if let m = o.string("model", nonEmpty: true) {
+            c.model = m
+        } else if !o.has("model") {
+            o.reader.report(o.childPath("model"), "missing: the model name the server expects")
+        }
         c.apiKeyEnv = o.string("api_key_env", nonEmpty: true)
         if let d = o.double("timeout_seconds", min: 0.001) { c.timeoutSeconds = d }
         if let t = o.oneOf("tokenizer", OpenAIConfig.tokenizers) { c.tokenizer = t }
@@ -325,7 +373,9 @@ extension Config {
         defer { o.finish() }
         if let b = o.string("backend", nonEmpty: true) {
             if config.backends[b] == nil {
-                let hint = ConfigReader.closest(to: b, in: Set(config.backends.keys)).map { " (did you mean \"\($0)\"?)" } ?? ""
+                let hint =
+                    ConfigReader.closest(to: b, in: Set(config.backends.keys)).map { " (did you mean \"\($0)\"?)" }
+                    ?? ""
                 o.reader.report(o.childPath("backend"), "no backend named \"\(b)\"\(hint)")
             }
             r.backend = b
@@ -337,7 +387,9 @@ extension Config {
         if let t = o.string("template", nonEmpty: true) {
             if Template.builtins[t] == nil && config.templates[t] == nil {
                 let names = Set(Template.builtins.keys).union(config.templates.keys)
-                o.reader.report(o.childPath("template"), "unknown template \"\(t)\"; known: \(names.sorted().joined(separator: ", "))")
+                o.reader.report(
+                    o.childPath("template"),
+                    "unknown template \"\(t)\"; known: \(names.sorted().joined(separator: ", "))")
             }
             r.template = t
         }
@@ -345,9 +397,12 @@ extension Config {
         r.mode = r.endpoint == .completion ? .trained : .prompted
         if let m = o.oneOf("mode", RoleConfig.AskerMode.allCases.map(\.rawValue)) {
             r.mode = RoleConfig.AskerMode(rawValue: m)!
-            if name != "asker" && name != "client" { o.reader.report(o.childPath("mode"), "only the asker and client roles have a mode") }
+            if name != "asker" && name != "client" {
+                o.reader.report(o.childPath("mode"), "only the asker and client roles have a mode")
+            }
             if r.mode == .trained && r.endpoint == .chat {
-                o.reader.report(o.childPath("mode"), "\"trained\" continues a transcript and needs \"endpoint\": \"completion\"")
+                o.reader.report(
+                    o.childPath("mode"), "\"trained\" continues a transcript and needs \"endpoint\": \"completion\"")
             }
         }
         r.systemPrompt = o.string("system_prompt")
@@ -356,24 +411,35 @@ extension Config {
         if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
         if let s = o.string("persona_prompt", nonEmpty: true) { r.personaPrompt = s }
         if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }
-        if ["client", "agent"].contains(name) { r.maxTokens = 100; r.temperature = 0.8; r.topP = 0.95 }  // Self-talk's sampling
+        if ["client", "agent"].contains(name) {
+            r.maxTokens = 100
+            r.temperature = 0.8
+            r.topP = 0.95
+        }  // Self-talk's sampling
         if let n = o.int("max_tokens") { r.maxTokens = n }
         if let n = o.int("max_context") {
             r.maxContext = n
             r.maxContextGiven = true
         }
-        if let d = o.double("temperature", max: 5) { r.temperature = d }
-        else if name == "judge" { r.temperature = 0 }  // judges are greedy unless told otherwise
+        // Judges are greedy unless told otherwise.
+        if let d = o.double("temperature", max: 5) {
+            r.temperature = d
+        } else if name == "judge" {
+            r.temperature = 0
+        }
         if let d = o.double("top_p", max: 1) { r.topP = d }
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }
         if let n = o.int("margin_tokens", min: 0) { r.marginTokens = n }
         if let b = o.bool("expert") {
             r.expert = b
-            if name != "assistant" { o.reader.report(o.childPath("expert"), "only the assistant role answers as an expert") }
+            if name != "assistant" {
+                o.reader.report(o.childPath("expert"), "only the assistant role answers as an expert")
+            }
         }
         if r.maxTokens + r.marginTokens >= r.maxContext {
-            o.reader.report(o.childPath("max_tokens"), "\(r.maxTokens) leaves no room for a prompt in max_context \(r.maxContext)")
+            o.reader.report(
+                o.childPath("max_tokens"), "\(r.maxTokens) leaves no room for a prompt in max_context \(r.maxContext)")
         }
         return r
     }
@@ -382,13 +448,21 @@ extension Config {
     static func fingerprint(of root: JSONValue) -> String {
         guard case .object(var top) = root else { return "" }
         top["output"] = top["output"]?.objectValue.map { o in .object(o.filter { $0.key != "dir" }) }
-        if case .object(let run)? = top["run"] { top["run"] = .object(run.filter { $0.key == "seed" || $0.key == "limit" }) }
+        if case .object(let run)? = top["run"] {
+            top["run"] = .object(run.filter { $0.key == "seed" || $0.key == "limit" })
+        }
         if case .object(let backends)? = top["backends"] {
-            let operational = Set<String>(["max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
-                                            "backoff_max_seconds", "base_url", "api_key_env", "latency_ms", "jitter_ms",
-                                            "fail_rate", "fail_every", "endpoints", "routing", "concurrency",
-                                            "cache_prompt"] + RateLimitConfig.keys)
-            top["backends"] = .object(backends.mapValues { b in b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b })
+            let operational = Set<String>(
+                [
+                    "max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
+                    "backoff_max_seconds", "base_url", "api_key_env", "latency_ms", "jitter_ms",
+                    "fail_rate", "fail_every", "endpoints", "routing", "concurrency",
+                    "cache_prompt",
+                ] + RateLimitConfig.keys)
+            top["backends"] = .object(
+                backends.mapValues { b in
+                    b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b
+                })
         }
         var h = StableHash()
         h.combine(JSONValue.object(top).canonicalText)
@@ -397,7 +471,8 @@ extension Config {
 
     public static func describe(_ error: Error) -> String {
         if let e = error as? DecodingError, case .dataCorrupted(let ctx) = e {
-            return (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String ?? ctx.debugDescription
+            return (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
+                ?? ctx.debugDescription
         }
         return "\(error)"
     }
@@ -417,7 +492,12 @@ extension JSONValue {
             switch node {
             case .object(let o): fields = o
             case .null: fields = [:]
-            default: throw ConfigError(issues: [ConfigIssue(path: prefix, message: "cannot set \(path): \(prefix) is \(node.shortDescription), not an object")])
+            default:
+                throw ConfigError(issues: [
+                    ConfigIssue(
+                        path: prefix,
+                        message: "cannot set \(path): \(prefix) is \(node.shortDescription), not an object")
+                ])
             }
             let here = prefix.isEmpty ? key : prefix + "." + key
             fields[key] = try set(fields[key] ?? .null, rest.dropFirst(), at: here)

@@ -32,7 +32,9 @@ final class ObjectReader {
     private var used: Set<String> = []
 
     init(reader: ConfigReader, path: String, fields: [String: JSONValue]) {
-        self.reader = reader; self.path = path; self.fields = fields
+        self.reader = reader
+        self.path = path
+        self.fields = fields
     }
 
     func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
@@ -53,21 +55,26 @@ final class ObjectReader {
     func string(_ key: String, nonEmpty: Bool = false) -> String? {
         guard let v = raw(key) else { return nil }
         guard case .string(let s) = v, !(nonEmpty && s.isEmpty) else {
-            fail(key, nonEmpty ? "a non-empty string" : "a string", v); return nil
+            fail(key, nonEmpty ? "a non-empty string" : "a string", v)
+            return nil
         }
         return s
     }
 
     func bool(_ key: String) -> Bool? {
         guard let v = raw(key) else { return nil }
-        guard case .bool(let b) = v else { fail(key, "true or false", v); return nil }
+        guard case .bool(let b) = v else {
+            fail(key, "true or false", v)
+            return nil
+        }
         return b
     }
 
     func int(_ key: String, min: Int = 1, max: Int = Int(Int32.max)) -> Int? {
         guard let v = raw(key) else { return nil }
         guard case .number(let n) = v, n == n.rounded(), n >= Double(min), n <= Double(max) else {
-            fail(key, ConfigReader.describeInt(min: min, max: max), v); return nil
+            fail(key, ConfigReader.describeInt(min: min, max: max), v)
+            return nil
         }
         return Int(n)
     }
@@ -75,15 +82,21 @@ final class ObjectReader {
     func double(_ key: String, min: Double = 0, max: Double = .greatestFiniteMagnitude) -> Double? {
         guard let v = raw(key) else { return nil }
         guard case .number(let n) = v, n >= min, n <= max else {
-            let range = max == .greatestFiniteMagnitude ? "a number ≥ \(min.formatted)" : "a number in \(min.formatted)…\(max.formatted)"
-            fail(key, range, v); return nil
+            let range =
+                max == .greatestFiniteMagnitude
+                ? "a number ≥ \(min.formatted)" : "a number in \(min.formatted)…\(max.formatted)"
+            fail(key, range, v)
+            return nil
         }
         return n
     }
 
     func strings(_ key: String) -> [String]? {
         guard let v = raw(key) else { return nil }
-        guard case .array(let items) = v else { fail(key, "an array of strings", v); return nil }
+        guard case .array(let items) = v else {
+            fail(key, "an array of strings", v)
+            return nil
+        }
         var out: [String] = []
         for (i, item) in items.enumerated() {
             guard case .string(let s) = item else {
@@ -102,7 +115,8 @@ final class ObjectReader {
         case .number: return int(key, min: min).map { $0...$0 }
         case .array(let a) where a.count == 2:
             if case .number(let lo) = a[0], case .number(let hi) = a[1], lo == lo.rounded(), hi == hi.rounded(),
-               lo >= Double(min), hi >= lo, hi <= Double(Int32.max) {
+                lo >= Double(min), hi >= lo, hi <= Double(Int32.max)
+            {
                 return Int(lo)...Int(hi)
             }
         default: break
@@ -114,7 +128,8 @@ final class ObjectReader {
     func oneOf(_ key: String, _ allowed: [String]) -> String? {
         guard let s = string(key) else { return nil }
         guard allowed.contains(s) else {
-            reader.report(childPath(key), "expected one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
+            reader.report(
+                childPath(key), "expected one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
             return nil
         }
         return s
@@ -126,7 +141,10 @@ final class ObjectReader {
     func list(_ key: String) -> Config.ListSource? {
         guard let v = raw(key) else { return nil }
         if case .array = v { return strings(key).map(Config.ListSource.items) }
-        guard case .object = v, let o = object(key) else { fail(key, "an array of strings or {\"file\": path}", v); return nil }
+        guard case .object = v, let o = object(key) else {
+            fail(key, "an array of strings or {\"file\": path}", v)
+            return nil
+        }
         defer { o.finish() }
         if let path = o.string("file", nonEmpty: true) { return .file(path) }
         if !o.has("file") { reader.report(o.childPath("file"), "missing: the path of a file with one item per line") }
@@ -161,7 +179,8 @@ extension ConfigReader {
     }
 
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         if a.isEmpty || b.isEmpty { return max(a.count, b.count) }
         var prev = Array(0...b.count)
         var cur = prev

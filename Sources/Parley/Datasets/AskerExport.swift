@@ -9,7 +9,9 @@ public enum AskerExport {
     /// The dialogue with roles swapped, so an assistant-only SFT trainer learns the user:
     /// system, an opening request, then each user turn as `gpt` and each reply as `human`;
     /// it ends on a user turn (a trailing reply teaches nothing and is dropped).
-    public static func swapped(_ messages: [Message], system: String = defaultSystem, opening: String = defaultOpening) -> [Message] {
+    public static func swapped(_ messages: [Message], system: String = defaultSystem, opening: String = defaultOpening)
+        -> [Message]
+    {
         var out = [Message(.system, system), Message(.user, opening)]
         for m in messages where m.speaker != .system {
             out.append(Message(m.speaker == .user ? .assistant : .user, m.content))
@@ -24,11 +26,14 @@ public enum AskerExport {
         var w = JSONWriter()
         w.beginObject()
         if let id { w.field("id", id) }
-        w.key("messages"); w.beginArray()
+        w.key("messages")
+        w.beginArray()
         for m in messages {
             w.beginObject()
-            w.field("role", m.speaker.rawValue); w.field("content", m.content)
-            w.key("training"); w.bool(m.speaker == .user)
+            w.field("role", m.speaker.rawValue)
+            w.field("content", m.content)
+            w.key("training")
+            w.bool(m.speaker == .user)
             w.endObject()
         }
         w.endArray()

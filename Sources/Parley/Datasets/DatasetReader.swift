@@ -26,7 +26,9 @@ public final class DatasetReader {
         let head = (try? handle.read(upToCount: 4096)) ?? Data()
         try? handle.close()
         if head.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "[") {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw RunError.io("cannot read \(path)") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw RunError.io("cannot read \(path)")
+            }
             let root: JSONValue
             do { root = try JSONValue.parse(text) } catch { throw RunError.io("\(path) is not valid JSON: \(error)") }
             guard case .array(let items) = root else { throw RunError.io("\(path): expected a JSON array") }
@@ -67,10 +69,15 @@ public final class DatasetReader {
     public func next() -> DatasetRow? {
         while let item = nextRow() {
             rowsRead += 1
-            guard case .object(let row)? = item else { skipped += 1; continue }
+            guard case .object(let row)? = item else {
+                skipped += 1
+                continue
+            }
             if shape == nil { shape = DatasetShape.detect(row) }
-            guard let shape, let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user }) else {
-                skipped += 1; continue
+            guard let shape, let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user })
+            else {
+                skipped += 1
+                continue
             }
             let id = (row["id"] ?? row["session_id"]).flatMap { v -> String? in
                 switch v {

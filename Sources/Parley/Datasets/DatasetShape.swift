@@ -24,7 +24,9 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         case .messages: return Self.messages(row["messages"], speaker: "role", text: "content")
         case .ultrachat:
             guard case .array(let items)? = row["data"] else { return nil }
-            return items.enumerated().compactMap { i, item in item.stringValue.map { Message(i % 2 == 0 ? .user : .assistant, $0) } }
+            return items.enumerated().compactMap { i, item in
+                item.stringValue.map { Message(i % 2 == 0 ? .user : .assistant, $0) }
+            }
         case .baize:
             guard let input = row["input"]?.stringValue else { return nil }
             return Self.baizeMessages(input)
@@ -36,7 +38,8 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         guard case .array(let items)? = list else { return nil }
         return items.compactMap { item in
             guard case .object(let o) = item, let name = o[speaker]?.stringValue, let content = o[text]?.stringValue,
-                  let who = Self.speakers[name.lowercased()] else { return nil }
+                let who = Self.speakers[name.lowercased()]
+            else { return nil }
             return Message(who, content)
         }
     }
@@ -44,7 +47,8 @@ public enum DatasetShape: String, Sendable, CaseIterable {
     /// Speaker names used by the ShareGPT and messages shapes in the wild.
     static let speakers: [String: Speaker] = [
         "human": .user, "user": .user, "gpt": .assistant, "assistant": .assistant, "chatgpt": .assistant,
-        "bard": .assistant, "bing": .assistant, "model": .assistant, "system": .system]
+        "bard": .assistant, "bing": .assistant, "model": .assistant, "system": .system,
+    ]
 
     static let humanMarker = "[|Human|]", aiMarker = "[|AI|]"
 
@@ -54,7 +58,8 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         var rest = Substring(input)
         var speaker: Speaker?
         while !rest.isEmpty {
-            let human = rest.range(of: humanMarker), ai = rest.range(of: aiMarker)
+            let human = rest.range(of: humanMarker)
+            let ai = rest.range(of: aiMarker)
             let next = [human.map { ($0, Speaker.user) }, ai.map { ($0, Speaker.assistant) }].compactMap { $0 }
                 .min { $0.0.lowerBound < $1.0.lowerBound }
             let text = next.map { rest[..<$0.0.lowerBound] } ?? rest
@@ -76,7 +81,8 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         if let id { w.field("id", id) }
         switch self {
         case .sharegpt:
-            w.key("conversations"); w.beginArray()
+            w.key("conversations")
+            w.beginArray()
             for m in messages {
                 w.beginObject()
                 w.field("from", m.speaker == .user ? "human" : m.speaker == .assistant ? "gpt" : "system")
@@ -85,11 +91,20 @@ public enum DatasetShape: String, Sendable, CaseIterable {
             }
             w.endArray()
         case .messages:
-            w.key("messages"); w.beginArray()
-            for m in messages { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
+            w.key("messages")
+            w.beginArray()
+            for m in messages {
+                w.beginObject()
+                w.field("role", m.speaker.rawValue)
+                w.field("content", m.content)
+                w.endObject()
+            }
             w.endArray()
         case .ultrachat:
-            w.key("data"); w.beginArray(); for m in messages where m.speaker != .system { w.string(m.content) }; w.endArray()
+            w.key("data")
+            w.beginArray()
+            for m in messages where m.speaker != .system { w.string(m.content) }
+            w.endArray()
         case .baize:
             var text = "The conversation between human and AI assistant."
             for m in messages where m.speaker != .system {

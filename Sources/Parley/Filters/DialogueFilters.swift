@@ -1,4 +1,3 @@
-
 /// A run's quality filters over ended dialogues. Per-dialogue filters scan the messages
 /// in order and the earliest offence decides: `drop` sends the dialogue to
 /// `filtered.jsonl`, `trim` cuts it before the offending exchange (later offences are
@@ -23,18 +22,26 @@ public struct DialogueFilters: Sendable {
     public func firstOffence(in messages: [Message]) -> (decision: FilterDecision, cut: Int)? {
         let tokens = messages.map { $0.speaker == .user || blockTerms.count > 0 ? Words.tokens($0.content) : [] }
         let userIndices = messages.indices.filter { messages[$0].speaker == .user }
-        var turn = 0, exchangeStart = 0
+        var turn = 0
+        var exchangeStart = 0
         for (i, m) in messages.enumerated() {
-            if m.speaker == .user { turn += 1; exchangeStart = i }
-            guard let (name, action, detail) = offence(at: i, in: messages, tokens: tokens, users: userIndices) else { continue }
+            if m.speaker == .user {
+                turn += 1
+                exchangeStart = i
+            }
+            guard let (name, action, detail) = offence(at: i, in: messages, tokens: tokens, users: userIndices) else {
+                continue
+            }
             return (FilterDecision(filter: name, turn: max(turn, 1), action: action, detail: detail), exchangeStart)
         }
         return nil
     }
 
     private func offence(at i: Int, in messages: [Message], tokens: [[Words.Token]], users: [Int])
-        -> (String, FilterConfig.Action, String)? {
-        let m = messages[i], t = tokens[i]
+        -> (String, FilterConfig.Action, String)?
+    {
+        let m = messages[i]
+        let t = tokens[i]
         if m.speaker == .user {
             if let f = config.userLength {
                 let n = f.unit == .words ? t.count : m.content.count
@@ -44,10 +51,14 @@ public struct DialogueFilters: Sendable {
             if let f = config.repeats {
                 for (k, j) in users.enumerated() where j < i {
                     let score = Similarity.rougeL(tokens[j], t)
-                    if score >= f.threshold { return ("repeat", f.action, "ROUGE-L \(Self.format(score)) with turn \(k + 1)") }
+                    if score >= f.threshold {
+                        return ("repeat", f.action, "ROUGE-L \(Self.format(score)) with turn \(k + 1)")
+                    }
                 }
             }
-            if let f = config.politeCloser, !t.isEmpty, t.allSatisfy(politeWords.contains), t.contains(where: politeCore.contains) {
+            if let f = config.politeCloser, !t.isEmpty, t.allSatisfy(politeWords.contains),
+                t.contains(where: politeCore.contains)
+            {
                 return ("polite_closer", f.action, "only pleasantries")
             }
             if let f = config.roleExchange {
@@ -58,7 +69,10 @@ public struct DialogueFilters: Sendable {
                 if t.count >= f.minWords, !others.isEmpty {
                     let median = Double(others[(others.count - 1) / 2] + others[others.count / 2]) / 2
                     if Double(t.count) >= f.lengthRatio * median {
-                        return ("role_exchange", f.action, "\(t.count) words, \(Self.format(Double(t.count) / max(median, 1)))× the median user turn")
+                        return (
+                            "role_exchange", f.action,
+                            "\(t.count) words, \(Self.format(Double(t.count) / max(median, 1)))× the median user turn"
+                        )
                     }
                 }
             }
@@ -78,14 +92,20 @@ public struct DialogueFilters: Sendable {
 /// The dialogues a run has kept, by normalised first user turn and by whole dialogue,
 /// for the corpus-duplicates filter. Rebuilt from the journal when a run resumes.
 final class CorpusIndex: Sendable {
-    private struct Index { var firstTurns: [UInt64: String] = [:]; var dialogues: [UInt64: String] = [:] }
+    private struct Index {
+        var firstTurns: [UInt64: String] = [:]
+        var dialogues: [UInt64: String] = [:]
+    }
     private let keys = Locked(Index())
 
     typealias Keys = (firstTurn: UInt64?, dialogue: UInt64)
 
     static func keys(of messages: [Message]) -> Keys {
         var h = StableHash()
-        for m in messages { h.combine(m.speaker.rawValue); h.combine(Words.normalizedKey(m.content)) }
+        for m in messages {
+            h.combine(m.speaker.rawValue)
+            h.combine(Words.normalizedKey(m.content))
+        }
         let first = messages.first(where: { $0.speaker == .user }).map { Words.normalizedKey($0.content) }
         return (first, h.value)
     }
@@ -95,10 +115,12 @@ final class CorpusIndex: Sendable {
         let (first, whole) = Self.keys(of: d.messages)
         return keys.withLock { k in
             if f.dialogue, let other = k.dialogues[whole] {
-                return FilterDecision(filter: "duplicates", turn: 1, action: .drop, detail: "the same dialogue as \(other)")
+                return FilterDecision(
+                    filter: "duplicates", turn: 1, action: .drop, detail: "the same dialogue as \(other)")
             }
             if f.firstTurn, let first, let other = k.firstTurns[first] {
-                return FilterDecision(filter: "duplicates", turn: 1, action: .drop, detail: "the same first user turn as \(other)")
+                return FilterDecision(
+                    filter: "duplicates", turn: 1, action: .drop, detail: "the same first user turn as \(other)")
             }
             k.dialogues[whole] = d.id
             if let first { k.firstTurns[first] = d.id }

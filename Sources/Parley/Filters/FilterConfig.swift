@@ -30,12 +30,19 @@ public struct FilterConfig: Sendable, Equatable {
         public var words = PoliteCloser.defaultWords
         public var core = PoliteCloser.defaultCore
         public var action: Action = .trim
-        public static let defaultCore = ["thanks", "thank", "thx", "welcome", "bye", "goodbye", "cheers", "appreciate", "appreciated"]
-        public static let defaultWords = defaultCore + [
-            "you", "you're", "youre", "so", "much", "very", "a", "lot", "again", "really", "ok", "okay", "great",
-            "awesome", "perfect", "cool", "nice", "i", "that's", "thats", "that", "this", "it", "is", "was", "helpful",
-            "for", "your", "the", "help", "have", "day", "good", "got", "alright", "sounds", "all", "wonderful", "amazing",
-            "most", "super", "excellent", "many", "anyway", "too", "see", "ya", "later", "bye-bye", "oh", "wow", "yes", "no", "problem"]
+        public static let defaultCore = [
+            "thanks", "thank", "thx", "welcome", "bye", "goodbye", "cheers", "appreciate", "appreciated",
+        ]
+        public static let defaultWords =
+            defaultCore + [
+                "you", "you're", "youre", "so", "much", "very", "a", "lot", "again", "really", "ok", "okay", "great",
+                "awesome", "perfect", "cool", "nice", "i", "that's", "thats", "that", "this", "it", "is", "was",
+                "helpful",
+                "for", "your", "the", "help", "have", "day", "good", "got", "alright", "sounds", "all", "wonderful",
+                "amazing",
+                "most", "super", "excellent", "many", "anyway", "too", "see", "ya", "later", "bye-bye", "oh", "wow",
+                "yes", "no", "problem",
+            ]
     }
     /// A generated message cut by its token limit (finish reason `length`).
     public struct Truncated: Sendable, Equatable {
@@ -52,7 +59,8 @@ public struct FilterConfig: Sendable, Equatable {
         public static let defaultPhrases = [
             "as an ai", "as a language model", "as an assistant", "i am an ai", "i'm an ai", "sure here is",
             "sure here's", "certainly here is", "certainly here's", "here is a", "here's a", "i'd be happy to help",
-            "i hope this helps", "let me know if you have any", "feel free to ask", "is there anything else i can"]
+            "i hope this helps", "let me know if you have any", "feel free to ask", "is there anything else i can",
+        ]
     }
     /// Any message containing a listed term (whole words, case-insensitive).
     public struct Blocklist: Sendable, Equatable {
@@ -75,7 +83,9 @@ public struct FilterConfig: Sendable, Equatable {
     public var isEmpty: Bool { self == FilterConfig() }
 
     /// Filter names as decisions and summaries report them, in the order they are checked.
-    public static let names = ["user_length", "repeat", "polite_closer", "role_exchange", "truncated", "blocklist", "duplicates"]
+    public static let names = [
+        "user_length", "repeat", "polite_closer", "role_exchange", "truncated", "blocklist", "duplicates",
+    ]
 }
 
 /// One filter's verdict on one dialogue: which filter, at which exchange (1-based), what was done.
@@ -86,6 +96,9 @@ public struct FilterDecision: Sendable, Equatable, Codable {
     public var detail: String
 
     public init(filter: String, turn: Int, action: FilterConfig.Action, detail: String) {
-        self.filter = filter; self.turn = turn; self.action = action; self.detail = detail
+        self.filter = filter
+        self.turn = turn
+        self.action = action
+        self.detail = detail
     }
 }

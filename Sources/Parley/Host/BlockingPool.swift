@@ -18,7 +18,11 @@ public final class BlockingPool: @unchecked Sendable {
     public init(idleSeconds: Double = 30) { self.idleSeconds = idleSeconds }
 
     /// Threads alive now (for tests and diagnostics).
-    public var threadCount: Int { condition.lock(); defer { condition.unlock() }; return threads }
+    public var threadCount: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads
+    }
 
     /// Runs `work` on a pool thread and returns its result to the awaiting task.
     public func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
@@ -50,7 +54,10 @@ public final class BlockingPool: @unchecked Sendable {
                 let job = queue[head]
                 queue[head] = nil  // release what the job captured
                 head += 1
-                if head > 64 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
+                if head > 64 && head * 2 > queue.count {
+                    queue.removeFirst(head)
+                    head = 0
+                }
                 condition.unlock()
                 job?()
                 condition.lock()

@@ -8,9 +8,13 @@ public final class CallbackBackend: Backend {
     private let pool: BlockingPool
     public let tokenCounter: any TokenCounter
 
-    public init(tokenCounter: any TokenCounter = EstimatingTokenCounter(), pool: BlockingPool = .shared,
-                generate: @escaping Generate) {
-        self.generateBlocking = generate; self.pool = pool; self.tokenCounter = tokenCounter
+    public init(
+        tokenCounter: any TokenCounter = EstimatingTokenCounter(), pool: BlockingPool = .shared,
+        generate: @escaping Generate
+    ) {
+        self.generateBlocking = generate
+        self.pool = pool
+        self.tokenCounter = tokenCounter
     }
 
     public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
@@ -48,7 +52,10 @@ public final class PullBackend: Backend {
     public init(tokenCounter: any TokenCounter = EstimatingTokenCounter()) { self.tokenCounter = tokenCounter }
 
     public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
-        let id = state.withLock { s in s.nextID += 1; return s.nextID }
+        let id = state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let cancelled = state.withLock { s -> Bool in
@@ -63,7 +70,9 @@ public final class PullBackend: Backend {
             }
         } onCancel: {
             let c = state.withLock { s -> CheckedContinuation<GenerationResult, any Error>? in
-                if let i = s.queued.firstIndex(where: { $0.ticket.id == id }) { return s.queued.remove(at: i).continuation }
+                if let i = s.queued.firstIndex(where: { $0.ticket.id == id }) {
+                    return s.queued.remove(at: i).continuation
+                }
                 return s.taken.removeValue(forKey: id)
             }
             c?.resume(throwing: CancellationError())
@@ -102,7 +111,8 @@ public final class PullBackend: Backend {
     /// Answers several taken requests: all or none. Returns the tickets that are unknown
     /// or already answered (or repeated); when there are any, nothing is delivered.
     public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
-        let (bad, continuations) = state.withLock { s -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
+        let (bad, continuations) = state.withLock {
+            s -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
             var seen = Set<UInt64>()
             let bad = answers.map(\.ticket).filter { s.taken[$0] == nil || !seen.insert($0).inserted }
             guard bad.isEmpty else { return (bad, []) }

@@ -7,21 +7,34 @@ public enum HostJSON {
     public static func request(_ r: GenerationRequest, ticket: UInt64) -> String {
         var w = JSONWriter()
         w.beginObject()
-        w.key("ticket"); w.int(Int(truncatingIfNeeded: ticket))
+        w.key("ticket")
+        w.int(Int(truncatingIfNeeded: ticket))
         w.field("dialogue_id", r.dialogueID)
         w.field("turn", r.turn)
         w.field("role", r.role)
         w.field("attempt", r.attempt)
         w.nullable("model", r.model)
         w.field("max_tokens", r.maxTokens)
-        w.key("temperature"); w.double(r.temperature)
-        w.key("top_p"); w.double(r.topP)
-        w.key("stop"); w.beginArray(); for s in r.stop { w.string(s) }; w.endArray()
-        w.key("seed"); w.int(Int(truncatingIfNeeded: r.seed & 0x7FFF_FFFF))
+        w.key("temperature")
+        w.double(r.temperature)
+        w.key("top_p")
+        w.double(r.topP)
+        w.key("stop")
+        w.beginArray()
+        for s in r.stop { w.string(s) }
+        w.endArray()
+        w.key("seed")
+        w.int(Int(truncatingIfNeeded: r.seed & 0x7FFF_FFFF))
         switch r.prompt {
         case .chat(let messages):
-            w.key("messages"); w.beginArray()
-            for m in messages { w.beginObject(); w.field("role", m.role.rawValue); w.field("content", m.content); w.endObject() }
+            w.key("messages")
+            w.beginArray()
+            for m in messages {
+                w.beginObject()
+                w.field("role", m.role.rawValue)
+                w.field("content", m.content)
+                w.endObject()
+            }
             w.endArray()
         case .text(let prompt):
             w.field("prompt", prompt)
@@ -33,13 +46,18 @@ public enum HostJSON {
     public static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
     /// Parses the host's answers to taken requests (`parley_pull_submit`).
-    public static func answers(_ text: String) throws(ConfigError) -> [(ticket: UInt64, result: Result<GenerationResult, BackendError>)] {
+    public static func answers(_ text: String) throws(ConfigError) -> [(
+        ticket: UInt64, result: Result<GenerationResult, BackendError>
+    )] {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
+            throw ConfigError(
+                issues: [ConfigIssue(path: "", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
         }
         guard case .array(let items) = root else {
-            throw ConfigError(issues: [ConfigIssue(path: "", message: "expected an array of answers, got \(root.shortDescription)")], malformed: true)
+            throw ConfigError(
+                issues: [ConfigIssue(path: "", message: "expected an array of answers, got \(root.shortDescription)")],
+                malformed: true)
         }
         let reader = ConfigReader()
         var out: [(UInt64, Result<GenerationResult, BackendError>)] = []
@@ -47,15 +65,22 @@ public enum HostJSON {
             guard let o = reader.object(item, at: "[\(i)]") else { continue }
             guard let ticket = o.int("ticket") else {
                 if !o.has("ticket") { reader.report(o.childPath("ticket"), "missing") }
-                o.finish(known: Array(o.fields.keys)); continue
+                o.finish(known: Array(o.fields.keys))
+                continue
             }
             if let message = o.string("error") {
                 let error = BackendError(message, retryable: o.bool("retryable") ?? false, kind: "host error")
                 out.append((UInt64(ticket), .failure(error)))
             } else if let text = o.string("text") {
-                out.append((UInt64(ticket), .success(GenerationResult(
-                    text: text, finishReason: o.string("finish_reason"),
-                    promptTokens: o.int("prompt_tokens", min: 0), completionTokens: o.int("completion_tokens", min: 0)))))
+                out.append(
+                    (
+                        UInt64(ticket),
+                        .success(
+                            GenerationResult(
+                                text: text, finishReason: o.string("finish_reason"),
+                                promptTokens: o.int("prompt_tokens", min: 0),
+                                completionTokens: o.int("completion_tokens", min: 0)))
+                    ))
             } else {
                 reader.report(o.childPath("text"), "missing: an answer has \"text\" or \"error\"")
             }
@@ -78,17 +103,20 @@ public struct JobSpec: Sendable {
     public static func parse(_ text: String) throws(ConfigError) -> JobSpec {
         let root: JSONValue
         do { root = try JSONValue.parse(text) } catch {
-            throw ConfigError(issues: [ConfigIssue(path: "job", message: "not valid JSON: \(Config.describe(error))")], malformed: true)
+            throw ConfigError(
+                issues: [ConfigIssue(path: "job", message: "not valid JSON: \(Config.describe(error))")],
+                malformed: true)
         }
         let reader = ConfigReader()
         guard let o = reader.object(root, at: "job") else { throw ConfigError(issues: reader.issues, malformed: true) }
         var spec = JobSpec(seeds: .lines([]))
         switch (o.raw("seeds"), o.string("seeds_file", nonEmpty: true)) {
         case (.array(let items)?, nil):
-            spec.seeds = .lines(items.map { item in
-                if case .string(let line) = item { return line }
-                return item.canonicalText
-            })
+            spec.seeds = .lines(
+                items.map { item in
+                    if case .string(let line) = item { return line }
+                    return item.canonicalText
+                })
         case (nil, let file?):
             spec.seeds = .file(file)
         case (let v?, nil):
@@ -96,7 +124,9 @@ public struct JobSpec: Sendable {
         case (.some, .some):
             reader.report("job", "give \"seeds\" or \"seeds_file\", not both")
         case (nil, nil):
-            if !o.has("seeds_file") { reader.report("job.seeds", "missing: \"seeds\" (an array) or \"seeds_file\" (a path)") }
+            if !o.has("seeds_file") {
+                reader.report("job.seeds", "missing: \"seeds\" (an array) or \"seeds_file\" (a path)")
+            }
         }
         spec.out = o.string("out", nonEmpty: true)
         spec.fresh = o.bool("fresh") ?? false
@@ -114,10 +144,13 @@ public struct JobSpec: Sendable {
     public func result(_ summary: RunSummary) -> String {
         var w = JSONWriter()
         w.beginObject()
-        w.key("out"); w.string(summary.outputDir)
-        w.key("files"); w.beginObject()
+        w.key("out")
+        w.string(summary.outputDir)
+        w.key("files")
+        w.beginObject()
         for name in summary.files {
-            w.key(String(name.dropLast(".jsonl".count))); w.string(summary.outputDir + "/" + name)
+            w.key(String(name.dropLast(".jsonl".count)))
+            w.string(summary.outputDir + "/" + name)
         }
         w.endObject()
         w.endObject()
@@ -170,11 +203,19 @@ extension Runner.RunEvent {
         w.beginObject()
         switch self {
         case .dialogueStarted(let id, let resumed):
-            w.field("event", "dialogue_started"); w.field("id", id); w.key("resumed"); w.bool(resumed)
+            w.field("event", "dialogue_started")
+            w.field("id", id)
+            w.key("resumed")
+            w.bool(resumed)
         case .message(let id, let index, let role):
-            w.field("event", "message"); w.field("id", id); w.field("index", index); w.field("role", role)
+            w.field("event", "message")
+            w.field("id", id)
+            w.field("index", index)
+            w.field("role", role)
         case .dialogueEnded(let id, let status, let reason):
-            w.field("event", "dialogue_ended"); w.field("id", id); w.field("status", status.rawValue)
+            w.field("event", "dialogue_ended")
+            w.field("id", id)
+            w.field("status", status.rawValue)
             w.field("end_reason", reason.rawValue)
         case .limitChanged(let backend, let url, let limit):
             w.field("event", "limit")
@@ -192,8 +233,13 @@ extension Runner.LiveCounts {
     public func json(state: String) -> String {
         var w = JSONWriter()
         w.beginObject()
-        w.field("state", state); w.field("seeds", totalSeeds); w.field("ended", ended); w.field("failed", failed)
-        w.field("messages", messages); w.field("tokens", tokens); w.field("in_flight", inFlight)
+        w.field("state", state)
+        w.field("seeds", totalSeeds)
+        w.field("ended", ended)
+        w.field("failed", failed)
+        w.field("messages", messages)
+        w.field("tokens", tokens)
+        w.field("in_flight", inFlight)
         w.field("resumed", resumedEnded)
         w.endObject()
         return w.text

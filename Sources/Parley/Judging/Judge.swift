@@ -7,7 +7,8 @@ public struct Judge: Sendable {
     public let template: Template
 
     public init(endpoint: ModelEndpoint, role: RoleConfig) {
-        self.endpoint = endpoint; self.role = role
+        self.endpoint = endpoint
+        self.role = role
         template = Template.builtins[role.template] ?? .humanAssistant
     }
 
@@ -40,15 +41,17 @@ public struct Judge: Sendable {
     }
 
     private func ask(_ question: String) async throws -> String {
-        let prompt: PromptInput = role.endpoint == .chat
+        let prompt: PromptInput =
+            role.endpoint == .chat
             ? .chat([ChatMessage(.user, question)])
             : .text(template.render(system: nil, messages: [Message(.user, question)], next: .assistant))
         var seed = StableHash()
         seed.combine(question)
-        let request = GenerationRequest(dialogueID: "judge", turn: 0, role: role.name, prompt: prompt, model: role.model,
-                                        maxTokens: role.maxTokens, temperature: role.temperature, topP: 1,
-                                        stop: role.endpoint == .completion ? template.stops(generating: .assistant) : [],
-                                        seed: seed.value)
+        let request = GenerationRequest(
+            dialogueID: "judge", turn: 0, role: role.name, prompt: prompt, model: role.model,
+            maxTokens: role.maxTokens, temperature: role.temperature, topP: 1,
+            stop: role.endpoint == .completion ? template.stops(generating: .assistant) : [],
+            seed: seed.value)
         return try await endpoint.generate(request).0.text
     }
 }

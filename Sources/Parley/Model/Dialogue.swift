@@ -59,7 +59,9 @@ public struct Dialogue: Sendable, Equatable {
     }
 
     public init(seed: Seed, messages: [Message] = []) {
-        self.id = seed.id; self.seed = seed; self.messages = messages
+        self.id = seed.id
+        self.seed = seed
+        self.messages = messages
     }
 
     /// Complete exchanges: user messages that have an assistant reply.
@@ -67,8 +69,12 @@ public struct Dialogue: Sendable, Equatable {
         var n = 0
         var pendingUser = false
         for m in messages {
-            if m.speaker == .user { pendingUser = true }
-            else if m.speaker == .assistant, pendingUser { n += 1; pendingUser = false }
+            if m.speaker == .user {
+                pendingUser = true
+            } else if m.speaker == .assistant, pendingUser {
+                n += 1
+                pendingUser = false
+            }
         }
         return n
     }

@@ -14,17 +14,25 @@ public struct TurnMeta: Codable, Sendable, Equatable {
     public var finishReason: String?
     public var attempts: Int
 
-    public init(role: String, model: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
-                latencyMs: Int? = nil, finishReason: String? = nil, attempts: Int = 1) {
-        self.role = role; self.model = model; self.promptTokens = promptTokens
-        self.completionTokens = completionTokens; self.latencyMs = latencyMs
-        self.finishReason = finishReason; self.attempts = attempts
+    public init(
+        role: String, model: String? = nil, promptTokens: Int? = nil, completionTokens: Int? = nil,
+        latencyMs: Int? = nil, finishReason: String? = nil, attempts: Int = 1
+    ) {
+        self.role = role
+        self.model = model
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.latencyMs = latencyMs
+        self.finishReason = finishReason
+        self.attempts = attempts
     }
 
     enum CodingKeys: String, CodingKey {
         case role, model, attempts
-        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
-        case latencyMs = "latency_ms", finishReason = "finish_reason"
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
+        case latencyMs = "latency_ms"
+        case finishReason = "finish_reason"
     }
 }
 
@@ -35,8 +43,13 @@ public struct Message: Codable, Sendable, Equatable {
     public var meta: TurnMeta?
 
     public init(_ speaker: Speaker, _ content: String, meta: TurnMeta? = nil) {
-        self.speaker = speaker; self.content = content; self.meta = meta
+        self.speaker = speaker
+        self.content = content
+        self.meta = meta
     }
 
-    enum CodingKeys: String, CodingKey { case speaker = "role", content, meta }
+    enum CodingKeys: String, CodingKey {
+        case speaker = "role"
+        case content, meta
+    }
 }

@@ -13,9 +13,14 @@ public struct Seed: Sendable, Equatable {
     public var topic: String?
     public var extra: [String: JSONValue]
 
-    public init(id: String? = nil, line: Int = 0, question: String? = nil, answer: String? = nil,
-                topic: String? = nil, extra: [String: JSONValue] = [:]) {
-        self.line = line; self.question = question; self.answer = answer; self.topic = topic
+    public init(
+        id: String? = nil, line: Int = 0, question: String? = nil, answer: String? = nil,
+        topic: String? = nil, extra: [String: JSONValue] = [:]
+    ) {
+        self.line = line
+        self.question = question
+        self.answer = answer
+        self.topic = topic
         self.extra = extra
         self.id = id ?? Seed.derivedID(line: line, question: question, answer: answer, topic: topic)
     }
@@ -29,7 +34,9 @@ public struct Seed: Sendable, Equatable {
 
     static func derivedID(line: Int, question: String?, answer: String?, topic: String?) -> String {
         var h = StableHash()
-        h.combine(question ?? "\u{0}"); h.combine(answer ?? "\u{0}"); h.combine(topic ?? "\u{0}")
+        h.combine(question ?? "\u{0}")
+        h.combine(answer ?? "\u{0}")
+        h.combine(topic ?? "\u{0}")
         h.combine(line)
         return "d" + h.hex
     }
@@ -53,10 +60,15 @@ public struct Seed: Sendable, Equatable {
         }
         // MT-Bench's question files use integer `question_id`s.
         for key in ["id", "question_id"] {
-            if case .number(let n)? = fields[key], n == n.rounded(), abs(n) < 1e15 { fields[key] = .string(String(Int(n))) }
+            if case .number(let n)? = fields[key], n == n.rounded(), abs(n) < 1e15 {
+                fields[key] = .string(String(Int(n)))
+            }
         }
         if fields["id"] == nil, let q = fields["question_id"] { fields["id"] = q }
-        let id = try take("id"), question = try take("question"), answer = try take("answer"), topic = try take("topic")
+        let id = try take("id")
+        let question = try take("question")
+        let answer = try take("answer")
+        let topic = try take("topic")
         if answer != nil && question == nil {
             throw SeedError(line: number, message: "answer: given without a question")
         }

@@ -27,8 +27,10 @@ final class DatasetWriter: Sendable {
     /// Set in `"fsync"` durability: end records go through it (see `GroupCommit`).
     private let group: GroupCommit?
 
-    init(dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe,
-         durability: Config.Durability = .process) throws {
+    init(
+        dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe,
+        durability: Config.Durability = .process
+    ) throws {
         var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
         if formats.contains("messages") { names.append(Self.messagesFile) }
         var files: [String: AppendFile] = [:]
@@ -47,8 +49,11 @@ final class DatasetWriter: Sendable {
     func close() { group?.stop() }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
-    static let allFiles = [dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile, ExpertRecipe.file,
-                                SelfTalkRecipe.selectedFile]
+    static let allFiles = [
+        dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile,
+        ExpertRecipe.file,
+        SelfTalkRecipe.selectedFile,
+    ]
 
     var stats: RunStats { state.withLock { $0.stats } }
 
@@ -86,8 +91,14 @@ enum Rows {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
-        w.key("conversations"); w.beginArray()
-        if let system, !system.isEmpty { w.beginObject(); w.field("from", "system"); w.field("value", system); w.endObject() }
+        w.key("conversations")
+        w.beginArray()
+        if let system, !system.isEmpty {
+            w.beginObject()
+            w.field("from", "system")
+            w.field("value", system)
+            w.endObject()
+        }
         for m in d.messages {
             w.beginObject()
             w.field("from", m.speaker == .user ? "human" : m.speaker == .assistant ? "gpt" : "system")
@@ -97,7 +108,8 @@ enum Rows {
         w.endArray()
         w.field("end_reason", d.endReason?.rawValue ?? "")
         w.field("turns", d.turns)
-        w.key("meta"); meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
+        w.key("meta")
+        meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
         w.endObject()
         return w.line()
     }
@@ -106,9 +118,20 @@ enum Rows {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
-        w.key("messages"); w.beginArray()
-        if let system, !system.isEmpty { w.beginObject(); w.field("role", "system"); w.field("content", system); w.endObject() }
-        for m in d.messages { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
+        w.key("messages")
+        w.beginArray()
+        if let system, !system.isEmpty {
+            w.beginObject()
+            w.field("role", "system")
+            w.field("content", system)
+            w.endObject()
+        }
+        for m in d.messages {
+            w.beginObject()
+            w.field("role", m.speaker.rawValue)
+            w.field("content", m.content)
+            w.endObject()
+        }
         w.endArray()
         w.endObject()
         return w.line()
@@ -122,8 +145,12 @@ enum Rows {
         w.field("end_reason", d.endReason?.rawValue ?? EndReason.failed.rawValue)
         w.field("reason", d.failure ?? "unknown")
         w.field("turns", d.turns)
-        w.key("seed"); Records.seed(d.seed, into: &w)
-        w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
+        w.key("seed")
+        Records.seed(d.seed, into: &w)
+        w.key("messages")
+        w.beginArray()
+        for m in d.messages { Records.message(m, into: &w) }
+        w.endArray()
         w.endObject()
         return w.line()
     }
@@ -135,13 +162,27 @@ enum Rows {
         w.field("seed_mode", d.seed.mode.rawValue)
         w.field("seed_line", d.seed.line)
         w.nullable("topic", d.seed.topic)
-        for k in d.meta.keys.sorted() { w.key(k); w.value(d.meta[k]!) }
-        w.key("filters"); Records.decisions(d.filtering, into: &w)
-        if !d.judgments.isEmpty { w.key("judgments"); w.beginArray(); for j in d.judgments { Records.judgment(j, into: &w) }; w.endArray() }
-        if !d.seed.extra.isEmpty { w.key("seed"); w.value(.object(d.seed.extra)) }
-        w.key("generation"); w.beginArray()
+        for k in d.meta.keys.sorted() {
+            w.key(k)
+            w.value(d.meta[k]!)
+        }
+        w.key("filters")
+        Records.decisions(d.filtering, into: &w)
+        if !d.judgments.isEmpty {
+            w.key("judgments")
+            w.beginArray()
+            for j in d.judgments { Records.judgment(j, into: &w) }
+            w.endArray()
+        }
+        if !d.seed.extra.isEmpty {
+            w.key("seed")
+            w.value(.object(d.seed.extra))
+        }
+        w.key("generation")
+        w.beginArray()
         if hasSystem { Records.turnMeta(nil, into: &w) }
-        for m in d.messages { Records.turnMeta(m.meta, into: &w) }; w.endArray()
+        for m in d.messages { Records.turnMeta(m.meta, into: &w) }
+        w.endArray()
         w.endObject()
     }
 }

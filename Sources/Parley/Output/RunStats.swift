@@ -102,19 +102,34 @@ public struct RunSummary: Sendable {
         w.field("failed", stats.failed)
         w.field("invalid_seeds", stats.invalidSeeds)
         w.field("turns", stats.turns)
-        w.key("mean_turns"); w.double(stats.finished > 0 ? Double(stats.turns) / Double(stats.finished) : 0)
+        w.key("mean_turns")
+        w.double(stats.finished > 0 ? Double(stats.turns) / Double(stats.finished) : 0)
         w.field("generated_messages", stats.messagesGenerated)
         w.field("prompt_tokens", stats.promptTokens)
         w.field("completion_tokens", stats.completionTokens)
-        w.key("wall_seconds"); w.double((wallSeconds * 1000).rounded() / 1000)
-        w.key("interrupted"); w.bool(interrupted)
+        w.key("wall_seconds")
+        w.double((wallSeconds * 1000).rounded() / 1000)
+        w.key("interrupted")
+        w.bool(interrupted)
         w.field("stopped", stopped)
-        w.key("end_reasons"); w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
-        w.key("failure_reasons"); w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
-        if !stats.records.isEmpty { w.key("records"); w.value(.object(stats.records.mapValues { .number(Double($0)) })) }
-        if stats.judgedTurns > 0 { w.field("judged_turns", stats.judgedTurns); w.field("unscored_turns", stats.unscoredTurns) }
-        w.key("filters"); w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
-        for k in extra.keys.sorted() { w.key(k); w.value(extra[k]!) }
+        w.key("end_reasons")
+        w.value(.object(stats.endReasons.mapValues { .number(Double($0)) }))
+        w.key("failure_reasons")
+        w.value(.object(stats.failureReasons.mapValues { .number(Double($0)) }))
+        if !stats.records.isEmpty {
+            w.key("records")
+            w.value(.object(stats.records.mapValues { .number(Double($0)) }))
+        }
+        if stats.judgedTurns > 0 {
+            w.field("judged_turns", stats.judgedTurns)
+            w.field("unscored_turns", stats.unscoredTurns)
+        }
+        w.key("filters")
+        w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))
+        for k in extra.keys.sorted() {
+            w.key(k)
+            w.value(extra[k]!)
+        }
         if let serving {
             w.key("serving")
             w.value(serving.servingJSON)
@@ -128,7 +143,10 @@ public struct RunSummary: Sendable {
             w.value(.array(shards))
         }
         w.field("output_dir", outputDir)
-        w.key("files"); w.beginArray(); for f in files { w.string(f) }; w.endArray()
+        w.key("files")
+        w.beginArray()
+        for f in files { w.string(f) }
+        w.endArray()
         w.endObject()
         return w.text
     }

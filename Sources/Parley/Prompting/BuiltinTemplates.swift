@@ -1,9 +1,10 @@
 /// Prompt formats of the model families people serve. `human-assistant` is the plain
 /// transcript that PlatoLM/Socratic and Baize-style simulators continue.
 extension Template {
-    public static let builtins: [String: Template] = Dictionary(uniqueKeysWithValues: [
-        humanAssistant, socratic, baize, vicuna, llama2, chatml, gemma,
-    ].map { ($0.name, $0) })
+    public static let builtins: [String: Template] = Dictionary(
+        uniqueKeysWithValues: [
+            humanAssistant, socratic, baize, vicuna, llama2, chatml, gemma,
+        ].map { ($0.name, $0) })
 
     public static let humanAssistant = Template(
         name: "human-assistant",

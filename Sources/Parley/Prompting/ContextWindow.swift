@@ -8,7 +8,8 @@ public struct ContextWindow: Sendable {
     public var keepFirstExchange: Bool
 
     public init(budget: Int, keepFirstExchange: Bool = false) {
-        self.budget = budget; self.keepFirstExchange = keepFirstExchange
+        self.budget = budget
+        self.keepFirstExchange = keepFirstExchange
     }
 
     /// The kept messages: `0..<pinned` (the first exchange, when pinned) and `from..<count`.

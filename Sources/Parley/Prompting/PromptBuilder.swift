@@ -22,7 +22,10 @@ public struct PromptBuilder: Sendable {
     }
 
     public init(role: RoleConfig, template: Template, counter: any TokenCounter, chatOverhead: Int?) {
-        self.role = role; self.template = template; self.counter = counter; self.chatOverhead = chatOverhead
+        self.role = role
+        self.template = template
+        self.counter = counter
+        self.chatOverhead = chatOverhead
         self.fixedCounts = FixedTextCounts()
     }
 
@@ -87,7 +90,8 @@ public struct PromptBuilder: Sendable {
     /// What the prompt costs with no history message; remembered for the role's usual
     /// view (its own system prompt and instruction), computed for the rest (topics, openings).
     func fixedCost(_ view: View) async throws -> Int {
-        let usual = view.lead.isEmpty && view.system == role.systemPrompt
+        let usual =
+            view.lead.isEmpty && view.system == role.systemPrompt
             && (view.framing == .direct || view.framing == .transcript(instruction: role.instruction))
         guard usual else { return try await computeFixedCost(view) }
         return try await fixedCosts.value(Self.shape(view)) { try await computeFixedCost(view) }

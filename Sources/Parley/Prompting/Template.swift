@@ -13,7 +13,8 @@ public struct Template: Sendable, Equatable {
         /// Sequences that mark the start of this speaker's message; they stop generation of the others.
         public var opens: [String]
         public init(prefix: String, suffix: String, opens: [String]? = nil) {
-            self.prefix = prefix; self.suffix = suffix
+            self.prefix = prefix
+            self.suffix = suffix
             let trimmed = prefix.trimmingCharacters(in: .whitespacesAndNewlines)
             self.opens = opens ?? (trimmed.isEmpty ? [] : [trimmed])
         }
@@ -30,10 +31,17 @@ public struct Template: Sendable, Equatable {
     /// End-of-turn sequences that stop every generation.
     public var stop: [String]
 
-    public init(name: String, begin: String = "", system: Part, user: Part, assistant: Part,
-                systemInFirstUser: Bool = false, stop: [String] = []) {
-        self.name = name; self.begin = begin; self.system = system; self.user = user
-        self.assistant = assistant; self.systemInFirstUser = systemInFirstUser; self.stop = stop
+    public init(
+        name: String, begin: String = "", system: Part, user: Part, assistant: Part,
+        systemInFirstUser: Bool = false, stop: [String] = []
+    ) {
+        self.name = name
+        self.begin = begin
+        self.system = system
+        self.user = user
+        self.assistant = assistant
+        self.systemInFirstUser = systemInFirstUser
+        self.stop = stop
     }
 
     public func part(_ speaker: Speaker) -> Part {
@@ -56,7 +64,10 @@ public struct Template: Sendable, Equatable {
         for message in messages {
             let p = part(message.speaker)
             out += p.prefix
-            if let block = pendingSystem { out += block; pendingSystem = nil }
+            if let block = pendingSystem {
+                out += block
+                pendingSystem = nil
+            }
             out += message.content + p.suffix
         }
         out += part(next).prefix

@@ -19,14 +19,14 @@ public struct EstimatingTokenCounter: TokenCounter {
     public func count(_ text: String) -> Int { estimate(text) }
 
     public func estimate(_ text: String) -> Int {
-        var digits = 0, bytes = 0
+        var digits = 0
+        var bytes = 0
         for b in text.utf8 {
             if b >= 0x30 && b <= 0x39 { digits += 1 } else { bytes += 1 }
         }
         return digits + Int((Double(bytes) / charsPerToken).rounded(.up))
     }
 }
-
 
 /// Remembers the counts of a role's fixed texts (system prompts, template parts),
 /// which every request of that role needs again. Message counts are cached per

@@ -8,8 +8,13 @@ public enum TurnCleaner {
         var t = Substring(text)
         if let cut = stops.compactMap({ firstIndex(of: $0, in: t) }).min() { t = t[..<cut] }
         t = trimmed(t)
-        let labels = speaker == .user ? ["User:", "Human:", "USER:", "[|Human|]"] : ["Assistant:", "ASSISTANT:", "AI:", "[|AI|]"]
-        for label in labels where t.hasPrefix(label) { t = trimmed(t.dropFirst(label.count)); break }
+        let labels =
+            speaker == .user
+            ? ["User:", "Human:", "USER:", "[|Human|]"] : ["Assistant:", "ASSISTANT:", "AI:", "[|AI|]"]
+        for label in labels where t.hasPrefix(label) {
+            t = trimmed(t.dropFirst(label.count))
+            break
+        }
         return String(t)
     }
 

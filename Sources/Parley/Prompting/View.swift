@@ -21,21 +21,28 @@ public struct View: Sendable, Equatable {
 
     /// The view of `role` on `messages`: the role's system prompt, the seed's topic and
     /// the dialogue's persona and style where they apply.
-    public static func of(_ messages: [Message], for role: RoleConfig, writing speaker: Speaker, topic: String?,
-                          persona: String? = nil, style: String? = nil) -> View {
+    public static func of(
+        _ messages: [Message], for role: RoleConfig, writing speaker: Speaker, topic: String?,
+        persona: String? = nil, style: String? = nil
+    ) -> View {
         if speaker == .assistant {
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .direct)
         }
         var character = ""
         if let persona { character = role.personaPrompt.replacingOccurrences(of: "{persona}", with: persona) }
-        if let style { character += (character.isEmpty ? "" : " ") + role.stylePrompt.replacingOccurrences(of: "{style}", with: style) }
+        if let style {
+            character +=
+                (character.isEmpty ? "" : " ") + role.stylePrompt.replacingOccurrences(of: "{style}", with: style)
+        }
         func opening() -> String {
             role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
         }
         switch role.mode {
         case .trained:
             var system = View.joined(role.systemPrompt ?? "", character)
-            if let topic, messages.isEmpty { system = View.joined(system, role.topicHint.replacingOccurrences(of: "{topic}", with: topic)) }
+            if let topic, messages.isEmpty {
+                system = View.joined(system, role.topicHint.replacingOccurrences(of: "{topic}", with: topic))
+            }
             return View(system: system.isEmpty ? nil : system, history: messages, next: .user, framing: .direct)
         case .swapped:
             let swapped = messages.map { m -> Message in
@@ -44,11 +51,14 @@ public struct View: Sendable, Equatable {
                 return m
             }
             let system = View.joined(role.systemPrompt ?? "", character)
-            return View(system: system.isEmpty ? nil : system, lead: messages.isEmpty ? [Message(.user, opening())] : [],
-                        history: swapped, next: .assistant, framing: .direct)
+            return View(
+                system: system.isEmpty ? nil : system, lead: messages.isEmpty ? [Message(.user, opening())] : [],
+                history: swapped, next: .assistant, framing: .direct)
         case .prompted:
             let instruction = View.joined(messages.isEmpty ? opening() : role.instruction, character)
-            return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .transcript(instruction: instruction))
+            return View(
+                system: role.systemPrompt, history: messages, next: .assistant,
+                framing: .transcript(instruction: instruction))
         }
     }
 

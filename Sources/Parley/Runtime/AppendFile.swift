@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// An append-only file written with plain `write(2)`: each line reaches the kernel
 /// before `append` returns, so it survives the process being killed at any instant.
@@ -56,8 +57,9 @@ final class AppendFile {
         }
         let actual = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         if actual < size {
-            throw RunError.corruptJournal("\(path) has \(actual) bytes, but \(journal) says it holds \(size): "
-                + "lines were lost (an OS crash without run.durability \"fsync\"?); start again with --fresh")
+            throw RunError.corruptJournal(
+                "\(path) has \(actual) bytes, but \(journal) says it holds \(size): "
+                    + "lines were lost (an OS crash without run.durability \"fsync\"?); start again with --fresh")
         }
         do {
             let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))

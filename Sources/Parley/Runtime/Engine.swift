@@ -25,9 +25,11 @@ extension Role {
 
     /// The role under another config, prompted with the same template and counter.
     func with(config: RoleConfig) -> Role {
-        Role(config: config, endpoint: endpoint,
-             prompts: PromptBuilder(role: config, template: prompts.template, counter: prompts.counter,
-                                    chatOverhead: prompts.chatOverhead))
+        Role(
+            config: config, endpoint: endpoint,
+            prompts: PromptBuilder(
+                role: config, template: prompts.template, counter: prompts.counter,
+                chatOverhead: prompts.chatOverhead))
     }
 }
 
@@ -47,8 +49,10 @@ public struct Engine: Sendable {
 
     /// - Parameter backends: the models of `"host"` backends by name (a callback, the pull
     ///   queue); may also replace configured backends (tests). A host backend left out is an error.
-    public init(config: Config, backends: [String: any Backend] = [:],
-                environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) {
+    public init(
+        config: Config, backends: [String: any Backend] = [:],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) {
         self.config = config
         var endpoints: [String: ModelEndpoint] = [:]
         var missing: [ConfigIssue] = []
@@ -66,15 +70,18 @@ public struct Engine: Sendable {
                     one.baseURL = member.baseURL
                     return (member, OpenAIBackend(config: one, environment: environment))
                 }
-                endpoints[name] = ModelEndpoint(name: name, servers: servers, settings: c.common, routing: c.routing,
-                                                model: c.model.isEmpty ? name : c.model, budget: budget)
+                endpoints[name] = ModelEndpoint(
+                    name: name, servers: servers, settings: c.common, routing: c.routing,
+                    model: c.model.isEmpty ? name : c.model, budget: budget)
             case .scripted(let c):
                 let backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
                 endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: c.common, budget: budget)
             case .host:
-                missing.append(ConfigIssue(path: "backends.\(name)",
-                                           message: "a \"host\" backend needs a model from the embedding program "
-                                               + "(a callback or the pull queue); none was given"))
+                missing.append(
+                    ConfigIssue(
+                        path: "backends.\(name)",
+                        message: "a \"host\" backend needs a model from the embedding program "
+                            + "(a callback or the pull queue); none was given"))
             }
         }
         if !missing.isEmpty { throw ConfigError(issues: missing) }
@@ -84,8 +91,9 @@ public struct Engine: Sendable {
             let template = config.templates[rc.template] ?? Template.builtins[rc.template] ?? .humanAssistant
             var overhead: Int?
             if case .openai(let c)? = config.backends[rc.backend] { overhead = c.chatOverheadTokens }
-            let prompts = PromptBuilder(role: rc, template: template, counter: endpoint.tokenCounter,
-                                        chatOverhead: overhead)
+            let prompts = PromptBuilder(
+                role: rc, template: template, counter: endpoint.tokenCounter,
+                chatOverhead: overhead)
             roles[name] = Role(config: rc, endpoint: endpoint, prompts: prompts)
         }
         self.endpoints = endpoints
@@ -94,7 +102,9 @@ public struct Engine: Sendable {
         personas = try config.personas?.load(key: "personas") ?? []
         styles = try config.styles?.load(key: "styles") ?? []
         var blocked = config.filters.blocklist?.terms ?? []
-        if let file = config.filters.blocklist?.file { blocked += try Config.ListSource.file(file).load(key: "filters.blocklist") }
+        if let file = config.filters.blocklist?.file {
+            blocked += try Config.ListSource.file(file).load(key: "filters.blocklist")
+        }
         filters = config.filters.isEmpty ? nil : DialogueFilters(config: config.filters, blockTerms: blocked)
     }
 }

@@ -29,47 +29,76 @@ public final class Journal: Sendable {
 
     func start(_ d: Dialogue) throws {
         var w = JSONWriter()
-        w.beginObject(); w.field("t", "start"); w.field("d", d.id)
-        w.key("seed"); Records.seed(d.seed, into: &w)
-        w.key("meta"); w.value(.object(d.meta))
-        w.key("messages"); w.beginArray(); for m in d.messages { Records.message(m, into: &w) }; w.endArray()
+        w.beginObject()
+        w.field("t", "start")
+        w.field("d", d.id)
+        w.key("seed")
+        Records.seed(d.seed, into: &w)
+        w.key("meta")
+        w.value(.object(d.meta))
+        w.key("messages")
+        w.beginArray()
+        for m in d.messages { Records.message(m, into: &w) }
+        w.endArray()
         w.endObject()
         try append(w)
     }
 
     func message(_ m: Message, index: Int, of id: String) throws {
         var w = JSONWriter()
-        w.beginObject(); w.field("t", "msg"); w.field("d", id); w.field("n", index)
-        w.key("m"); Records.message(m, into: &w)
+        w.beginObject()
+        w.field("t", "msg")
+        w.field("d", id)
+        w.field("n", index)
+        w.key("m")
+        Records.message(m, into: &w)
         w.endObject()
         try append(w)
     }
 
     func judgment(_ j: Judgment, of id: String) throws {
         var w = JSONWriter()
-        w.beginObject(); w.field("t", "judge"); w.field("d", id)
-        w.key("j"); Records.judgment(j, into: &w)
+        w.beginObject()
+        w.field("t", "judge")
+        w.field("d", id)
+        w.key("j")
+        Records.judgment(j, into: &w)
         w.endObject()
         try append(w)
     }
 
     func record(_ r: JSONValue, index: Int, of id: String) throws {
         var w = JSONWriter()
-        w.beginObject(); w.field("t", "rec"); w.field("d", id); w.field("n", index)
-        w.key("r"); w.value(r)
+        w.beginObject()
+        w.field("t", "rec")
+        w.field("d", id)
+        w.field("n", index)
+        w.key("r")
+        w.value(r)
         w.endObject()
         try append(w)
     }
 
     func end(_ d: Dialogue, sizes: [(String, Int)]) throws {
         var w = JSONWriter()
-        w.beginObject(); w.field("t", "end"); w.field("d", d.id)
+        w.beginObject()
+        w.field("t", "end")
+        w.field("d", d.id)
         w.field("status", d.status.rawValue)
         w.field("reason", d.endReason?.rawValue)
         w.field("failure", d.failure)
         w.field("kept", d.messages.count)
-        if !d.filtering.isEmpty { w.key("filters"); Records.decisions(d.filtering, into: &w) }
-        w.key("sizes"); w.beginObject(); for (name, n) in sizes { w.key(name); w.int(n) }; w.endObject()
+        if !d.filtering.isEmpty {
+            w.key("filters")
+            Records.decisions(d.filtering, into: &w)
+        }
+        w.key("sizes")
+        w.beginObject()
+        for (name, n) in sizes {
+            w.key(name)
+            w.int(n)
+        }
+        w.endObject()
         w.endObject()
         try append(w)
     }
@@ -109,7 +138,8 @@ struct JournalReplay {
         while let (text, complete) = reader.next() {
             guard complete else { break }  // a write cut short by a crash
             guard let event = try? decoder.decode(Event.self, from: Data(text.utf8)) else {
-                throw RunError.corruptJournal("journal line \(reader.lineNumber) is not a journal record: \(text.prefix(80))")
+                throw RunError.corruptJournal(
+                    "journal line \(reader.lineNumber) is not a journal record: \(text.prefix(80))")
             }
             replay.apply(event)
             replay.validBytes = reader.completeBytes
@@ -181,16 +211,24 @@ struct SeedRecord: Decodable {
     var answer: String?
     var topic: String?
     var extra: [String: JSONValue]?
-    var seed: Seed? { Seed(id: id, line: line ?? 0, question: question, answer: answer, topic: topic, extra: extra ?? [:]) }
+    var seed: Seed? {
+        Seed(id: id, line: line ?? 0, question: question, answer: answer, topic: topic, extra: extra ?? [:])
+    }
 }
 
 /// JSON shapes shared by the journal and the output files.
 enum Records {
     static func seed(_ s: Seed, into w: inout JSONWriter) {
         w.beginObject()
-        w.field("id", s.id); w.field("line", s.line)
-        w.field("question", s.question); w.field("answer", s.answer); w.field("topic", s.topic)
-        if !s.extra.isEmpty { w.key("extra"); w.value(.object(s.extra)) }
+        w.field("id", s.id)
+        w.field("line", s.line)
+        w.field("question", s.question)
+        w.field("answer", s.answer)
+        w.field("topic", s.topic)
+        if !s.extra.isEmpty {
+            w.key("extra")
+            w.value(.object(s.extra))
+        }
         w.endObject()
     }
 
@@ -200,10 +238,14 @@ enum Records {
         w.field("content", m.content)
         if let t = m.meta {
             // Compact: only the fields that are known.
-            w.key("meta"); w.beginObject()
-            w.field("role", t.role); w.field("model", t.model)
-            w.field("prompt_tokens", t.promptTokens); w.field("completion_tokens", t.completionTokens)
-            w.field("latency_ms", t.latencyMs); w.field("finish_reason", t.finishReason)
+            w.key("meta")
+            w.beginObject()
+            w.field("role", t.role)
+            w.field("model", t.model)
+            w.field("prompt_tokens", t.promptTokens)
+            w.field("completion_tokens", t.completionTokens)
+            w.field("latency_ms", t.latencyMs)
+            w.field("finish_reason", t.finishReason)
             w.field("attempts", t.attempts)
             w.endObject()
         }
@@ -213,14 +255,26 @@ enum Records {
     static func judgment(_ j: Judgment, into w: inout JSONWriter) {
         w.beginObject()
         w.field("turn", j.turn)
-        w.key("score"); if let s = j.score { w.double(s) } else { w.null() }
-        w.key("samples"); w.beginArray(); for s in j.samples { w.double(s) }; w.endArray()
+        w.key("score")
+        if let s = j.score { w.double(s) } else { w.null() }
+        w.key("samples")
+        w.beginArray()
+        for s in j.samples { w.double(s) }
+        w.endArray()
         w.nullable("verdict", j.verdict)
-        w.key("orders"); w.beginArray(); for o in j.orders { w.string(o) }; w.endArray()
-        w.key("raw"); w.beginArray(); for r in j.raw { w.string(r) }; w.endArray()
-        w.field("requests", j.requests); w.field("seed", j.seed)
+        w.key("orders")
+        w.beginArray()
+        for o in j.orders { w.string(o) }
+        w.endArray()
+        w.key("raw")
+        w.beginArray()
+        for r in j.raw { w.string(r) }
+        w.endArray()
+        w.field("requests", j.requests)
+        w.field("seed", j.seed)
         w.nullable("model", j.model)
-        w.field("prompt_tokens", j.promptTokens); w.field("completion_tokens", j.completionTokens)
+        w.field("prompt_tokens", j.promptTokens)
+        w.field("completion_tokens", j.completionTokens)
         w.endObject()
     }
 
@@ -228,7 +282,10 @@ enum Records {
         w.beginArray()
         for f in list {
             w.beginObject()
-            w.field("filter", f.filter); w.field("turn", f.turn); w.field("action", f.action.rawValue); w.field("detail", f.detail)
+            w.field("filter", f.filter)
+            w.field("turn", f.turn)
+            w.field("action", f.action.rawValue)
+            w.field("detail", f.detail)
             w.endObject()
         }
         w.endArray()

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads a file line by line without loading it whole (seeds files and journals can be large).
@@ -16,7 +16,9 @@ final class LineReader {
     private(set) var completeBytes = 0
 
     init(path: String) throws {
-        guard let f = fopen(path, "r") else { throw RunError.io("cannot read \(path): \(String(cString: strerror(errno)))") }
+        guard let f = fopen(path, "r") else {
+            throw RunError.io("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
         var st = stat()
         if fstat(fileno(f), &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
             fclose(f)

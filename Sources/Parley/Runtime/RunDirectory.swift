@@ -26,14 +26,16 @@ struct RunDirectory {
         }
         if fm.fileExists(atPath: dir.markerPath) {
             guard let marker = Marker.read(dir.markerPath), marker.fingerprint == config.fingerprint else {
-                throw RunError.configMismatch("\(path) holds a run made with a different config; "
-                    + "use another output directory, or --fresh to discard it")
+                throw RunError.configMismatch(
+                    "\(path) holds a run made with a different config; "
+                        + "use another output directory, or --fresh to discard it")
             }
             guard marker.shard == shard?.description else {
                 let held = marker.shard.map { "shard \($0)" } ?? "a run of every seed"
                 let wanted = shard.map { "shard \($0)" } ?? "every seed"
-                throw RunError.configMismatch("\(path) holds \(held); this run is \(wanted): "
-                    + "use another output directory, or --fresh to discard it")
+                throw RunError.configMismatch(
+                    "\(path) holds \(held); this run is \(wanted): "
+                        + "use another output directory, or --fresh to discard it")
             }
         } else if fm.fileExists(atPath: dir.journalPath) {
             throw RunError.configMismatch("\(path) has a journal but no run.json; use --fresh to discard it")

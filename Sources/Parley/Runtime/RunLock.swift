@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// One owner per run directory: an exclusive `flock(2)` on `run.lock`, held while the run
 /// goes. The kernel drops it when the holder exits, however it dies, so a crashed run never
@@ -25,8 +26,9 @@ final class RunLock: Sendable {
 
     /// Takes the directory (creating it) or throws `RunError.busy` naming the holder.
     init(directory: String) throws {
-        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        catch { throw RunError.io("cannot create \(directory): \(error.localizedDescription)") }
+        do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+            throw RunError.io("cannot create \(directory): \(error.localizedDescription)")
+        }
         let path = directory + "/" + Self.fileName
         let key = Self.canonical(directory)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -37,8 +39,9 @@ final class RunLock: Sendable {
             close(fd)
             if !inProcess { Self.held.withLock { _ = $0.remove(key) } }
             let by = inProcess ? "another job of this process" : holder ?? "another process"
-            throw RunError.busy("\(directory) is in use by \(by); wait for that run to end, "
-                + "or use another output directory")
+            throw RunError.busy(
+                "\(directory) is in use by \(by); wait for that run to end, "
+                    + "or use another output directory")
         }
         self.directory = directory
         self.key = key

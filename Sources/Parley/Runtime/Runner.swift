@@ -29,8 +29,10 @@ public final class Runner: Sendable {
     /// - Parameters:
     ///   - shard: the part of the seeds to run; nil: the config's `run.shard`.
     ///   - events: called (on any thread, keep it quick) as dialogues start, grow and end.
-    public init(engine: Engine, seeds: SeedInput, outputDir: String, shard: Shard? = nil,
-                events: (@Sendable (RunEvent) -> Void)? = nil) {
+    public init(
+        engine: Engine, seeds: SeedInput, outputDir: String, shard: Shard? = nil,
+        events: (@Sendable (RunEvent) -> Void)? = nil
+    ) {
         self.engine = engine
         self.seeds = seeds
         self.outputDir = outputDir
@@ -68,9 +70,12 @@ public final class Runner: Sendable {
         let dir = try RunDirectory.open(outputDir, config: config, shard: shard, fresh: fresh, lock: lock)
         let engine = try await self.engine.fittedToServers()
         let observed = engine.endpoints.map { name, endpoint in
-            (endpoint, endpoint.observeLimits { url, limit in
-                self.events?(.limitChanged(backend: name, url: url, limit: limit))
-            })
+            (
+                endpoint,
+                endpoint.observeLimits { url, limit in
+                    self.events?(.limitChanged(backend: name, url: url, limit: limit))
+                }
+            )
         }
         defer { for (endpoint, token) in observed { endpoint.stopObserving(token) } }
 
@@ -86,19 +91,25 @@ public final class Runner: Sendable {
         replay.kept = []
         if let budget = engine.budget {
             let partial = replay.unfinished.values.flatMap(\.messages).compactMap(\.meta)
-            budget.restore(promptTokens: replay.stats.promptTokens + partial.reduce(0) { $0 + ($1.promptTokens ?? 0) },
-                           completionTokens: replay.stats.completionTokens
-                               + partial.reduce(0) { $0 + ($1.completionTokens ?? 0) })
+            budget.restore(
+                promptTokens: replay.stats.promptTokens + partial.reduce(0) { $0 + ($1.promptTokens ?? 0) },
+                completionTokens: replay.stats.completionTokens
+                    + partial.reduce(0) { $0 + ($1.completionTokens ?? 0) })
         }
         let recipe = try Recipes.make(engine)
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
-        let writer = try DatasetWriter(dir: outputDir, formats: config.output.formats, journal: journal,
-                                       stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe,
-                                       durability: config.run.durability)
+        let writer = try DatasetWriter(
+            dir: outputDir, formats: config.output.formats, journal: journal,
+            stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe,
+            durability: config.run.durability)
         defer { writer.close() }
 
         let total = try SeedSource.count(seeds, limit: config.run.limit, shard: shard)
-        live.withLock { $0.totalSeeds = total; $0.ended = replay.ended.count; $0.resumedEnded = replay.ended.count }
+        live.withLock {
+            $0.totalSeeds = total
+            $0.ended = replay.ended.count
+            $0.resumedEnded = replay.ended.count
+        }
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
@@ -119,7 +130,9 @@ public final class Runner: Sendable {
                     case .success(let seed):
                         let key = StableHash.of(seed.id)
                         if let first = seenLines[key] {
-                            dialogue = Self.invalidSeed(line: seed.line, reason: "seeds line \(seed.line): id \"\(seed.id)\" repeats line \(first)")
+                            dialogue = Self.invalidSeed(
+                                line: seed.line,
+                                reason: "seeds line \(seed.line): id \"\(seed.id)\" repeats line \(first)")
                         } else {
                             seenLines[key] = seed.line
                             if let partial = replay.unfinished.removeValue(forKey: seed.id) {
@@ -133,17 +146,22 @@ public final class Runner: Sendable {
                     if replay.ended.contains(dialogue.id) { continue }
                     if dialogue.status != .running {
                         try await writer.commit(dialogue)
-                        live.withLock { $0.ended += 1; $0.failed += 1 }
+                        live.withLock {
+                            $0.ended += 1
+                            $0.failed += 1
+                        }
                         continue
                     }
                     if inFlight >= config.run.concurrency {
                         try await group.next()
                         inFlight -= 1
                     }
-                    let d = dialogue, isNew = !resumed
+                    let d = dialogue
+                    let isNew = !resumed
                     group.addTask {
-                        try await self.drive(d, isNew: isNew, engine: engine, recipe: recipe, journal: journal,
-                                             writer: writer, corpus: corpus)
+                        try await self.drive(
+                            d, isNew: isNew, engine: engine, recipe: recipe, journal: journal,
+                            writer: writer, corpus: corpus)
                     }
                     inFlight += 1
                 }
@@ -153,8 +171,9 @@ public final class Runner: Sendable {
             interrupted = true
         }
         writer.close()
-        var summary = RunSummary(seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
-                                 interrupted: interrupted, outputDir: outputDir, files: [])
+        var summary = RunSummary(
+            seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
+            interrupted: interrupted, outputDir: outputDir, files: [])
         summary.serving = ServingReport(engine)
         if engine.budget?.exhausted == true { summary.stopped = "budget" }
         summary.shard = shard
@@ -167,8 +186,10 @@ public final class Runner: Sendable {
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
-    private func drive(_ start: Dialogue, isNew: Bool, engine: Engine, recipe: any Recipe, journal: Journal,
-                       writer: DatasetWriter, corpus: CorpusIndex) async throws {
+    private func drive(
+        _ start: Dialogue, isNew: Bool, engine: Engine, recipe: any Recipe, journal: Journal,
+        writer: DatasetWriter, corpus: CorpusIndex
+    ) async throws {
         var d = start
         let id = d.id
         live.withLock { $0.inFlight += 1 }
@@ -179,18 +200,27 @@ public final class Runner: Sendable {
         if isNew { try journal.start(d) }
         events?(.dialogueStarted(id: id, resumed: !isNew))
         do {
-            let record = Recorder(message: { message, index in
-                try journal.message(message, index: index, of: id)
-                let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
-                self.live.withLock { $0.messages += 1; $0.tokens += tokens }
-                self.events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
-            }, judgment: { judgment in
-                try journal.judgment(judgment, of: id)
-                self.live.withLock { $0.messages += 1; $0.tokens += judgment.promptTokens + judgment.completionTokens }
-            }, other: { value, index in
-                try journal.record(value, index: index, of: id)
-                self.live.withLock { $0.messages += 1 }
-            })
+            let record = Recorder(
+                message: { message, index in
+                    try journal.message(message, index: index, of: id)
+                    let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
+                    self.live.withLock {
+                        $0.messages += 1
+                        $0.tokens += tokens
+                    }
+                    self.events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
+                },
+                judgment: { judgment in
+                    try journal.judgment(judgment, of: id)
+                    self.live.withLock {
+                        $0.messages += 1
+                        $0.tokens += judgment.promptTokens + judgment.completionTokens
+                    }
+                },
+                other: { value, index in
+                    try journal.record(value, index: index, of: id)
+                    self.live.withLock { $0.messages += 1 }
+                })
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
             if recipe.endsOnAnswer, d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
@@ -204,7 +234,10 @@ public final class Runner: Sendable {
             return  // journaled so far; a run with more budget continues it
         }
         try await writer.commit(d)
-        live.withLock { $0.ended += 1; if d.status == .failed { $0.failed += 1 } }
+        live.withLock {
+            $0.ended += 1
+            if d.status == .failed { $0.failed += 1 }
+        }
         events?(.dialogueEnded(id: id, status: d.status, reason: d.endReason ?? .failed))
     }
 

@@ -17,22 +17,26 @@ struct TurnStep {
     }
 
     /// - Parameter temperature: overrides the role's (an evaluation's per-category temperature).
-    func run(_ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache,
-             temperature: Double? = nil) async throws -> Outcome {
-        let view = View.of(d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
-                           persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
+    func run(
+        _ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout TokenCache,
+        temperature: Double? = nil
+    ) async throws -> Outcome {
+        let view = View.of(
+            d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
+            persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
         let counter = role.endpoint.tokenCounter
         var counts = cache.counts[role.endpoint.name] ?? []
         while counts.count < d.messages.count {
-            do { counts.append(try await counter.count(d.messages[counts.count].content)) }
-            catch let e as BackendError { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+            do { counts.append(try await counter.count(d.messages[counts.count].content)) } catch let e as BackendError
+            { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
         }
         cache.counts[role.endpoint.name] = counts
         let starts = d.messages.map { $0.speaker == .user }
 
         let outcome: PromptBuilder.Outcome
-        do { outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts) }
-        catch let e as BackendError { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+        do { outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts) } catch let e
+            as BackendError
+        { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
         guard case .ready(let prompt, let stops, _, let promptTokens) = outcome else {
             if case .exhausted(let needed, let budget) = outcome {
                 return .contextExhausted("\(role.name) needs \(needed) prompt tokens, \(budget) available")
@@ -42,19 +46,24 @@ struct TurnStep {
 
         let index = d.messages.count
         var seed = StableHash()
-        seed.combine(runSeed); seed.combine(d.id); seed.combine(index); seed.combine(role.name)
+        seed.combine(runSeed)
+        seed.combine(d.id)
+        seed.combine(index)
+        seed.combine(role.name)
         let request = GenerationRequest(
             dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
-            maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature, topP: role.config.topP,
+            maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature,
+            topP: role.config.topP,
             stop: stops, seed: seed.value, promptTokens: promptTokens)
         let started = ContinuousClock.now
         let (result, attempts) = try await role.endpoint.generate(request)
         let elapsed = ContinuousClock.now - started
         let text = TurnCleaner.clean(result.text, stops: stops, speaker: speaker)
-        let meta = TurnMeta(role: role.name, model: result.model ?? role.config.model, promptTokens: result.promptTokens,
-                            completionTokens: result.completionTokens,
-                            latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
-                            finishReason: result.finishReason, attempts: attempts)
+        let meta = TurnMeta(
+            role: role.name, model: result.model ?? role.config.model, promptTokens: result.promptTokens,
+            completionTokens: result.completionTokens,
+            latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+            finishReason: result.finishReason, attempts: attempts)
         return .message(Message(speaker, text, meta: meta))
     }
 

@@ -36,7 +36,8 @@ public final class Budget: Sendable {
     /// tokens are not journaled, so they are priced as uncached: a resumed run never overspends.
     public func restore(promptTokens: Int, completionTokens: Int) {
         let priciest = config.prices.values
-        let cost = Double(promptTokens) * (priciest.map(\.input).max() ?? 0) / 1e6
+        let cost =
+            Double(promptTokens) * (priciest.map(\.input).max() ?? 0) / 1e6
             + Double(completionTokens) * (priciest.map(\.output).max() ?? 0) / 1e6
         state.withLock { s in
             s.spent = Spend(promptTokens: promptTokens, completionTokens: completionTokens, cost: cost)
@@ -50,10 +51,11 @@ public final class Budget: Sendable {
             need.cost = (Double(promptTokens) * p.input + Double(maxTokens) * p.output) / 1e6
         }
         return try state.withLock { s throws(BudgetExhausted) in
-            let total = Spend(promptTokens: s.spent.promptTokens + s.reserved.promptTokens + need.promptTokens,
-                              completionTokens: s.spent.completionTokens + s.reserved.completionTokens
-                                  + need.completionTokens,
-                              cost: s.spent.cost + s.reserved.cost + need.cost)
+            let total = Spend(
+                promptTokens: s.spent.promptTokens + s.reserved.promptTokens + need.promptTokens,
+                completionTokens: s.spent.completionTokens + s.reserved.completionTokens
+                    + need.completionTokens,
+                cost: s.spent.cost + s.reserved.cost + need.cost)
             if s.exhausted || !fits(total) {
                 s.exhausted = true
                 throw BudgetExhausted()
@@ -74,8 +76,9 @@ public final class Budget: Sendable {
             used.completionTokens = completion ?? r.spend.completionTokens
             if let p = config.prices[r.model] {
                 let cachedTokens = min(cached ?? 0, used.promptTokens)
-                used.cost = (Double(used.promptTokens - cachedTokens) * p.input + Double(cachedTokens) * p.cachedInput
-                             + Double(used.completionTokens) * p.output) / 1e6
+                used.cost =
+                    (Double(used.promptTokens - cachedTokens) * p.input + Double(cachedTokens) * p.cachedInput
+                        + Double(used.completionTokens) * p.output) / 1e6
             }
         }
         state.withLock { s in

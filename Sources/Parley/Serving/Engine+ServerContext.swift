@@ -32,14 +32,20 @@ extension Engine {
             let path = "roles.\(name).max_context"
             if rc.maxContextGiven {
                 guard rc.maxContext > server.tokens else { continue }
-                issues.append(ConfigIssue(path: path, message: "\(rc.maxContext) is more than the \(server.tokens) "
-                    + "tokens of context \(server.url) gives a request (\(server.source))"))
+                issues.append(
+                    ConfigIssue(
+                        path: path,
+                        message: "\(rc.maxContext) is more than the \(server.tokens) "
+                            + "tokens of context \(server.url) gives a request (\(server.source))"))
                 continue
             }
             rc.maxContext = server.tokens
             if rc.maxTokens + rc.marginTokens >= rc.maxContext {
-                issues.append(ConfigIssue(path: "roles.\(name).max_tokens", message: "\(rc.maxTokens) leaves no room "
-                    + "for a prompt in the \(server.tokens) tokens of context \(server.url) gives a request"))
+                issues.append(
+                    ConfigIssue(
+                        path: "roles.\(name).max_tokens",
+                        message: "\(rc.maxTokens) leaves no room "
+                            + "for a prompt in the \(server.tokens) tokens of context \(server.url) gives a request"))
                 continue
             }
             fitted.roles[name] = role.with(config: rc)

@@ -24,15 +24,22 @@ public final class ModelEndpoint: Sendable {
     /// - Parameters:
     ///   - servers: the fleet: each server's address and weight, and the backend that talks to it.
     ///   - model: what the budget prices requests under (default: the backend's name).
-    public init(name: String, servers: [(member: FleetMember, backend: any Backend)], settings: BackendCommon,
-                routing: Routing = .affinity, model: String? = nil, budget: Budget? = nil) {
+    public init(
+        name: String, servers: [(member: FleetMember, backend: any Backend)], settings: BackendCommon,
+        routing: Routing = .affinity, model: String? = nil, budget: Budget? = nil
+    ) {
         self.name = name
-        replicas = servers.map { Replica(url: $0.member.baseURL, weight: $0.member.weight, backend: $0.backend,
-                                         settings: settings) }
-        retry = RetryPolicy(maxRetries: settings.maxRetries, baseSeconds: settings.backoffBaseSeconds,
-                            maxSeconds: settings.backoffMaxSeconds)
+        replicas = servers.map {
+            Replica(
+                url: $0.member.baseURL, weight: $0.member.weight, backend: $0.backend,
+                settings: settings)
+        }
+        retry = RetryPolicy(
+            maxRetries: settings.maxRetries, baseSeconds: settings.backoffBaseSeconds,
+            maxSeconds: settings.backoffMaxSeconds)
         self.model = model ?? name
-        rates = settings.rateLimits.isEmpty && !servers.contains { $0.backend is OpenAIBackend }
+        rates =
+            settings.rateLimits.isEmpty && !servers.contains { $0.backend is OpenAIBackend }
             ? nil : RateLimiter(settings.rateLimits)
         self.budget = budget
         router = Locked(FleetRouter(servers.map { ($0.member.baseURL, $0.member.weight) }, routing: routing))
@@ -46,13 +53,15 @@ public final class ModelEndpoint: Sendable {
     /// not retryable, and `BudgetExhausted` when the budget cannot cover the request.
     public func generate(_ request: GenerationRequest) async throws -> (GenerationResult, attempts: Int) {
         let promptTokens = request.promptTokens ?? Self.estimate(request.prompt)
-        let held = try budget?.reserve(model: request.model ?? model, promptTokens: promptTokens,
-                                       maxTokens: request.maxTokens)
+        let held = try budget?.reserve(
+            model: request.model ?? model, promptTokens: promptTokens,
+            maxTokens: request.maxTokens)
         do {
             let (result, attempts) = try await attempt(request, promptTokens: promptTokens)
             if let held {
-                budget?.settle(held, prompt: result.promptTokens, cached: result.cachedPromptTokens,
-                               completion: result.completionTokens, failed: false)
+                budget?.settle(
+                    held, prompt: result.promptTokens, cached: result.cachedPromptTokens,
+                    completion: result.completionTokens, failed: false)
             }
             return (result, attempts)
         } catch {

@@ -24,10 +24,12 @@ public final class RateLimiter: Sendable {
 
     public init(_ config: RateLimitConfig, now: Double = MonotonicTime.seconds()) {
         learns = config.isEmpty
-        buckets = Locked(Buckets(requests: config.requestsPerMinute.map { TokenBucket(perMinute: $0, now: now) },
-                                 tokens: config.tokensPerMinute.map { TokenBucket(perMinute: $0, now: now) },
-                                 input: config.inputTokensPerMinute.map { TokenBucket(perMinute: $0, now: now) },
-                                 output: config.outputTokensPerMinute.map { TokenBucket(perMinute: $0, now: now) }))
+        buckets = Locked(
+            Buckets(
+                requests: config.requestsPerMinute.map { TokenBucket(perMinute: $0, now: now) },
+                tokens: config.tokensPerMinute.map { TokenBucket(perMinute: $0, now: now) },
+                input: config.inputTokensPerMinute.map { TokenBucket(perMinute: $0, now: now) },
+                output: config.outputTokensPerMinute.map { TokenBucket(perMinute: $0, now: now) }))
     }
 
     /// Waits until every bucket admits the request, then takes its share of each.
@@ -35,8 +37,10 @@ public final class RateLimiter: Sendable {
         while true {
             let wait = buckets.withLock { b -> Double in
                 let now = MonotonicTime.seconds()
-                let waits = [b.requests?.wait(now: now), b.tokens?.wait(now: now), b.input?.wait(now: now),
-                             b.output?.wait(now: now)]
+                let waits = [
+                    b.requests?.wait(now: now), b.tokens?.wait(now: now), b.input?.wait(now: now),
+                    b.output?.wait(now: now),
+                ]
                 let longest = waits.compactMap { $0 }.max() ?? 0
                 guard longest <= 0 else { return longest }
                 b.requests?.take(1, now: now)
@@ -86,8 +90,10 @@ public struct RateLimitHeaders: Sendable, Equatable {
     public var remainingRequests: Double?
     public var remainingTokens: Double?
 
-    public init(limitRequests: Double? = nil, limitTokens: Double? = nil, remainingRequests: Double? = nil,
-                remainingTokens: Double? = nil) {
+    public init(
+        limitRequests: Double? = nil, limitTokens: Double? = nil, remainingRequests: Double? = nil,
+        remainingTokens: Double? = nil
+    ) {
         self.limitRequests = limitRequests
         self.limitTokens = limitTokens
         self.remainingRequests = remainingRequests
@@ -98,9 +104,10 @@ public struct RateLimitHeaders: Sendable, Equatable {
         func number(_ name: String) -> Double? {
             field(name).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
         }
-        self.init(limitRequests: number("x-ratelimit-limit-requests"), limitTokens: number("x-ratelimit-limit-tokens"),
-                  remainingRequests: number("x-ratelimit-remaining-requests"),
-                  remainingTokens: number("x-ratelimit-remaining-tokens"))
+        self.init(
+            limitRequests: number("x-ratelimit-limit-requests"), limitTokens: number("x-ratelimit-limit-tokens"),
+            remainingRequests: number("x-ratelimit-remaining-requests"),
+            remainingTokens: number("x-ratelimit-remaining-tokens"))
         if limitRequests == nil && limitTokens == nil { return nil }
     }
 }

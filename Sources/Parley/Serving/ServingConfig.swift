@@ -37,8 +37,10 @@ public struct RateLimitConfig: Sendable, Equatable {
     public var inputTokensPerMinute: Double?
     public var outputTokensPerMinute: Double?
 
-    public init(requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, inputTokensPerMinute: Double? = nil,
-                outputTokensPerMinute: Double? = nil) {
+    public init(
+        requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, inputTokensPerMinute: Double? = nil,
+        outputTokensPerMinute: Double? = nil
+    ) {
         self.requestsPerMinute = requestsPerMinute
         self.tokensPerMinute = tokensPerMinute
         self.inputTokensPerMinute = inputTokensPerMinute
@@ -50,8 +52,10 @@ public struct RateLimitConfig: Sendable, Equatable {
             && outputTokensPerMinute == nil
     }
 
-    public static let keys = ["requests_per_minute", "tokens_per_minute", "input_tokens_per_minute",
-                              "output_tokens_per_minute"]
+    public static let keys = [
+        "requests_per_minute", "tokens_per_minute", "input_tokens_per_minute",
+        "output_tokens_per_minute",
+    ]
 }
 
 /// `run.budget`: what a run may spend. A request that could exceed it is never started.
@@ -63,8 +67,10 @@ public struct BudgetConfig: Sendable, Equatable {
     /// Per model name (a role's `model`, else its backend's `model`, else the backend's name).
     public var prices: [String: Price] = [:]
 
-    public init(maxPromptTokens: Int? = nil, maxCompletionTokens: Int? = nil, maxCost: Double? = nil,
-                prices: [String: Price] = [:]) {
+    public init(
+        maxPromptTokens: Int? = nil, maxCompletionTokens: Int? = nil, maxCost: Double? = nil,
+        prices: [String: Price] = [:]
+    ) {
         self.maxPromptTokens = maxPromptTokens
         self.maxCompletionTokens = maxCompletionTokens
         self.maxCost = maxCost

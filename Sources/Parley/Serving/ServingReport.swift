@@ -39,9 +39,10 @@ public struct ServingReport: Sendable {
                 o["concurrency"] = .string(r.concurrency.mode.rawValue)
                 o["limit"] = .number(Double(r.limit))
                 o["max_limit"] = .number(Double(r.concurrency.ceiling))
-                o["limit_trace"] = .array(r.trace.map { t in
-                    .array([.number((t.seconds * 1000).rounded() / 1000), .number(Double(t.limit))])
-                })
+                o["limit_trace"] = .array(
+                    r.trace.map { t in
+                        .array([.number((t.seconds * 1000).rounded() / 1000), .number(Double(t.limit))])
+                    })
                 servers.append(.object(o))
             }
             var o = total.json
@@ -80,9 +81,11 @@ extension Replica.Counts {
     }
 
     var json: [String: JSONValue] {
-        ["requests": .number(Double(requests)), "failures": .number(Double(failures)),
-         "rate_limited": .number(Double(rateLimited)), "prompt_tokens": .number(Double(promptTokens)),
-         "cached_prompt_tokens": .number(Double(cachedPromptTokens)),
-         "completion_tokens": .number(Double(completionTokens)), "circuit_opens": .number(Double(circuitOpens))]
+        [
+            "requests": .number(Double(requests)), "failures": .number(Double(failures)),
+            "rate_limited": .number(Double(rateLimited)), "prompt_tokens": .number(Double(promptTokens)),
+            "cached_prompt_tokens": .number(Double(cachedPromptTokens)),
+            "completion_tokens": .number(Double(completionTokens)), "circuit_opens": .number(Double(circuitOpens)),
+        ]
     }
 }

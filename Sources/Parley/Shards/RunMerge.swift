@@ -36,16 +36,18 @@ public enum RunMerge {
             merged.append(name)
         }
 
-        var summary = RunSummary(seeds: 0, stats: RunStats(), wallSeconds: 0, interrupted: false, outputDir: out,
-                                 files: [])
+        var summary = RunSummary(
+            seeds: 0, stats: RunStats(), wallSeconds: 0, interrupted: false, outputDir: out,
+            files: [])
         for shard in shards.sorted(by: { $0.shard.index < $1.shard.index }) {
             summary.seeds += shard.seeds
             summary.stats.add(RunStats(summary: shard.summary))
             summary.wallSeconds = max(summary.wallSeconds, shard.wallSeconds)
-            summary.shards.append(.object([
-                "shard": .string(shard.shard.description), "dir": .string(shard.dir),
-                "seeds": .number(Double(shard.seeds)), "wall_seconds": .number(shard.wallSeconds),
-            ]))
+            summary.shards.append(
+                .object([
+                    "shard": .string(shard.shard.description), "dir": .string(shard.dir),
+                    "seeds": .number(Double(shard.seeds)), "wall_seconds": .number(shard.wallSeconds),
+                ]))
         }
         let first = shards[0]
         switch first.recipe {
@@ -77,13 +79,15 @@ public enum RunMerge {
         var problems: [String] = []
         let first = shards[0]
         for s in shards where s.fingerprint != first.fingerprint {
-            problems.append("\(s.dir) was made with another config than \(first.dir) "
-                + "(fingerprint \(s.fingerprint), not \(first.fingerprint))")
+            problems.append(
+                "\(s.dir) was made with another config than \(first.dir) "
+                    + "(fingerprint \(s.fingerprint), not \(first.fingerprint))")
         }
         let count = first.shard.count
         for s in shards where s.shard.count != count {
-            problems.append("\(s.dir) is shard \(s.shard) but \(first.dir) is shard \(first.shard): "
-                + "shards of different splits")
+            problems.append(
+                "\(s.dir) is shard \(s.shard) but \(first.dir) is shard \(first.shard): "
+                    + "shards of different splits")
         }
         if problems.isEmpty {
             let byIndex = Dictionary(grouping: shards, by: \.shard.index)
@@ -153,7 +157,7 @@ public enum RunMerge {
         }
         let temporary = path + ".merging"
         guard FileManager.default.createFile(atPath: temporary, contents: nil),
-              let output = FileHandle(forWritingAtPath: temporary)
+            let output = FileHandle(forWritingAtPath: temporary)
         else { throw RunError.io("cannot write \(temporary)") }
         do {
             for row in rows {
@@ -198,8 +202,9 @@ struct ShardRun {
     init(_ dir: String) throws {
         let markerPath = dir + "/run.json"
         guard let text = try? String(contentsOfFile: markerPath, encoding: .utf8),
-              let marker = try? JSONValue.parse(text).objectValue,
-              let fingerprint = marker["fingerprint"]?.stringValue else {
+            let marker = try? JSONValue.parse(text).objectValue,
+            let fingerprint = marker["fingerprint"]?.stringValue
+        else {
             throw RunError.shards("\(dir) is not a run directory (no readable run.json)")
         }
         if marker["merged_from"] != nil {
@@ -234,8 +239,9 @@ struct ShardRun {
     /// The run's config, for the recipe's run-level work.
     func config() throws -> Config {
         guard configJSON != .null else {
-            throw RunError.shards("\(dir)/run.json does not hold its config (made by an older parley): "
-                + "run the shard again with --fresh")
+            throw RunError.shards(
+                "\(dir)/run.json does not hold its config (made by an older parley): "
+                    + "run the shard again with --fresh")
         }
         do { return try Config.parse(configJSON) } catch {
             throw RunError.shards("\(dir)/run.json holds a config this parley cannot read: \(error)")

@@ -27,19 +27,26 @@ public struct DatasetStats: Sendable {
     public let sampleSize: Int
 
     public init(name: String, path: String, sampleSize: Int = 1000) {
-        self.name = name; self.path = path; self.sampleSize = sampleSize
+        self.name = name
+        self.path = path
+        self.sampleSize = sampleSize
     }
 
     public mutating func add(_ messages: [Message]) {
         let spoken = messages.filter { $0.speaker != .system }
         let tokens = spoken.map { Words.tokens($0.content) }
         var userTokens: [Words.Token] = []
-        var userTurns = 0, total = 0
+        var userTurns = 0
+        var total = 0
         var previous: [Words.Token] = []  // the last exchange's words
         var firstQuestion: [Words.Token]?
         for (m, t) in zip(spoken, tokens) {
             total += t.count
-            guard m.speaker == .user else { assistantWords.add(t.count); previous += t; continue }
+            guard m.speaker == .user else {
+                assistantWords.add(t.count)
+                previous += t
+                continue
+            }
             userWords.add(t.count)
             userTokens += t
             unigrams.formUnion(t)
@@ -52,8 +59,11 @@ public struct DatasetStats: Sendable {
                 firstQuestion = t
             } else {
                 followUps += 1
-                if FollowUps.contextCue(t) != nil { contextDependent += 1 }
-                else if FollowUps.shiftsTopic(t, after: previous) { topicShifts += 1 }
+                if FollowUps.contextCue(t) != nil {
+                    contextDependent += 1
+                } else if FollowUps.shiftsTopic(t, after: previous) {
+                    topicShifts += 1
+                }
             }
             userTurns += 1
             previous = t
@@ -61,7 +71,10 @@ public struct DatasetStats: Sendable {
         dialogues += 1
         turns.add(userTurns)
         dialogueWords.add(total)
-        if let m = Similarity.mtld(userTokens) { mtldSum += m; mtldCount += 1 }
+        if let m = Similarity.mtld(userTokens) {
+            mtldSum += m
+            mtldCount += 1
+        }
         if let q = firstQuestion { keepInSample(q, messages) }
     }
 
@@ -111,7 +124,11 @@ public struct Histogram: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func add(_ value: Int, times: Int = 1) { counts[value, default: 0] += times; total += times; sum += value * times }
+    public mutating func add(_ value: Int, times: Int = 1) {
+        counts[value, default: 0] += times
+        total += times
+        sum += value * times
+    }
 
     public mutating func merge(_ other: Histogram) { for (v, c) in other.counts { add(v, times: c) } }
 
@@ -152,8 +169,10 @@ public struct Histogram: Sendable, Equatable {
 extension DatasetStats {
     /// Reads a whole dataset file. `progress` is called every 1000 rows with the rows read.
     /// Throws for an unreadable file, or rows none of which has a known shape.
-    public static func of(path: String, name: String, shape: DatasetShape? = nil, sampleSize: Int = 1000,
-                          progress: (Int) -> Void = { _ in }) throws -> DatasetStats {
+    public static func of(
+        path: String, name: String, shape: DatasetShape? = nil, sampleSize: Int = 1000,
+        progress: (Int) -> Void = { _ in }
+    ) throws -> DatasetStats {
         let reader = try DatasetReader(path: path, shape: shape)
         var stats = DatasetStats(name: name, path: path, sampleSize: sampleSize)
         while let row = reader.next() {

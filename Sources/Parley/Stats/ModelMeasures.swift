@@ -13,7 +13,9 @@ public struct ModelMeasures: Sendable {
     public var shiftSimilarity = 0.5
 
     public init(tokenizer: (any TokenCounter)? = nil, embeddings: EmbeddingsClient? = nil, judge: Judge? = nil) {
-        self.tokenizer = tokenizer; self.embeddings = embeddings; self.judge = judge
+        self.tokenizer = tokenizer
+        self.embeddings = embeddings
+        self.judge = judge
     }
 
     public var isEmpty: Bool { tokenizer == nil && embeddings == nil && judge == nil }
@@ -65,8 +67,14 @@ public struct ModelMeasures: Sendable {
             }
         }
         if embeddings != nil && vectors.count >= 2 {
-            var sum = 0.0, pairs = 0
-            for i in 0..<vectors.count { for j in (i + 1)..<vectors.count { sum += Self.cosine(vectors[i], vectors[j]); pairs += 1 } }
+            var sum = 0.0
+            var pairs = 0
+            for i in 0..<vectors.count {
+                for j in (i + 1)..<vectors.count {
+                    sum += Self.cosine(vectors[i], vectors[j])
+                    pairs += 1
+                }
+            }
             figures.topicSimilarity = sum / Double(pairs)
         }
         return figures
@@ -95,7 +103,8 @@ public struct ModelMeasures: Sendable {
         var vector: [Double]?
         if let embeddings, !users.isEmpty {
             do {
-                let v = try await embeddings.embed(users.map(\.content) + [users.map(\.content).joined(separator: "\n")])
+                let v = try await embeddings.embed(
+                    users.map(\.content) + [users.map(\.content).joined(separator: "\n")])
                 vector = v.last
                 for i in 1..<users.count where Self.cosine(v[i - 1], v[i]) < shiftSimilarity { f.embeddingShifts += 1 }
             } catch { failed("embeddings", error) }
@@ -114,8 +123,14 @@ public struct ModelMeasures: Sendable {
     }
 
     static func cosine(_ a: [Double], _ b: [Double]) -> Double {
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for i in 0..<min(a.count, b.count) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i] }
+        var dot = 0.0
+        var na = 0.0
+        var nb = 0.0
+        for i in 0..<min(a.count, b.count) {
+            dot += a[i] * b[i]
+            na += a[i] * a[i]
+            nb += b[i] * b[i]
+        }
         return na > 0 && nb > 0 ? dot / (na.squareRoot() * nb.squareRoot()) : 0
     }
 }
@@ -123,17 +138,26 @@ public struct ModelMeasures: Sendable {
 extension ModelMeasures.Tally {
     /// Adds one judgment: true, false, or nil when the judge's answer could not be read.
     mutating func add(_ answer: Bool?) {
-        guard let answer else { unparsed += 1; return }
+        guard let answer else {
+            unparsed += 1
+            return
+        }
         judged += 1
         if answer { yes += 1 }
     }
-    mutating func merge(_ o: Self) { yes += o.yes; judged += o.judged; unparsed += o.unparsed }
+    mutating func merge(_ o: Self) {
+        yes += o.yes
+        judged += o.judged
+        unparsed += o.unparsed
+    }
     public var share: Double? { judged == 0 ? nil : Double(yes) / Double(judged) }
 }
 
 extension ModelMeasures.Figures {
     mutating func merge(_ o: Self) {
-        userTokens.merge(o.userTokens); assistantTokens.merge(o.assistantTokens); dialogueTokens.merge(o.dialogueTokens)
+        userTokens.merge(o.userTokens)
+        assistantTokens.merge(o.assistantTokens)
+        dialogueTokens.merge(o.dialogueTokens)
         embeddingShifts += o.embeddingShifts
         followUps += o.followUps
         contextDependent.merge(o.contextDependent)
@@ -153,34 +177,45 @@ public struct EmbeddingsClient: Sendable {
     /// - Parameter baseURL: e.g. `http://127.0.0.1:8081/v1`.
     public init(baseURL: String, model: String, apiKey: String? = nil) {
         url = (baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL) + "/embeddings"
-        self.model = model; self.apiKey = apiKey
+        self.model = model
+        self.apiKey = apiKey
     }
 
     /// One vector per text, in order; transient failures are retried.
     public func embed(_ texts: [String]) async throws -> [[Double]] {
         var w = JSONWriter()
-        w.beginObject(); w.field("model", model)
-        w.key("input"); w.beginArray(); for t in texts { w.string(t) }; w.endArray()
+        w.beginObject()
+        w.field("model", model)
+        w.key("input")
+        w.beginArray()
+        for t in texts { w.string(t) }
+        w.endArray()
         w.endObject()
         let policy = RetryPolicy(maxRetries: 3, baseSeconds: 0.25, maxSeconds: 4)
         var attempt = 1
         while true {
             do {
-                let (status, headers, body) = try await HTTP.postJSON(url, body: w.text, apiKey: apiKey, timeout: timeout)
+                let (status, headers, body) = try await HTTP.postJSON(
+                    url, body: w.text, apiKey: apiKey, timeout: timeout)
                 try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
-                guard let reply = try? JSONDecoder().decode(Reply.self, from: body), reply.data.count == texts.count else {
+                guard let reply = try? JSONDecoder().decode(Reply.self, from: body), reply.data.count == texts.count
+                else {
                     throw BackendError("malformed embeddings response from \(url)", retryable: false)
                 }
                 return reply.data.sorted { ($0.index ?? 0) < ($1.index ?? 0) }.map(\.embedding)
             } catch let e as BackendError where e.retryable && attempt <= policy.maxRetries {
-                try await Task.sleep(nanoseconds: UInt64(policy.delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
+                try await Task.sleep(
+                    nanoseconds: UInt64(policy.delay(afterAttempt: attempt, retryAfter: e.retryAfter) * 1e9))
                 attempt += 1
             }
         }
     }
 
     private struct Reply: Decodable {
-        struct Item: Decodable { var embedding: [Double]; var index: Int? }
+        struct Item: Decodable {
+            var embedding: [Double]
+            var index: Int?
+        }
         var data: [Item]
     }
 }

@@ -4,7 +4,11 @@ import Foundation
 public struct DatasetSummary: Sendable {
     public struct Spread: Sendable {
         public var mean, median, p90: Double
-        init(mean: Double, median: Double, p90: Double) { self.mean = mean; self.median = median; self.p90 = p90 }
+        init(mean: Double, median: Double, p90: Double) {
+            self.mean = mean
+            self.median = median
+            self.p90 = p90
+        }
         init(_ h: Histogram) { self.init(mean: h.mean, median: h.median, p90: h.percentile(0.9)) }
     }
 
@@ -38,13 +42,24 @@ public struct DatasetSummary: Sendable {
         let rouge = s.selfRouge()
         let count = s.dialogues
         func perDialogue(_ n: Int) -> Double { count == 0 ? 0 : Double(n) / Double(count) }
-        name = s.name; path = s.path; shape = s.shape?.rawValue ?? "unknown"
-        dialogues = s.dialogues; skipped = s.skipped
-        turns = spread(s.turns); turnHistogram = s.turns.counts
-        userWords = spread(s.userWords); assistantWords = spread(s.assistantWords); dialogueWords = spread(s.dialogueWords)
-        userLengthBins = s.userWords.binned(Self.lengthBins); assistantLengthBins = s.assistantWords.binned(Self.lengthBins)
-        mtld = s.mtld; distinct1 = s.distinct1; distinct2 = s.distinct2
-        selfRouge = rouge.mean; selfRougeQuestions = rouge.questions; selfRougePairs = rouge.pairs
+        name = s.name
+        path = s.path
+        shape = s.shape?.rawValue ?? "unknown"
+        dialogues = s.dialogues
+        skipped = s.skipped
+        turns = spread(s.turns)
+        turnHistogram = s.turns.counts
+        userWords = spread(s.userWords)
+        assistantWords = spread(s.assistantWords)
+        dialogueWords = spread(s.dialogueWords)
+        userLengthBins = s.userWords.binned(Self.lengthBins)
+        assistantLengthBins = s.assistantWords.binned(Self.lengthBins)
+        mtld = s.mtld
+        distinct1 = s.distinct1
+        distinct2 = s.distinct2
+        selfRouge = rouge.mean
+        selfRougeQuestions = rouge.questions
+        selfRougePairs = rouge.pairs
         contextDependentPerDialogue = perDialogue(s.contextDependent)
         contextDependentShare = s.followUps == 0 ? 0 : Double(s.contextDependent) / Double(s.followUps)
         topicShiftsPerDialogue = perDialogue(s.topicShifts)
@@ -56,42 +71,73 @@ public enum StatsReport {
     public static func json(_ sets: [DatasetSummary], sample: Int) -> String {
         var w = JSONWriter()
         w.beginObject()
-        w.key("datasets"); w.beginArray()
+        w.key("datasets")
+        w.beginArray()
         for d in sets {
             w.beginObject()
-            w.field("name", d.name); w.field("path", d.path); w.field("shape", d.shape)
-            w.field("dialogues", d.dialogues); w.field("skipped", d.skipped)
-            w.key("turns"); spread(d.turns, into: &w) {
-                $0.key("histogram"); $0.beginObject()
-                for k in d.turnHistogram.keys.sorted() { $0.key(String(k)); $0.int(d.turnHistogram[k]!) }
+            w.field("name", d.name)
+            w.field("path", d.path)
+            w.field("shape", d.shape)
+            w.field("dialogues", d.dialogues)
+            w.field("skipped", d.skipped)
+            w.key("turns")
+            spread(d.turns, into: &w) {
+                $0.key("histogram")
+                $0.beginObject()
+                for k in d.turnHistogram.keys.sorted() {
+                    $0.key(String(k))
+                    $0.int(d.turnHistogram[k]!)
+                }
                 $0.endObject()
             }
-            w.key("words"); w.beginObject()
-            w.key("user_turn"); spread(d.userWords, into: &w) { bins(d.userLengthBins, into: &$0) }
-            w.key("assistant_turn"); spread(d.assistantWords, into: &w) { bins(d.assistantLengthBins, into: &$0) }
-            w.key("dialogue"); spread(d.dialogueWords, into: &w) { _ in }
+            w.key("words")
+            w.beginObject()
+            w.key("user_turn")
+            spread(d.userWords, into: &w) { bins(d.userLengthBins, into: &$0) }
+            w.key("assistant_turn")
+            spread(d.assistantWords, into: &w) { bins(d.assistantLengthBins, into: &$0) }
+            w.key("dialogue")
+            spread(d.dialogueWords, into: &w) { _ in }
             w.endObject()
-            w.key("mtld"); optional(d.mtld, into: &w)
-            w.key("distinct_1"); w.double(d.distinct1)
-            w.key("distinct_2"); w.double(d.distinct2)
-            w.key("self_rouge"); w.beginObject()
-            w.key("mean"); optional(d.selfRouge, into: &w)
-            w.field("questions", d.selfRougeQuestions); w.field("pairs", d.selfRougePairs)
+            w.key("mtld")
+            optional(d.mtld, into: &w)
+            w.key("distinct_1")
+            w.double(d.distinct1)
+            w.key("distinct_2")
+            w.double(d.distinct2)
+            w.key("self_rouge")
+            w.beginObject()
+            w.key("mean")
+            optional(d.selfRouge, into: &w)
+            w.field("questions", d.selfRougeQuestions)
+            w.field("pairs", d.selfRougePairs)
             w.endObject()
-            w.key("context_dependent"); w.beginObject()
-            w.key("per_dialogue"); w.double(d.contextDependentPerDialogue)
-            w.key("share"); w.double(d.contextDependentShare)
+            w.key("context_dependent")
+            w.beginObject()
+            w.key("per_dialogue")
+            w.double(d.contextDependentPerDialogue)
+            w.key("share")
+            w.double(d.contextDependentShare)
             w.endObject()
-            w.key("topic_shifts"); w.beginObject(); w.key("per_dialogue"); w.double(d.topicShiftsPerDialogue); w.endObject()
-            w.key("model"); if let m = d.model { modelJSON(m, into: &w) } else { w.null() }
+            w.key("topic_shifts")
+            w.beginObject()
+            w.key("per_dialogue")
+            w.double(d.topicShiftsPerDialogue)
+            w.endObject()
+            w.key("model")
+            if let m = d.model { modelJSON(m, into: &w) } else { w.null() }
             w.endObject()
         }
         w.endArray()
-        w.key("settings"); w.beginObject()
+        w.key("settings")
+        w.beginObject()
         w.field("sample", sample)
-        w.key("threshold_mtld"); w.double(0.72)
+        w.key("threshold_mtld")
+        w.double(0.72)
         w.field("tokens", "words: runs of Unicode letters and digits, lower-cased, inner apostrophes kept")
-        w.field("self_rouge", "mean pairwise ROUGE-L F1 between the first user turns of a deterministic sample of dialogues")
+        w.field(
+            "self_rouge", "mean pairwise ROUGE-L F1 between the first user turns of a deterministic sample of dialogues"
+        )
         w.field("mtld", "per dialogue over its user turns, averaged over dialogues where it is defined")
         w.endObject()
         w.endObject()
@@ -102,9 +148,14 @@ public enum StatsReport {
         func perDialogue(_ n: Int) -> Double { m.dialogues == 0 ? 0 : Double(n) / Double(m.dialogues) }
         func tally(_ t: ModelMeasures.Tally, perDialogue count: Bool) {
             w.beginObject()
-            if count { w.key("per_dialogue"); w.double(perDialogue(t.yes)) }
-            w.key("share"); optional(t.share, into: &w)
-            w.field("judged", t.judged); w.field("unparsed", t.unparsed)
+            if count {
+                w.key("per_dialogue")
+                w.double(perDialogue(t.yes))
+            }
+            w.key("share")
+            optional(t.share, into: &w)
+            w.field("judged", t.judged)
+            w.field("unparsed", t.unparsed)
             w.endObject()
         }
         w.beginObject()
@@ -112,33 +163,57 @@ public enum StatsReport {
         w.key("tokens")
         if m.measured.contains("tokens") {
             w.beginObject()
-            w.key("user_turn"); spread(.init(m.userTokens), into: &w) { _ in }
-            w.key("assistant_turn"); spread(.init(m.assistantTokens), into: &w) { _ in }
-            w.key("dialogue"); spread(.init(m.dialogueTokens), into: &w) { _ in }
+            w.key("user_turn")
+            spread(.init(m.userTokens), into: &w) { _ in }
+            w.key("assistant_turn")
+            spread(.init(m.assistantTokens), into: &w) { _ in }
+            w.key("dialogue")
+            spread(.init(m.dialogueTokens), into: &w) { _ in }
             w.endObject()
-        } else { w.null() }
-        w.key("topic_similarity"); optional(m.topicSimilarity, into: &w)
+        } else {
+            w.null()
+        }
+        w.key("topic_similarity")
+        optional(m.topicSimilarity, into: &w)
         w.key("topic_shifts")
         if m.measured.contains("embeddings") {
-            w.beginObject(); w.key("per_dialogue"); w.double(perDialogue(m.embeddingShifts)); w.endObject()
-        } else { w.null() }
-        w.key("context_dependent"); if m.measured.contains("judge") { tally(m.contextDependent, perDialogue: true) } else { w.null() }
-        w.key("human_like"); if m.measured.contains("judge") { tally(m.humanLike, perDialogue: false) } else { w.null() }
-        w.key("failures"); w.value(.object(m.failures.mapValues { .number(Double($0)) }))
+            w.beginObject()
+            w.key("per_dialogue")
+            w.double(perDialogue(m.embeddingShifts))
+            w.endObject()
+        } else {
+            w.null()
+        }
+        w.key("context_dependent")
+        if m.measured.contains("judge") { tally(m.contextDependent, perDialogue: true) } else { w.null() }
+        w.key("human_like")
+        if m.measured.contains("judge") { tally(m.humanLike, perDialogue: false) } else { w.null() }
+        w.key("failures")
+        w.value(.object(m.failures.mapValues { .number(Double($0)) }))
         w.field("first_failure", m.firstFailure)
         w.endObject()
     }
 
-    private static func spread(_ s: DatasetSummary.Spread, into w: inout JSONWriter, extra: (inout JSONWriter) -> Void) {
+    private static func spread(_ s: DatasetSummary.Spread, into w: inout JSONWriter, extra: (inout JSONWriter) -> Void)
+    {
         w.beginObject()
-        w.key("mean"); w.double(s.mean); w.key("median"); w.double(s.median); w.key("p90"); w.double(s.p90)
+        w.key("mean")
+        w.double(s.mean)
+        w.key("median")
+        w.double(s.median)
+        w.key("p90")
+        w.double(s.p90)
         extra(&w)
         w.endObject()
     }
 
     private static func bins(_ counts: [Int], into w: inout JSONWriter) {
-        w.key("histogram"); w.beginObject()
-        for (i, c) in counts.enumerated() { w.key(DatasetSummary.binLabel(i)); w.int(c) }
+        w.key("histogram")
+        w.beginObject()
+        for (i, c) in counts.enumerated() {
+            w.key(DatasetSummary.binLabel(i))
+            w.int(c)
+        }
         w.endObject()
     }
 
@@ -179,26 +254,64 @@ public enum StatsReport {
         }
         func f(_ x: Double?) -> String { x.map { HTMLReport.f($0, digits: 2) } ?? "–" }
         func tally(_ t: ModelMeasures.Tally) -> String {
-            (t.share.map { HTMLReport.f($0 * 100, digits: 1) + "%" } ?? "–") + " (\(t.judged) judged, \(t.unparsed) unparsed)"
+            (t.share.map { HTMLReport.f($0 * 100, digits: 1) + "%" } ?? "–")
+                + " (\(t.judged) judged, \(t.unparsed) unparsed)"
         }
-        var rows: [(String, [String])] = [("model sample (dialogues)", sets.map { s in s.model.map { "\($0.dialogues)" } ?? "–" })]
+        var rows: [(String, [String])] = [
+            ("model sample (dialogues)", sets.map { s in s.model.map { "\($0.dialogues)" } ?? "–" })
+        ]
         if measured.contains("tokens") {
-            rows.append(("model tokens per user turn", sets.map { s in cell(s, "tokens") { spreadText(.init($0.userTokens)) } }))
-            rows.append(("model tokens per assistant turn", sets.map { s in cell(s, "tokens") { spreadText(.init($0.assistantTokens)) } }))
-            rows.append(("model tokens per dialogue", sets.map { s in cell(s, "tokens") { spreadText(.init($0.dialogueTokens)) } }))
+            rows.append(
+                ("model tokens per user turn", sets.map { s in cell(s, "tokens") { spreadText(.init($0.userTokens)) } })
+            )
+            rows.append(
+                (
+                    "model tokens per assistant turn",
+                    sets.map { s in cell(s, "tokens") { spreadText(.init($0.assistantTokens)) } }
+                ))
+            rows.append(
+                (
+                    "model tokens per dialogue",
+                    sets.map { s in cell(s, "tokens") { spreadText(.init($0.dialogueTokens)) } }
+                ))
         }
         if measured.contains("embeddings") {
-            rows.append(("topic similarity, embeddings (lower: more diverse)", sets.map { s in cell(s, "embeddings") { f($0.topicSimilarity) } }))
-            rows.append(("topic shifts per dialogue, embeddings", sets.map { s in
-                cell(s, "embeddings") { f($0.dialogues == 0 ? nil : Double($0.embeddingShifts) / Double($0.dialogues)) } }))
+            rows.append(
+                (
+                    "topic similarity, embeddings (lower: more diverse)",
+                    sets.map { s in cell(s, "embeddings") { f($0.topicSimilarity) } }
+                ))
+            rows.append(
+                (
+                    "topic shifts per dialogue, embeddings",
+                    sets.map { s in
+                        cell(s, "embeddings") {
+                            f($0.dialogues == 0 ? nil : Double($0.embeddingShifts) / Double($0.dialogues))
+                        }
+                    }
+                ))
         }
         if measured.contains("judge") {
-            rows.append(("judged context-dependent follow-ups", sets.map { s in cell(s, "judge") { tally($0.contextDependent) } }))
+            rows.append(
+                (
+                    "judged context-dependent follow-ups",
+                    sets.map { s in cell(s, "judge") { tally($0.contextDependent) } }
+                ))
             rows.append(("judged human-like user turns", sets.map { s in cell(s, "judge") { tally($0.humanLike) } }))
         }
         if sets.contains(where: { !($0.model?.failures.isEmpty ?? true) }) {
-            rows.append(("model requests failed", sets.map { s in
-                s.model.map { m in m.failures.isEmpty ? "0" : m.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") } ?? "–" }))
+            rows.append(
+                (
+                    "model requests failed",
+                    sets.map { s in
+                        s.model.map { m in
+                            m.failures.isEmpty
+                                ? "0"
+                                : m.failures.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                                    separator: ", ")
+                        } ?? "–"
+                    }
+                ))
         }
         return rows
     }

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The promises of Parley's input paths, as checks over arbitrary bytes, for the libFuzzer
 /// harnesses of `Tests/fuzz` and the mutation smoke of the unit tests

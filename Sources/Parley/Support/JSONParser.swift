@@ -38,9 +38,15 @@ struct JSONParser {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw fail("unexpected character")
         }
@@ -58,7 +64,10 @@ struct JSONParser {
         i += 1
         var fields: [String: JSONValue] = [:]
         skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(fields)
+        }
         while true {
             skipSpace()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a key in quotes") }
@@ -70,8 +79,14 @@ struct JSONParser {
             fields[key] = try value(depth: depth + 1)
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end of text in an object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(fields) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(fields)
+            }
             throw fail("expected ',' or '}'")
         }
     }
@@ -80,14 +95,23 @@ struct JSONParser {
         i += 1
         var items: [JSONValue] = []
         skipSpace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .array(items)
+        }
         while true {
             skipSpace()
             items.append(try value(depth: depth + 1))
             skipSpace()
             guard i < bytes.count else { throw fail("unexpected end of text in an array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
             throw fail("expected ',' or ']'")
         }
     }
@@ -117,7 +141,9 @@ struct JSONParser {
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
                 var scalar = try hex4()
-                if (0xD800..<0xDC00).contains(scalar), i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\"), bytes[i + 2] == UInt8(ascii: "u") {
+                if (0xD800..<0xDC00).contains(scalar), i + 2 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\"),
+                    bytes[i + 2] == UInt8(ascii: "u")
+                {
                     i += 2
                     let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else { throw fail("an invalid surrogate pair") }
@@ -129,7 +155,8 @@ struct JSONParser {
             i += 1
             while i < bytes.count, bytes[i] != UInt8(ascii: "\""), bytes[i] != UInt8(ascii: "\\") {
                 if bytes[i] < 0x20 { throw fail("a control character in a string") }
-                out.append(bytes[i]); i += 1
+                out.append(bytes[i])
+                i += 1
             }
             guard i < bytes.count else { throw fail("unterminated string") }
         }
@@ -165,7 +192,9 @@ struct JSONParser {
             return p.i - s
         }
         let intDigits = digits(&self)
-        guard intDigits > 0, !(intDigits > 1 && bytes[i - intDigits] == UInt8(ascii: "0")) else { throw fail("a malformed number") }
+        guard intDigits > 0, !(intDigits > 1 && bytes[i - intDigits] == UInt8(ascii: "0")) else {
+            throw fail("a malformed number")
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             i += 1
             guard digits(&self) > 0 else { throw fail("a malformed number") }
@@ -175,7 +204,9 @@ struct JSONParser {
             if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
             guard digits(&self) > 0 else { throw fail("a malformed number") }
         }
-        guard let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else { throw fail("a malformed number") }
+        guard let d = Double(String(decoding: bytes[start..<i], as: UTF8.self)) else {
+            throw fail("a malformed number")
+        }
         return d
     }
 }

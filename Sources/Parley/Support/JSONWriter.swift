@@ -16,10 +16,24 @@ struct JSONWriter {
         return bytes
     }
 
-    mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma = false }
-    mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma = true }
-    mutating func beginArray() { separate(); bytes.append(UInt8(ascii: "[")); needsComma = false }
-    mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma = true }
+    mutating func beginObject() {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        needsComma = false
+    }
+    mutating func endObject() {
+        bytes.append(UInt8(ascii: "}"))
+        needsComma = true
+    }
+    mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+    mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
 
     /// A key known at compile time: no escaping needed.
     mutating func key(_ k: StaticString) {
@@ -38,24 +52,62 @@ struct JSONWriter {
         needsComma = false
     }
 
-    mutating func string(_ s: String) { separate(); appendQuoted(s); needsComma = true }
-    mutating func int(_ n: Int) { separate(); bytes.append(contentsOf: String(n).utf8); needsComma = true }
+    mutating func string(_ s: String) {
+        separate()
+        appendQuoted(s)
+        needsComma = true
+    }
+    mutating func int(_ n: Int) {
+        separate()
+        bytes.append(contentsOf: String(n).utf8)
+        needsComma = true
+    }
     mutating func double(_ d: Double) {
         separate()
         let text = d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)) : "null"
         bytes.append(contentsOf: text.utf8)
         needsComma = true
     }
-    mutating func bool(_ b: Bool) { separate(); bytes.append(contentsOf: (b ? "true" : "false").utf8); needsComma = true }
-    mutating func null() { separate(); bytes.append(contentsOf: "null".utf8); needsComma = true }
+    mutating func bool(_ b: Bool) {
+        separate()
+        bytes.append(contentsOf: (b ? "true" : "false").utf8)
+        needsComma = true
+    }
+    mutating func null() {
+        separate()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
 
-    mutating func field(_ k: StaticString, _ s: String) { key(k); string(s) }
-    mutating func field(_ k: StaticString, _ n: Int) { key(k); int(n) }
-    mutating func field(_ k: StaticString, _ s: String?) { if let s { key(k); string(s) } }
-    mutating func field(_ k: StaticString, _ n: Int?) { if let n { key(k); int(n) } }
+    mutating func field(_ k: StaticString, _ s: String) {
+        key(k)
+        string(s)
+    }
+    mutating func field(_ k: StaticString, _ n: Int) {
+        key(k)
+        int(n)
+    }
+    mutating func field(_ k: StaticString, _ s: String?) {
+        if let s {
+            key(k)
+            string(s)
+        }
+    }
+    mutating func field(_ k: StaticString, _ n: Int?) {
+        if let n {
+            key(k)
+            int(n)
+        }
+    }
     /// Always written: null when absent (so dataset loaders infer one schema).
-    mutating func nullable(_ k: StaticString, _ s: String?) { key(k); if let s { string(s) } else { null() } }
-    mutating func nullable(_ k: StaticString, _ n: Int?) { key(k); if let n { int(n) } else { null() } }
+    mutating func nullable(_ k: StaticString, _ s: String?) {
+        key(k)
+        if let s { string(s) } else { null() }
+    }
+    mutating func nullable(_ k: StaticString, _ n: Int?) {
+        key(k)
+        if let n { int(n) } else { null() }
+    }
 
     mutating func value(_ v: JSONValue) {
         switch v {
@@ -64,10 +116,15 @@ struct JSONWriter {
         case .number(let n): double(n)
         case .string(let s): string(s)
         case .array(let a):
-            beginArray(); for e in a { value(e) }; endArray()
+            beginArray()
+            for e in a { value(e) }
+            endArray()
         case .object(let o):
             beginObject()
-            for (k, v) in o.sorted(by: { $0.key < $1.key }) { key(k); value(v) }
+            for (k, v) in o.sorted(by: { $0.key < $1.key }) {
+                key(k)
+                value(v)
+            }
             endObject()
         }
     }

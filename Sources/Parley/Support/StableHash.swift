@@ -13,7 +13,10 @@ public struct StableHash: Sendable {
 
     public mutating func combine(_ n: UInt64) {
         var x = n
-        for _ in 0..<8 { state = (state ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 }
+        for _ in 0..<8 {
+            state = (state ^ (x & 0xFF)) &* 0x0000_0100_0000_01B3
+            x >>= 8
+        }
     }
 
     public mutating func combine(_ n: Int) { combine(UInt64(bitPattern: Int64(n))) }

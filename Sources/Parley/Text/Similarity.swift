@@ -6,7 +6,8 @@ public enum Similarity {
         guard !a.isEmpty, !b.isEmpty else { return 0 }
         let lcs = longestCommonSubsequence(a, b)
         guard lcs > 0 else { return 0 }
-        let recall = Double(lcs) / Double(a.count), precision = Double(lcs) / Double(b.count)
+        let recall = Double(lcs) / Double(a.count)
+        let precision = Double(lcs) / Double(b.count)
         return 2 * precision * recall / (precision + recall)
     }
 
@@ -32,12 +33,15 @@ public enum Similarity {
     /// `threshold`; the stretch that ends the text adds a partial factor (1 − TTR)/(1 − threshold).
     /// MTLD = tokens / factors; nil when there is no factor at all (no token repeats).
     public static func mtld(_ tokens: [Words.Token], threshold: Double = 0.72, minFactor: Int = 10) -> Double? {
-        let forward = mtldPass(tokens, threshold, minFactor), backward = mtldPass(tokens.reversed(), threshold, minFactor)
+        let forward = mtldPass(tokens, threshold, minFactor)
+        let backward = mtldPass(tokens.reversed(), threshold, minFactor)
         guard forward > 0 else { return nil }
         return (forward + backward) / 2
     }
 
-    private static func mtldPass(_ tokens: some Collection<Words.Token>, _ threshold: Double, _ minFactor: Int) -> Double {
+    private static func mtldPass(_ tokens: some Collection<Words.Token>, _ threshold: Double, _ minFactor: Int)
+        -> Double
+    {
         var types = Set<Words.Token>()
         var length = 0
         var factors = 0.0

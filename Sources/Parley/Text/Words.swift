@@ -27,9 +27,13 @@ public enum Words {
                 if b < 0x80 {
                     i += 1
                     let lower = b >= 0x41 && b <= 0x5A ? b + 32 : b
-                    if (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x39) { state.letter(UInt32(lower)) }
-                    else if b == 0x27, state.inWord, state.apostrophe == nil { state.apostrophe = 0x27 }
-                    else if let t = state.separator() { emit(t) }
+                    if (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x39) {
+                        state.letter(UInt32(lower))
+                    } else if b == 0x27, state.inWord, state.apostrophe == nil {
+                        state.apostrophe = 0x27
+                    } else if let t = state.separator() {
+                        emit(t)
+                    }
                     continue
                 }
                 let length = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2
@@ -64,7 +68,13 @@ public enum Words {
         var apostrophe: UInt32?
 
         @inline(__always) mutating func letter(_ v: UInt32) {
-            if let a = apostrophe { hash = mix(hash, a); apostrophe = nil } else if !inWord { hash = Words.offset; inWord = true }
+            if let a = apostrophe {
+                hash = mix(hash, a)
+                apostrophe = nil
+            } else if !inWord {
+                hash = Words.offset
+                inWord = true
+            }
             hash = mix(hash, v)
         }
 
@@ -80,7 +90,8 @@ public enum Words {
     /// Whether `needle` occurs in `hay` as a contiguous run of tokens (whole words).
     public static func contains(_ hay: [Words.Token], _ needle: [Words.Token]) -> Bool {
         guard !needle.isEmpty, hay.count >= needle.count else { return false }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) {
+        for i in 0...(hay.count - needle.count)
+        where hay[i] == needle[0] && hay[i..<(i + needle.count)].elementsEqual(needle) {
             return true
         }
         return false
@@ -94,7 +105,8 @@ public enum Words {
     static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .decimalNumber, .letterNumber, .otherNumber: true
+            .decimalNumber, .letterNumber, .otherNumber:
+            true
         default: false
         }
     }
@@ -103,7 +115,10 @@ public enum Words {
     @inline(__always) fileprivate static func mix(_ h: UInt64, _ v: UInt32) -> UInt64 {
         var h = h
         var x = v
-        repeat { h = (h ^ UInt64(x & 0xFF)) &* 0x0000_0100_0000_01B3; x >>= 8 } while x != 0
+        repeat {
+            h = (h ^ UInt64(x & 0xFF)) &* 0x0000_0100_0000_01B3
+            x >>= 8
+        } while x != 0
         return h
     }
 

@@ -16,12 +16,18 @@ struct CaPORecipe: Recipe {
 
     init(engine: Engine) throws(ConfigError) {
         guard let assistant = engine.roles["assistant"] else {
-            throw ConfigError(issues: [ConfigIssue(path: "roles.assistant", message: "the capo recipe needs an assistant role (it writes the rejected answers)")])
+            throw ConfigError(issues: [
+                ConfigIssue(
+                    path: "roles.assistant",
+                    message: "the capo recipe needs an assistant role (it writes the rejected answers)")
+            ])
         }
         settings = engine.config.capo
         if settings.confirmWithJudge {
             guard let j = engine.roles["judge"] else {
-                throw ConfigError(issues: [ConfigIssue(path: "roles.judge", message: "capo.confirm_with_judge needs a judge role")])
+                throw ConfigError(issues: [
+                    ConfigIssue(path: "roles.judge", message: "capo.confirm_with_judge needs a judge role")
+                ])
             }
             judge = Judge(endpoint: j.endpoint, role: j.config)
         } else {
@@ -37,8 +43,10 @@ struct CaPORecipe: Recipe {
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         var d = Dialogue(seed: seed)
         guard case .object(let row) = JSONValue.object(seed.extra), let shape = DatasetShape.detect(row),
-              let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user }) else {
-            return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): expected a dialogue (conversations or messages)")
+            let messages = shape.messages(of: row), messages.contains(where: { $0.speaker == .user })
+        else {
+            return Runner.invalidSeed(
+                seed, reason: "seeds line \(seed.line): expected a dialogue (conversations or messages)")
         }
         d.messages = messages
         return d
@@ -51,7 +59,8 @@ struct CaPORecipe: Recipe {
         for (i, m) in messages.enumerated() where m.speaker == .user {
             turn += 1
             guard turn > 1, i + 1 < messages.count, messages[i + 1].speaker == .assistant,
-                  let cue = FollowUps.contextCue(Words.tokens(m.content)) else { continue }
+                let cue = FollowUps.contextCue(Words.tokens(m.content))
+            else { continue }
             out.append((turn, i, cue))
         }
         return out
@@ -61,7 +70,8 @@ struct CaPORecipe: Recipe {
         func done(_ kind: String, _ turn: Int, _ strategy: String? = nil) -> JSONValue? {
             d.records.first { r in
                 guard case .object(let o) = r else { return false }
-                return o["kind"]?.stringValue == kind && o["turn"] == .number(Double(turn)) && o["strategy"]?.stringValue == strategy
+                return o["kind"]?.stringValue == kind && o["turn"] == .number(Double(turn))
+                    && o["strategy"]?.stringValue == strategy
             }
         }
         func add(_ fields: [String: JSONValue]) throws {
@@ -73,7 +83,9 @@ struct CaPORecipe: Recipe {
             try Task.checkCancellation()
             var selection = done("select", c.turn)
             if selection == nil {
-                var fields: [String: JSONValue] = ["kind": "select", "turn": .number(Double(c.turn)), "cue": .string(c.cue)]
+                var fields: [String: JSONValue] = [
+                    "kind": "select", "turn": .number(Double(c.turn)), "cue": .string(c.cue),
+                ]
                 if let judge {
                     let history = Array(d.messages[..<c.index])
                     let verdict = try await judge.needsHistory(d.messages[c.index].content, after: history)
@@ -95,10 +107,15 @@ struct CaPORecipe: Recipe {
     }
 
     /// One rejected answer for the turn at `c.index`, as a journal record.
-    func rejected(_ strategy: CaPOSettings.Strategy, for c: (turn: Int, index: Int, cue: String), in d: Dialogue) async throws -> [String: JSONValue] {
-        let turnText = d.messages[c.index].content, chosen = d.messages[c.index + 1].content
-        var fields: [String: JSONValue] = ["kind": "pair", "turn": .number(Double(c.turn)), "strategy": .string(strategy.rawValue),
-                                           "guess": .null, "referent": .null, "dropped": .null]
+    func rejected(_ strategy: CaPOSettings.Strategy, for c: (turn: Int, index: Int, cue: String), in d: Dialogue)
+        async throws -> [String: JSONValue]
+    {
+        let turnText = d.messages[c.index].content
+        let chosen = d.messages[c.index + 1].content
+        var fields: [String: JSONValue] = [
+            "kind": "pair", "turn": .number(Double(c.turn)), "strategy": .string(strategy.rawValue),
+            "guess": .null, "referent": .null, "dropped": .null,
+        ]
         var history: [Message]
         switch strategy {
         case .neglect:
@@ -117,29 +134,44 @@ struct CaPORecipe: Recipe {
                 fields["rejected"] = .null
                 return fields
             }
-            let pick = others[others.startIndex + Int(StableHash.of(String(runSeed), d.id, String(c.turn)) % UInt64(others.count))]
-            fields["referent"] = .object(["turn": .number(Double(d.messages[..<pick].filter { $0.speaker == .user }.count + 1)),
-                                          "text": .string(String(d.messages[pick].content.prefix(200)))])
+            let pick = others[
+                others.startIndex + Int(StableHash.of(String(runSeed), d.id, String(c.turn)) % UInt64(others.count))]
+            fields["referent"] = .object([
+                "turn": .number(Double(d.messages[..<pick].filter { $0.speaker == .user }.count + 1)),
+                "text": .string(String(d.messages[pick].content.prefix(200))),
+            ])
             history = [d.messages[pick], d.messages[pick + 1], Message(.user, turnText)]
         }
-        let answer = try await generate(history, d, c.turn, strategy.rawValue, tokens: &fields,
-                                        system: strategy == .misunderstanding ? settings.prompts.misunderstanding : nil)
+        let answer = try await generate(
+            history, d, c.turn, strategy.rawValue, tokens: &fields,
+            system: strategy == .misunderstanding ? settings.prompts.misunderstanding : nil)
         fields["rejected"] = .string(answer)
         let similarity = Similarity.rougeL(chosen, answer)
-        if answer.isEmpty { fields["dropped"] = "empty" }
-        else if similarity >= settings.nearIdentical { fields["dropped"] = .string("near-identical to the chosen answer (ROUGE-L \(DialogueFilters.format(similarity)))") }
+        if answer.isEmpty {
+            fields["dropped"] = "empty"
+        } else if similarity >= settings.nearIdentical {
+            fields["dropped"] = .string(
+                "near-identical to the chosen answer (ROUGE-L \(DialogueFilters.format(similarity)))")
+        }
         return fields
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);
     /// its token counts are added to `tokens`' `prompt_tokens` and `completion_tokens`.
-    private func generate(_ history: [Message], _ d: Dialogue, _ turn: Int, _ purpose: String,
-                          tokens: inout [String: JSONValue], system: String? = nil) async throws -> String {
-        let role = system.map { assistant.with(system: View.joined(assistant.config.systemPrompt ?? "", $0)) } ?? assistant
+    private func generate(
+        _ history: [Message], _ d: Dialogue, _ turn: Int, _ purpose: String,
+        tokens: inout [String: JSONValue], system: String? = nil
+    ) async throws -> String {
+        let role =
+            system.map { assistant.with(system: View.joined(assistant.config.systemPrompt ?? "", $0)) } ?? assistant
         let m = try await step.answer(role, to: history, id: "\(d.id)#\(turn)#\(purpose)", line: d.seed.line)
         for (key, n) in [("prompt_tokens", m.meta?.promptTokens), ("completion_tokens", m.meta?.completionTokens)] {
             guard let n else { continue }
-            if case .number(let before)? = tokens[key] { tokens[key] = .number(before + Double(n)) } else { tokens[key] = .number(Double(n)) }
+            if case .number(let before)? = tokens[key] {
+                tokens[key] = .number(before + Double(n))
+            } else {
+                tokens[key] = .number(Double(n))
+            }
         }
         return m.content
     }
@@ -148,22 +180,36 @@ struct CaPORecipe: Recipe {
         var out: [(String, [UInt8])] = []
         var userTurn = 0
         var indexOfTurn: [Int: Int] = [:]
-        for (i, m) in d.messages.enumerated() where m.speaker == .user { userTurn += 1; indexOfTurn[userTurn] = i }
+        for (i, m) in d.messages.enumerated() where m.speaker == .user {
+            userTurn += 1
+            indexOfTurn[userTurn] = i
+        }
         for r in d.records {
             guard case .object(let o) = r, o["kind"]?.stringValue == "pair", o["dropped"] == .null,
-                  let rejected = o["rejected"]?.stringValue, case .number(let t)? = o["turn"], let i = indexOfTurn[Int(t)] else { continue }
+                let rejected = o["rejected"]?.stringValue, case .number(let t)? = o["turn"], let i = indexOfTurn[Int(t)]
+            else { continue }
             var w = JSONWriter()
             w.beginObject()
-            w.key("prompt"); w.beginArray()
-            for m in d.messages[...i] { w.beginObject(); w.field("role", m.speaker.rawValue); w.field("content", m.content); w.endObject() }
+            w.key("prompt")
+            w.beginArray()
+            for m in d.messages[...i] {
+                w.beginObject()
+                w.field("role", m.speaker.rawValue)
+                w.field("content", m.content)
+                w.endObject()
+            }
             w.endArray()
-            w.key("chosen"); Self.answer(d.messages[i + 1].content, into: &w)
-            w.key("rejected"); Self.answer(rejected, into: &w)
+            w.key("chosen")
+            Self.answer(d.messages[i + 1].content, into: &w)
+            w.key("rejected")
+            Self.answer(rejected, into: &w)
             w.field("strategy", o["strategy"]?.stringValue ?? "")
             w.field("dialogue_id", d.id)
             w.field("turn", Int(t))
-            w.key("guess"); w.value(o["guess"] ?? .null)
-            w.key("referent"); w.value(o["referent"] ?? .null)
+            w.key("guess")
+            w.value(o["guess"] ?? .null)
+            w.key("referent")
+            w.value(o["referent"] ?? .null)
             w.endObject()
             out.append((Self.pairsFile, w.line()))
             if settings.flat {
@@ -183,6 +229,11 @@ struct CaPORecipe: Recipe {
     }
 
     static func answer(_ text: String, into w: inout JSONWriter) {
-        w.beginArray(); w.beginObject(); w.field("role", "assistant"); w.field("content", text); w.endObject(); w.endArray()
+        w.beginArray()
+        w.beginObject()
+        w.field("role", "assistant")
+        w.field("content", text)
+        w.endObject()
+        w.endArray()
     }
 }

@@ -27,7 +27,8 @@ struct EvalRecipe: Recipe {
 
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         var d = Dialogue(seed: seed)
-        let x = seed.extra, meta = x["meta"]?.objectValue ?? [:]
+        let x = seed.extra
+        let meta = x["meta"]?.objectValue ?? [:]
         d.meta["category"] = .string(x["category"]?.stringValue ?? meta["category"]?.stringValue ?? "general")
         if case .array(let refs)? = x["reference"] ?? meta["reference"] { d.meta["reference"] = .array(refs) }
         func invalid(_ why: String) -> Dialogue {
@@ -38,18 +39,22 @@ struct EvalRecipe: Recipe {
             guard let a = Self.conversation(x["a"]), let b = Self.conversation(x["b"]) else {
                 return invalid("pairwise sessions need \"a\" and \"b\" conversations")
             }
-            guard a.filter({ $0.speaker == .user }).map(\.content) == b.filter({ $0.speaker == .user }).map(\.content) else {
+            guard a.filter({ $0.speaker == .user }).map(\.content) == b.filter({ $0.speaker == .user }).map(\.content)
+            else {
                 return invalid("a and b do not have the same user turns")
             }
             d.messages = a
             d.meta["b_answers"] = .array(b.filter { $0.speaker == .assistant }.map { .string($0.content) })
-            d.meta["models"] = .array([Self.model(x["a"]), Self.model(x["b"])].map { $0.map(JSONValue.string) ?? .null })
+            d.meta["models"] = .array(
+                [Self.model(x["a"]), Self.model(x["b"])].map { $0.map(JSONValue.string) ?? .null })
         case .single:
             if let given = Self.conversation(.object(x)) {
                 d.messages = given
                 if let m = Self.model(.object(x)) { d.meta["model"] = .string(m) }
             } else if Self.questions(of: seed) != nil {
-                guard candidate != nil else { return invalid("the session has no answers and there is no candidate role") }
+                guard candidate != nil else {
+                    return invalid("the session has no answers and there is no candidate role")
+                }
                 d.meta["model"] = (candidate?.config.model).map(JSONValue.string) ?? .null
             } else {
                 return invalid("expected \"turns\" (a list of user messages) or a conversation")
@@ -67,8 +72,10 @@ struct EvalRecipe: Recipe {
 
     /// A conversation in the sharegpt or messages shape (system messages left out), or nil.
     static func conversation(_ value: JSONValue?) -> [Message]? {
-        guard case .object(let o)? = value, let shape = DatasetShape.detect(o), shape == .sharegpt || shape == .messages,
-              let messages = shape.messages(of: o)?.filter({ $0.speaker != .system }), !messages.isEmpty else { return nil }
+        guard case .object(let o)? = value, let shape = DatasetShape.detect(o),
+            shape == .sharegpt || shape == .messages,
+            let messages = shape.messages(of: o)?.filter({ $0.speaker != .system }), !messages.isEmpty
+        else { return nil }
         return messages
     }
 
@@ -96,13 +103,16 @@ struct EvalRecipe: Recipe {
             guard let questions, let candidate, answered < total else {
                 // The model that answered, as its server named it, when the config did not say.
                 if d.meta["model"] == nil || d.meta["model"] == .null,
-                   let model = d.messages.first(where: { $0.speaker == .assistant })?.meta?.model {
+                    let model = d.messages.first(where: { $0.speaker == .assistant })?.meta?.model
+                {
                     d.meta["model"] = .string(model)
                 }
                 return .maxTurns
             }
             if d.messages.last?.speaker == .user {
-                switch try await step.run(candidate, writing: .assistant, in: d, cache: &cache, temperature: settings.temperatures[category]) {
+                switch try await step.run(
+                    candidate, writing: .assistant, in: d, cache: &cache, temperature: settings.temperatures[category])
+                {
                 case .contextExhausted(let detail):
                     d.meta["context_exhausted"] = .string(detail)
                     return .contextExhausted
@@ -125,11 +135,14 @@ struct EvalRecipe: Recipe {
         let total = Self.questions(of: d.seed)?.count ?? d.messages.filter { $0.speaker == .user }.count
         var j = Judgment(turn: turn)
         func fill(_ template: String) -> String {
-            template.replacingOccurrences(of: "{turn}", with: String(turn)).replacingOccurrences(of: "{turns}", with: String(total))
+            template.replacingOccurrences(of: "{turn}", with: String(turn)).replacingOccurrences(
+                of: "{turns}", with: String(total))
         }
         /// The reference-guided variant: the turn's reference answer (math, reasoning, coding) first.
         func withReference(_ instruction: String) -> String {
-            guard case .array(let refs)? = d.meta["reference"], turn <= refs.count, let r = refs[turn - 1].stringValue, !r.isEmpty else {
+            guard case .array(let refs)? = d.meta["reference"], turn <= refs.count, let r = refs[turn - 1].stringValue,
+                !r.isEmpty
+            else {
                 return instruction
             }
             return settings.prompts.reference.replacingOccurrences(of: "{reference}", with: r) + "\n\n" + instruction
@@ -138,7 +151,9 @@ struct EvalRecipe: Recipe {
         case .single:
             let instruction = withReference(fill(settings.prompts.single))
             for sample in 0..<settings.judgeSamples {
-                if let score = try await ask([upTo], labels: [nil], instruction: instruction, d, &j, sample: sample, read: VerdictParser.rating) {
+                if let score = try await ask(
+                    [upTo], labels: [nil], instruction: instruction, d, &j, sample: sample, read: VerdictParser.rating)
+                {
                     j.samples.append(score)
                 }
             }
@@ -148,31 +163,44 @@ struct EvalRecipe: Recipe {
             let instruction = withReference(fill(settings.prompts.pairwise))
             // Each order once: A's conversation shown first, then B's.
             for (order, shown) in [(upTo, b), (b, upTo)].enumerated() {
-                let p = try await ask([shown.0, shown.1], labels: ["A", "B"], instruction: instruction, d, &j, sample: order,
-                                      read: VerdictParser.preference)
-                let swapped: (VerdictParser.Preference) -> String = { $0 == .tie ? "tie" : (($0 == .a) == (order == 0) ? "a" : "b") }
+                let p = try await ask(
+                    [shown.0, shown.1], labels: ["A", "B"], instruction: instruction, d, &j, sample: order,
+                    read: VerdictParser.preference)
+                let swapped: (VerdictParser.Preference) -> String = {
+                    $0 == .tie ? "tie" : (($0 == .a) == (order == 0) ? "a" : "b")
+                }
                 j.orders.append(p.map(swapped) ?? "unparsed")
             }
             if !j.orders.contains("unparsed") {
-                j.verdict = j.orders[0] == j.orders[1] ? j.orders[0] : (settings.inconsistentAsTie ? "tie" : "inconsistent")
+                j.verdict =
+                    j.orders[0] == j.orders[1] ? j.orders[0] : (settings.inconsistentAsTie ? "tie" : "inconsistent")
             }
         }
         return j
     }
 
     /// Asks the judge (again, with the re-ask note, while its answer cannot be read).
-    private func ask<T>(_ conversations: [[Message]], labels: [String?], instruction: String, _ d: Dialogue,
-                        _ j: inout Judgment, sample: Int, read: (String) -> T?) async throws -> T? {
+    private func ask<T>(
+        _ conversations: [[Message]], labels: [String?], instruction: String, _ d: Dialogue,
+        _ j: inout Judgment, sample: Int, read: (String) -> T?
+    ) async throws -> T? {
         var note = ""
         for attempt in 0...settings.reask {
             let prompt = try await judgePrompt(conversations, labels: labels, instruction: instruction + note)
             var seed = StableHash()
-            seed.combine(runSeed); seed.combine(d.id); seed.combine(j.turn); seed.combine("judge"); seed.combine(sample); seed.combine(attempt)
-            let request = GenerationRequest(dialogueID: d.id, turn: j.turn, role: judge.name, prompt: prompt, model: judge.config.model,
-                                            maxTokens: judge.config.maxTokens, temperature: judge.config.temperature,
-                                            topP: judge.config.topP, stop: judge.config.endpoint == .completion
-                                                ? judge.prompts.template.stops(generating: .assistant) : judge.config.stop,
-                                            seed: seed.value)
+            seed.combine(runSeed)
+            seed.combine(d.id)
+            seed.combine(j.turn)
+            seed.combine("judge")
+            seed.combine(sample)
+            seed.combine(attempt)
+            let request = GenerationRequest(
+                dialogueID: d.id, turn: j.turn, role: judge.name, prompt: prompt, model: judge.config.model,
+                maxTokens: judge.config.maxTokens, temperature: judge.config.temperature,
+                topP: judge.config.topP,
+                stop: judge.config.endpoint == .completion
+                    ? judge.prompts.template.stops(generating: .assistant) : judge.config.stop,
+                seed: seed.value)
             let (result, _) = try await judge.endpoint.generate(request)
             if j.requests == 0 { j.seed = Int(seed.value & 0x7FFF_FFFF) }
             j.requests += 1
@@ -194,15 +222,19 @@ struct EvalRecipe: Recipe {
         var drop = 0
         let exchanges = conversations.first.map { $0.filter { $0.speaker == .user }.count } ?? 0
         while true {
-            let body = zip(conversations, labels).map { conversation, label in
-                let kept = Self.exchanges(conversation, from: drop + 1)
-                let head = label.map { "Conversation with assistant \($0):\n" } ?? ""
-                return head + (drop > 0 ? "[\(drop) earlier exchange\(drop == 1 ? "" : "s") left out]\n\n" : "")
-                    + kept.map(View.transcriptLine).joined()
-            }.joined(separator: "\n") + instruction
-            let prompt: PromptInput = judge.config.endpoint == .chat
+            let body =
+                zip(conversations, labels).map { conversation, label in
+                    let kept = Self.exchanges(conversation, from: drop + 1)
+                    let head = label.map { "Conversation with assistant \($0):\n" } ?? ""
+                    return head + (drop > 0 ? "[\(drop) earlier exchange\(drop == 1 ? "" : "s") left out]\n\n" : "")
+                        + kept.map(View.transcriptLine).joined()
+                }.joined(separator: "\n") + instruction
+            let prompt: PromptInput =
+                judge.config.endpoint == .chat
                 ? .chat([ChatMessage(.system, settings.prompts.system), ChatMessage(.user, body)])
-                : .text(judge.prompts.template.render(system: settings.prompts.system, messages: [Message(.user, body)], next: .assistant))
+                : .text(
+                    judge.prompts.template.render(
+                        system: settings.prompts.system, messages: [Message(.user, body)], next: .assistant))
             let cost: Int
             switch prompt {
             case .chat: cost = try await counter.count(body)
@@ -210,7 +242,10 @@ struct EvalRecipe: Recipe {
             }
             if cost <= budget { return prompt }
             guard drop + 1 < exchanges else {
-                throw GenerationFailure(reason: "the judge prompt needs \(cost) tokens, \(budget) available even with only the last exchange", attempts: 0)
+                throw GenerationFailure(
+                    reason:
+                        "the judge prompt needs \(cost) tokens, \(budget) available even with only the last exchange",
+                    attempts: 0)
             }
             drop += 1
         }

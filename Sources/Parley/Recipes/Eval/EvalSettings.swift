@@ -12,7 +12,8 @@ public struct EvalSettings: Sendable, Equatable {
     /// MT-Bench's choice: creative categories warm, exact ones greedy.
     public var temperatures: [String: Double] = [
         "writing": 0.7, "roleplay": 0.7, "stem": 0.1, "humanities": 0.1,
-        "extraction": 0, "math": 0, "coding": 0, "reasoning": 0]
+        "extraction": 0, "math": 0, "coding": 0, "reasoning": 0,
+    ]
     /// Judge requests per turn (single mode): the score is their mean, the spread is reported.
     public var judgeSamples = 1
     /// Times the judge is asked again when its answer has no readable verdict.
@@ -27,7 +28,9 @@ public struct EvalSettings: Sendable, Equatable {
 /// Parley's judge prompts; every one can be replaced in the config (`eval.prompts`).
 /// Placeholders: `{turn}` (1-based), `{turns}` (the session's length), `{reference}`.
 public struct EvalPrompts: Sendable, Equatable {
-    public var system = "You are an impartial, strict judge of AI assistants. You rate answers consistently and never favour length or style over substance."
+    public var system =
+        "You are an impartial, strict judge of AI assistants. You rate answers consistently and never favour length or "
+        + "style over substance."
     public var single = """
         Above is a conversation between a user and an AI assistant, up to turn {turn} of {turns}. \
         Rate the assistant's last answer, to the user's last message, from 1 to 10: is it correct, helpful, \
@@ -48,5 +51,7 @@ public struct EvalPrompts: Sendable, Equatable {
         sentences of reasoning, then your verdict in double brackets: [[A]] if A's answer is better, [[B]] if B's \
         is better, [[C]] for a tie.
         """
-    public var reask = "Your reply had no verdict in the required form. Answer again and end with the verdict in double brackets, exactly as asked."
+    public var reask =
+        "Your reply had no verdict in the required form. Answer again and end with the verdict in double brackets, "
+        + "exactly as asked."
 }

@@ -29,7 +29,8 @@ public struct Judgment: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case turn, score, samples, verdict, orders, raw, requests, seed, model
-        case promptTokens = "prompt_tokens", completionTokens = "completion_tokens"
+        case promptTokens = "prompt_tokens"
+        case completionTokens = "completion_tokens"
     }
 }
 
@@ -39,11 +40,13 @@ public enum VerdictParser {
     /// The rating of `[[n]]` (decimals allowed): nil unless every bracketed value is the
     /// same number and it lies in 1…10.
     public static func rating(_ text: String) -> Double? {
-        let values = Set(bracketed(text).map { inner -> Double? in
-            guard !inner.isEmpty, inner.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-                  inner.first != ".", inner.last != ".", inner.filter({ $0 == "." }).count <= 1 else { return nil }
-            return Double(inner)
-        })
+        let values = Set(
+            bracketed(text).map { inner -> Double? in
+                guard !inner.isEmpty, inner.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                    inner.first != ".", inner.last != ".", inner.filter({ $0 == "." }).count <= 1
+                else { return nil }
+                return Double(inner)
+            })
         guard values.count == 1, let v = values.first ?? nil, v >= 1, v <= 10 else { return nil }
         return v
     }

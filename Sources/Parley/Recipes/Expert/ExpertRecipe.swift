@@ -14,19 +14,24 @@ struct ExpertWriter: Sendable {
     /// The few-shot request for one instruction.
     func prompt(for instruction: String) -> String {
         settings.writerInstruction + "\n\n"
-            + settings.examples.map { "Instruction: \($0.instruction)\nExpert: \($0.description)" }.joined(separator: "\n\n")
+            + settings.examples.map { "Instruction: \($0.instruction)\nExpert: \($0.description)" }.joined(
+                separator: "\n\n")
             + "\n\nInstruction: \(instruction)\nExpert:"
     }
 
     /// A second-person description of the ideal expert for `instruction`.
     func identity(for instruction: String, in d: Dialogue) async throws -> String {
-        try await step.answer(writer, to: [Message(.user, prompt(for: instruction))], id: d.id + "#expert", line: d.seed.line).content
+        try await step.answer(
+            writer, to: [Message(.user, prompt(for: instruction))], id: d.id + "#expert", line: d.seed.line
+        ).content
     }
 
     /// The identity recorded for the dialogue, written (and journaled) first if there is none.
     func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws -> String {
         let text: String
-        if let known = d.records.lazy.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "identity" })?["text"]?.stringValue {
+        if let known = d.records.lazy.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "identity" })?[
+            "text"]?.stringValue
+        {
             text = known
         } else {
             text = try await identity(for: instruction, in: d)
@@ -61,7 +66,9 @@ struct ExpertRecipe: Recipe {
 
     init(engine: Engine) throws(ConfigError) {
         guard let assistant = engine.roles["assistant"], let expert = ExpertWriter(engine: engine) else {
-            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the expert recipe needs roles expert_writer and assistant")])
+            throw ConfigError(issues: [
+                ConfigIssue(path: "roles", message: "the expert recipe needs roles expert_writer and assistant")
+            ])
         }
         self.assistant = assistant
         self.expert = expert
@@ -99,7 +106,8 @@ struct ExpertRecipe: Recipe {
                 d.messages.append(answer)
             }
         }
-        if let removed = d.records.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "cleaning" })?["removed"] {
+        if let removed = d.records.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "cleaning" })?["removed"]
+        {
             d.meta["expert_cleaned"] = removed
         }
         return .maxTurns
@@ -111,9 +119,11 @@ struct ExpertRecipe: Recipe {
         w.beginObject()
         w.field("id", d.id)
         w.field("instruction", d.messages[0].content)
-        w.key("expert_identity"); w.value(d.meta["expert_identity"] ?? .null)
+        w.key("expert_identity")
+        w.value(d.meta["expert_identity"] ?? .null)
         w.field("answer", d.messages[1].content)
-        w.key("cleaned"); w.value(d.meta["expert_cleaned"] ?? .null)
+        w.key("cleaned")
+        w.value(d.meta["expert_cleaned"] ?? .null)
         w.endObject()
         return [(Self.file, w.line())]
     }

@@ -24,14 +24,30 @@ public struct ExpertSettings: Sendable, Equatable {
     public init() {}
 
     public static let defaultExamples = [
-        Example(instruction: "Suggest three ways to reduce food waste at home.",
-                description: "You are a home economist with twenty years of experience teaching families to plan meals, store food well and cook with leftovers. You give practical, low-cost advice that fits a busy household."),
-        Example(instruction: "Explain why the sky is blue.",
-                description: "You are an atmospheric physicist who also teaches introductory courses. You explain light scattering precisely but in plain words, with an everyday example."),
-        Example(instruction: "Write a Python function that checks whether a string is a palindrome.",
-                description: "You are a senior Python developer who writes clear, tested, idiomatic code and explains edge cases such as case, spaces and Unicode."),
-        Example(instruction: "How should I prepare for a job interview at a startup?",
-                description: "You are a career coach who has hired for and advised early-stage startups. You know what founders look for and give concrete, honest preparation steps."),
+        Example(
+            instruction: "Suggest three ways to reduce food waste at home.",
+            description:
+                "You are a home economist with twenty years of experience teaching families to plan meals, store food "
+                + "well and cook with leftovers. You give practical, low-cost advice that fits a busy household."
+        ),
+        Example(
+            instruction: "Explain why the sky is blue.",
+            description:
+                "You are an atmospheric physicist who also teaches introductory courses. You explain light scattering "
+                + "precisely but in plain words, with an everyday example."
+        ),
+        Example(
+            instruction: "Write a Python function that checks whether a string is a palindrome.",
+            description:
+                "You are a senior Python developer who writes clear, tested, idiomatic code and explains edge cases "
+                + "such as case, spaces and Unicode."
+        ),
+        Example(
+            instruction: "How should I prepare for a job interview at a startup?",
+            description:
+                "You are a career coach who has hired for and advised early-stage startups. You know what founders "
+                + "look for and give concrete, honest preparation steps."
+        ),
     ]
 }
 
@@ -42,7 +58,9 @@ public enum ExpertEcho {
         let trimmed = answer.drop { $0.isWhitespace }
         let lower = trimmed.lowercased()
         guard lower.hasPrefix("as a ") || lower.hasPrefix("as an ") else { return (answer, nil) }
-        guard let comma = trimmed.prefix(160).firstIndex(where: { $0 == "," || $0 == ":" }) else { return (answer, nil) }
+        guard let comma = trimmed.prefix(160).firstIndex(where: { $0 == "," || $0 == ":" }) else {
+            return (answer, nil)
+        }
         var rest = trimmed[trimmed.index(after: comma)...].drop { $0.isWhitespace }
         guard let first = rest.first else { return (answer, nil) }
         let removed = String(trimmed[...comma])

@@ -15,7 +15,9 @@ struct ParrotRecipe: Recipe {
     init(engine: Engine) throws(ConfigError) {
         // Config.parse checks this; a config built in code may not have.
         guard let asker = engine.roles["asker"], let assistant = engine.roles["assistant"] else {
-            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the parrot recipe needs roles asker and assistant")])
+            throw ConfigError(issues: [
+                ConfigIssue(path: "roles", message: "the parrot recipe needs roles asker and assistant")
+            ])
         }
         self.asker = asker
         self.assistant = assistant
@@ -25,7 +27,11 @@ struct ParrotRecipe: Recipe {
         styles = engine.styles
         if assistant.config.expert {
             guard let expert = ExpertWriter(engine: engine) else {
-                throw ConfigError(issues: [ConfigIssue(path: "roles.expert_writer", message: "missing: roles.assistant.expert needs an expert_writer role")])
+                throw ConfigError(issues: [
+                    ConfigIssue(
+                        path: "roles.expert_writer",
+                        message: "missing: roles.assistant.expert needs an expert_writer role")
+                ])
             }
             self.expert = expert
         } else {
@@ -49,7 +55,8 @@ struct ParrotRecipe: Recipe {
     /// Runs the dialogue from wherever it stands; `record` journals each new message
     /// before the dialogue goes on. Returns why it ended.
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
-        let maxTurns = d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
+        let maxTurns =
+            d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
         var cache = TurnStep.TokenCache()
         var said = Set(d.messages.map(Self.repeatKey))  // for the repeat check, one hash per message
         while true {
@@ -70,7 +77,9 @@ struct ParrotRecipe: Recipe {
                     m.content = String(m.content[..<r.lowerBound])
                     return .askerEnded
                 }
-                if writing == .assistant, let expert { m = try expert.cleaned(m, turn: d.turns + 1, in: &d, record: record) }
+                if writing == .assistant, let expert {
+                    m = try expert.cleaned(m, turn: d.turns + 1, in: &d, record: record)
+                }
                 if let why = Self.degeneracy(of: m, said: said, repeats: turns.stopOnRepeat) {
                     d.meta["degenerate"] = .string(why)
                     return .degenerate

@@ -18,13 +18,22 @@ struct SelfTalkRecipe: Recipe {
     let runSeed: UInt64
 
     init(engine: Engine) throws(ConfigError) {
-        guard let client = engine.roles["client"], let agent = engine.roles["agent"], let manager = engine.roles["manager"] else {
-            throw ConfigError(issues: [ConfigIssue(path: "roles", message: "the selftalk recipe needs roles client, agent and manager")])
+        guard let client = engine.roles["client"], let agent = engine.roles["agent"],
+            let manager = engine.roles["manager"]
+        else {
+            throw ConfigError(issues: [
+                ConfigIssue(path: "roles", message: "the selftalk recipe needs roles client, agent and manager")
+            ])
         }
         settings = engine.config.selftalk
         guard let data = FileManager.default.contents(atPath: settings.workflows),
-              let root = try? JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
-            throw ConfigError(issues: [ConfigIssue(path: "selftalk.workflows", message: "cannot read a JSON workflow file at \"\(settings.workflows)\"")])
+            let root = try? JSONValue.parse(String(decoding: data, as: UTF8.self))
+        else {
+            throw ConfigError(issues: [
+                ConfigIssue(
+                    path: "selftalk.workflows", message: "cannot read a JSON workflow file at \"\(settings.workflows)\""
+                )
+            ])
         }
         var workflows: [Workflow] = []
         if case .array(let list) = root {
@@ -32,7 +41,9 @@ struct SelfTalkRecipe: Recipe {
         } else {
             workflows = [try Workflow.parse(root, at: "selftalk.workflows")]
         }
-        guard !workflows.isEmpty else { throw ConfigError(issues: [ConfigIssue(path: "selftalk.workflows", message: "no workflow in the file")]) }
+        guard !workflows.isEmpty else {
+            throw ConfigError(issues: [ConfigIssue(path: "selftalk.workflows", message: "no workflow in the file")])
+        }
         self.workflows = workflows
         personas = try settings.personas?.load(key: "selftalk.personas") ?? ["a customer"]
         intentions = try settings.intentions?.load(key: "selftalk.intentions") ?? ["you need help"]
@@ -51,7 +62,10 @@ struct SelfTalkRecipe: Recipe {
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue {
         var d = Dialogue(seed: seed)
         let named = seed.extra["workflow"]?.stringValue
-        guard let workflow = named.map({ n in workflows.first { $0.name == n } }) ?? Recipes.pick(workflows, "workflow", runSeed, seed.id) else {
+        guard
+            let workflow = named.map({ n in workflows.first { $0.name == n } })
+                ?? Recipes.pick(workflows, "workflow", runSeed, seed.id)
+        else {
             return Runner.invalidSeed(seed, reason: "seeds line \(seed.line): no workflow named \"\(named ?? "")\"")
         }
         d.meta["workflow"] = .string(workflow.name)
@@ -69,22 +83,35 @@ struct SelfTalkRecipe: Recipe {
         let wf = workflow(of: d)
         func fill(_ s: String) -> String {
             var s = s
-            for key in ["persona", "intention", "character"] { s = s.replacingOccurrences(of: "{\(key)}", with: d.meta[key]?.stringValue ?? "") }
+            for key in ["persona", "intention", "character"] {
+                s = s.replacingOccurrences(of: "{\(key)}", with: d.meta[key]?.stringValue ?? "")
+            }
             return s
         }
         var steps = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "step" }
-        var node = steps.last { $0["node"]?.stringValue != nil }?["node"]?.stringValue  // "none of the above" keeps the node
-        var agentCache = TurnStep.TokenCache(), clientCache = TurnStep.TokenCache()
+        // "None of the above" keeps the node.
+        var node = steps.last { $0["node"]?.stringValue != nil }?["node"]?.stringValue
+        var agentCache = TurnStep.TokenCache()
+        var clientCache = TurnStep.TokenCache()
         let opening = Message(.user, "[The customer joins the chat.]")
         let reason: EndReason
         while true {
             try Task.checkCancellation()
-            if d.messages.count >= 2, Recipes.closes(d.messages.suffix(2), keywords: settings.closingKeywords) { reason = .closed; break }
-            if stage != nil, d.messages.last?.speaker == .user, try await atItsEnd(&d, record: record) { reason = .closed; break }
+            if d.messages.count >= 2, Recipes.closes(d.messages.suffix(2), keywords: settings.closingKeywords) {
+                reason = .closed
+                break
+            }
+            if stage != nil, d.messages.last?.speaker == .user, try await atItsEnd(&d, record: record) {
+                reason = .closed
+                break
+            }
             if d.messages.last?.speaker != .assistant {
                 // The agent's turn: where in the workflow, then what to say.
                 let agentTurns = d.messages.filter { $0.speaker == .assistant }.count
-                if agentTurns >= settings.maxTurns { reason = .maxTurns; break }
+                if agentTurns >= settings.maxTurns {
+                    reason = .maxTurns
+                    break
+                }
                 if steps.count == agentTurns {  // else a resume: the step was journaled, the message not yet
                     let s = try await nextStep(wf, from: node, after: d, turn: steps.count + 1)
                     try record.other(.object(s), d.records.count)
@@ -92,28 +119,37 @@ struct SelfTalkRecipe: Recipe {
                     steps.append(s)
                     if let next = s["node"]?.stringValue { node = next }
                 }
-                let guidance = steps.last?["node"]?.stringValue.flatMap { wf.nodes[$0] }
-                    .map { settings.prompts.next.replacingOccurrences(of: "{step}", with: $0) } ?? settings.prompts.offScript
+                let guidance =
+                    steps.last?["node"]?.stringValue.flatMap { wf.nodes[$0] }
+                    .map { settings.prompts.next.replacingOccurrences(of: "{step}", with: $0) }
+                    ?? settings.prompts.offScript
                 var view = d
                 view.messages = [opening] + d.messages
                 let role = agent.with(system: fill(settings.prompts.agent) + "\n\n" + guidance)
-                guard case .message(let m) = try await step.run(role, writing: .assistant, in: view, cache: &agentCache) else {
-                    reason = .contextExhausted; break
+                guard case .message(let m) = try await step.run(role, writing: .assistant, in: view, cache: &agentCache)
+                else {
+                    reason = .contextExhausted
+                    break
                 }
                 try record.message(m, d.messages.count)
                 d.messages.append(m)
             } else {
                 let role = client.with(system: fill(settings.prompts.client))
                 guard case .message(let m) = try await step.run(role, writing: .user, in: d, cache: &clientCache) else {
-                    reason = .contextExhausted; break
+                    reason = .contextExhausted
+                    break
                 }
-                if m.content.isEmpty { reason = .degenerate; break }
+                if m.content.isEmpty {
+                    reason = .degenerate
+                    break
+                }
                 try record.message(m, d.messages.count)
                 d.messages.append(m)
             }
         }
-        let progress = WorkflowProgress(workflow: wf, agentUtterances: d.messages.filter { $0.speaker == .assistant }.map(\.content),
-                                        ended: reason == .closed, threshold: settings.reachThreshold)
+        let progress = WorkflowProgress(
+            workflow: wf, agentUtterances: d.messages.filter { $0.speaker == .assistant }.map(\.content),
+            ended: reason == .closed, threshold: settings.reachThreshold)
         d.meta["selftalk"] = .object([
             "nodes_reached": .array(progress.reached.map(JSONValue.string)), "depth": .number(Double(progress.depth)),
             "relative_depth": .number(progress.relativeDepth), "ended": .bool(progress.ended),
@@ -129,12 +165,16 @@ struct SelfTalkRecipe: Recipe {
         let clientTurns = d.messages.filter { $0.speaker == .user }.count
         var stages = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "stage" }
         if stages.count < clientTurns {
-            let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }.joined(separator: "\n")
-            let m = try await step.answer(stage, to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
-                                          id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line)
+            let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }
+                .joined(separator: "\n")
+            let m = try await step.answer(
+                stage, to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
+                id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line)
             let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
             let said: JSONValue = ["start", "middle", "end"].contains(word ?? "") ? .string(word!) : .null
-            let r: [String: JSONValue] = ["kind": "stage", "turn": .number(Double(clientTurns)), "stage": said, "raw": .string(m.content)]
+            let r: [String: JSONValue] = [
+                "kind": "stage", "turn": .number(Double(clientTurns)), "stage": said, "raw": .string(m.content),
+            ]
             try record.other(.object(r), d.records.count)
             d.records.append(.object(r))
             stages.append(r)
@@ -144,23 +184,43 @@ struct SelfTalkRecipe: Recipe {
 
     /// The workflow node the agent should say next: the start, or the target of the edge
     /// the manager matched to the client's last reply (nil: none matched).
-    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws -> [String: JSONValue] {
+    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws -> [String: JSONValue]
+    {
         var s: [String: JSONValue] = ["kind": "step", "turn": .number(Double(turn))]
-        guard let node else { s["node"] = .string(wf.start); s["choice"] = "start"; return s }
+        guard let node else {
+            s["node"] = .string(wf.start)
+            s["choice"] = "start"
+            return s
+        }
         let edges = wf.edges(from: node)
         guard !edges.isEmpty, let reply = d.messages.last(where: { $0.speaker == .user })?.content else {
-            s["node"] = .null; s["choice"] = "no edge"; return s
+            s["node"] = .null
+            s["choice"] = "no edge"
+            return s
         }
-        let options = edges.enumerated().map { "\($0.offset + 1). \($0.element.answer)" } + ["\(edges.count + 1). none of the above"]
-        let question = settings.prompts.manager + "\n\nThe agent said: \(d.messages.last(where: { $0.speaker == .assistant })?.content ?? "")\n"
-            + "The customer replied: \(reply)\n\n" + options.joined(separator: "\n") + "\n\nAnswer with the number only."
-        let m = try await step.answer(manager, to: [Message(.user, question)], id: "\(d.id)#manager#\(turn)", line: d.seed.line)
+        let options =
+            edges.enumerated().map { "\($0.offset + 1). \($0.element.answer)" } + [
+                "\(edges.count + 1). none of the above"
+            ]
+        let question =
+            settings.prompts.manager
+            + "\n\nThe agent said: \(d.messages.last(where: { $0.speaker == .assistant })?.content ?? "")\n"
+            + "The customer replied: \(reply)\n\n" + options.joined(separator: "\n")
+            + "\n\nAnswer with the number only."
+        let m = try await step.answer(
+            manager, to: [Message(.user, question)], id: "\(d.id)#manager#\(turn)", line: d.seed.line)
         s["raw"] = .string(m.content)
         let number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
         switch number {
-        case let n? where n >= 1 && n <= edges.count: s["node"] = .string(edges[n - 1].to); s["choice"] = .number(Double(n))
-        case let n? where n == edges.count + 1: s["node"] = .null; s["choice"] = "none"
-        default: s["node"] = .null; s["choice"] = "unparsed"
+        case let n? where n >= 1 && n <= edges.count:
+            s["node"] = .string(edges[n - 1].to)
+            s["choice"] = .number(Double(n))
+        case let n? where n == edges.count + 1:
+            s["node"] = .null
+            s["choice"] = "none"
+        default:
+            s["node"] = .null
+            s["choice"] = "unparsed"
         }
         return s
     }
@@ -182,11 +242,15 @@ struct SelfTalkRecipe: Recipe {
         let reader = try DatasetReader(path: dir + "/" + DatasetWriter.dialoguesFile, shape: .sharegpt)
         var rows: [Scored] = []
         while let row = reader.nextObject() {
-            guard let m = row["meta"]?.objectValue?["selftalk"]?.objectValue, case .number(let depth)? = m["depth"] else { continue }
+            guard let m = row["meta"]?.objectValue?["selftalk"]?.objectValue, case .number(let depth)? = m["depth"]
+            else { continue }
             var relative = 0.0
             if case .number(let r)? = m["relative_depth"] { relative = r }
-            rows.append(Scored(id: row["id"]?.stringValue ?? "", depth: Int(depth), relative: relative, ended: m["ended"] == .bool(true),
-                               line: Array(JSONValue.object(row).canonicalText.utf8) + [0x0A]))
+            rows.append(
+                Scored(
+                    id: row["id"]?.stringValue ?? "", depth: Int(depth), relative: relative,
+                    ended: m["ended"] == .bool(true),
+                    line: Array(JSONValue.object(row).canonicalText.utf8) + [0x0A]))
         }
         var kept = rows
         var removed: [String: JSONValue] = [:]

@@ -22,10 +22,19 @@ public struct SelfTalkSettings: Sendable, Equatable {
 
 /// Parley's Self-talk prompts (`selftalk.prompts`).
 public struct SelfTalkPrompts: Sendable, Equatable {
-    public var client = "You are {persona}. You are talking to a customer-service agent because {intention}. Keep your messages short and natural, one or two sentences. When your matter is settled, thank the agent and say goodbye."
-    public var agent = "You are {character}, an agent helping a customer. Follow your company's procedure step by step; keep each message short."
+    public var client =
+        "You are {persona}. You are talking to a customer-service agent because {intention}. Keep your messages short "
+        + "and natural, one or two sentences. When your matter is settled, thank the agent and say goodbye."
+    public var agent =
+        "You are {character}, an agent helping a customer. Follow your company's procedure step by step; keep each "
+        + "message short."
     public var next = "Your next step in the procedure: say, in your own words: \"{step}\""
-    public var offScript = "The customer's reply does not fit the procedure: answer it naturally and briefly, then steer back to the procedure."
-    public var manager = "A customer-service procedure expects one of the answers below. Which one matches the customer's last reply?"
-    public var stage = "Below is the latest part of a conversation between a customer and an agent. Is the conversation at its start, in the middle, or at its end? Answer with one word: start, middle or end."
+    public var offScript =
+        "The customer's reply does not fit the procedure: answer it naturally and briefly, then steer back to the "
+        + "procedure."
+    public var manager =
+        "A customer-service procedure expects one of the answers below. Which one matches the customer's last reply?"
+    public var stage =
+        "Below is the latest part of a conversation between a customer and an agent. Is the conversation at its start, "
+        + "in the middle, or at its end? Answer with one word: start, middle or end."
 }

@@ -33,22 +33,31 @@ public struct Workflow: Sendable, Equatable {
     /// problems are reported with `path`.
     static func parse(_ value: JSONValue, at path: String) throws(ConfigError) -> Workflow {
         var issues: [ConfigIssue] = []
-        guard case .object(let o) = value else { throw ConfigError(issues: [ConfigIssue(path: path, message: "expected a workflow object")]) }
+        guard case .object(let o) = value else {
+            throw ConfigError(issues: [ConfigIssue(path: path, message: "expected a workflow object")])
+        }
         let name = o["name"]?.stringValue ?? "workflow"
         var nodes: [String: String] = [:]
         if case .object(let n)? = o["nodes"] {
             for (id, text) in n {
-                if let t = text.stringValue, !t.isEmpty { nodes[id] = t } else { issues.append(ConfigIssue(path: "\(path).nodes.\(id)", message: "expected the agent's text")) }
+                if let t = text.stringValue, !t.isEmpty {
+                    nodes[id] = t
+                } else {
+                    issues.append(ConfigIssue(path: "\(path).nodes.\(id)", message: "expected the agent's text"))
+                }
             }
         } else {
-            issues.append(ConfigIssue(path: "\(path).nodes", message: "expected an object of node id → the agent's text"))
+            issues.append(
+                ConfigIssue(path: "\(path).nodes", message: "expected an object of node id → the agent's text"))
         }
         var edges: [Edge] = []
         if case .array(let list)? = o["edges"] {
             for (i, e) in list.enumerated() {
                 guard case .object(let x) = e, let from = x["from"]?.stringValue, let to = x["to"]?.stringValue,
-                      let answer = x["answer"]?.stringValue else {
-                    issues.append(ConfigIssue(path: "\(path).edges[\(i)]", message: "expected {from, to, answer}")); continue
+                    let answer = x["answer"]?.stringValue
+                else {
+                    issues.append(ConfigIssue(path: "\(path).edges[\(i)]", message: "expected {from, to, answer}"))
+                    continue
                 }
                 for (key, id) in [("from", from), ("to", to)] where nodes[id] == nil {
                     issues.append(ConfigIssue(path: "\(path).edges[\(i)].\(key)", message: "no node \"\(id)\""))
@@ -57,7 +66,9 @@ public struct Workflow: Sendable, Equatable {
             }
         }
         let start = o["start"]?.stringValue ?? ""
-        if nodes[start] == nil { issues.append(ConfigIssue(path: "\(path).start", message: "expected the id of the first node")) }
+        if nodes[start] == nil {
+            issues.append(ConfigIssue(path: "\(path).start", message: "expected the id of the first node"))
+        }
         if !issues.isEmpty { throw ConfigError(issues: issues) }
         return Workflow(name: name, start: start, nodes: nodes, edges: edges)
     }
@@ -76,7 +87,9 @@ public struct WorkflowProgress: Sendable, Equatable {
         let nodeTokens = workflow.nodes.keys.sorted().map { ($0, Words.tokens(workflow.nodes[$0]!)) }
         for u in agentUtterances {
             let t = Words.tokens(u)
-            for (id, n) in nodeTokens where !reached.contains(id) && Similarity.rougeL(n, t) >= threshold { reached.append(id) }
+            for (id, n) in nodeTokens where !reached.contains(id) && Similarity.rougeL(n, t) >= threshold {
+                reached.append(id)
+            }
         }
         relativeDepth = min(1, Double(reached.count) / Double(max(workflow.longestPath, 1)))
         self.ended = ended

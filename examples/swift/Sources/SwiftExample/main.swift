@@ -4,7 +4,8 @@
 import Foundation
 import Parley
 
-let config = try Config.parse("""
+let config = try Config.parse(
+    """
     {"backends": {"mine": {"type": "host"}, "asker": {"type": "scripted", "words": [4, 8]}},
      "roles": {"asker": {"backend": "asker", "endpoint": "completion", "max_tokens": 32},
                "assistant": {"backend": "mine", "system_prompt": "Answer in one sentence.", "max_tokens": 64}},
@@ -21,9 +22,10 @@ let myModel = CallbackBackend { request in
 }
 
 let out = FileManager.default.temporaryDirectory.appendingPathComponent("parley-swift-example-\(getpid())").path
-let runner = Runner(engine: try Engine(config: config, backends: ["mine": myModel]),
-                    seeds: .lines([#"{"question": "What is a good first programming language?"}"#, #"{"topic": "tea"}"#]),
-                    outputDir: out)
+let runner = Runner(
+    engine: try Engine(config: config, backends: ["mine": myModel]),
+    seeds: .lines([#"{"question": "What is a good first programming language?"}"#, #"{"topic": "tea"}"#]),
+    outputDir: out)
 let summary = try await runner.run()
 print("\(summary.stats.finished) dialogues, \(summary.stats.turns) turns, in \(out)")
 for line in try String(contentsOfFile: out + "/dialogues.jsonl", encoding: .utf8).split(separator: "\n") {
