@@ -16,14 +16,9 @@ public struct Config: Sendable {
     public var personas: ListSource?
     public var styles: ListSource?
     public var filters = FilterConfig()
-    /// `recipe: "eval"`: modes, temperatures, judge prompts.
-    public var eval = EvalSettings()
-    /// `recipe: "capo"`: strategies and prompts of the preference pairs.
-    public var capo = CaPOSettings()
-    /// ExpertPrompting (`recipe: "expert"`, or `roles.assistant.expert`).
-    public var expert = ExpertSettings()
-    /// `recipe: "selftalk"`: workflows, personas, limits, filters.
-    public var selftalk = SelfTalkSettings()
+    /// The recipes' own sections (`eval`, `capo`, …); each recipe's folder gives its section a
+    /// typed property (`config.eval`).
+    var sections = RecipeSections()
     /// A digest of everything that shapes the dialogues (not `run.concurrency`, `output.dir`, …):
     /// a run directory refuses to resume under a different fingerprint.
     public var fingerprint: String = ""
@@ -100,7 +95,8 @@ public struct Config: Sendable {
         }
     }
 
-    public static let recipes = ["parrot", "eval", "capo", "expert", "selftalk"]
+    /// The recipes a config may name (`RecipeRegistry`).
+    public static var recipes: [String] { RecipeRegistry.all.map { $0.name } }
     public static let outputFormats = ["sharegpt", "messages"]
 }
 

@@ -78,10 +78,9 @@ extension Config {
         config.personas = top.list("personas")
         config.styles = top.list("styles")
         if let o = top.object("filters") { config.filters = parseFilters(o) }
-        if let o = top.object("eval") { config.eval = parseEval(o) }
-        if let o = top.object("capo") { config.capo = parseCaPO(o) }
-        if let o = top.object("expert") { config.expert = parseExpert(o) }
-        if let o = top.object("selftalk") { config.selftalk = parseSelfTalk(o) }
+        for case let settings? in RecipeRegistry.all.map({ $0.settings }) {
+            if let o = top.object(settings.section) { config.sections.keep(settings.init(reading: o)) }
+        }
         if let o = top.object("templates") {
             for name in o.fields.keys.sorted() {
                 if let t = o.object(name) { config.templates[name] = parseTemplate(t, name: name) }
@@ -106,21 +105,13 @@ extension Config {
         return config
     }
 
-    /// The roles each recipe needs.
-    static let recipeRoles = [
-        "parrot": ["asker", "assistant"], "eval": ["judge"], "capo": ["assistant"],
-        "expert": ["expert_writer", "assistant"],
-        "selftalk": ["client", "agent", "manager"],
-    ]
-
     private static func checkRecipe(_ config: inout Config, reader: ConfigReader, hasRoles: Bool) {
-        for role in recipeRoles[config.recipe] ?? []
+        let required = (RecipeRegistry.kind(named: config.recipe).map { $0.roles } ?? []).filter(\.required).map(\.name)
+        for role in required
         where config.roles[role] == nil && !reader.issues.contains(where: { $0.path.hasPrefix("roles.\(role)") }) {
             reader.report(
                 "roles.\(role)",
-                "missing: the \(config.recipe) recipe needs roles "
-                    + "\(recipeRoles[config.recipe]!.joined(separator: " and "))"
-            )
+                "missing: the \(config.recipe) recipe needs roles \(required.joined(separator: " and "))")
         }
         if config.backends.isEmpty && !reader.issues.contains(where: { $0.path.hasPrefix("backends") }) {
             reader.report("backends", "missing: define at least one backend")
@@ -141,122 +132,6 @@ extension Config {
             stop: o.strings("stop") ?? [])
         o.finish()
         return t
-    }
-
-    private static func parseEval(_ o: ObjectReader) -> EvalSettings {
-        var e = EvalSettings()
-        defer { o.finish() }
-        if let m = o.oneOf("mode", EvalSettings.Mode.allCases.map(\.rawValue)) {
-            e.mode = EvalSettings.Mode(rawValue: m)!
-        }
-        if let t = o.object("temperatures") {
-            for name in t.fields.keys.sorted() { if let v = t.double(name, max: 5) { e.temperatures[name] = v } }
-        }
-        if let n = o.int("judge_samples", max: 100) { e.judgeSamples = n }
-        if let n = o.int("reask", min: 0, max: 10) { e.reask = n }
-        if let s = o.oneOf("inconsistent", ["tie", "inconsistent"]) { e.inconsistentAsTie = s == "tie" }
-        if let p = o.object("prompts") {
-            if let s = p.string("system") { e.prompts.system = s }
-            if let s = p.string("single", nonEmpty: true) { e.prompts.single = s }
-            if let s = p.string("reference", nonEmpty: true) { e.prompts.reference = s }
-            if let s = p.string("pairwise", nonEmpty: true) { e.prompts.pairwise = s }
-            if let s = p.string("reask", nonEmpty: true) { e.prompts.reask = s }
-            p.finish()
-        }
-        return e
-    }
-
-    private static func parseCaPO(_ o: ObjectReader) -> CaPOSettings {
-        var c = CaPOSettings()
-        defer { o.finish() }
-        if let list = o.strings("strategies") {
-            c.strategies = []
-            for (i, name) in list.enumerated() {
-                if let s = CaPOSettings.Strategy(rawValue: name) {
-                    c.strategies.append(s)
-                } else {
-                    o.reader.report(
-                        o.childPath("strategies") + "[\(i)]",
-                        "expected one of "
-                            + "\(CaPOSettings.Strategy.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), "
-                            + "got \"\(name)\""
-                    )
-                }
-            }
-        }
-        if let b = o.bool("confirm_with_judge") { c.confirmWithJudge = b }
-        if let d = o.double("near_identical", max: 1) { c.nearIdentical = d }
-        if let b = o.bool("flat") { c.flat = b }
-        if let p = o.object("prompts") {
-            if let s = p.string("guess", nonEmpty: true) { c.prompts.guess = s }
-            if let s = p.string("misunderstanding", nonEmpty: true) { c.prompts.misunderstanding = s }
-            p.finish()
-        }
-        return c
-    }
-
-    private static func parseExpert(_ o: ObjectReader) -> ExpertSettings {
-        var e = ExpertSettings()
-        defer { o.finish() }
-        if let p = o.oneOf("placement", ExpertSettings.Placement.allCases.map(\.rawValue)) {
-            e.placement = ExpertSettings.Placement(rawValue: p)!
-        }
-        if let b = o.bool("clean") { e.clean = b }
-        if let s = o.string("writer_instruction", nonEmpty: true) { e.writerInstruction = s }
-        if let v = o.raw("examples") {
-            guard case .array(let items) = v else {
-                o.reader.report(o.childPath("examples"), "expected an array of {instruction, description}")
-                return e
-            }
-            var examples: [ExpertSettings.Example] = []
-            for (i, item) in items.enumerated() {
-                guard let x = o.reader.object(item, at: o.childPath("examples") + "[\(i)]") else { continue }
-                if let ins = x.string("instruction", nonEmpty: true), let desc = x.string("description", nonEmpty: true)
-                {
-                    examples.append(.init(instruction: ins, description: desc))
-                } else if !x.has("instruction") || !x.has("description") {
-                    o.reader.report(x.path, "needs instruction and description")
-                }
-                x.finish()
-            }
-            if examples.count < 3 {
-                o.reader.report(o.childPath("examples"), "give at least 3 examples, got \(examples.count)")
-            }
-            e.examples = examples
-        }
-        return e
-    }
-
-    private static func parseSelfTalk(_ o: ObjectReader) -> SelfTalkSettings {
-        var s = SelfTalkSettings()
-        defer { o.finish() }
-        if let w = o.string("workflows", nonEmpty: true) {
-            s.workflows = w
-        } else if !o.has("workflows") {
-            o.reader.report(o.childPath("workflows"), "missing: a JSON file with the workflow graph(s)")
-        }
-        s.personas = o.list("personas")
-        s.intentions = o.list("intentions")
-        s.characters = o.list("characters")
-        if let n = o.int("max_turns") { s.maxTurns = n }
-        if let d = o.double("reach_threshold", max: 1) { s.reachThreshold = d }
-        if let k = o.strings("closing_keywords") { s.closingKeywords = k.filter { !$0.isEmpty } }
-        if let f = o.object("filters") {
-            s.minSubgoals = f.int("min_subgoals", min: 0)
-            s.topPercent = f.double("top_percent", min: 0.001, max: 100)
-            if let b = f.bool("ended_only") { s.endedOnly = b }
-            f.finish()
-        }
-        if let p = o.object("prompts") {
-            if let v = p.string("client", nonEmpty: true) { s.prompts.client = v }
-            if let v = p.string("agent", nonEmpty: true) { s.prompts.agent = v }
-            if let v = p.string("next", nonEmpty: true) { s.prompts.next = v }
-            if let v = p.string("off_script", nonEmpty: true) { s.prompts.offScript = v }
-            if let v = p.string("manager", nonEmpty: true) { s.prompts.manager = v }
-            if let v = p.string("stage", nonEmpty: true) { s.prompts.stage = v }
-            p.finish()
-        }
-        return s
     }
 
     private static func parseFilters(_ o: ObjectReader) -> FilterConfig {
@@ -371,6 +246,8 @@ extension Config {
     private static func parseRole(_ o: ObjectReader, name: String, config: Config) -> RoleConfig {
         var r = RoleConfig(name: name)
         defer { o.finish() }
+        let declared = RecipeRegistry.declaration(of: name, in: config.recipe)
+        declared?.defaults(&r)
         if let b = o.string("backend", nonEmpty: true) {
             if config.backends[b] == nil {
                 let hint =
@@ -397,8 +274,9 @@ extension Config {
         r.mode = r.endpoint == .completion ? .trained : .prompted
         if let m = o.oneOf("mode", RoleConfig.AskerMode.allCases.map(\.rawValue)) {
             r.mode = RoleConfig.AskerMode(rawValue: m)!
-            if name != "asker" && name != "client" {
-                o.reader.report(o.childPath("mode"), "only the asker and client roles have a mode")
+            if declared?.playsUser != true {
+                let users = RecipeRegistry.all.flatMap { $0.roles }.filter(\.playsUser).map(\.name)
+                o.reader.report(o.childPath("mode"), "only the \(users.joined(separator: " and ")) roles have a mode")
             }
             if r.mode == .trained && r.endpoint == .chat {
                 o.reader.report(
@@ -411,22 +289,12 @@ extension Config {
         if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
         if let s = o.string("persona_prompt", nonEmpty: true) { r.personaPrompt = s }
         if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }
-        if ["client", "agent"].contains(name) {
-            r.maxTokens = 100
-            r.temperature = 0.8
-            r.topP = 0.95
-        }  // Self-talk's sampling
         if let n = o.int("max_tokens") { r.maxTokens = n }
         if let n = o.int("max_context") {
             r.maxContext = n
             r.maxContextGiven = true
         }
-        // Judges are greedy unless told otherwise.
-        if let d = o.double("temperature", max: 5) {
-            r.temperature = d
-        } else if name == "judge" {
-            r.temperature = 0
-        }
+        if let d = o.double("temperature", max: 5) { r.temperature = d }
         if let d = o.double("top_p", max: 1) { r.topP = d }
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }

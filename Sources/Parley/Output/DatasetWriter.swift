@@ -49,11 +49,8 @@ final class DatasetWriter: Sendable {
     func close() { group?.stop() }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
-    static let allFiles = [
-        dialoguesFile, messagesFile, filteredFile, failuresFile, CaPORecipe.pairsFile, CaPORecipe.flatFile,
-        ExpertRecipe.file,
-        SelfTalkRecipe.selectedFile,
-    ]
+    static let allFiles: [String] =
+        [dialoguesFile, messagesFile, filteredFile, failuresFile] + RecipeRegistry.all.flatMap { $0.allOutputFiles }
 
     var stats: RunStats { state.withLock { $0.stats } }
 

@@ -50,14 +50,4 @@ enum Recipes {
             return wanted.contains { Words.contains(words, $0) }
         }
     }
-
-    static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
-        switch engine.config.recipe {
-        case "eval": try EvalRecipe(engine: engine)
-        case "capo": try CaPORecipe(engine: engine)
-        case "expert": try ExpertRecipe(engine: engine)
-        case "selftalk": try SelfTalkRecipe(engine: engine)
-        default: try ParrotRecipe(engine: engine)
-        }
-    }
 }

@@ -96,7 +96,7 @@ public final class Runner: Sendable {
                 completionTokens: replay.stats.completionTokens
                     + partial.reduce(0) { $0 + ($1.completionTokens ?? 0) })
         }
-        let recipe = try Recipes.make(engine)
+        let recipe = try RecipeRegistry.make(engine)
         let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
         let writer = try DatasetWriter(
             dir: outputDir, formats: config.output.formats, journal: journal,

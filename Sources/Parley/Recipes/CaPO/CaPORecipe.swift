@@ -4,7 +4,16 @@ import Foundation
 /// For each user turn that leans on the history (the built-in anaphora/ellipsis cue,
 /// optionally confirmed by the judge), the dialogue's real reply is *chosen* and each
 /// strategy makes a *rejected* one. Every selection and pair is journaled as made.
-struct CaPORecipe: Recipe {
+struct CaPORecipe: RecipeKind {
+    static let name = "capo"
+    static let roles = [
+        RoleDeclaration("assistant"),
+        // `capo.confirm_with_judge`: confirms the turns that need their context.
+        RoleDeclaration("judge", required: false, defaults: EvalRecipe.greedy),
+    ]
+    static let settings: (any RecipeSettings.Type)? = CaPOSettings.self
+    static let allOutputFiles = [pairsFile, flatFile]
+
     static let pairsFile = "pairs.jsonl"
     static let flatFile = "pairs_flat.jsonl"
 

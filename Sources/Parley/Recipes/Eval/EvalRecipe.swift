@@ -5,7 +5,18 @@ import Foundation
 /// `judge` rates every turn given the conversation so far. Sessions that already have
 /// answers are judged only; in pairwise mode two candidates' answers are compared in
 /// both orders. Answers and judgments are journaled as they are made.
-struct EvalRecipe: Recipe {
+struct EvalRecipe: RecipeKind {
+    static let name = "eval"
+    static let roles = [
+        RoleDeclaration("judge", defaults: Self.greedy),
+        // Answers sessions that have no answers yet.
+        RoleDeclaration("candidate", required: false),
+    ]
+    static let settings: (any RecipeSettings.Type)? = EvalSettings.self
+
+    /// Judges are greedy unless the config says otherwise.
+    @Sendable static func greedy(_ role: inout RoleConfig) { role.temperature = 0 }
+
     let candidate: Role?
     let judge: Role
     let settings: EvalSettings

@@ -59,7 +59,12 @@ struct ExpertWriter: Sendable {
 
 /// `recipe: "expert"`: one instruction per seed; the expert writer describes the ideal
 /// expert, the assistant answers as that expert. Writes `expert.jsonl`.
-struct ExpertRecipe: Recipe {
+struct ExpertRecipe: RecipeKind {
+    static let name = "expert"
+    static let roles = [RoleDeclaration("expert_writer"), RoleDeclaration("assistant")]
+    static let settings: (any RecipeSettings.Type)? = ExpertSettings.self
+    static let allOutputFiles = [file]
+
     static let file = "expert.jsonl"
     let assistant: Role
     let expert: ExpertWriter

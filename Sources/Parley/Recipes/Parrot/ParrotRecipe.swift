@@ -2,7 +2,15 @@ import Foundation
 
 /// Parrot / PlatoLM synthesis: the asker (a user simulator) and the assistant alternate
 /// until the dialogue has its planned number of exchanges or a stop condition ends it.
-struct ParrotRecipe: Recipe {
+struct ParrotRecipe: RecipeKind {
+    static let name = "parrot"
+    static let roles = [
+        RoleDeclaration("asker", playsUser: true),
+        RoleDeclaration("assistant"),
+        // `roles.assistant.expert`: writes the assistant's expert identity.
+        RoleDeclaration("expert_writer", required: false),
+    ]
+
     let asker: Role
     let assistant: Role
     let turns: Config.TurnPlan

@@ -6,7 +6,25 @@ import Foundation
 /// the next step (or to reply naturally). Ends at `max_turns` or on a closing word. Each
 /// dialogue is scored by the workflow nodes its agent reached; the run's filters apply
 /// at its end (`selftalk_selected.jsonl`).
-struct SelfTalkRecipe: Recipe {
+struct SelfTalkRecipe: RecipeKind {
+    static let name = "selftalk"
+    static let roles = [
+        RoleDeclaration("client", playsUser: true, defaults: Self.sampling),
+        RoleDeclaration("agent", defaults: Self.sampling),
+        RoleDeclaration("manager"),
+        // Asks whether the conversation is at its end.
+        RoleDeclaration("stage", required: false),
+    ]
+    static let settings: (any RecipeSettings.Type)? = SelfTalkSettings.self
+    static let allOutputFiles = [selectedFile]
+
+    /// Self-talk's sampling for the client and the agent.
+    @Sendable static func sampling(_ role: inout RoleConfig) {
+        role.maxTokens = 100
+        role.temperature = 0.8
+        role.topP = 0.95
+    }
+
     static let selectedFile = "selftalk_selected.jsonl"
     let client: Role, agent: Role, manager: Role
     /// Optional: asked after each client turn whether the conversation is at its start, middle or end.

@@ -1,0 +1,32 @@
+/// Every recipe Parley runs, the way swift-argument-parser lists its subcommands. The first
+/// is the default of a config that names none.
+///
+/// (Key paths on these existential metatypes, `all.map(\.name)`, crash Swift 6.3's SIL
+/// lowering: use closures.)
+enum RecipeRegistry {
+    static let all: [any RecipeKind.Type] = [
+        ParrotRecipe.self,
+        EvalRecipe.self,
+        CaPORecipe.self,
+        ExpertRecipe.self,
+        SelfTalkRecipe.self,
+    ]
+
+    /// The recipe named `name` in a config.
+    static func kind(named name: String) -> (any RecipeKind.Type)? {
+        all.first { $0.name == name }
+    }
+
+    /// The recipe a run of `engine` runs.
+    static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
+        let kind = kind(named: engine.config.recipe) ?? all[0]
+        return try kind.init(engine: engine)
+    }
+
+    /// How `recipe` declares the role `name`; a role the recipe does not run keeps the meaning
+    /// its name has in the recipe that does (a `judge` is greedy wherever it appears).
+    static func declaration(of name: String, in recipe: String) -> RoleDeclaration? {
+        let own = kind(named: recipe)?.roles.first { $0.name == name }
+        return own ?? all.lazy.flatMap { $0.roles }.first { $0.name == name }
+    }
+}
