@@ -3,6 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "Parley",
+    // Synchronization's Atomic (macOS 15); on Linux any Swift 6 toolchain.
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "Parley", targets: ["Parley"]),
         .executable(name: "parley", targets: ["ParleyCLI"]),

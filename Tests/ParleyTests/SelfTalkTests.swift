@@ -46,6 +46,21 @@ final class SelfTalkTests: XCTestCase {
         }
     }
 
+    func testUnknownWorkflowKeysAreNamedWithASuggestion() {
+        let text =
+            #"{"start": "a", "nodes": {"a": "Hi"}, "edge": [], "edges": [{"from": "a", "to": "a", "answr": "?"}]}"#
+        XCTAssertThrowsError(try Workflow.parse(try JSONValue.parse(text), at: "wf")) {
+            let issues = ($0 as? ConfigError)?.issues.map(\.description) ?? []
+            XCTAssertEqual(
+                issues,
+                [
+                    "wf.edges[0]: expected {from, to, answer}",
+                    "wf.edges[0].answr: unknown key (did you mean \"answer\"?)",
+                    "wf.edge: unknown key (did you mean \"edges\"?)",
+                ])
+        }
+    }
+
     /// The manager picks by a rule; the agent says the step it is told; the client says what the test scripts.
     final class Models: Backend, @unchecked Sendable {
         let agentSystems = Locked<[String]>([])

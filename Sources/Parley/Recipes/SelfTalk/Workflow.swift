@@ -29,47 +29,41 @@ public struct Workflow: Sendable, Equatable {
         return longest(start, [])
     }
 
-    /// Parses `{"name", "start", "nodes": {id: text}, "edges": [{"from", "to", "answer"}]}`;
-    /// problems are reported with `path`.
+    /// Parses `{"name", "start", "nodes": {id: text}, "edges": [{"from", "to", "answer"}]}` through
+    /// the config reader: problems, unknown keys included, are reported with `path`.
     static func parse(_ value: JSONValue, at path: String) throws(ConfigError) -> Workflow {
-        var issues: [ConfigIssue] = []
-        guard case .object(let o) = value else {
-            throw ConfigError(issues: [ConfigIssue(path: path, message: "expected a workflow object")])
-        }
-        let name = o["name"]?.stringValue ?? "workflow"
+        let reader = ConfigReader()
+        guard let o = reader.object(value, at: path) else { throw ConfigError(issues: reader.issues) }
+        let name = o.string("name", nonEmpty: true) ?? "workflow"
         var nodes: [String: String] = [:]
-        if case .object(let n)? = o["nodes"] {
-            for (id, text) in n {
-                if let t = text.stringValue, !t.isEmpty {
-                    nodes[id] = t
-                } else {
-                    issues.append(ConfigIssue(path: "\(path).nodes.\(id)", message: "expected the agent's text"))
-                }
+        if let n = o.object("nodes") {
+            for id in n.fields.keys.sorted() {
+                if let text = n.string(id, nonEmpty: true) { nodes[id] = text }
             }
-        } else {
-            issues.append(
-                ConfigIssue(path: "\(path).nodes", message: "expected an object of node id → the agent's text"))
+        } else if !o.has("nodes") {
+            reader.report(o.childPath("nodes"), "missing: an object of node id → the agent's text")
         }
         var edges: [Edge] = []
-        if case .array(let list)? = o["edges"] {
-            for (i, e) in list.enumerated() {
-                guard case .object(let x) = e, let from = x["from"]?.stringValue, let to = x["to"]?.stringValue,
-                    let answer = x["answer"]?.stringValue
-                else {
-                    issues.append(ConfigIssue(path: "\(path).edges[\(i)]", message: "expected {from, to, answer}"))
+        if case .array(let list)? = o.raw("edges") {
+            for (i, item) in list.enumerated() {
+                guard let x = reader.object(item, at: o.childPath("edges") + "[\(i)]") else { continue }
+                defer { x.finish() }
+                guard let from = x.string("from"), let to = x.string("to"), let answer = x.string("answer") else {
+                    reader.report(x.path, "expected {from, to, answer}")
                     continue
                 }
                 for (key, id) in [("from", from), ("to", to)] where nodes[id] == nil {
-                    issues.append(ConfigIssue(path: "\(path).edges[\(i)].\(key)", message: "no node \"\(id)\""))
+                    reader.report(x.childPath(key), "no node \"\(id)\"")
                 }
                 edges.append(Edge(from: from, to: to, answer: answer))
             }
+        } else if o.has("edges") {
+            reader.report(o.childPath("edges"), "expected an array of {from, to, answer}")
         }
-        let start = o["start"]?.stringValue ?? ""
-        if nodes[start] == nil {
-            issues.append(ConfigIssue(path: "\(path).start", message: "expected the id of the first node"))
-        }
-        if !issues.isEmpty { throw ConfigError(issues: issues) }
+        let start = o.string("start") ?? ""
+        if nodes[start] == nil { reader.report(o.childPath("start"), "expected the id of the first node") }
+        o.finish()
+        guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
         return Workflow(name: name, start: start, nodes: nodes, edges: edges)
     }
 }
