@@ -22,7 +22,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.roles["assistant"]?.endpoint, .chat)
         guard case .openai(let o)? = c.backends["local"] else { return XCTFail() }
         XCTAssertEqual(o.baseURL, "http://127.0.0.1:8080/v1")
-        XCTAssertEqual(o.tokenizer, "estimate")
+        XCTAssertEqual(o.tokenizer, .estimate)
     }
 
     func testWrongTypeIsNamedWithItsPath() {

@@ -15,12 +15,12 @@ public final class OpenAIBackend: Backend {
         self.config = config
         self.apiKey = config.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
         switch config.tokenizer {
-        case "llamacpp", "vllm":
+        case .llamacpp, .vllm:
             tokenCounter = ServerTokenCounter(
                 url: config.tokenizeURL ?? ServerTokenCounter.defaultURL(base: config.baseURL),
-                style: config.tokenizer == "vllm" ? .vllm(model: config.model) : .llamacpp,
+                style: config.tokenizer == .vllm ? .vllm(model: config.model) : .llamacpp,
                 apiKey: apiKey, timeout: min(config.timeoutSeconds, 30))
-        default:
+        case .estimate:
             tokenCounter = EstimatingTokenCounter(charsPerToken: config.charsPerToken)
         }
     }
@@ -60,7 +60,7 @@ public final class OpenAIBackend: Backend {
             w.endArray()
         }
         w.field("seed", Int(r.seed & 0x7FFF_FFFF))
-        if config.cachePrompt ?? (config.tokenizer == "llamacpp") {
+        if config.cachePrompt ?? (config.tokenizer == .llamacpp) {
             w.key("cache_prompt")
             w.bool(true)
         }

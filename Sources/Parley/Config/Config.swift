@@ -31,7 +31,15 @@ public struct Config: Sendable {
     public struct Output: Sendable {
         public var dir: String = "runs/parley"
         /// `sharegpt` (always written, `dialogues.jsonl`) and optionally `messages` (`messages.jsonl`).
-        public var formats: [String] = ["sharegpt"]
+        public var formats: [OutputFormat] = [.sharegpt]
+    }
+
+    /// The shapes a run writes its dialogues in.
+    public enum OutputFormat: String, Sendable, CaseIterable {
+        /// `dialogues.jsonl`: `{"conversations": [{"from", "value"}]}`, always written.
+        case sharegpt
+        /// `messages.jsonl`: `{"messages": [{"role", "content"}]}` (OpenAI, TRL).
+        case messages
     }
 
     public struct RunSettings: Sendable {
@@ -97,7 +105,6 @@ public struct Config: Sendable {
 
     /// The recipes a config may name (`RecipeRegistry`).
     public static var recipes: [String] { RecipeRegistry.all.map { $0.name } }
-    public static let outputFormats = ["sharegpt", "messages"]
 }
 
 // indirect: each payload is boxed, so copies never read the unused bytes of a smaller
@@ -162,8 +169,8 @@ public struct OpenAIConfig: Sendable {
     /// The name of the environment variable that holds the API key (never the key itself).
     public var apiKeyEnv: String?
     public var timeoutSeconds: Double = 120
-    /// Token counts for context windowing: `estimate`, or exact from the server (`llamacpp`, `vllm`).
-    public var tokenizer: String = "estimate"
+    /// Token counts for context windowing: estimated, or exact from the server.
+    public var tokenizer: Tokenizer = .estimate
     /// Overrides the tokenize URL (default: the base URL without `/v1`, plus `/tokenize`).
     public var tokenizeURL: String?
     public var charsPerToken: Double = 2.5
@@ -171,7 +178,16 @@ public struct OpenAIConfig: Sendable {
     /// say (llama.cpp's `/apply-template` with the `llamacpp` tokenizer), else 8.
     public var chatOverheadTokens: Int?
     public init() {}
-    public static let tokenizers = ["estimate", "llamacpp", "vllm"]
+
+    /// Where a backend's token counts come from.
+    public enum Tokenizer: String, Sendable, CaseIterable {
+        /// From the text's length (`chars_per_token`).
+        case estimate
+        /// llama.cpp's `/tokenize`.
+        case llamacpp
+        /// vLLM's `/tokenize`.
+        case vllm
+    }
 }
 
 public struct ScriptedConfig: Sendable {

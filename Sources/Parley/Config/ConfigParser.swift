@@ -39,12 +39,12 @@ extension Config {
         if let o = top.object("output") {
             if let d = o.string("dir", nonEmpty: true) { config.output.dir = d }
             if let f = o.strings("formats") {
-                for (i, name) in f.enumerated() where !Config.outputFormats.contains(name) {
+                let names = Config.OutputFormat.allCases.map(\.rawValue)
+                for (i, name) in f.enumerated() where Config.OutputFormat(rawValue: name) == nil {
                     reader.report(
-                        "output.formats[\(i)]",
-                        "expected one of \(Config.outputFormats.joined(separator: ", ")), got \"\(name)\"")
+                        "output.formats[\(i)]", "expected one of \(names.joined(separator: ", ")), got \"\(name)\"")
                 }
-                config.output.formats = ["sharegpt"] + f.filter { $0 != "sharegpt" }
+                config.output.formats = [.sharegpt] + f.compactMap(Config.OutputFormat.init).filter { $0 != .sharegpt }
             }
             o.finish()
         }
@@ -235,7 +235,9 @@ extension Config {
         }
         c.apiKeyEnv = o.string("api_key_env", nonEmpty: true)
         if let d = o.double("timeout_seconds", min: 0.001) { c.timeoutSeconds = d }
-        if let t = o.oneOf("tokenizer", OpenAIConfig.tokenizers) { c.tokenizer = t }
+        if let t = o.oneOf("tokenizer", OpenAIConfig.Tokenizer.allCases.map(\.rawValue)) {
+            c.tokenizer = OpenAIConfig.Tokenizer(rawValue: t) ?? .estimate
+        }
         c.tokenizeURL = o.string("tokenize_url", nonEmpty: true)
         if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
         if let n = o.int("chat_overhead_tokens", min: 0) { c.chatOverheadTokens = n }

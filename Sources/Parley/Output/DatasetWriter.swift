@@ -28,11 +28,12 @@ final class DatasetWriter: Sendable {
     private let group: GroupCommit?
 
     init(
-        dir: String, formats: [String], journal: Journal, stats: RunStats, systemPrompt: String?, recipe: any Recipe,
+        dir: String, formats: [Config.OutputFormat], journal: Journal, stats: RunStats, systemPrompt: String?,
+        recipe: any Recipe,
         durability: Config.Durability = .process
     ) throws {
         var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
-        if formats.contains("messages") { names.append(Self.messagesFile) }
+        if formats.contains(.messages) { names.append(Self.messagesFile) }
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
         let fsync = durability == .fsync
