@@ -50,8 +50,9 @@ final class DatasetWriter: Sendable {
     func close() { group?.stop() }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
-    static let allFiles: [String] =
+    static var allFiles: [String] {
         [dialoguesFile, messagesFile, filteredFile, failuresFile] + RecipeRegistry.all.flatMap { $0.allOutputFiles }
+    }
 
     var stats: RunStats { state.withLock { $0.stats } }
 

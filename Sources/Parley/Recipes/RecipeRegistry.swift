@@ -4,13 +4,25 @@
 /// (Key paths on these existential metatypes, `all.map(\.name)`, crash Swift 6.3's SIL
 /// lowering: use closures.)
 enum RecipeRegistry {
-    static let all: [any RecipeKind.Type] = [
+    static let builtIn: [any RecipeKind.Type] = [
         ParrotRecipe.self,
         EvalRecipe.self,
         CaPORecipe.self,
         ExpertRecipe.self,
         SelfTalkRecipe.self,
     ]
+
+    /// Recipes defined outside this module (a test target's), added before a config names them.
+    private static let registered = Locked<[any RecipeKind.Type]>([])
+
+    static var all: [any RecipeKind.Type] { builtIn + registered.withLock { $0 } }
+
+    /// Adds a recipe defined outside this module; adding one twice changes nothing.
+    static func register(_ kind: any RecipeKind.Type) {
+        registered.withLock { kinds in
+            if !kinds.contains(where: { $0 == kind }) { kinds.append(kind) }
+        }
+    }
 
     /// The recipe named `name` in a config.
     static func kind(named name: String) -> (any RecipeKind.Type)? {

@@ -27,16 +27,21 @@ struct TurnStep {
         let counter = role.endpoint.tokenCounter
         var counts = cache.counts[role.endpoint.name] ?? []
         while counts.count < d.messages.count {
-            do { counts.append(try await counter.count(d.messages[counts.count].content)) } catch let e as BackendError
-            { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+            do {
+                counts.append(try await counter.count(d.messages[counts.count].content))
+            } catch let e as BackendError {
+                throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1)
+            }
         }
         cache.counts[role.endpoint.name] = counts
         let starts = d.messages.map { $0.speaker == .user }
 
         let outcome: PromptBuilder.Outcome
-        do { outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts) } catch let e
-            as BackendError
-        { throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1) }
+        do {
+            outcome = try await role.prompts.build(view, contentCounts: counts, exchangeStarts: starts)
+        } catch let e as BackendError {
+            throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1)
+        }
         guard case .ready(let prompt, let stops, _, let promptTokens) = outcome else {
             if case .exhausted(let needed, let budget) = outcome {
                 return .contextExhausted("\(role.name) needs \(needed) prompt tokens, \(budget) available")
