@@ -6,15 +6,24 @@ import Synchronization
 public final class ScriptedBackend: Backend {
     public let config: ScriptedConfig
     public let runSeed: UInt64
-    /// The marker the asker writes at `end_at_turn`.
+    /// The marker the roles that play the user write at `end_at_turn`.
     public let endMarker: String?
+    /// The roles that play the user (`RoleDeclaration.playsUser`).
+    let userRoles: Set<String>
+    /// The roles that judge (`RoleDeclaration.judges`): their text ends with a verdict.
+    let judgeRoles: Set<String>
     private let calls = Atomic<Int>(0)
     private let counter = EstimatingTokenCounter(charsPerToken: 4)
 
-    public init(config: ScriptedConfig, runSeed: UInt64, endMarker: String? = nil) {
+    public init(
+        config: ScriptedConfig, runSeed: UInt64, endMarker: String? = nil, userRoles: Set<String> = ["asker"],
+        judgeRoles: Set<String> = ["judge"]
+    ) {
         self.config = config
         self.runSeed = runSeed
         self.endMarker = endMarker
+        self.userRoles = userRoles
+        self.judgeRoles = judgeRoles
     }
 
     public var tokenCounter: any TokenCounter { counter }
@@ -60,10 +69,10 @@ public final class ScriptedBackend: Backend {
             text += Self.vocabulary[Int(rng.next() % UInt64(Self.vocabulary.count))]
         }
         let exchange = r.turn / 2 + 1
-        if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, r.role == "asker" {
+        if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, userRoles.contains(r.role) {
             text += " " + endMarker
         }
-        if r.role == "judge" { text += Self.verdict(for: r.prompt, rng.next()) }
+        if judgeRoles.contains(r.role) { text += Self.verdict(for: r.prompt, rng.next()) }
         // About 4 bytes a token; `utf8.count` is O(1) on native strings.
         let promptTokens: Int
         switch r.prompt {

@@ -28,18 +28,22 @@ struct RoleDeclaration: Sendable {
     let name: String
     /// Whether a config of the recipe must define it.
     let required: Bool
-    /// Whether it plays the user, and so may have a `mode` (trained, prompted, swapped).
+    /// Whether it plays the user, and so may have a `mode` (trained, prompted, swapped); the
+    /// scripted backend writes the end marker for it.
     let playsUser: Bool
+    /// Whether it judges: the scripted backend ends its text with a verdict.
+    let judges: Bool
     /// Defaults that differ from `RoleConfig`'s own, set before the config's fields are read.
     let defaults: @Sendable (inout RoleConfig) -> Void
 
     init(
-        _ name: String, required: Bool = true, playsUser: Bool = false,
+        _ name: String, required: Bool = true, playsUser: Bool = false, judges: Bool = false,
         defaults: @escaping @Sendable (inout RoleConfig) -> Void = { _ in }
     ) {
         self.name = name
         self.required = required
         self.playsUser = playsUser
+        self.judges = judges
         self.defaults = defaults
     }
 }

@@ -74,7 +74,11 @@ public struct Engine: Sendable {
                     name: name, servers: servers, settings: c.common, routing: c.routing,
                     model: c.model.isEmpty ? name : c.model, budget: budget)
             case .scripted(let c):
-                let backend = ScriptedBackend(config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker)
+                let declared = config.roles.keys.compactMap { RecipeRegistry.declaration(of: $0, in: config.recipe) }
+                let backend = ScriptedBackend(
+                    config: c, runSeed: config.run.seed, endMarker: config.turns.endMarker,
+                    userRoles: Set(declared.filter(\.playsUser).map(\.name)),
+                    judgeRoles: Set(declared.filter(\.judges).map(\.name)))
                 endpoints[name] = ModelEndpoint(name: name, backend: backend, settings: c.common, budget: budget)
             case .host:
                 missing.append(

@@ -9,7 +9,7 @@ struct CaPORecipe: RecipeKind {
     static let roles = [
         RoleDeclaration("assistant"),
         // `capo.confirm_with_judge`: confirms the turns that need their context.
-        RoleDeclaration("judge", required: false, defaults: EvalRecipe.greedy),
+        RoleDeclaration("judge", required: false, judges: true, defaults: EvalRecipe.greedy),
     ]
     static let settings: (any RecipeSettings.Type)? = CaPOSettings.self
     static let allOutputFiles = [pairsFile, flatFile]

@@ -8,7 +8,7 @@ import Foundation
 struct EvalRecipe: RecipeKind {
     static let name = "eval"
     static let roles = [
-        RoleDeclaration("judge", defaults: Self.greedy),
+        RoleDeclaration("judge", judges: true, defaults: Self.greedy),
         // Answers sessions that have no answers yet.
         RoleDeclaration("candidate", required: false),
     ]
