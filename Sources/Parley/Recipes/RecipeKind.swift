@@ -12,6 +12,8 @@ protocol RecipeKind: Recipe {
     /// Every file besides the dataset files that a run of it may write (what resume cuts back and
     /// `--fresh` removes); which of them a given run writes is `outputFiles`.
     static var allOutputFiles: [String] { get }
+    /// The role whose system prompt opens every dataset row (`dialogues.jsonl`, `messages.jsonl`).
+    static var systemRole: String? { get }
 
     /// The recipe for a run; throws when the engine lacks a role it needs (a config built in code).
     init(engine: Engine) throws(ConfigError)
@@ -20,6 +22,7 @@ protocol RecipeKind: Recipe {
 extension RecipeKind {
     static var settings: (any RecipeSettings.Type)? { nil }
     static var allOutputFiles: [String] { [] }
+    static var systemRole: String? { nil }
 }
 
 /// A role a recipe runs, and the defaults it has there.

@@ -29,10 +29,11 @@ enum RecipeRegistry {
         all.first { $0.name == name }
     }
 
-    /// The recipe a run of `engine` runs.
-    static func make(_ engine: Engine) throws(ConfigError) -> any Recipe {
+    /// The recipe a run of `engine` runs, and the system prompt that opens its dataset rows.
+    static func make(_ engine: Engine) throws(ConfigError) -> (recipe: any Recipe, system: String?) {
         let kind = kind(named: engine.config.recipe) ?? all[0]
-        return try kind.init(engine: engine)
+        let system = kind.systemRole.flatMap { engine.roles[$0]?.config.systemPrompt }
+        return (try kind.init(engine: engine), system)
     }
 
     /// How `recipe` declares the role `name`; a role the recipe does not run keeps the meaning

@@ -96,11 +96,10 @@ public final class Runner: Sendable {
                 completionTokens: replay.stats.completionTokens
                     + partial.reduce(0) { $0 + ($1.completionTokens ?? 0) })
         }
-        let recipe = try RecipeRegistry.make(engine)
-        let assistantSystem = engine.roles["assistant"]?.config.systemPrompt
+        let (recipe, system) = try RecipeRegistry.make(engine)
         let writer = try DatasetWriter(
             dir: outputDir, formats: config.output.formats, journal: journal,
-            stats: replay.stats, systemPrompt: assistantSystem, recipe: recipe,
+            stats: replay.stats, systemPrompt: system, recipe: recipe,
             durability: config.run.durability)
         defer { writer.close() }
 

@@ -6,6 +6,7 @@ import Foundation
 /// strategy makes a *rejected* one. Every selection and pair is journaled as made.
 struct CaPORecipe: RecipeKind {
     static let name = "capo"
+    static let systemRole: String? = "assistant"
     static let roles = [
         RoleDeclaration("assistant"),
         // `capo.confirm_with_judge`: confirms the turns that need their context.

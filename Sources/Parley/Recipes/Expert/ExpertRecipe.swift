@@ -61,6 +61,7 @@ struct ExpertWriter: Sendable {
 /// expert, the assistant answers as that expert. Writes `expert.jsonl`.
 struct ExpertRecipe: RecipeKind {
     static let name = "expert"
+    static let systemRole: String? = "assistant"
     static let roles = [RoleDeclaration("expert_writer"), RoleDeclaration("assistant")]
     static let settings: (any RecipeSettings.Type)? = ExpertSettings.self
     static let allOutputFiles = [file]

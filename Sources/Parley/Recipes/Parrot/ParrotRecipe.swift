@@ -4,6 +4,7 @@ import Foundation
 /// until the dialogue has its planned number of exchanges or a stop condition ends it.
 struct ParrotRecipe: RecipeKind {
     static let name = "parrot"
+    static let systemRole: String? = "assistant"
     static let roles = [
         RoleDeclaration("asker", playsUser: true),
         RoleDeclaration("assistant"),
