@@ -53,3 +53,18 @@ func readJSONL(_ path: String) throws -> [[String: Any]] {
 func conversation(_ row: [String: Any]) -> [(String, String)] {
     (row["conversations"] as? [[String: Any]] ?? []).map { ($0["from"] as? String ?? "", $0["value"] as? String ?? "") }
 }
+
+/// Runs `config` over the seeds file into `out` again and again, cancelling each run after
+/// `after` nanoseconds, until one finishes by itself; returns how many runs were interrupted.
+func runInterrupted(_ config: () throws -> Config, seedsPath: String, out: String, after: UInt64) async throws -> Int {
+    var interruptions = 0
+    while true {
+        let runner = Runner(engine: try Engine(config: try config()), seedsPath: seedsPath, outputDir: out)
+        let task = Task { try await runner.run() }
+        try await Task.sleep(nanoseconds: after)
+        task.cancel()
+        if !(try await task.value).interrupted { return interruptions }
+        interruptions += 1
+        XCTAssertLessThan(interruptions, 100)
+    }
+}

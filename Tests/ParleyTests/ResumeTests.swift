@@ -26,17 +26,8 @@ final class ResumeTests: XCTestCase {
 
         let dir = tempDir()
         let seedsPath = writeSeeds(seeds, in: dir)
-        var interruptions = 0
-        while true {
-            let runner = Runner(engine: try Engine(config: try config()), seedsPath: seedsPath, outputDir: dir + "/out")
-            let task = Task { try await runner.run() }
-            try await Task.sleep(nanoseconds: 40_000_000)
-            task.cancel()
-            let summary = try await task.value
-            if !summary.interrupted { break }
-            interruptions += 1
-            XCTAssertLessThan(interruptions, 100)
-        }
+        let interruptions = try await runInterrupted(
+            { try config() }, seedsPath: seedsPath, out: dir + "/out", after: 40_000_000)
         XCTAssertGreaterThan(interruptions, 0)
         XCTAssertEqual(try rows(dir + "/out"), try rows(reference))
 

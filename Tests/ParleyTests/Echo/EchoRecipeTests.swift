@@ -42,16 +42,8 @@ final class EchoRecipeTests: XCTestCase {
 
         let dir = tempDir()
         let seedsPath = writeSeeds(seeds, in: dir)
-        var interruptions = 0
-        while true {
-            let runner = Runner(engine: try Engine(config: try config()), seedsPath: seedsPath, outputDir: dir + "/out")
-            let task = Task { try await runner.run() }
-            try await Task.sleep(nanoseconds: 30_000_000)
-            task.cancel()
-            if !(try await task.value).interrupted { break }
-            interruptions += 1
-            XCTAssertLessThan(interruptions, 100)
-        }
+        let interruptions = try await runInterrupted(
+            { try config() }, seedsPath: seedsPath, out: dir + "/out", after: 30_000_000)
         XCTAssertGreaterThan(interruptions, 0)
         let rows = try readJSONL(dir + "/out/echo.jsonl")
         func byID(_ rows: [[String: Any]]) -> [String: String] {
