@@ -11,18 +11,26 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, Union
+from typing import Iterable, Union
 
 from . import _lib
 from ._lib import ABI_VERSION, LibraryLoadError
 from .engine import Config, Engine, Job, PullQueue, Shard, config_text
 from .errors import (ArgumentError, Cancelled, ConfigError, HandleError, InternalError, JSONError,
                      ParleyError, ParleyIOError, ParleyTimeout, StateError)
+from .status import Status
+from .types import (BudgetSpend, ChatMessage, ConversationEntry, DialogueEndedEvent, DialogueRow,
+                    DialogueStartedEvent, GenerationRequest, JobEndedEvent, JobEvent, JobProgress, JobResult,
+                    JobState, LimitEvent, MergedShard, MessageEvent, RayProgress, RayShardState, RunSummary)
 
 __all__ = [
     "ABI_VERSION", "ArgumentError", "Cancelled", "ConfigError", "Engine", "HandleError", "InternalError",
     "JSONError", "Job", "LibraryLoadError", "ParleyError", "ParleyIOError", "ParleyTimeout", "PullQueue",
-    "Shard", "StateError", "abi_version", "merge", "validate", "version",
+    "Shard", "StateError", "Status", "abi_version", "merge", "validate", "version",
+    # JSON shapes (parley.types)
+    "BudgetSpend", "ChatMessage", "ConversationEntry", "DialogueEndedEvent", "DialogueRow", "DialogueStartedEvent",
+    "GenerationRequest", "JobEndedEvent", "JobEvent", "JobProgress", "JobResult", "JobState", "LimitEvent",
+    "MergedShard", "MessageEvent", "RayProgress", "RayShardState", "RunSummary",
 ]
 
 
@@ -42,7 +50,7 @@ def validate(config: Config) -> None:
     _lib.call(_lib.lib().parley_config_validate, config_text(config).encode("utf-8"))
 
 
-def merge(dirs: Iterable[Union[str, "os.PathLike[str]"]], out: Union[str, "os.PathLike[str]"]) -> Dict[str, Any]:
+def merge(dirs: Iterable[Union[str, "os.PathLike[str]"]], out: Union[str, "os.PathLike[str]"]) -> RunSummary:
     """Merges the finished run directories of one config's shards into `out`, as
     `parley merge` does (rows in seed-line order, so the result is the same whatever the
     number of shards); returns the merged summary (summary.json plus "shards"). Raises
@@ -50,5 +58,5 @@ def merge(dirs: Iterable[Union[str, "os.PathLike[str]"]], out: Union[str, "os.Pa
     config, ParleyIOError for files."""
     request = {"dirs": [os.fspath(d) for d in dirs], "out": os.fspath(out)}
     (text,) = _lib.call(_lib.lib().parley_merge, json.dumps(request).encode("utf-8"), outs=1)
-    summary: Dict[str, Any] = json.loads(text or "{}")
+    summary: RunSummary = json.loads(text or "{}")
     return summary

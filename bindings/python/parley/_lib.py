@@ -18,13 +18,23 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import error_for
+from .status import Status
 
 ABI_VERSION = 1  # PARLEY_ABI_VERSION in include/parley.h
 LIBRARY_NAME = "libparley.dylib" if sys.platform == "darwin" else "libparley.so"
 
-# Status codes (PARLEY_OK, PARLEY_ERR_*).
-OK, ERR_ARGUMENT, ERR_JSON, ERR_CONFIG, ERR_HANDLE = 0, 1, 2, 3, 4
-ERR_IO, ERR_TIMEOUT, ERR_CANCELLED, ERR_STATE, ERR_INTERNAL = 5, 6, 7, 8, 9
+# The status codes under the header's names (less "PARLEY_"), for code that calls the C
+# functions directly; the values live in one table, status.Status.
+OK = Status.OK
+ERR_ARGUMENT = Status.ERR_ARGUMENT
+ERR_JSON = Status.ERR_JSON
+ERR_CONFIG = Status.ERR_CONFIG
+ERR_HANDLE = Status.ERR_HANDLE
+ERR_IO = Status.ERR_IO
+ERR_TIMEOUT = Status.ERR_TIMEOUT
+ERR_CANCELLED = Status.ERR_CANCELLED
+ERR_STATE = Status.ERR_STATE
+ERR_INTERNAL = Status.ERR_INTERNAL
 
 # typedef int (*parley_generate_fn)(const char *request_json, parley_reply *reply, void *user_data);
 GENERATE_FN = CFUNCTYPE(c_int, c_char_p, c_void_p, c_void_p)

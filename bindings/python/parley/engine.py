@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tupl
 from . import _lib
 from ._lib import GENERATE_FN, call, call_new, check
 from .errors import Cancelled, ParleyError, ParleyTimeout
+from .types import DialogueRow, GenerationRequest, JobEvent, JobProgress, JobResult
 
 PathLike = Union[str, "os.PathLike[str]"]
 Config = Union[Dict[str, Any], str, "os.PathLike[str]"]
@@ -131,8 +132,8 @@ class Engine:
     # A closed engine keeps its (stale) handle: the library reports it as PARLEY_ERR_HANDLE.
 
     def set_callback(self, backend: str, fn: Callable[[Dict[str, Any]], Answer]) -> None:
-        """Serves the "host" backend `backend` with `fn(request) -> str | dict`, called on
-        Parley's threads, several at once. A dict may hold "text", "finish_reason",
+        """Serves the "host" backend `backend` with `fn(request) -> str | dict` (`request`: a
+        GenerationRequest), called on Parley's threads, several at once. A dict may hold "text", "finish_reason",
         "prompt_tokens", "completion_tokens". An exception fails the request (not retried)
         and is re-raised by the call that ran the job."""
         thunk = _thunk(fn, self._failures)
@@ -152,7 +153,7 @@ class Engine:
                 queue = self._queues.setdefault(backend, queue)
         return queue
 
-    def run(self, job: Dict[str, Any]) -> Dict[str, Any]:
+    def run(self, job: Dict[str, Any]) -> JobResult:
         """Runs a job (the JSON object of parley.h) to its end; returns the raw result.
         Blocks in one parley_run() call, so Ctrl-C waits for the end: use start() to cancel."""
         mark = self._failures.mark()
@@ -162,7 +163,7 @@ class Engine:
             self._reraise_callback_error(mark, e)
             raise
         self._reraise_callback_error(mark)
-        result: Dict[str, Any] = json.loads(text or "null")
+        result: JobResult = json.loads(text or "null")
         return result
 
     def start(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False,
@@ -183,12 +184,12 @@ class Engine:
         return Job(self, handle, mark)
 
     def synthesize(self, seeds: Seeds, out: Optional[PathLike] = None, fresh: bool = False,
-                   shard: Optional[Shard] = None) -> List[Dict[str, Any]]:
+                   shard: Optional[Shard] = None) -> List[DialogueRow]:
         """Runs the seeds (or one shard of them, as start()) to the end; returns the rows of
         dialogues.jsonl. Ctrl-C cancels the job (the run directory stays resumable) and re-raises."""
         with self.start(seeds, out, fresh, shard) as job:
             try:
-                rows: List[Dict[str, Any]] = job.wait()["dialogues"]
+                rows: List[DialogueRow] = job.wait()["dialogues"]
                 return rows
             except KeyboardInterrupt:
                 job.cancel()
@@ -246,16 +247,16 @@ class Job:
         self._handle = handle
         self._mark = mark
         self._closed = False
-        self._result: Optional[Dict[str, Any]] = None
+        self._result: Optional[JobResult] = None
         self._ended = False  # job_ended was read: no event will follow
 
     @property
-    def progress(self) -> Dict[str, Any]:
+    def progress(self) -> JobProgress:
         """{"state": "running"|"done"|"failed"|"cancelled", "seeds", "ended", "failed",
         "messages", "tokens", "in_flight", "resumed"} ("resumed": dialogues an earlier run
         of the directory had already ended)."""
         (text,) = call(_lib.lib().parley_job_progress, self._handle, outs=1)
-        progress: Dict[str, Any] = json.loads(text or "{}")
+        progress: JobProgress = json.loads(text or "{}")
         return progress
 
     @property
@@ -267,7 +268,7 @@ class Job:
         """Asks the job to stop (from any thread); it stays resumable."""
         check(_lib.lib().parley_job_cancel(self._handle))
 
-    def wait(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def wait(self, timeout: Optional[float] = None) -> JobResult:
         """Waits for the end and returns the result (as Engine.run). Raises ParleyTimeout
         after `timeout` seconds, Cancelled (with `.result`) if the job was cancelled, and
         the first exception a host callback raised during the job."""
@@ -291,20 +292,20 @@ class Job:
         self._engine._reraise_callback_error(self._mark)
         return self._result
 
-    def next_event(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+    def next_event(self, timeout: Optional[float] = None) -> JobEvent:
         """The next event, waiting up to `timeout` seconds (None: forever; then ParleyTimeout)."""
         while True:
             try:
                 (text,) = call(_lib.lib().parley_job_next_event, self._handle,
                                _SLICE if timeout is None else timeout, outs=1)
-                event: Dict[str, Any] = json.loads(text or "{}")
+                event: JobEvent = json.loads(text or "{}")
                 self._ended = self._ended or event.get("event") == "job_ended"
                 return event
             except ParleyTimeout:
                 if timeout is not None:
                     raise
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[Dict[str, Any]]:
+    def events(self, timeout: Optional[float] = None) -> Iterator[JobEvent]:
         """The job's events, ending with {"event": "job_ended"}; `timeout` as next_event."""
         while not self._ended:
             yield self.next_event(timeout)
@@ -334,11 +335,11 @@ class PullQueue:
         self.backend = backend
         self._name = backend.encode()
 
-    def take(self, max: int = 64, timeout: float = 1.0) -> List[Dict[str, Any]]:
+    def take(self, max: int = 64, timeout: float = 1.0) -> List[GenerationRequest]:
         """Up to `max` waiting requests (each with its "ticket"), oldest first; waits up to
         `timeout` seconds for the first; [] if none came."""
         (text,) = call(_lib.lib().parley_pull_take, self._engine._handle, self._name, max, timeout, outs=1)
-        requests: List[Dict[str, Any]] = json.loads(text or "[]")
+        requests: List[GenerationRequest] = json.loads(text or "[]")
         return requests
 
     def submit(self, results: List[Dict[str, Any]]) -> None:
@@ -347,7 +348,8 @@ class PullQueue:
         unknown or already answered ticket raises ArgumentError and delivers none."""
         call(_lib.lib().parley_pull_submit, self._engine._handle, self._name, json.dumps(results).encode("utf-8"))
 
-    def batches(self, max: int = 64, timeout: float = 0.1, until: Optional[Job] = None) -> Iterator[List[Dict[str, Any]]]:
+    def batches(self, max: int = 64, timeout: float = 0.1,
+                until: Optional[Job] = None) -> Iterator[List[GenerationRequest]]:
         """Yields non-empty batches of requests until `until` is done (forever without it).
         Submit each batch's answers before asking for the next."""
         while True:

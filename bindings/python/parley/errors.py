@@ -1,5 +1,8 @@
-"""Exceptions: one class per status code of parley.h, message = the library's error text."""
+"""Exceptions: one class per error code of status.Status (parley.h's PARLEY_ERR_*), message = the
+library's error text."""
 from typing import Any, Dict, Optional, Type
+
+from .status import Status
 
 
 class ParleyError(Exception):
@@ -16,39 +19,39 @@ class ParleyError(Exception):
 
 
 class ArgumentError(ParleyError):
-    status = 1
+    status = Status.ERR_ARGUMENT
 
 
 class JSONError(ParleyError):
-    status = 2
+    status = Status.ERR_JSON
 
 
 class ConfigError(ParleyError):
-    status = 3
+    status = Status.ERR_CONFIG
 
 
 class HandleError(ParleyError):
-    status = 4
+    status = Status.ERR_HANDLE
 
 
 class ParleyIOError(ParleyError):
-    status = 5
+    status = Status.ERR_IO
 
 
 class ParleyTimeout(ParleyError):
-    status = 6
+    status = Status.ERR_TIMEOUT
 
 
 class Cancelled(ParleyError):
-    status = 7
+    status = Status.ERR_CANCELLED
 
 
 class StateError(ParleyError):
-    status = 8
+    status = Status.ERR_STATE
 
 
 class InternalError(ParleyError):
-    status = 9
+    status = Status.ERR_INTERNAL
 
 
 _BY_STATUS: Dict[int, Type[ParleyError]] = {

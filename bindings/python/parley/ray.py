@@ -28,7 +28,7 @@ import sys
 import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union, cast
 
 try:
     import ray
@@ -38,6 +38,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from . import merge, validate
 from .engine import Config, Engine, PathLike, Seeds, _job_spec, config_text
 from .errors import ParleyTimeout
+from .types import RayProgress, RayShardState, RunSummary
 
 __all__ = ["ShardFailed", "main", "run", "shard_dir"]
 
@@ -45,7 +46,7 @@ REPORT_SECONDS = 0.5  # how often a task reports its progress
 PRINT_SECONDS = 10.0  # how often a progress line is printed when stderr is not a terminal
 RATE_WINDOW = 10.0  # seconds of history behind the turns/s figure
 
-Snapshot = Dict[str, Any]
+Snapshot = RayProgress  # what on_progress gets
 
 
 class ShardFailed(RuntimeError):
@@ -88,7 +89,7 @@ class _Board:
 
 
 def _run_shard(config: str, seeds: Union[str, List[Any]], out: str, k: int, n: int, board: Any,
-               report_seconds: float) -> Dict[str, Any]:
+               report_seconds: float) -> RunSummary:
     """A Ray task: runs shard k of n in `out`, resuming what an earlier attempt journaled
     there, and reports its progress to `board`. Returns the shard's summary."""
     attempt = ray.get(board.begin.remote(k, os.getpid(), socket.gethostname()))
@@ -103,7 +104,7 @@ def _run_shard(config: str, seeds: Union[str, List[Any]], out: str, k: int, n: i
             except ParleyTimeout:
                 pass
         ray.get(board.report.remote(k, attempt, job.progress))  # the final count, delivered before returning
-    summary: Dict[str, Any] = result["summary"]
+    summary: RunSummary = result["summary"]
     return summary
 
 
@@ -126,14 +127,14 @@ class _Meter:
 
     def snapshot(self, board: Dict[int, Dict[str, Any]], done: Set[int]) -> Snapshot:
         now = time.monotonic()
-        per_shard: Dict[int, Dict[str, Any]] = {}
+        per_shard: Dict[int, RayShardState] = {}
         for k, s in sorted(board.items()):
             messages = int(s["progress"].get("messages", 0))
             attempt, last = self.last.get(k, (s["attempt"], 0))
             if attempt != s["attempt"]:
                 self.banked[k] = self.banked.get(k, 0) + last
             self.last[k] = (s["attempt"], messages)
-            per_shard[k] = {**s, "done": k in done}
+            per_shard[k] = cast(RayShardState, {**s, "done": k in done})
         generated = sum(self.banked.values()) + sum(m for _, m in self.last.values())
         self.history.append((now, generated))
         while now - self.history[0][0] > RATE_WINDOW and len(self.history) > 2:
@@ -176,7 +177,7 @@ class _Meter:
 
 def run(config: Config, seeds: Seeds, out: PathLike, shards: int, *, fresh: bool = False,
         on_progress: Optional[Callable[[Snapshot], None]] = None, poll_seconds: float = 1.0,
-        max_retries: int = 3, address: Optional[str] = None, **ray_options: Any) -> Dict[str, Any]:
+        max_retries: int = 3, address: Optional[str] = None, **ray_options: Any) -> RunSummary:
     """Runs `config` on `seeds` as `shards` Ray tasks and merges them into `out`; returns the
     merged summary (summary.json plus "shards").
 

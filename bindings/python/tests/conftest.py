@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
 import pytest
 
@@ -47,6 +47,11 @@ def scripted_config(**overrides: Any) -> Dict[str, Any]:
 
 def questions(n: int) -> List[Dict[str, str]]:
     return [{"id": f"q{i}", "question": f"Question number {i}?"} for i in range(n)]
+
+
+def fits(value: Mapping[str, Any], shape: Any) -> bool:
+    """`value` has every key the TypedDict `shape` requires and none it does not name."""
+    return bool(shape.__required_keys__ <= set(value) <= shape.__required_keys__ | shape.__optional_keys__)
 
 
 def read_jsonl(path: Path) -> List[Dict[str, Any]]:

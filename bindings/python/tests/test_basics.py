@@ -5,13 +5,13 @@ import json
 import re
 from ctypes import byref, c_void_p
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 import parley
-from parley import _lib
-from conftest import ROOT, host_config, read_jsonl, scripted_config
+from parley import _lib, errors
+from conftest import ROOT, fits, host_config, read_jsonl, scripted_config
 
 BAD_CONFIG = {
     "backends": {"b": {"type": "openai", "base_url": "http://127.0.0.1:1/v1", "model": "m"}},
@@ -30,6 +30,32 @@ def test_every_header_function_is_declared() -> None:
     names = set(re.findall(r"^\s*(?:const )?\w+\s*\*?\s*(parley_\w+)\(", header, re.M))
     text_faces = {n for n in names if not n.endswith("_json")}
     assert text_faces == set(_lib.SIGNATURES)
+
+
+def test_status_codes_are_the_headers_and_each_error_has_its_class() -> None:
+    header = (ROOT / "include/parley.h").read_text()
+    defined = {name: int(value) for name, value in re.findall(r"^#define PARLEY_(OK|ERR_\w+) (\d+)", header, re.M)}
+    assert {s.name: s.value for s in parley.Status} == defined
+    assert {name: getattr(_lib, name) for name in defined} == defined
+    classes = {s: type(errors.error_for(int(s), "m")) for s in parley.Status if s != parley.Status.OK}
+    assert parley.ParleyError not in classes.values() and len(set(classes.values())) == len(classes)
+    assert all(cls.status == s for s, cls in classes.items())
+    unknown = errors.error_for(42, "m")
+    assert type(unknown) is parley.ParleyError and unknown.status == 42
+
+
+def test_typed_dicts_name_the_keys_the_library_returns(tmp_path: Path) -> None:
+    with parley.Engine(scripted_config()) as engine, engine.start([{"question": "hi?"}], out=tmp_path / "run") as job:
+        events = list(job.events(timeout=30))
+        result = job.wait()
+        progress = job.progress
+    assert fits(progress, parley.JobProgress)
+    assert fits(result, parley.JobResult) and fits(result["summary"], parley.RunSummary)
+    rows = result["dialogues"]
+    assert rows and all(fits(row, parley.DialogueRow) for row in rows)
+    assert all(fits(entry, parley.ConversationEntry) for row in rows for entry in row["conversations"])
+    by_kind = {get_args(shape.__annotations__["event"])[0]: shape for shape in get_args(parley.JobEvent)}
+    assert events and all(fits(event, by_kind[event["event"]]) for event in events)
 
 
 def test_load_order_and_error_names_every_place(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

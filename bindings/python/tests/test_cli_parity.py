@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Sequence
 
 import pytest
 
@@ -15,7 +15,7 @@ CONFIG = ROOT / "examples/configs/scripted.json"
 SEEDS = ROOT / "examples/seeds/mixed.jsonl"
 
 
-def key(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+def key(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     # Everything but meta, whose generation records hold wall-clock latencies.
     return {r["id"]: (r["conversations"], r["end_reason"], r["turns"]) for r in rows}
 

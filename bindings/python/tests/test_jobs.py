@@ -10,7 +10,7 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Sequence
 
 import pytest
 
@@ -22,7 +22,7 @@ SLOW = scripted_config(backends={"fake": {"type": "scripted", "words": [4, 12], 
                        turns={"max": 3}, run={"seed": 2, "concurrency": 8})
 
 
-def rows_key(rows: List[Dict[str, Any]]) -> Dict[str, Any]:
+def rows_key(rows: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
     return {r["id"]: r["conversations"] for r in rows}
 
 
@@ -72,7 +72,7 @@ def test_closing_a_running_job_cancels_it(tmp_path: Path) -> None:
 
 def test_events(tmp_path: Path) -> None:
     with parley.Engine(scripted_config()) as engine, engine.start(questions(10), out=tmp_path / "run") as job:
-        events = list(job.events(timeout=30))
+        events: List[Mapping[str, Any]] = list(job.events(timeout=30))
         summary = job.wait()["summary"]
     assert events[-1] == {"event": "job_ended", "state": "done"}
     assert sum(e["event"] == "job_ended" for e in events) == 1

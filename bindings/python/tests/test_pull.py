@@ -12,7 +12,7 @@ import parley
 from conftest import host_config, questions, read_jsonl
 
 
-def answers(batch: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def answers(batch: List[parley.GenerationRequest]) -> List[Dict[str, Any]]:
     return [{"ticket": r["ticket"], "text": f"Answer to {r['dialogue_id']}."} for r in batch]
 
 
@@ -58,7 +58,7 @@ def test_submit_checks_every_ticket_first(tmp_path: Path) -> None:
     with parley.Engine(host_config()) as engine:
         queue = engine.pull("host")
         with engine.start(questions(2), out=tmp_path / "run") as job:
-            batch: List[Dict[str, Any]] = []
+            batch: List[parley.GenerationRequest] = []
             deadline = time.monotonic() + 10
             while len(batch) < 2 and time.monotonic() < deadline:
                 batch += queue.take(max=2, timeout=0.5)

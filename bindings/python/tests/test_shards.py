@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import parley
-from conftest import questions, read_jsonl, scripted_config
+from conftest import fits, questions, read_jsonl, scripted_config
 
 CONFIG = scripted_config(run={"seed": 4, "concurrency": 1})
 
@@ -26,6 +26,7 @@ def test_shards_merge_into_the_one_shard_run(tmp_path: Path) -> None:
             assert job.progress["resumed"] == job.progress["seeds"] == len(parts[1])
     summary = parley.merge([tmp_path / "s3", tmp_path / "s1", tmp_path / "s2"], tmp_path / "merged")
     assert summary["finished"] == 30 and summary["shards"]
+    assert fits(summary, parley.RunSummary) and all(fits(s, parley.MergedShard) for s in summary["shards"])
     assert read_jsonl(tmp_path / "merged/dialogues.jsonl") == whole
     with pytest.raises(parley.StateError, match="2/3"):
         parley.merge([tmp_path / "s1", tmp_path / "s3"], tmp_path / "merged2")
