@@ -88,10 +88,11 @@ final class ExpertTests: XCTestCase {
 
     func testParrotOptionWritesOneIdentityForEveryTurn() async throws {
         let model = Model()
-        let (_, out) = try await runSynth(
+        let (summary, out) = try await runSynth(
             try config("parrot"), seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
         let requests = model.requests.withLock { $0 }
         XCTAssertEqual(requests.filter { $0.role == "expert_writer" }.count, 1)
+        XCTAssertEqual(summary.stats.records["identity"], 1, "the identity is a record of the parrot run")
         let answers = requests.filter { $0.role == "assistant" }
         XCTAssertEqual(answers.count, 3)
         for a in answers {

@@ -22,14 +22,14 @@ final class DatasetWriter: Sendable {
     /// Prepended to `conversations` as the `system` entry: the assistant's system prompt.
     private let systemPrompt: String?
     /// The recipe's own output rows (`pairs.jsonl`, …).
-    private let recipe: any Recipe
+    private let recipe: any RecipeKind
 
     /// Set in `"fsync"` durability: end records go through it (see `GroupCommit`).
     private let group: GroupCommit?
 
     init(
         dir: String, formats: [Config.OutputFormat], journal: Journal, stats: RunStats, systemPrompt: String?,
-        recipe: any Recipe,
+        recipe: any RecipeKind,
         durability: Config.Durability = .process
     ) throws {
         var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
@@ -71,7 +71,7 @@ final class DatasetWriter: Sendable {
             }
             if d.status == .finished { for (file, row) in recipe.rows(d) { try s.files[file]?.append(row) } }
             let sizes = order.compactMap { name in s.files[name].map { (name, $0.size) } }
-            s.stats.add(d)
+            s.stats.add(d, records: type(of: recipe).records)
             // Under the lock, so end records follow the order of the rows they claim.
             guard let group else {
                 try journal.end(d, sizes: sizes)

@@ -15,7 +15,8 @@ public struct RunStats: Sendable, Equatable {
     /// Evaluations: turns judged, and of those, turns the judge could not score.
     public var judgedTurns = 0
     public var unscoredTurns = 0
-    /// Other recipes' products by kind ("pair", "select", …), and those dropped (`kind_dropped`).
+    /// Recipe records of finished dialogues by kind ("pair", "select", …), and by kind and
+    /// outcome (`pair_dropped`, `select_rejected`): see `RecordTally`.
     public var records: [String: Int] = [:]
     /// Filter decisions by filter, then action (`trim`, `drop`).
     public var filters: [String: [String: Int]] = [:]
@@ -24,7 +25,11 @@ public struct RunStats: Sendable, Equatable {
 
     public init() {}
 
-    public mutating func add(_ d: Dialogue) {
+    /// Counts an ended dialogue.
+    /// - Parameters:
+    ///   - d: the dialogue.
+    ///   - records: the type its recipe's records have (nil: a recipe without records).
+    public mutating func add(_ d: Dialogue, records type: (any RecipeRecord.Type)?) {
         switch d.status {
         case .finished: finished += 1
         case .filtered: filtered += 1
@@ -40,17 +45,13 @@ public struct RunStats: Sendable, Equatable {
             promptTokens += j.promptTokens
             completionTokens += j.completionTokens
         }
-        if d.status == .finished {
-            for case .object(let r) in d.records {
-                guard let kind = r["kind"]?.stringValue else { continue }
-                records[kind, default: 0] += 1
-                if let dropped = r["dropped"], dropped != .null { records[kind + "_dropped", default: 0] += 1 }
-                if r["selected"] == .bool(false) { records[kind + "_rejected", default: 0] += 1 }
+        for tally in type.map({ d.tallies(as: $0) }) ?? [] {
+            if d.status == .finished {
+                records[tally.kind, default: 0] += 1
+                if let outcome = tally.outcome { records[tally.kind + "_" + outcome.rawValue, default: 0] += 1 }
             }
-        }
-        for case .object(let r) in d.records {
-            if case .number(let n)? = r["prompt_tokens"] { promptTokens += Int(n) }
-            if case .number(let n)? = r["completion_tokens"] { completionTokens += Int(n) }
+            promptTokens += tally.promptTokens
+            completionTokens += tally.completionTokens
         }
         for f in d.filtering { filters[f.filter, default: [:]][f.action.rawValue, default: 0] += 1 }
         for m in [d.messages, d.trimmed].joined() {

@@ -30,8 +30,8 @@ struct Recorder {
     let message: (Message, Int) throws -> Void
     /// A judge's finished verdict on one turn.
     let judgment: (Judgment) throws -> Void
-    /// Anything else the recipe made, and its index in `Dialogue.records`.
-    let other: (JSONValue, Int) throws -> Void
+    /// A recipe record as JSON, and its index in `Dialogue.records` (recipes call `add(_:to:)`).
+    let record: (JSONValue, Int) throws -> Void
 }
 
 enum Recipes {

@@ -14,6 +14,8 @@ protocol RecipeKind: Recipe {
     static var allOutputFiles: [String] { get }
     /// The role whose system prompt opens every dataset row (`dialogues.jsonl`, `messages.jsonl`).
     static var systemRole: String? { get }
+    /// The records it journals besides messages, if any (see `RecipeRecord`).
+    static var records: (any RecipeRecord.Type)? { get }
 
     /// The recipe for a run; throws when the engine lacks a role it needs (a config built in code).
     init(engine: Engine) throws(ConfigError)
@@ -23,6 +25,7 @@ extension RecipeKind {
     static var settings: (any RecipeSettings.Type)? { nil }
     static var allOutputFiles: [String] { [] }
     static var systemRole: String? { nil }
+    static var records: (any RecipeRecord.Type)? { nil }
 }
 
 /// A role a recipe runs, and the defaults it has there.

@@ -30,7 +30,7 @@ enum RecipeRegistry {
     }
 
     /// The recipe a run of `engine` runs, and the system prompt that opens its dataset rows.
-    static func make(_ engine: Engine) throws(ConfigError) -> (recipe: any Recipe, system: String?) {
+    static func make(_ engine: Engine) throws(ConfigError) -> (recipe: any RecipeKind, system: String?) {
         let kind = kind(named: engine.config.recipe) ?? all[0]
         let system = kind.systemRole.flatMap { engine.roles[$0]?.config.systemPrompt }
         return (try kind.init(engine: engine), system)

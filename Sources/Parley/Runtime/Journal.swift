@@ -120,20 +120,29 @@ struct JournalReplay {
     /// The corpus keys of the dialogues kept in `dialogues.jsonl`, when the duplicates filter needs them.
     var kept: [(id: String, keys: CorpusIndex.Keys)] = []
     private var collectsKeys = false
+    /// The type the run's recipe's records have, for `stats`.
+    private var recordType: (any RecipeRecord.Type)?
     /// Aggregates over the ended dialogues.
     var stats = RunStats()
     /// Bytes of complete lines (a partial last line is cut away before appending).
     var validBytes = 0
 
-    /// - Parameter corpusKeys: collect `kept` (it tokenizes every finished dialogue).
-    static func read(path: String, corpusKeys: Bool = false) throws -> JournalReplay {
+    /// - Parameters:
+    ///   - records: the type the run's recipe's records have (nil: it makes none).
+    ///   - corpusKeys: collect `kept` (it tokenizes every finished dialogue).
+    static func read(path: String, records: (any RecipeRecord.Type)?, corpusKeys: Bool = false) throws
+        -> JournalReplay
+    {
         guard FileManager.default.fileExists(atPath: path) else { return JournalReplay() }
-        return try read(try LineReader(path: path), corpusKeys: corpusKeys)
+        return try read(try LineReader(path: path), records: records, corpusKeys: corpusKeys)
     }
 
-    static func read(_ reader: LineReader, corpusKeys: Bool = false) throws -> JournalReplay {
+    static func read(_ reader: LineReader, records: (any RecipeRecord.Type)?, corpusKeys: Bool = false) throws
+        -> JournalReplay
+    {
         var replay = JournalReplay()
         replay.collectsKeys = corpusKeys
+        replay.recordType = records
         let decoder = JSONDecoder()
         while let (text, complete) = reader.next() {
             guard complete else { break }  // a write cut short by a crash
@@ -178,7 +187,7 @@ struct JournalReplay {
             d.filtering = e.filters ?? []
             if collectsKeys && d.status == .finished { kept.append((e.d, CorpusIndex.keys(of: d.messages))) }
             ended.insert(e.d)
-            stats.add(d)
+            stats.add(d, records: recordType)
             for (k, v) in e.sizes ?? [:] { sizes[k] = v }
         default: break
         }

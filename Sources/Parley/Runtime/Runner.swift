@@ -80,7 +80,9 @@ public final class Runner: Sendable {
         defer { for (endpoint, token) in observed { endpoint.stopObserving(token) } }
 
         // Recover: cut partial writes, then learn what is done and what is half done.
-        var replay = try JournalReplay.read(path: dir.journalPath, corpusKeys: config.filters.duplicates != nil)
+        var replay = try JournalReplay.read(
+            path: dir.journalPath, records: RecipeRegistry.kind(named: config.recipe)?.records,
+            corpusKeys: config.filters.duplicates != nil)
         try AppendFile.truncate(dir.journalPath, to: replay.validBytes, claimedBy: dir.journalPath)
         for name in DatasetWriter.allFiles {
             try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0, claimedBy: dir.journalPath)
@@ -216,7 +218,7 @@ public final class Runner: Sendable {
                         $0.tokens += judgment.promptTokens + judgment.completionTokens
                     }
                 },
-                other: { value, index in
+                record: { value, index in
                     try journal.record(value, index: index, of: id)
                     self.live.withLock { $0.messages += 1 }
                 })

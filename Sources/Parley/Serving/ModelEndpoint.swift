@@ -94,9 +94,7 @@ public final class ModelEndpoint: Sendable {
             replica.limiter.release()
             switch outcome {
             case .success(let r):
-                if let limit = replica.succeeded(r, seconds: MonotonicTime.seconds() - started) {
-                    notify(replica.url, limit)
-                }
+                replica.succeeded(r, seconds: MonotonicTime.seconds() - started) { notify(replica.url, $0) }
                 if let reservation {
                     let used = (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens)
                     rates?.settle(reservation, used: used)
@@ -108,8 +106,7 @@ public final class ModelEndpoint: Sendable {
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 let e = error as? BackendError ?? BackendError("\(error)", retryable: true)
                 met.append(e.kind)
-                let (opened, limit) = replica.failed(e, epoch: epoch)
-                if let limit { notify(replica.url, limit) }
+                let opened = replica.failed(e, epoch: epoch) { notify(replica.url, $0) }
                 if opened { takeOut(index) }
                 if e.retryable, replicas.count > 1, !replica.healthy, handedOver < replicas.count {
                     handedOver += 1

@@ -61,37 +61,40 @@ public final class Replica: Sendable {
         }
     }
 
-    /// Records an answer; returns the new concurrency limit when it changed.
-    func succeeded(_ r: GenerationResult, seconds: Double) -> Int? {
-        let newLimit: Int? = state.withLock { s in
+    /// Records an answer. When it changes the concurrency limit, the limiter takes the new one and
+    /// `changed` is called with it, both under the replica's lock: concurrent changes reach the
+    /// limiter and the observers in the order the trace records them.
+    func succeeded(_ r: GenerationResult, seconds: Double, changed: (Int) -> Void) {
+        state.withLock { s in
             s.counts.promptTokens += r.promptTokens ?? 0
             s.counts.cachedPromptTokens += r.cachedPromptTokens ?? 0
             s.counts.completionTokens += r.completionTokens ?? 0
             s.breaker.succeeded()
-            return s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) ? record(&s) : nil
+            if s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) { apply(record(&s), changed) }
         }
-        if let newLimit { limiter.setLimit(newLimit) }
-        return newLimit
     }
 
-    /// Records a failed attempt; returns whether it took the server out of the fleet, and
-    /// the new concurrency limit when it changed.
-    func failed(_ e: BackendError, epoch: Int) -> (opened: Bool, limit: Int?) {
+    /// Records a failed attempt; returns whether it took the server out of the fleet. A change
+    /// of the concurrency limit is handled as in `succeeded`.
+    func failed(_ e: BackendError, epoch: Int, changed: (Int) -> Void) -> Bool {
         let now = MonotonicTime.seconds()
-        let (newLimit, opened): (Int?, Bool) = state.withLock { s in
+        return state.withLock { s in
             s.counts.failures += 1
             if e.kind == "HTTP 429" { s.counts.rateLimited += 1 }
             if let after = e.retryAfter, e.kind == "HTTP 429" || e.kind == "HTTP 503" {
                 s.pausedUntil = max(s.pausedUntil, now + min(after, 300))
             }
             let overload = e.kind == "HTTP 429" || e.kind == "HTTP 503" || e.kind == "timeout"
-            let cut = overload && s.control.overloaded(epoch: epoch, others: limiter.inFlight)
+            if overload && s.control.overloaded(epoch: epoch, others: limiter.inFlight) { apply(record(&s), changed) }
             let opened = s.breaker.failed(kind: e.kind, now: now)
             if opened { s.counts.circuitOpens += 1 }
-            return (cut ? record(&s) : nil, opened)
+            return opened
         }
-        if let newLimit { limiter.setLimit(newLimit) }
-        return (opened, newLimit)
+    }
+
+    private func apply(_ limit: Int, _ changed: (Int) -> Void) {
+        limiter.setLimit(limit)
+        changed(limit)
     }
 
     /// When the next probe of an open circuit is due (nil: closed).

@@ -44,7 +44,9 @@ import Foundation
     /// naming the line; when it recovers, the dialogues it counts as ended are exactly those
     /// whose end record survived in the part it keeps.
     public static func journal(_ bytes: [UInt8]) -> String? {
-        let outcome = withReader(bytes) { reader in Result { try JournalReplay.read(reader, corpusKeys: true) } }
+        let outcome = withReader(bytes) { reader in
+            Result { try JournalReplay.read(reader, records: CaPORecord.self, corpusKeys: true) }
+        }
         let replay: JournalReplay
         switch outcome {
         case .success(let r): replay = r

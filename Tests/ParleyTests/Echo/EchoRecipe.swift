@@ -10,6 +10,7 @@ struct EchoRecipe: RecipeKind {
     static let settings: (any RecipeSettings.Type)? = EchoSettings.self
     static let file = "echo.jsonl"
     static let allOutputFiles = [file]
+    static let records: (any RecipeRecord.Type)? = EchoTally.self
 
     let echoer: Role
     let times: Int
@@ -44,11 +45,9 @@ struct EchoRecipe: RecipeKind {
                 d.messages.append(m)
             }
         }
-        if EchoTally(d) == nil {
+        if d.records(EchoTally.self).isEmpty {
             let words = d.messages.dropFirst().reduce(0) { $0 + $1.content.split(separator: " ").count }
-            let tally = EchoTally(words: words)
-            try record.other(tally.json, d.records.count)
-            d.records.append(tally.json)
+            try record.add(EchoTally(words: words), to: &d)
         }
         return .maxTurns
     }
@@ -61,27 +60,33 @@ struct EchoRecipe: RecipeKind {
         w.beginArray()
         for m in d.messages.dropFirst() { w.string(m.content) }
         w.endArray()
-        w.field("words", EchoTally(d)?.words ?? 0)
+        w.field("words", d.records(EchoTally.self).first?.words ?? 0)
         w.endObject()
         return [(Self.file, w.line())]
     }
 }
 
-/// The recipe's record: how many words its echoes had.
-struct EchoTally: Equatable {
+/// The recipe's record: how many words its echoes had (`{"kind": "tally", "words": N}`).
+struct EchoTally: RecipeRecord, Equatable {
     var words: Int
+
+    private struct Fields: Codable {
+        var words: Int
+    }
 
     init(words: Int) { self.words = words }
 
-    /// The tally a dialogue's records hold, if it has been made.
-    init?(_ d: Dialogue) {
-        guard let r = d.records.last?.objectValue, r["kind"] == "tally", case .number(let n)? = r["words"] else {
-            return nil
-        }
-        words = Int(n)
+    init(from decoder: Decoder) throws {
+        let kind = try decoder.recordKind()
+        guard kind == "tally" else { throw decoder.unknownRecordKind(kind) }
+        words = try Fields(from: decoder).words
     }
 
-    var json: JSONValue { .object(["kind": "tally", "words": .number(Double(words))]) }
+    func encode(to encoder: Encoder) throws {
+        try encoder.encodeRecord(Fields(words: words), kind: "tally")
+    }
+
+    var tally: RecordTally { RecordTally(kind: "tally") }
 }
 
 /// The `echo` section of the config.

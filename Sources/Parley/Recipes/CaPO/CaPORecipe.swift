@@ -14,6 +14,7 @@ struct CaPORecipe: RecipeKind {
     ]
     static let settings: (any RecipeSettings.Type)? = CaPOSettings.self
     static let allOutputFiles = [pairsFile, flatFile]
+    static let records: (any RecipeRecord.Type)? = CaPORecord.self
 
     static let pairsFile = "pairs.jsonl"
     static let flatFile = "pairs_flat.jsonl"
@@ -77,112 +78,91 @@ struct CaPORecipe: RecipeKind {
     }
 
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
-        func done(_ kind: String, _ turn: Int, _ strategy: String? = nil) -> JSONValue? {
-            d.records.first { r in
-                guard case .object(let o) = r else { return false }
-                return o["kind"]?.stringValue == kind && o["turn"] == .number(Double(turn))
-                    && o["strategy"]?.stringValue == strategy
-            }
-        }
-        func add(_ fields: [String: JSONValue]) throws {
-            let r = JSONValue.object(fields)
-            try record.other(r, d.records.count)
-            d.records.append(r)
+        var made = d.records(CaPORecord.self)
+        func add(_ r: CaPORecord) throws {
+            try record.add(r, to: &d)
+            made.append(r)
         }
         for c in Self.candidates(d.messages) {
             try Task.checkCancellation()
-            var selection = done("select", c.turn)
-            if selection == nil {
-                var fields: [String: JSONValue] = [
-                    "kind": "select", "turn": .number(Double(c.turn)), "cue": .string(c.cue),
-                ]
+            let selected: Bool
+            if let known = made.lazy.compactMap(\.selectionValue).first(where: { $0.turn == c.turn }) {
+                selected = known.selected
+            } else {
+                var s = CaPORecord.Selection(turn: c.turn, cue: c.cue, selected: true)
                 if let judge {
                     let history = Array(d.messages[..<c.index])
-                    let verdict = try await judge.needsHistory(d.messages[c.index].content, after: history)
-                    fields["confirmed"] = verdict.map(JSONValue.bool) ?? .null
-                    fields["selected"] = .bool(verdict == true)
-                } else {
-                    fields["selected"] = true
+                    s.confirmed = try await judge.needsHistory(d.messages[c.index].content, after: history)
+                    s.selected = s.confirmed == true
                 }
-                try add(fields)
-                selection = d.records.last
+                try add(.selection(s))
+                selected = s.selected
             }
-            guard selection?.objectValue?["selected"] == .bool(true) else { continue }
-            for strategy in settings.strategies where done("pair", c.turn, strategy.rawValue) == nil {
-                try await add(rejected(strategy, for: c, in: d))
+            guard selected else { continue }
+            let paired = Set(made.compactMap(\.pairValue).filter { $0.turn == c.turn }.map(\.strategy))
+            for strategy in settings.strategies where !paired.contains(strategy.rawValue) {
+                try add(.pair(try await rejected(strategy, for: c, in: d)))
             }
         }
         d.meta["capo"] = .array(d.records)
         return .maxTurns
     }
 
-    /// One rejected answer for the turn at `c.index`, as a journal record.
+    /// One rejected answer for the turn at `c.index`.
     func rejected(_ strategy: CaPOSettings.Strategy, for c: (turn: Int, index: Int, cue: String), in d: Dialogue)
-        async throws -> [String: JSONValue]
+        async throws -> CaPORecord.Pair
     {
         let turnText = d.messages[c.index].content
         let chosen = d.messages[c.index + 1].content
-        var fields: [String: JSONValue] = [
-            "kind": "pair", "turn": .number(Double(c.turn)), "strategy": .string(strategy.rawValue),
-            "guess": .null, "referent": .null, "dropped": .null,
-        ]
+        var pair = CaPORecord.Pair(turn: c.turn, strategy: strategy.rawValue)
         var history: [Message]
         switch strategy {
         case .neglect:
             history = [Message(.user, turnText)]
         case .hallucination:
             let ask = settings.prompts.guess.replacingOccurrences(of: "{message}", with: turnText)
-            let guess = try await generate([Message(.user, ask)], d, c.turn, "guess", tokens: &fields)
-            fields["guess"] = .string(guess)
+            let guess = try await generate([Message(.user, ask)], d, c.turn, "guess", counting: &pair)
+            pair.guess = guess
             history = [Message(.user, guess)]
         case .misunderstanding:
             // An earlier exchange that is not the one just before the turn (the likely referent).
             let starts = d.messages[..<c.index].indices.filter { d.messages[$0].speaker == .user && $0 + 1 < c.index }
             let others = starts.dropLast()
             guard !others.isEmpty else {
-                fields["dropped"] = "no earlier exchange besides the previous one to misread"
-                fields["rejected"] = .null
-                return fields
+                pair.dropped = "no earlier exchange besides the previous one to misread"
+                return pair
             }
             let pick = others[
                 others.startIndex + Int(StableHash.of(String(runSeed), d.id, String(c.turn)) % UInt64(others.count))]
-            fields["referent"] = .object([
-                "turn": .number(Double(d.messages[..<pick].filter { $0.speaker == .user }.count + 1)),
-                "text": .string(String(d.messages[pick].content.prefix(200))),
-            ])
+            pair.referent = CaPORecord.Referent(
+                turn: d.messages[..<pick].filter { $0.speaker == .user }.count + 1,
+                text: String(d.messages[pick].content.prefix(200)))
             history = [d.messages[pick], d.messages[pick + 1], Message(.user, turnText)]
         }
         let answer = try await generate(
-            history, d, c.turn, strategy.rawValue, tokens: &fields,
+            history, d, c.turn, strategy.rawValue, counting: &pair,
             system: strategy == .misunderstanding ? settings.prompts.misunderstanding : nil)
-        fields["rejected"] = .string(answer)
+        pair.rejected = answer
         let similarity = Similarity.rougeL(chosen, answer)
         if answer.isEmpty {
-            fields["dropped"] = "empty"
+            pair.dropped = "empty"
         } else if similarity >= settings.nearIdentical {
-            fields["dropped"] = .string(
-                "near-identical to the chosen answer (ROUGE-L \(DialogueFilters.format(similarity)))")
+            pair.dropped = "near-identical to the chosen answer (ROUGE-L \(DialogueFilters.format(similarity)))"
         }
-        return fields
+        return pair
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);
-    /// its token counts are added to `tokens`' `prompt_tokens` and `completion_tokens`.
+    /// its token counts are added to `pair`'s.
     private func generate(
         _ history: [Message], _ d: Dialogue, _ turn: Int, _ purpose: String,
-        tokens: inout [String: JSONValue], system: String? = nil
+        counting pair: inout CaPORecord.Pair, system: String? = nil
     ) async throws -> String {
         let role =
             system.map { assistant.with(system: View.joined(assistant.config.systemPrompt ?? "", $0)) } ?? assistant
         let m = try await step.answer(role, to: history, id: "\(d.id)#\(turn)#\(purpose)", line: d.seed.line)
-        for (key, n) in [("prompt_tokens", m.meta?.promptTokens), ("completion_tokens", m.meta?.completionTokens)] {
-            guard let n else { continue }
-            if case .number(let before)? = tokens[key] {
-                tokens[key] = .number(before + Double(n))
-            } else {
-                tokens[key] = .number(Double(n))
-            }
-        }
+        if let n = m.meta?.promptTokens { pair.promptTokens = (pair.promptTokens ?? 0) + n }
+        if let n = m.meta?.completionTokens { pair.completionTokens = (pair.completionTokens ?? 0) + n }
         return m.content
     }
 
@@ -194,10 +174,8 @@ struct CaPORecipe: RecipeKind {
             userTurn += 1
             indexOfTurn[userTurn] = i
         }
-        for r in d.records {
-            guard case .object(let o) = r, o["kind"]?.stringValue == "pair", o["dropped"] == .null,
-                let rejected = o["rejected"]?.stringValue, case .number(let t)? = o["turn"], let i = indexOfTurn[Int(t)]
-            else { continue }
+        for p in d.records(CaPORecord.self).compactMap(\.pairValue) {
+            guard p.dropped == nil, let rejected = p.rejected, let i = indexOfTurn[p.turn] else { continue }
             var w = JSONWriter()
             w.beginObject()
             w.key("prompt")
@@ -213,13 +191,12 @@ struct CaPORecipe: RecipeKind {
             Self.answer(d.messages[i + 1].content, into: &w)
             w.key("rejected")
             Self.answer(rejected, into: &w)
-            w.field("strategy", o["strategy"]?.stringValue ?? "")
+            w.field("strategy", p.strategy)
             w.field("dialogue_id", d.id)
-            w.field("turn", Int(t))
-            w.key("guess")
-            w.value(o["guess"] ?? .null)
+            w.field("turn", p.turn)
+            w.nullable("guess", p.guess)
             w.key("referent")
-            w.value(o["referent"] ?? .null)
+            w.value((try? JSONValue(encoding: p.referent)) ?? .null)
             w.endObject()
             out.append((Self.pairsFile, w.line()))
             if settings.flat {
@@ -228,9 +205,9 @@ struct CaPORecipe: RecipeKind {
                 f.field("prompt", d.messages[...i].map(View.transcriptLine).joined() + "Assistant:")
                 f.field("chosen", d.messages[i + 1].content)
                 f.field("rejected", rejected)
-                f.field("strategy", o["strategy"]?.stringValue ?? "")
+                f.field("strategy", p.strategy)
                 f.field("dialogue_id", d.id)
-                f.field("turn", Int(t))
+                f.field("turn", p.turn)
                 f.endObject()
                 out.append((Self.flatFile, f.line()))
             }

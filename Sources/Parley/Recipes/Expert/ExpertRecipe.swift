@@ -29,15 +29,11 @@ struct ExpertWriter: Sendable {
     /// The identity recorded for the dialogue, written (and journaled) first if there is none.
     func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws -> String {
         let text: String
-        if let known = d.records.lazy.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "identity" })?[
-            "text"]?.stringValue
-        {
+        if let known = d.records(ExpertRecord.self).lazy.compactMap(\.identityText).first {
             text = known
         } else {
             text = try await identity(for: instruction, in: d)
-            let r: JSONValue = .object(["kind": "identity", "text": .string(text)])
-            try record.other(r, d.records.count)
-            d.records.append(r)
+            try record.add(ExpertRecord.identity(text: text), to: &d)
         }
         d.meta["expert_identity"] = .string(text)
         return text
@@ -48,9 +44,7 @@ struct ExpertWriter: Sendable {
         guard settings.clean else { return m }
         let (text, removed) = ExpertEcho.clean(m.content)
         guard let removed else { return m }
-        let r: JSONValue = .object(["kind": "cleaning", "turn": .number(Double(turn)), "removed": .string(removed)])
-        try record.other(r, d.records.count)
-        d.records.append(r)
+        try record.add(ExpertRecord.cleaning(turn: turn, removed: removed), to: &d)
         var out = m
         out.content = text
         return out
@@ -65,6 +59,7 @@ struct ExpertRecipe: RecipeKind {
     static let roles = [RoleDeclaration("expert_writer"), RoleDeclaration("assistant")]
     static let settings: (any RecipeSettings.Type)? = ExpertSettings.self
     static let allOutputFiles = [file]
+    static let records: (any RecipeRecord.Type)? = ExpertRecord.self
 
     static let file = "expert.jsonl"
     let assistant: Role
@@ -112,9 +107,8 @@ struct ExpertRecipe: RecipeKind {
                 d.messages.append(answer)
             }
         }
-        if let removed = d.records.compactMap({ $0.objectValue }).first(where: { $0["kind"] == "cleaning" })?["removed"]
-        {
-            d.meta["expert_cleaned"] = removed
+        if let removed = d.records(ExpertRecord.self).lazy.compactMap(\.removedText).first {
+            d.meta["expert_cleaned"] = .string(removed)
         }
         return .maxTurns
     }

@@ -11,6 +11,8 @@ struct ParrotRecipe: RecipeKind {
         // `roles.assistant.expert`: writes the assistant's expert identity.
         RoleDeclaration("expert_writer", required: false),
     ]
+    /// `roles.assistant.expert`: the expert identity, and what cleaning cut from answers.
+    static let records: (any RecipeRecord.Type)? = ExpertRecord.self
 
     let asker: Role
     let assistant: Role

@@ -17,6 +17,7 @@ struct SelfTalkRecipe: RecipeKind {
     ]
     static let settings: (any RecipeSettings.Type)? = SelfTalkSettings.self
     static let allOutputFiles = [selectedFile]
+    static let records: (any RecipeRecord.Type)? = SelfTalkRecord.self
 
     /// Self-talk's sampling for the client and the agent.
     @Sendable static func sampling(_ role: inout RoleConfig) {
@@ -106,9 +107,9 @@ struct SelfTalkRecipe: RecipeKind {
             }
             return s
         }
-        var steps = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "step" }
+        var steps = d.records(SelfTalkRecord.self).compactMap(\.stepValue)
         // "None of the above" keeps the node.
-        var node = steps.last { $0["node"]?.stringValue != nil }?["node"]?.stringValue
+        var node = steps.last { $0.node != nil }?.node
         var agentCache = TurnStep.TokenCache()
         var clientCache = TurnStep.TokenCache()
         let opening = Message(.user, "[The customer joins the chat.]")
@@ -132,13 +133,12 @@ struct SelfTalkRecipe: RecipeKind {
                 }
                 if steps.count == agentTurns {  // else a resume: the step was journaled, the message not yet
                     let s = try await nextStep(wf, from: node, after: d, turn: steps.count + 1)
-                    try record.other(.object(s), d.records.count)
-                    d.records.append(.object(s))
+                    try record.add(SelfTalkRecord.step(s), to: &d)
                     steps.append(s)
-                    if let next = s["node"]?.stringValue { node = next }
+                    if let next = s.node { node = next }
                 }
                 let guidance =
-                    steps.last?["node"]?.stringValue.flatMap { wf.nodes[$0] }
+                    steps.last?.node.flatMap { wf.nodes[$0] }
                     .map { settings.prompts.next.replacingOccurrences(of: "{step}", with: $0) }
                     ?? settings.prompts.offScript
                 var view = d
@@ -171,7 +171,8 @@ struct SelfTalkRecipe: RecipeKind {
         d.meta["selftalk"] = .object([
             "nodes_reached": .array(progress.reached.map(JSONValue.string)), "depth": .number(Double(progress.depth)),
             "relative_depth": .number(progress.relativeDepth), "ended": .bool(progress.ended),
-            "longest_path": .number(Double(wf.longestPath)), "steps": .array(steps.map(JSONValue.object)),
+            "longest_path": .number(Double(wf.longestPath)),
+            "steps": .array(try steps.map { try JSONValue(encoding: SelfTalkRecord.step($0)) }),
         ])
         return reason
     }
@@ -181,7 +182,7 @@ struct SelfTalkRecipe: RecipeKind {
     func atItsEnd(_ d: inout Dialogue, record: Recorder) async throws -> Bool {
         guard let stage else { return false }
         let clientTurns = d.messages.filter { $0.speaker == .user }.count
-        var stages = d.records.compactMap { $0.objectValue }.filter { $0["kind"] == "stage" }
+        var stages = d.records(SelfTalkRecord.self).compactMap(\.stageValue)
         if stages.count < clientTurns {
             let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }
                 .joined(separator: "\n")
@@ -189,32 +190,23 @@ struct SelfTalkRecipe: RecipeKind {
                 stage, to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
                 id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line)
             let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
-            let said: JSONValue = ["start", "middle", "end"].contains(word ?? "") ? .string(word!) : .null
-            let r: [String: JSONValue] = [
-                "kind": "stage", "turn": .number(Double(clientTurns)), "stage": said, "raw": .string(m.content),
-            ]
-            try record.other(.object(r), d.records.count)
-            d.records.append(.object(r))
-            stages.append(r)
+            let said = word.flatMap { ["start", "middle", "end"].contains($0) ? $0 : nil }
+            let s = SelfTalkRecord.Stage(turn: clientTurns, stage: said, raw: m.content)
+            try record.add(SelfTalkRecord.stage(s), to: &d)
+            stages.append(s)
         }
-        return stages.last?["stage"] == "end"
+        return stages.last?.stage == "end"
     }
 
     /// The workflow node the agent should say next: the start, or the target of the edge
     /// the manager matched to the client's last reply (nil: none matched).
-    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws -> [String: JSONValue]
+    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws
+        -> SelfTalkRecord.Step
     {
-        var s: [String: JSONValue] = ["kind": "step", "turn": .number(Double(turn))]
-        guard let node else {
-            s["node"] = .string(wf.start)
-            s["choice"] = "start"
-            return s
-        }
+        guard let node else { return SelfTalkRecord.Step(turn: turn, node: wf.start, choice: .start) }
         let edges = wf.edges(from: node)
         guard !edges.isEmpty, let reply = d.messages.last(where: { $0.speaker == .user })?.content else {
-            s["node"] = .null
-            s["choice"] = "no edge"
-            return s
+            return SelfTalkRecord.Step(turn: turn, choice: .noEdge)
         }
         let options =
             edges.enumerated().map { "\($0.offset + 1). \($0.element.answer)" } + [
@@ -227,20 +219,15 @@ struct SelfTalkRecipe: RecipeKind {
             + "\n\nAnswer with the number only."
         let m = try await step.answer(
             manager, to: [Message(.user, question)], id: "\(d.id)#manager#\(turn)", line: d.seed.line)
-        s["raw"] = .string(m.content)
         let number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
         switch number {
         case let n? where n >= 1 && n <= edges.count:
-            s["node"] = .string(edges[n - 1].to)
-            s["choice"] = .number(Double(n))
+            return SelfTalkRecord.Step(turn: turn, node: edges[n - 1].to, choice: .edge(n), raw: m.content)
         case let n? where n == edges.count + 1:
-            s["node"] = .null
-            s["choice"] = "none"
+            return SelfTalkRecord.Step(turn: turn, choice: .noneOfTheAbove, raw: m.content)
         default:
-            s["node"] = .null
-            s["choice"] = "unparsed"
+            return SelfTalkRecord.Step(turn: turn, choice: .unparsed, raw: m.content)
         }
-        return s
     }
 
     /// A finished dialogue as the run-level filters see it.
