@@ -81,6 +81,59 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(rows.allSatisfy { ($0["meta"] as? [String: Any])?["context_exhausted"] is String })
     }
 
+    func testOnFullEndStopsWhenTheWholeHistoryNoLongerFitsAsPlatoLMDoes() async throws {
+        // Same seeds, same cap; the asker's context holds about ten exchanges.
+        func run(onFull: String) async throws -> (RunSummary, [[String: Any]], [[String: Any]]) {
+            let asker =
+                #"{"backend": "fake", "endpoint": "completion", "max_tokens": 16, "max_context": 400, "#
+                + #""on_full": "\#(onFull)"}"#
+            let config = try scriptedConfig(
+                backend: #"{"type": "scripted", "words": [12, 12]}"#, asker: asker, turns: #"{"max": 30}"#)
+            let long = #"{"question": "\#(String(repeating: "word ", count: 300))"}"#
+            let (summary, out) = try await runSynth(config, seeds: [long] + Array(questions.prefix(3)))
+            return (summary, try readJSONL(out + "/dialogues.jsonl"), try readJSONL(out + "/filtered.jsonl"))
+        }
+        let (windowed, windowedRows, _) = try await run(onFull: "window")
+        XCTAssertEqual(windowed.stats.endReasons["max_turns"], 3, "windowing drops old exchanges and reaches the cap")
+        XCTAssertEqual(windowedRows.filter { $0["turns"] as? Int == 30 }.count, 3)
+
+        let (ended, rows, filtered) = try await run(onFull: "end")
+        XCTAssertEqual(ended.stats.endReasons, ["context_exhausted": 4])
+        XCTAssertEqual(rows.count, 3)
+        XCTAssertEqual(windowed.stats.filters, [:], "windowing keeps the long seed's dialogue")
+        for row in rows {
+            let turns = try XCTUnwrap(row["turns"] as? Int)
+            XCTAssertGreaterThan(turns, 3)
+            XCTAssertLessThan(turns, 30, "ended when the history filled the asker's context")
+            let meta = try XCTUnwrap(row["meta"] as? [String: Any])
+            XCTAssertTrue((meta["context_exhausted"] as? String)?.hasPrefix("asker needs") == true)
+            // Every asker prompt held the whole history: its prompt grew with every exchange.
+            let generation = try XCTUnwrap(meta["generation"] as? [[String: Any]])
+            let askerPrompts = generation.filter { $0["role"] as? String == "asker" }.compactMap {
+                $0["prompt_tokens"] as? Int
+            }
+            XCTAssertEqual(askerPrompts, askerPrompts.sorted())
+            XCTAssertLessThanOrEqual(askerPrompts.max() ?? 0, 400 - 16 - 4, "within the context")
+        }
+        // The seed whose first round alone overflows is skipped, recorded and counted (PlatoLM skips it).
+        XCTAssertEqual(filtered.count, 1)
+        XCTAssertEqual(filtered.first?["turns"] as? Int, 1, "the seed's question and its answer")
+        XCTAssertEqual(filtered.first?["end_reason"] as? String, "context_exhausted")
+        let decisions = (filtered.first?["meta"] as? [String: Any])?["filters"] as? [[String: Any]]
+        XCTAssertEqual(decisions?.first?["filter"] as? String, "on_full")
+        XCTAssertEqual(ended.stats.filtered, 1)
+        XCTAssertEqual(ended.stats.filters, ["on_full": ["drop": 1]])
+    }
+
+    func testOnFullNamesItsChoicesWhenWrong() {
+        XCTAssertThrowsError(
+            try scriptedConfig(asker: #"{"backend": "fake", "endpoint": "completion", "on_full": "drop"}"#)
+        ) { error in
+            XCTAssertTrue(
+                "\(error)".contains(#"roles.asker.on_full: expected one of "window", "end", got "drop""#), "\(error)")
+        }
+    }
+
     func testDialoguesBelowTheMinimumAreFiltered() async throws {
         let config = try scriptedConfig(
             assistant: #"{"backend": "fake", "max_tokens": 16, "max_context": 60}"#)

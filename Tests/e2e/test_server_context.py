@@ -61,3 +61,35 @@ def test_a_role_without_max_context_takes_the_servers(tmp_path, llama_server):
           f"(prompt + max_tokens); {drops} windows dropped an exchange")
     assert widest <= SLOT
     assert drops + exhausted > 0, "no window ever dropped an exchange: nothing shows which max_context was used"
+
+
+def test_on_full_end_stops_each_dialogue_when_the_askers_context_is_full(tmp_path, llama_server):
+    """PlatoLM's ending on the real model: with "on_full": "end" the asker always sees the whole
+    history, so its prompt only grows, and the dialogue ends (context_exhausted) once the history
+    plus its max_tokens no longer fit its max_context; no request ever exceeds it. What the model
+    writes decides when, so only that is asserted."""
+    ctx, limits = 384, {"asker": 32, "assistant": 64}
+    cfg = local_config(tmp_path, llama_server,
+                       asker={"max_context": ctx, "max_tokens": limits["asker"], "on_full": "end"},
+                       assistant={"max_tokens": limits["assistant"]})
+    seeds = write_seeds(tmp_path, [json.dumps({"question": q}) for q in
+                                   ("How do bees make honey?", "Why is the sky blue?")])
+    p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet",
+               "--set", "turns.max=50", "--set", "turns.stop_on_repeat=false", timeout=600)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["failed"] == 0, (tmp_path / "run/failures.jsonl").read_text()
+    rows = read_jsonl(tmp_path / "run/dialogues.jsonl") + read_jsonl(tmp_path / "run/filtered.jsonl")
+    assert len(rows) == 2
+    budget = ctx - limits["asker"] - 4  # margin_tokens
+    for r in rows:
+        asks = [g for g in r["meta"]["generation"] if g["role"] == "asker"]
+        prompts = [g["prompt_tokens"] for g in asks]
+        assert prompts == sorted(prompts), f"an asker prompt shrank (a window dropped history): {prompts}"
+        assert all(n <= budget for n in prompts), f"{prompts} over {budget}"
+        print(f"\n{r['id']}: {r['turns']} exchanges, ended {r['end_reason']}; asker prompts {prompts}; "
+              f"{r['meta'].get('context_exhausted', '')}")
+        if r["end_reason"] == "context_exhausted" and r["meta"]["context_exhausted"].startswith("asker"):
+            needed, available = [int(w) for w in r["meta"]["context_exhausted"].split() if w.isdigit()]
+            assert needed > available == budget
+    assert summary["end_reasons"].get("max_turns", 0) == 0, "100 messages of ≥ 4 tokens cannot fit 348"

@@ -246,12 +246,23 @@ public struct RoleConfig: Sendable {
     public var stop: [String] = []
     /// Keep the first exchange (the topic) when old exchanges must be dropped.
     public var keepFirstExchange: Bool = false
+    /// What happens once the whole history no longer fits the context.
+    public var onFull: OnFull = .window
     /// Tokens kept free besides `max_tokens`, and added per message for tokenizer boundary effects.
     public var marginTokens: Int = 4
     /// The assistant answers as an expert the `expert_writer` role describes from the first question.
     public var expert = false
 
     public init(name: String) { self.name = name }
+
+    /// `on_full`: what a role does when the whole history and its generation no longer fit `max_context`.
+    public enum OnFull: String, Sendable, CaseIterable {
+        /// Drop the oldest exchanges (Parley's default); the dialogue ends only when even the
+        /// newest exchange cannot fit.
+        case window
+        /// End the dialogue (`context_exhausted`), as PlatoLM's simulator does: it never windows.
+        case end
+    }
 
     public static let defaultInstruction = """
         Above is a conversation between a user and an AI assistant. Now imagine you are the user. \

@@ -300,6 +300,9 @@ extension Config {
         if let d = o.double("top_p", max: 1) { r.topP = d }
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }
+        if let s = o.oneOf("on_full", RoleConfig.OnFull.allCases.map(\.rawValue)) {
+            r.onFull = RoleConfig.OnFull(rawValue: s) ?? .window
+        }
         if let n = o.int("margin_tokens", min: 0) { r.marginTokens = n }
         if let b = o.bool("expert") {
             r.expert = b

@@ -50,6 +50,10 @@ public struct PromptBuilder: Sendable {
             contentCounts[$0] + (view.history[$0].speaker == .user ? userOverhead : assistantOverhead) + 1
         }
 
+        if role.onFull == .end {
+            let needed = fixed + costs.reduce(0, +)
+            guard needed <= budget else { return .exhausted(needed: needed, budget: budget) }
+        }
         let window = ContextWindow(budget: budget, keepFirstExchange: role.keepFirstExchange)
         guard let kept = window.select(fixed: fixed, costs: costs, exchangeStarts: exchangeStarts) else {
             let newest = exchangeStarts.lastIndex(of: true) ?? 0

@@ -225,7 +225,10 @@ public final class Runner: Sendable {
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
             if recipe.endsOnAnswer, d.messages.last?.speaker == .user { d.trim(from: d.messages.count - 1) }
-            let kept = engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true
+            // A recipe may drop its own dialogue, recording why as a filter decision.
+            let dropped = d.filtering.contains { $0.action == .drop }
+            let kept =
+                !dropped && (engine.filters?.apply(to: &d, corpus: corpus, minTurns: engine.config.turns.min) ?? true)
             d.status = kept && d.turns >= engine.config.turns.min ? .finished : .filtered
         } catch let failure as GenerationFailure {
             d.status = .failed

@@ -81,6 +81,15 @@ struct ParrotRecipe: RecipeKind {
             switch try await step.run(role, writing: writing, in: d, cache: &cache) {
             case .contextExhausted(let detail):
                 d.meta["context_exhausted"] = .string(detail)
+                if writing == .user, role.config.onFull == .end,
+                    !d.messages.contains(where: { $0.meta?.role == role.name })
+                {
+                    // PlatoLM skips a seed whose first round alone leaves its simulator no room.
+                    d.filtering.append(
+                        FilterDecision(
+                            filter: "on_full", turn: d.turns + 1, action: .drop,
+                            detail: "the seed leaves roles.\(role.name) no room to write: \(detail)"))
+                }
                 return .contextExhausted
             case .message(var m):
                 if writing == .user, let marker = turns.endMarker, let r = m.content.range(of: marker) {
