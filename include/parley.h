@@ -126,11 +126,12 @@ int parley_engine_free(parley_engine *engine);
 
 /* A generation callback. `request_json` (borrowed, valid during the call) is
  *   {"ticket", "dialogue_id", "turn", "role", "attempt", "model", "max_tokens",
- *    "temperature", "top_p", "stop": [..], "seed",
+ *    "temperature", "top_p", "stop": [..], "seed", "params": {..},
  *    "messages": [{"role", "content"}, ..]  -- chat requests, or
  *    "prompt": "..."}                      -- completion requests
  * ("turn" is the index of the message being written in the dialogue: 0, 1, 2...;
- * "attempt" is 1 for the first try.) Answer through `reply` (valid during the call only) with
+ * "attempt" is 1 for the first try; "params", only when the role sets it, holds the
+ * role's other sampling fields, such as "top_k" or "min_p", as configured.) Answer through `reply` (valid during the call only) with
  * parley_reply_set_text() or parley_reply_set_error(), and return 0. A non-zero
  * return without an error set fails the request as "callback returned N".
  * The callback runs on a Parley thread and may block; it may call any parley_

@@ -31,6 +31,33 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(issues(text), [#"roles.asker.max_tokens: expected a positive integer, got "ten""#])
     }
 
+    func testParamsPassThroughButMayNotSetWhatParleySets() throws {
+        let ok = valid.replacingOccurrences(
+            of: #""endpoint": "completion"}"#,
+            with: #""endpoint": "completion", "params": {"top_k": 50, "min_p": 0.05, "#
+                + #""response_format": {"type": "text"}}}"#)
+        let params = try Config.parse(ok).roles["asker"]?.params
+        XCTAssertEqual(params?["top_k"], .number(50))
+        XCTAssertEqual(params?["response_format"], .object(["type": "text"]))
+        let request = GenerationRequest(
+            dialogueID: "d", turn: 0, role: "asker", prompt: .text("Hi"), maxTokens: 8, params: params ?? [:])
+        let host = try JSONValue.parse(HostJSON.request(request, ticket: 1))
+        XCTAssertEqual(host.objectValue?["params"]?.objectValue?["min_p"], .number(0.05), "hosts get them too")
+
+        let clash = valid.replacingOccurrences(
+            of: #""endpoint": "completion"}"#,
+            with: #""endpoint": "completion", "params": {"temperature": 0, "stream": true}}"#)
+        XCTAssertEqual(
+            issues(clash),
+            [
+                "roles.asker.params.stream: Parley sets it itself",
+                "roles.asker.params.temperature: Parley sets it from roles.asker.temperature; set that instead",
+            ])
+        let notAnObject = valid.replacingOccurrences(
+            of: #""endpoint": "completion"}"#, with: #""endpoint": "completion", "params": [1]}"#)
+        XCTAssertEqual(issues(notAnObject), ["roles.asker.params: expected an object, got an array"])
+    }
+
     func testUnknownKeySuggestsTheClosest() {
         let text = valid.replacingOccurrences(of: #""model": "m""#, with: #""model": "m", "max_concurency": 3"#)
         XCTAssertEqual(issues(text), [#"backends.local.max_concurency: unknown key (did you mean "max_concurrency"?)"#])

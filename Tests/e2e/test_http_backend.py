@@ -104,6 +104,25 @@ def test_malformed_bodies_are_retried(tmp_path, server):
     assert p.returncode == 0 and rows[0]["meta"]["generation"][-1]["attempts"] == 2
 
 
+def test_a_roles_params_reach_the_request_body(tmp_path, server):
+    cfg = scripted_config(tmp_path,
+        backends={"srv": {"type": "openai", "base_url": server.url, "model": "m", "tokenizer": "estimate"}},
+        roles={"asker": {"backend": "srv", "endpoint": "completion", "max_tokens": 16, "max_context": 1024,
+                         "params": {"top_k": 50, "repeat_penalty": 1.3, "cache_prompt": False}},
+               "assistant": {"backend": "srv", "max_tokens": 32, "max_context": 1024,
+                             "params": {"min_p": 0.05, "response_format": {"type": "text"}}}},
+        turns={"max": 2, "stop_on_repeat": False})
+    seeds = write_seeds(tmp_path, ['{"question": "What is the capital of France?"}'])
+    p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet")
+    assert p.returncode == 0, p.stderr
+    bodies = {path: body for _, path, _, body in server.requests}
+    asker, assistant = bodies["/v1/completions"], bodies["/v1/chat/completions"]
+    assert asker["top_k"] == 50 and asker["repeat_penalty"] == 1.3 and asker["cache_prompt"] is False
+    assert assistant["min_p"] == 0.05 and assistant["response_format"] == {"type": "text"}
+    assert "top_k" not in assistant and "min_p" not in asker, "each role's own"
+    assert asker["temperature"] == 0.7 and assistant["max_tokens"] == 32, "Parley's fields as before"
+
+
 def test_request_shapes_for_chat_and_completion(tmp_path, server):
     p, rows, _ = run(tmp_path, server, turns=2)
     assert p.returncode == 0, p.stderr

@@ -93,3 +93,19 @@ def test_on_full_end_stops_each_dialogue_when_the_askers_context_is_full(tmp_pat
             needed, available = [int(w) for w in r["meta"]["context_exhausted"].split() if w.isdigit()]
             assert needed > available == budget
     assert summary["end_reasons"].get("max_turns", 0) == 0, "100 messages of ≥ 4 tokens cannot fit 348"
+
+
+def test_a_roles_params_reach_llama_cpp(tmp_path, llama_server):
+    """`params` on the real server: llama.cpp's /slots shows the sampling settings of each slot's
+    last request, so the request Parley sent carried them."""
+    import urllib.request
+    cfg = local_config(tmp_path, llama_server, assistant={"max_tokens": 8, "params": {"top_k": 7, "repeat_penalty": 1.3}})
+    seeds = write_seeds(tmp_path, [json.dumps({"question": "Name a colour."})])
+    p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet",
+               "--set", "turns.max=1", timeout=300)
+    assert p.returncode == 0, p.stderr
+    with urllib.request.urlopen(f"{llama_server}/slots", timeout=30) as r:
+        slots = json.load(r)
+    seen = [(s["params"].get("top_k"), round(s["params"].get("repeat_penalty", 0), 3)) for s in slots if "params" in s]
+    print(f"\nslots' (top_k, repeat_penalty): {seen}")
+    assert (7, 1.3) in seen

@@ -28,6 +28,8 @@ public struct GenerationRequest: Sendable {
     public var stop: [String]
     /// A sampling seed derived from the run seed, for servers that honour it.
     public var seed: UInt64
+    /// The role's `params`: more fields of the request body (`top_k`, `min_p`, `response_format`, …).
+    public var params: [String: JSONValue]
     /// 1 for the first try, 2 for the first retry, …
     public var attempt: Int = 1
     /// The prompt's tokens as counted for windowing: what budgets and rate limits reserve.
@@ -36,8 +38,9 @@ public struct GenerationRequest: Sendable {
     public init(
         dialogueID: String, turn: Int, role: String, prompt: PromptInput, model: String? = nil,
         maxTokens: Int, temperature: Double = 0.7, topP: Double = 1, stop: [String] = [], seed: UInt64 = 0,
-        attempt: Int = 1, promptTokens: Int? = nil
+        attempt: Int = 1, promptTokens: Int? = nil, params: [String: JSONValue] = [:]
     ) {
+        self.params = params
         self.dialogueID = dialogueID
         self.turn = turn
         self.role = role

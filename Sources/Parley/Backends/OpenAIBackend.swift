@@ -60,9 +60,13 @@ public final class OpenAIBackend: Backend {
             w.endArray()
         }
         w.field("seed", Int(r.seed & 0x7FFF_FFFF))
-        if config.cachePrompt ?? (config.tokenizer == .llamacpp) {
+        if r.params["cache_prompt"] == nil, config.cachePrompt ?? (config.tokenizer == .llamacpp) {
             w.key("cache_prompt")
             w.bool(true)
+        }
+        for key in r.params.keys.sorted() {
+            w.key(key)
+            w.value(r.params[key]!)
         }
         w.endObject()
 

@@ -248,6 +248,8 @@ public struct RoleConfig: Sendable {
     public var keepFirstExchange: Bool = false
     /// What happens once the whole history no longer fits the context.
     public var onFull: OnFull = .window
+    /// More fields of every request body (`top_k`, `min_p`, `repeat_penalty`, `response_format`, …).
+    public var params: [String: JSONValue] = [:]
     /// Tokens kept free besides `max_tokens`, and added per message for tokenizer boundary effects.
     public var marginTokens: Int = 4
     /// The assistant answers as an expert the `expert_writer` role describes from the first question.
@@ -263,6 +265,11 @@ public struct RoleConfig: Sendable {
         /// End the dialogue (`context_exhausted`), as PlatoLM's simulator does: it never windows.
         case end
     }
+
+    /// Request fields Parley sets itself, which `params` may not name.
+    public static let ownRequestFields = [
+        "model", "messages", "prompt", "max_tokens", "temperature", "top_p", "stop", "seed", "stream", "n",
+    ]
 
     public static let defaultInstruction = """
         Above is a conversation between a user and an AI assistant. Now imagine you are the user. \

@@ -300,6 +300,15 @@ extension Config {
         if let d = o.double("top_p", max: 1) { r.topP = d }
         if let s = o.strings("stop") { r.stop = s }
         if let b = o.bool("keep_first_exchange") { r.keepFirstExchange = b }
+        if let p = o.object("params") {
+            for key in p.fields.keys.sorted() where RoleConfig.ownRequestFields.contains(key) {
+                let own = ["max_tokens", "temperature", "top_p", "stop"].contains(key)
+                p.reader.report(
+                    p.childPath(key),
+                    own ? "Parley sets it from \(o.childPath(key)); set that instead" : "Parley sets it itself")
+            }
+            r.params = p.fields
+        }
         if let s = o.oneOf("on_full", RoleConfig.OnFull.allCases.map(\.rawValue)) {
             r.onFull = RoleConfig.OnFull(rawValue: s) ?? .window
         }

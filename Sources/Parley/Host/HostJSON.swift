@@ -25,6 +25,10 @@ public enum HostJSON {
         w.endArray()
         w.key("seed")
         w.int(Int(truncatingIfNeeded: r.seed & 0x7FFF_FFFF))
+        if !r.params.isEmpty {
+            w.key("params")
+            w.value(.object(r.params))
+        }
         switch r.prompt {
         case .chat(let messages):
             w.key("messages")

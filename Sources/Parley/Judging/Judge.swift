@@ -51,7 +51,7 @@ public struct Judge: Sendable {
             dialogueID: "judge", turn: 0, role: role.name, prompt: prompt, model: role.model,
             maxTokens: role.maxTokens, temperature: role.temperature, topP: 1,
             stop: role.endpoint == .completion ? template.stops(generating: .assistant) : [],
-            seed: seed.value)
+            seed: seed.value, params: role.params)
         return try await endpoint.generate(request).0.text
     }
 }

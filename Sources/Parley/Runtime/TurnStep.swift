@@ -59,7 +59,7 @@ struct TurnStep {
             dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
             maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature,
             topP: role.config.topP,
-            stop: stops, seed: seed.value, promptTokens: promptTokens)
+            stop: stops, seed: seed.value, promptTokens: promptTokens, params: role.config.params)
         let started = ContinuousClock.now
         let (result, attempts) = try await role.endpoint.generate(request)
         let elapsed = ContinuousClock.now - started

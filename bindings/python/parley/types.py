@@ -33,6 +33,7 @@ class GenerationRequest(_GenerationRequestFields, total=False):
 
     messages: List[ChatMessage]
     prompt: str
+    params: Dict[str, Any]  # the role's "params" (top_k, min_p, …), when it sets any
 
 
 class JobProgress(TypedDict):

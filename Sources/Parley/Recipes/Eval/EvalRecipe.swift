@@ -211,7 +211,7 @@ struct EvalRecipe: RecipeKind {
                 topP: judge.config.topP,
                 stop: judge.config.endpoint == .completion
                     ? judge.prompts.template.stops(generating: .assistant) : judge.config.stop,
-                seed: seed.value)
+                seed: seed.value, params: judge.config.params)
             let (result, _) = try await judge.endpoint.generate(request)
             if j.requests == 0 { j.seed = Int(seed.value & 0x7FFF_FFFF) }
             j.requests += 1
