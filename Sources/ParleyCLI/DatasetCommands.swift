@@ -26,7 +26,9 @@ struct Stats: AsyncParsableCommand {
         [String] = []
     @Flag(help: "Print JSON instead of the Markdown table.") var json = false
     @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
-    @Option(help: "Dialogues sampled for Self-ROUGE.") var sample = 1000
+    @Option(help: "User turns sampled for Self-ROUGE (and dialogues, for the model sample).") var sample = 1000
+    @Flag(help: "Self-ROUGE over the user turns seeds gave too (by default only those a model wrote).")
+    var selfRougeSeeds = false
     @Flag(help: "No progress output.") var quiet = false
     @OptionGroup var models: ModelOptions
 
@@ -39,7 +41,9 @@ struct Stats: AsyncParsableCommand {
             let name = i < names.count ? names[i] : URL(fileURLWithPath: path).lastPathComponent
             var stats: DatasetStats
             do {
-                stats = try DatasetStats.of(path: path, name: name, shape: shape.shape, sampleSize: sample) { n in
+                stats = try DatasetStats.of(
+                    path: path, name: name, shape: shape.shape, sampleSize: sample, selfRougeSeeds: selfRougeSeeds
+                ) { n in
                     progress?.show("stats: \(name): \(n) rows read")
                 }
             } catch {
@@ -55,7 +59,7 @@ struct Stats: AsyncParsableCommand {
             summaries.append(summary)
         }
         progress?.done()
-        let jsonText = StatsReport.json(summaries, sample: sample)
+        let jsonText = StatsReport.json(summaries, sample: sample, selfRougeSeeds: selfRougeSeeds)
         let markdown = StatsReport.markdown(summaries)
         if let out {
             do {

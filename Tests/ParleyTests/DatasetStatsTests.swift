@@ -55,10 +55,54 @@ final class DatasetStatsTests: XCTestCase {
         XCTAssertEqual(s.distinct1, 22.0 / 25, accuracy: 1e-12)
         // distinct-2: 25 − 6 turns = 19 bigrams, all different.
         XCTAssertEqual(s.distinct2, 1)
-        XCTAssertEqual(s.selfRougeQuestions, 3)
-        XCTAssertEqual(s.selfRougePairs, 3)
-        // First questions: "what is a tide" / "name three rivers" / "how do bees make honey": no common word.
-        XCTAssertEqual(s.selfRouge, 0)
+        // Self-ROUGE over all 6 user turns (no row says which came from a seed): 15 pairs, ROUGE-L
+        // F = 2·LCS / (m + n): "what is a tide" / "recommend a pasta recipe …" 2/11, / "what about a
+        // vegetarian one" (LCS "what a") 4/9, and those two 2/12; every other pair 0.
+        XCTAssertEqual(s.selfRougeQuestions, 6)
+        XCTAssertEqual(s.selfRougePairs, 15)
+        XCTAssertEqual(try XCTUnwrap(s.selfRouge), (2.0 / 11 + 4.0 / 9 + 2.0 / 12) / 15, accuracy: 1e-12)
+    }
+
+    func testSelfRougeLeavesOutTheTurnsSeedsGave() throws {
+        // Each dialogue opened by the same seed question; the simulator wrote the rest.
+        let rows = ["Is it far?", "How far is it?", "Why so far?"].map { followUp in
+            DatasetRow(
+                messages: [
+                    Message(.user, "What is the distance to the moon?"), Message(.assistant, "About 384,000 km."),
+                    Message(.user, followUp), Message(.assistant, "Yes."),
+                ], seedMessages: 2)
+        }
+        var generated = DatasetStats(name: "g", path: "g")
+        var withSeeds = DatasetStats(name: "s", path: "s", selfRougeSeeds: true)
+        for row in rows {
+            generated.add(row)
+            withSeeds.add(row)
+        }
+        let g = DatasetSummary(&generated)
+        // "is it far" / "how far is it": LCS 2 ("is it"), F 4/7; "is it far" / "why so far": 2/6;
+        // "how far is it" / "why so far": 2/7.
+        XCTAssertEqual(g.selfRougeQuestions, 3)
+        XCTAssertEqual(try XCTUnwrap(g.selfRouge), (4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 3, accuracy: 1e-12)
+        let s = DatasetSummary(&withSeeds)
+        XCTAssertEqual(s.selfRougeQuestions, 6, "the three seed turns too")
+        // Plus the 3 identical seed pairs (1 each) and each seed ("what is the distance to the moon")
+        // against "is it far" (2/10) and "how far is it" (2/11): 15 pairs.
+        let seedPairs = 3 + 3 * (2.0 / 10 + 2.0 / 11)
+        XCTAssertEqual(try XCTUnwrap(s.selfRouge), (seedPairs + 4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 15, accuracy: 1e-12)
+    }
+
+    func testParleysRowsSayWhichMessagesTheSeedGave() throws {
+        let path = tempDir() + "/d.jsonl"
+        let parley =
+            #"{"conversations": [{"from": "system", "value": "S"}, {"from": "human", "value": "Q?"}, "#
+            + #"{"from": "gpt", "value": "A."}, {"from": "human", "value": "Why?"}, {"from": "gpt", "value": "B."}], "#
+            + #""meta": {"generation": [{"role": null}, {"role": null}, {"role": "assistant"}, {"role": "asker"}, "#
+            + #"{"role": "assistant"}]}}"#
+        let other = #"{"conversations": [{"from": "human", "value": "Q?"}]}"#
+        try (parley + "\n" + other + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        let reader = try DatasetReader(path: path, shape: .sharegpt)
+        XCTAssertEqual(reader.next()?.seedMessages, 2, "the system prompt and the seed's question")
+        XCTAssertEqual(reader.next()?.seedMessages, 0, "a row without meta.generation counts whole")
     }
 
     func testEveryShapeRoundTrips() throws {

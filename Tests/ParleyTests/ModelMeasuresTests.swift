@@ -59,7 +59,9 @@ final class ModelMeasuresTests: XCTestCase {
             // Context questions: "Why?" needs the history; the rivers question fails.
             return prompt.hasSuffix("Next message: Why?") ? "No" : "FAIL"
         }
-        let figures = await ModelMeasures(tokenizer: WordCounter(), judge: judge(backend)).measure([dialogue])
+        let figures = await ModelMeasures(tokenizer: WordCounter(), judge: judge(backend)).measure([
+            DatasetRow(messages: dialogue)
+        ])
         XCTAssertEqual(figures.humanLike, ModelMeasures.Tally(yes: 1, judged: 2, unparsed: 0))
         XCTAssertEqual(figures.contextDependent, ModelMeasures.Tally(yes: 1, judged: 1, unparsed: 0))
         XCTAssertEqual(figures.failures, ["judge": 1])
@@ -76,9 +78,42 @@ final class ModelMeasuresTests: XCTestCase {
         XCTAssertEqual(figures.dialogueTokens.counts, [15: 1])
     }
 
+    func testOnlyGeneratedUserTurnsAreJudged() async {
+        let backend = ScriptedJudge { prompt in prompt.hasPrefix(Judge.humanQuestion) ? "Human" : "No" }
+        // The system message, the seed's question and its answer came from the seed.
+        let figures = await ModelMeasures(judge: judge(backend)).measure([
+            DatasetRow(messages: dialogue, seedMessages: 3)
+        ])
+        XCTAssertEqual(figures.humanLike, ModelMeasures.Tally(yes: 2, judged: 2, unparsed: 0))
+        XCTAssertEqual(figures.contextDependent, ModelMeasures.Tally(yes: 2, judged: 2, unparsed: 0))
+        XCTAssertFalse(backend.prompts.withLock { $0 }.contains { $0.hasSuffix("What is a tide?") }, "the seed's turn")
+    }
+
+    func testTheContextJudgeSeesTheWholeHistoryThatFitsItsContext() async throws {
+        let backend = ScriptedJudge { _ in "No" }
+        let long = (1...40).flatMap { [Message(.user, "Question \($0)?"), Message(.assistant, "Answer \($0).")] }
+        let roomy = judge(backend)
+        _ = try await roomy.needsHistory("And the first?", after: long)
+        let whole = try XCTUnwrap(backend.prompts.withLock { $0 }.last)
+        XCTAssertTrue(
+            whole.contains("User: Question 1?\n") && whole.contains("Assistant: Answer 40."), "all 80 messages")
+
+        var small = RoleConfig(name: "judge")
+        small.temperature = 0
+        small.maxTokens = 8
+        small.maxContext = 300
+        let tight = Judge(endpoint: roomy.endpoint, role: small)
+        _ = try await tight.needsHistory("And the first?", after: long)
+        let cut = try XCTUnwrap(backend.prompts.withLock { $0 }.last)
+        XCTAssertFalse(cut.contains("User: Question 1?\n"), "the oldest messages left out")
+        XCTAssertTrue(cut.contains("Assistant: Answer 40.\n\nNext message: And the first?"), "the newest kept")
+        let tokens = EstimatingTokenCounter().estimate(cut)
+        XCTAssertLessThanOrEqual(tokens, 300 - 8, "within the judge's context")
+    }
+
     func testUnparsedJudgmentsAreCountedNotGuessed() async {
         let backend = ScriptedJudge { _ in "It depends." }
-        let figures = await ModelMeasures(judge: judge(backend)).measure([dialogue])
+        let figures = await ModelMeasures(judge: judge(backend)).measure([DatasetRow(messages: dialogue)])
         XCTAssertEqual(figures.humanLike, ModelMeasures.Tally(yes: 0, judged: 0, unparsed: 3))
         XCTAssertNil(figures.humanLike.share)
         XCTAssertEqual(figures.contextDependent.unparsed, 2)

@@ -152,8 +152,7 @@ def reference_stats(dialogues, skipped=0, mtld=mtld_reference, rouge=rouge_l_f1)
     per_dialogue_words = [sum(len(words(t)) for r, t in msgs if r in ("user", "assistant")) for _, msgs in dialogues]
     mtlds = [mtld([w for r, t in msgs if r == "user" for w in words(t)]) for _, msgs in dialogues]
     mtlds = [m for m in mtlds if m != 0]
-    firsts = [words(next(t for r, t in msgs if r == "user")) for _, msgs in dialogues]
-    pairs = [(i, j) for i in range(len(firsts)) for j in range(i + 1, len(firsts))]
+    pairs = [(i, j) for i in range(len(user_turns)) for j in range(i + 1, len(user_turns))]
     return {
         "dialogues": len(dialogues), "skipped": skipped,
         "turns": {**summary(turns), "histogram": histogram},
@@ -162,8 +161,8 @@ def reference_stats(dialogues, skipped=0, mtld=mtld_reference, rouge=rouge_l_f1)
                   "dialogue": summary(per_dialogue_words)},
         "mtld": sum(mtlds) / len(mtlds) if mtlds else None,
         "distinct_1": distinct(user_turns, 1), "distinct_2": distinct(user_turns, 2),
-        "self_rouge": {"mean": sum(rouge(firsts[i], firsts[j]) for i, j in pairs) / len(pairs) if pairs else None,
-                       "questions": len(firsts), "pairs": len(pairs)},
+        "self_rouge": {"questions": len(user_turns), "pairs": len(pairs),
+                       "mean": sum(rouge(user_turns[i], user_turns[j]) for i, j in pairs) / len(pairs) if pairs else None},
     }
 
 
@@ -227,9 +226,12 @@ def write_messages_jsonl(path, dialogues):
 #   p90 = sorted[ceil(9.0)-1 = 8] = 8
 # dialogue words (user+assistant): d1 18+18 = 36, d2 4+4 = 8, d3 20+17 = 37, d4 11+13 = 24 → mean 105/4 = 26.25,
 #   sorted 8 24 36 37 → median (24+36)/2 = 30, p90 = sorted[3] = 37
-# self-ROUGE over the 4 first user turns: only d1/d4 share words, LCS("how do i boil an egg",
-#   "how do i translate e mail into french") = 3 → P = 3/8, R = 3/6, F = 2PR/(P+R) = 3/7; the other
-#   5 pairs score 0 → mean (3/7)/6 = 1/14
+# self-ROUGE over the 11 user turns (none came from a seed: no meta), 55 pairs, F = 2·LCS/(m+n):
+#   "how do i boil an egg" / "how do i translate e mail into french" 6/14 = 3/7; "i": with "which one
+#   should i watch first" 2/12, and that / the french one 2/14; "a": "what about a soft one" / "can you
+#   recommend a science fiction novel" 2/12, / "is there a film" 2/9, and those two 2/11; "one": "what
+#   about a soft one" / "which one …" 2/11; "is": "is it long" / "is there a film" 2/7; the rest 0
+#   → (6/7 + 1/3 + 2/9 + 4/11)/55 = (1231/693)/55
 # skipped: 1 per file (a row whose only messages are a system prompt / an assistant reply /
 #   nothing / an empty trailing [|Human|]); the blank lines in the JSONL files are not rows.
 HAND = {
@@ -238,7 +240,7 @@ HAND = {
     "words": {"user_turn": {"mean": 53 / 11, "median": 4.0, "p90": 7},
               "assistant_turn": {"mean": 5.2, "median": 4.5, "p90": 8},
               "dialogue": {"mean": 26.25, "median": 30.0, "p90": 37}},
-    "self_rouge": {"mean": 1 / 14, "questions": 4, "pairs": 6},
+    "self_rouge": {"mean": 1231 / 693 / 55, "questions": 11, "pairs": 55},
 }
 
 
@@ -449,12 +451,12 @@ def test_self_rouge_sample(tmp_path):
     assert sr["questions"] == 10 and sr["pairs"] == 45
     assert sr == b["datasets"][0]["self_rouge"], "the sample is not deterministic"
     dialogues, _ = dialogues_of(path, "messages")
-    firsts = [words(next(t for r, t in msgs if r == "user")) for _, msgs in dialogues]
-    scores = [rouge_l_f1(firsts[i], firsts[j]) for i in range(40) for j in range(i + 1, 40)]
+    turns = [words(t) for _, msgs in dialogues for r, t in msgs if r == "user"]
+    scores = [rouge_l_f1(turns[i], turns[j]) for i in range(len(turns)) for j in range(i + 1, len(turns))]
     assert min(scores) <= sr["mean"] <= max(scores)
-    # A sample at least the dataset's size takes every dialogue.
-    full = stats_json(path, "--sample", "40")["datasets"][0]["self_rouge"]
-    assert full["questions"] == 40 and full["pairs"] == 780
+    # A sample at least the number of user turns takes every one.
+    full = stats_json(path, "--sample", str(len(turns)))["datasets"][0]["self_rouge"]
+    assert full["questions"] == len(turns) and full["pairs"] == len(scores)
     assert abs(full["mean"] - sum(scores) / len(scores)) <= TOL
 
 

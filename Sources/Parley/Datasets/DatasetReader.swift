@@ -5,6 +5,22 @@ public struct DatasetRow: Sendable {
     /// The row's `id` (or `session_id`) where it has one.
     public var id: String?
     public var messages: [Message]
+    /// How many of the first messages the seed gave rather than a model wrote: Parley's own
+    /// rows say so in `meta.generation` (no role); 0 for rows that do not.
+    public var seedMessages: Int
+
+    public init(id: String? = nil, messages: [Message], seedMessages: Int = 0) {
+        self.id = id
+        self.messages = messages
+        self.seedMessages = seedMessages
+    }
+
+    /// The leading messages whose `meta.generation` entry names no role (when it has one per message).
+    static func seedMessages(of row: [String: JSONValue], count: Int) -> Int {
+        guard case .array(let generation)? = row["meta"]?.objectValue?["generation"], generation.count == count
+        else { return 0 }
+        return generation.firstIndex { ($0.objectValue?["role"]?.stringValue).map { !$0.isEmpty } ?? false } ?? count
+    }
 }
 
 /// Reads the dialogues of a dataset file in any `DatasetShape`: JSONL, streamed one
@@ -86,7 +102,8 @@ public final class DatasetReader {
                 default: nil
                 }
             }
-            return DatasetRow(id: id, messages: messages)
+            return DatasetRow(
+                id: id, messages: messages, seedMessages: DatasetRow.seedMessages(of: row, count: messages.count))
         }
         return nil
     }

@@ -22,10 +22,21 @@ public struct Judge: Sendable {
         Answer with one word: human or AI.
         """
 
-    /// true when the judge says the turn cannot be understood without the history.
+    /// true when the judge says the turn cannot be understood without the history. The judge
+    /// sees the whole history, less its oldest messages when it would not fit the judge's context.
     func needsHistory(_ turn: String, after history: [Message]) async throws -> Bool? {
-        let transcript = history.suffix(6).map(View.transcriptLine).joined()
-        let answer = try await ask(Self.contextQuestion + "\n\nConversation:\n" + transcript + "Next message: " + turn)
+        let head = Self.contextQuestion + "\n\nConversation:\n"
+        let tail = "Next message: " + turn
+        let counter = endpoint.tokenCounter
+        // The template's framing and the answer's room, on top of the question itself.
+        var left = role.maxContext - role.maxTokens - role.marginTokens - 32 - (try await counter.count(head + tail))
+        var kept: [String] = []
+        for line in history.reversed().map(View.transcriptLine) {
+            left -= try await counter.count(line)
+            guard left >= 0 else { break }
+            kept.append(line)
+        }
+        let answer = try await ask(head + kept.reversed().joined() + tail)
         return Self.read(answer, yes: "no", no: "yes")
     }
 

@@ -23,24 +23,32 @@ public struct DatasetStats: Sendable {
     public var followUps = 0
     public var contextDependent = 0
     public var topicShifts = 0
-    private var sample: [(key: UInt64, tokens: [Words.Token], messages: [Message])] = []
+    /// Bottom-k samples (by a stable hash): dialogues, for the model-based measures, and user
+    /// turns, for Self-ROUGE.
+    private var sample: [(key: UInt64, value: DatasetRow)] = []
+    private var turnSample: [(key: UInt64, value: [Words.Token])] = []
     public let sampleSize: Int
+    /// Whether Self-ROUGE takes the user turns the seeds gave too (by default only generated ones).
+    public let selfRougeSeeds: Bool
 
-    public init(name: String, path: String, sampleSize: Int = 1000) {
+    public init(name: String, path: String, sampleSize: Int = 1000, selfRougeSeeds: Bool = false) {
         self.name = name
         self.path = path
         self.sampleSize = sampleSize
+        self.selfRougeSeeds = selfRougeSeeds
     }
 
     public mutating func add(_ messages: [Message]) {
-        let spoken = messages.filter { $0.speaker != .system }
-        let tokens = spoken.map { Words.tokens($0.content) }
+        add(DatasetRow(messages: messages))
+    }
+
+    public mutating func add(_ row: DatasetRow) {
         var userTokens: [Words.Token] = []
         var userTurns = 0
         var total = 0
         var previous: [Words.Token] = []  // the last exchange's words
-        var firstQuestion: [Words.Token]?
-        for (m, t) in zip(spoken, tokens) {
+        for (index, m) in row.messages.enumerated() where m.speaker != .system {
+            let t = Words.tokens(m.content)
             total += t.count
             guard m.speaker == .user else {
                 assistantWords.add(t.count)
@@ -55,9 +63,8 @@ public struct DatasetStats: Sendable {
                 for i in 1..<t.count { bigrams.insert(t[i - 1] &* 0x9E37_79B9_7F4A_7C15 ^ t[i]) }
                 bigramTotal += t.count - 1
             }
-            if userTurns == 0 {
-                firstQuestion = t
-            } else {
+            if selfRougeSeeds || index >= row.seedMessages { keepInTurnSample(t, turn: userTurns) }
+            if userTurns > 0 {
                 followUps += 1
                 if FollowUps.contextCue(t) != nil {
                     contextDependent += 1
@@ -75,41 +82,49 @@ public struct DatasetStats: Sendable {
             mtldSum += m
             mtldCount += 1
         }
-        if let q = firstQuestion { keepInSample(q, messages) }
-    }
-
-    /// Bottom-k sampling by a hash of the question and its position: deterministic,
-    /// independent of the dataset's shape, and bounded.
-    private mutating func keepInSample(_ question: [Words.Token], _ messages: [Message]) {
         var h = StableHash()
         h.combine(dialogues)
-        for t in question { h.combine(t) }
-        sample.append((h.value, question, messages))
-        if sample.count >= 2 * sampleSize { trimSample() }
+        for m in row.messages { h.combine(m.content) }
+        sample.append((h.value, row))
+        if sample.count >= 2 * sampleSize { Self.trim(&sample, to: sampleSize) }
     }
 
-    private mutating func trimSample() {
+    /// Bottom-k sampling by a hash of the turn and its position: deterministic, independent of
+    /// the dataset's shape, and bounded.
+    private mutating func keepInTurnSample(_ tokens: [Words.Token], turn: Int) {
+        var h = StableHash()
+        h.combine(dialogues)
+        h.combine(turn)
+        for t in tokens { h.combine(t) }
+        turnSample.append((h.value, tokens))
+        if turnSample.count >= 2 * sampleSize { Self.trim(&turnSample, to: sampleSize) }
+    }
+
+    private static func trim<T>(_ sample: inout [(key: UInt64, value: T)], to size: Int) {
         sample.sort { $0.key < $1.key }
-        if sample.count > sampleSize { sample.removeLast(sample.count - sampleSize) }
+        if sample.count > size { sample.removeLast(sample.count - size) }
     }
 
     /// The first `n` dialogues of the sample, for the model-based measures.
-    public mutating func sampledDialogues(_ n: Int) -> [[Message]] {
-        trimSample()
-        return sample.prefix(n).map(\.messages)
+    public mutating func sampledDialogues(_ n: Int) -> [DatasetRow] {
+        Self.trim(&sample, to: sampleSize)
+        return sample.prefix(n).map(\.value)
     }
 
     public var distinct1: Double { unigramTotal == 0 ? 0 : Double(unigrams.count) / Double(unigramTotal) }
     public var distinct2: Double { bigramTotal == 0 ? 0 : Double(bigrams.count) / Double(bigramTotal) }
     public var mtld: Double? { mtldCount == 0 ? nil : mtldSum / Double(mtldCount) }
 
-    /// Mean pairwise ROUGE-L F between the first user turns of the sampled dialogues.
+    /// Mean pairwise ROUGE-L F between the sampled user turns (generated ones, unless
+    /// `selfRougeSeeds`): how much the simulator repeats itself across dialogues (Parrot's Table 1).
     public mutating func selfRouge() -> (mean: Double?, questions: Int, pairs: Int) {
-        trimSample()
-        let n = sample.count
+        Self.trim(&turnSample, to: sampleSize)
+        let n = turnSample.count
         guard n >= 2 else { return (nil, n, 0) }
         var sum = 0.0
-        for i in 0..<n { for j in (i + 1)..<n { sum += Similarity.rougeL(sample[i].tokens, sample[j].tokens) } }
+        for i in 0..<n {
+            for j in (i + 1)..<n { sum += Similarity.rougeL(turnSample[i].value, turnSample[j].value) }
+        }
         let pairs = n * (n - 1) / 2
         return (sum / Double(pairs), n, pairs)
     }
@@ -170,13 +185,13 @@ extension DatasetStats {
     /// Reads a whole dataset file. `progress` is called every 1000 rows with the rows read.
     /// Throws for an unreadable file, or rows none of which has a known shape.
     public static func of(
-        path: String, name: String, shape: DatasetShape? = nil, sampleSize: Int = 1000,
+        path: String, name: String, shape: DatasetShape? = nil, sampleSize: Int = 1000, selfRougeSeeds: Bool = false,
         progress: (Int) -> Void = { _ in }
     ) throws -> DatasetStats {
         let reader = try DatasetReader(path: path, shape: shape)
-        var stats = DatasetStats(name: name, path: path, sampleSize: sampleSize)
+        var stats = DatasetStats(name: name, path: path, sampleSize: sampleSize, selfRougeSeeds: selfRougeSeeds)
         while let row = reader.next() {
-            stats.add(row.messages)
+            stats.add(row)
             if reader.rowsRead % 1000 == 0 { progress(reader.rowsRead) }
         }
         progress(reader.rowsRead)

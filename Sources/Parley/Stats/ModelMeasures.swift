@@ -43,8 +43,9 @@ public struct ModelMeasures: Sendable {
         public var firstFailure: String?
     }
 
-    /// Measures `dialogues` (their system messages are left out).
-    public func measure(_ dialogues: [[Message]]) async -> Figures {
+    /// Measures `dialogues` (their system messages are left out). The judge asks only about
+    /// the user turns a model wrote, not those a seed gave (`DatasetRow.seedMessages`).
+    public func measure(_ dialogues: [DatasetRow]) async -> Figures {
         var figures = Figures()
         figures.dialogues = dialogues.count
         if tokenizer != nil { figures.measured.insert("tokens") }
@@ -55,9 +56,11 @@ public struct ModelMeasures: Sendable {
             var next = 0
             func add() {
                 guard next < dialogues.count else { return }
-                let d = dialogues[next].filter { $0.speaker != .system }
+                let row = dialogues[next]
+                let d = row.messages.filter { $0.speaker != .system }
+                let seeds = row.messages.prefix(row.seedMessages).filter { $0.speaker != .system }.count
                 next += 1
-                group.addTask { await self.one(d) }
+                group.addTask { await self.one(d, seeds: seeds) }
             }
             for _ in 0..<16 { add() }
             while let (part, vector) = await group.next() {
@@ -81,7 +84,8 @@ public struct ModelMeasures: Sendable {
     }
 
     /// One dialogue's figures, and its embedding (of its user turns, for topic diversity).
-    private func one(_ d: [Message]) async -> (Figures, [Double]?) {
+    /// - Parameter seeds: how many of its first messages a seed gave.
+    private func one(_ d: [Message], seeds: Int) async -> (Figures, [Double]?) {
         var f = Figures()
         let users = d.filter { $0.speaker == .user }
         f.followUps = max(users.count - 1, 0)
@@ -110,13 +114,14 @@ public struct ModelMeasures: Sendable {
             } catch { failed("embeddings", error) }
         }
         if let judge {
-            var later = false
-            for (i, m) in d.enumerated() where m.speaker == .user {
+            let firstUser = d.firstIndex { $0.speaker == .user } ?? d.count
+            for (i, m) in d.enumerated() where m.speaker == .user && i >= seeds {
                 do {
-                    if later { f.contextDependent.add(try await judge.needsHistory(m.content, after: Array(d[..<i]))) }
+                    if i > firstUser {
+                        f.contextDependent.add(try await judge.needsHistory(m.content, after: Array(d[..<i])))
+                    }
                     f.humanLike.add(try await judge.writtenByHuman(m.content))
                 } catch { failed("judge", error) }
-                later = true
             }
         }
         return (f, vector)

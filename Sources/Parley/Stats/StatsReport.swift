@@ -68,7 +68,7 @@ public struct DatasetSummary: Sendable {
 
 /// `parley stats` output: JSON for machines, a Markdown table for terminals and READMEs.
 public enum StatsReport {
-    public static func json(_ sets: [DatasetSummary], sample: Int) -> String {
+    public static func json(_ sets: [DatasetSummary], sample: Int, selfRougeSeeds: Bool = false) -> String {
         var w = JSONWriter()
         w.beginObject()
         w.key("datasets")
@@ -136,8 +136,11 @@ public enum StatsReport {
         w.double(0.72)
         w.field("tokens", "words: runs of Unicode letters and digits, lower-cased, inner apostrophes kept")
         w.field(
-            "self_rouge", "mean pairwise ROUGE-L F1 between the first user turns of a deterministic sample of dialogues"
-        )
+            "self_rouge",
+            "mean pairwise ROUGE-L F1 between the user turns of a deterministic sample of them, "
+                + (selfRougeSeeds ? "seeds' turns included" : "only those a model wrote (not a seed's)"))
+        w.key("self_rouge_seeds")
+        w.bool(selfRougeSeeds)
         w.field("mtld", "per dialogue over its user turns, averaged over dialogues where it is defined")
         w.endObject()
         w.endObject()
