@@ -26,9 +26,14 @@ struct Stats: AsyncParsableCommand {
         [String] = []
     @Flag(help: "Print JSON instead of the Markdown table.") var json = false
     @Option(help: "Also write stats.json, stats.md and stats.html into this directory.") var out: String?
-    @Option(help: "User turns sampled for Self-ROUGE (and dialogues, for the model sample).") var sample = 1000
-    @Flag(help: "Self-ROUGE over the user turns seeds gave too (by default only those a model wrote).")
-    var selfRougeSeeds = false
+    @Option(help: "Questions sampled for Self-ROUGE and their embeddings (and dialogues, for the model sample).")
+    var sample = 1000
+    @Flag(
+        help: """
+            Measures of the simulator's questions (Self-ROUGE, MTLD per question, question topic similarity) \
+            take the user turns seeds gave too (by default only those a model wrote).
+            """)
+    var includeSeeds = false
     @Flag(help: "No progress output.") var quiet = false
     @OptionGroup var models: ModelOptions
 
@@ -42,7 +47,7 @@ struct Stats: AsyncParsableCommand {
             var stats: DatasetStats
             do {
                 stats = try DatasetStats.of(
-                    path: path, name: name, shape: shape.shape, sampleSize: sample, selfRougeSeeds: selfRougeSeeds
+                    path: path, name: name, shape: shape.shape, sampleSize: sample, includeSeeds: includeSeeds
                 ) { n in
                     progress?.show("stats: \(name): \(n) rows read")
                 }
@@ -54,12 +59,13 @@ struct Stats: AsyncParsableCommand {
             var summary = DatasetSummary(&stats)
             if !measures.isEmpty {
                 progress?.show("stats: \(name): model measures over \(models.modelSample) dialogues…")
-                summary.model = await measures.measure(stats.sampledDialogues(models.modelSample))
+                summary.model = await measures.measure(
+                    stats.sampledDialogues(models.modelSample), questions: stats.sampledQuestions())
             }
             summaries.append(summary)
         }
         progress?.done()
-        let jsonText = StatsReport.json(summaries, sample: sample, selfRougeSeeds: selfRougeSeeds)
+        let jsonText = StatsReport.json(summaries, sample: sample, includeSeeds: includeSeeds)
         let markdown = StatsReport.markdown(summaries)
         if let out {
             do {

@@ -58,9 +58,42 @@ final class DatasetStatsTests: XCTestCase {
         // Self-ROUGE over all 6 user turns (no row says which came from a seed): 15 pairs, ROUGE-L
         // F = 2·LCS / (m + n): "what is a tide" / "recommend a pasta recipe …" 2/11, / "what about a
         // vegetarian one" (LCS "what a") 4/9, and those two 2/12; every other pair 0.
-        XCTAssertEqual(s.selfRougeQuestions, 6)
-        XCTAssertEqual(s.selfRougePairs, 15)
-        XCTAssertEqual(try XCTUnwrap(s.selfRouge), (2.0 / 11 + 4.0 / 9 + 2.0 / 12) / 15, accuracy: 1e-12)
+        XCTAssertEqual(s.selfRouge.items, 6)
+        XCTAssertEqual(s.selfRouge.pairs, 15)
+        XCTAssertEqual(try XCTUnwrap(s.selfRouge.mean), (2.0 / 11 + 4.0 / 9 + 2.0 / 12) / 15, accuracy: 1e-12)
+        // MTLD per question (lexicalrichness): no question repeats a word, so each scores its length.
+        XCTAssertEqual(s.questionMTLDCount, 6)
+        XCTAssertEqual(try XCTUnwrap(s.questionMTLD), 25.0 / 6, accuracy: 1e-12)
+        // Whole dialogues, 43 tokens in 12 messages: "a" ×4, "what" ×2, "the" ×2, "pasta" ×2 → 37 distinct;
+        // 31 bigrams, all different.
+        XCTAssertEqual(s.dialogueDistinct1, 37.0 / 43, accuracy: 1e-12)
+        XCTAssertEqual(s.dialogueDistinct2, 1)
+        XCTAssertEqual(s.dialogueROUGE.items, 3)
+    }
+
+    func testLexicalRichnessTokensAndMTLD() throws {
+        XCTAssertEqual(
+            LexicalRichness.words("Well-known e-mail: it's 2024's “best”—Café\tCAFÉ\u{1F}end"),
+            ["wellknown", "email", "it", "s", "s", "“best”café", "café", "end"])
+        // No repeated word: MTLD = the length (the package's fallback factor of 1).
+        XCTAssertEqual(LexicalRichness.mtld(LexicalRichness.words("What is the capital of France?")), 6)
+        XCTAssertNil(LexicalRichness.mtld([]))
+        // "the the the the": forward, TTR 1/2 ≤ 0.72 closes a factor at every 2nd word: 4 / 2 = 2 both ways.
+        XCTAssertEqual(LexicalRichness.mtld(["the", "the", "the", "the"]), 2)
+        // "a b a": TTR 1, 1, 2/3 → one factor, nothing left: 3 / 1 both ways.
+        XCTAssertEqual(LexicalRichness.mtld(["a", "b", "a"]), 3)
+        // "a b c a": TTR 1, 1, 1, 3/4 > 0.72 → partial (1 − 0.75)/0.28: 4 / 0.892857… both ways.
+        XCTAssertEqual(try XCTUnwrap(LexicalRichness.mtld(["a", "b", "c", "a"])), 4 / (0.25 / 0.28), accuracy: 1e-12)
+    }
+
+    func testDialogueDiversityIsOneMinusPairwiseROUGE() {
+        var stats = DatasetStats(name: "t", path: "t")
+        stats.add([Message(.user, "a b"), Message(.assistant, "c d")])
+        stats.add([Message(.user, "a x"), Message(.assistant, "y d")])
+        let s = DatasetSummary(&stats)
+        // "a b c d" / "a x y d": LCS "a d" = 2 → F 2·2/8 = 0.5, the only pair.
+        XCTAssertEqual(s.dialogueROUGE.pairs, 1)
+        XCTAssertEqual(s.dialogueROUGE.mean, 0.5)
     }
 
     func testSelfRougeLeavesOutTheTurnsSeedsGave() throws {
@@ -73,7 +106,7 @@ final class DatasetStatsTests: XCTestCase {
                 ], seedMessages: 2)
         }
         var generated = DatasetStats(name: "g", path: "g")
-        var withSeeds = DatasetStats(name: "s", path: "s", selfRougeSeeds: true)
+        var withSeeds = DatasetStats(name: "s", path: "s", includeSeeds: true)
         for row in rows {
             generated.add(row)
             withSeeds.add(row)
@@ -81,14 +114,22 @@ final class DatasetStatsTests: XCTestCase {
         let g = DatasetSummary(&generated)
         // "is it far" / "how far is it": LCS 2 ("is it"), F 4/7; "is it far" / "why so far": 2/6;
         // "how far is it" / "why so far": 2/7.
-        XCTAssertEqual(g.selfRougeQuestions, 3)
-        XCTAssertEqual(try XCTUnwrap(g.selfRouge), (4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 3, accuracy: 1e-12)
+        XCTAssertEqual(g.selfRouge.items, 3)
+        XCTAssertEqual(try XCTUnwrap(g.selfRouge.mean), (4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 3, accuracy: 1e-12)
+        // MTLD per question: no word repeated, so each scores its length: 3, 4, 3.
+        XCTAssertEqual(g.questionMTLDCount, 3)
+        XCTAssertEqual(try XCTUnwrap(g.questionMTLD), 10.0 / 3, accuracy: 1e-12)
+        XCTAssertEqual(generated.sampledQuestions().sorted(), ["How far is it?", "Is it far?", "Why so far?"])
         let s = DatasetSummary(&withSeeds)
-        XCTAssertEqual(s.selfRougeQuestions, 6, "the three seed turns too")
+        XCTAssertEqual(s.questionMTLDCount, 6)
+        // The seed question repeats "the": TTR ends at 6/7 both ways, no full factor → 7 / ((1 − 6/7) / 0.28).
+        let seed = 7 / ((1 - 6.0 / 7) / 0.28)
+        XCTAssertEqual(try XCTUnwrap(s.questionMTLD), (10 + 3 * seed) / 6, accuracy: 1e-12)
+        XCTAssertEqual(s.selfRouge.items, 6, "the three seed turns too")
         // Plus the 3 identical seed pairs (1 each) and each seed ("what is the distance to the moon")
         // against "is it far" (2/10) and "how far is it" (2/11): 15 pairs.
         let seedPairs = 3 + 3 * (2.0 / 10 + 2.0 / 11)
-        XCTAssertEqual(try XCTUnwrap(s.selfRouge), (seedPairs + 4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 15, accuracy: 1e-12)
+        XCTAssertEqual(try XCTUnwrap(s.selfRouge.mean), (seedPairs + 4.0 / 7 + 2.0 / 6 + 2.0 / 7) / 15, accuracy: 1e-12)
     }
 
     func testParleysRowsSayWhichMessagesTheSeedGave() throws {

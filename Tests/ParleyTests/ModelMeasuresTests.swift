@@ -118,4 +118,10 @@ final class ModelMeasuresTests: XCTestCase {
         XCTAssertNil(figures.humanLike.share)
         XCTAssertEqual(figures.contextDependent.unparsed, 2)
     }
+
+    func testQuestionSimilarityAveragesTheWholeMatrix() {
+        // cos: each with itself 1; [1,0]·[0,1] 0; each with [1,1] 1/√2 → (3 + 2·(0 + 2/√2)) / 9.
+        let mean = ModelMeasures.meanSimilarityMatrix([[1, 0], [0, 1], [1, 1]])
+        XCTAssertEqual(mean, (3 + 2 * 2.0.squareRoot()) / 9, accuracy: 1e-12)
+    }
 }

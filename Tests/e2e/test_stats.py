@@ -3,7 +3,7 @@
 The figures are checked three ways: hand-computed values written literally (the small
 fixtures in fixtures/stats/), an independent Python implementation of the contract
 (below, `reference_stats`), and the reference packages the contract names
-(`lexical-diversity` for MTLD, Google's `rouge-score` for ROUGE-L).
+(`lexical-diversity` and `lexicalrichness` for MTLD, Google's `rouge-score` for ROUGE-L).
 """
 import json, math, random, re, shutil, subprocess
 from pathlib import Path
@@ -136,14 +136,53 @@ def mtld_reference(tokens):
     return (one_way(tokens) + one_way(list(reversed(tokens)))) / 2
 
 
+def lexicalrichness_words(text):
+    """lexicalrichness 0.5's tokenize: lower-case, drop ASCII digits and dashes, ASCII punctuation
+    to spaces, split."""
+    text = re.sub(r"[0-9]+", "", text.lower()).replace("–", "").replace("—", "").replace("-", "")
+    for p in "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~":
+        text = text.replace(p, " ")
+    return text.split()
+
+
+def lexicalrichness_mtld(text, threshold=0.72):
+    """lexicalrichness 0.5's LexicalRichness(text).mtld(threshold), written out here; checked
+    against the package in test_question_mtld_reference_is_the_package. None: no words."""
+    tokens = lexicalrichness_words(text)
+    if not tokens:
+        return None
+
+    def one_way(seq):
+        terms, counter, factors, ttr = set(), 0, 0.0, 0.0
+        for w in seq:
+            counter += 1
+            terms.add(w)
+            ttr = len(terms) / counter
+            if ttr <= threshold:
+                terms, counter, factors = set(), 0, factors + 1
+        if counter > 0:
+            factors += (1 - ttr) / (1 - threshold)
+        if factors == 0:
+            overall = len(set(tokens)) / len(tokens)
+            factors += 1 if overall == 1 else (1 - overall) / (1 - threshold)
+        return len(tokens) / factors
+    return (one_way(tokens) + one_way(list(reversed(tokens)))) / 2
+
+
 def distinct(turns, n):
     grams = [tuple(t[i:i + n]) for t in turns for i in range(len(t) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
-def reference_stats(dialogues, skipped=0, mtld=mtld_reference, rouge=rouge_l_f1):
-    """The contract's figures (not context_dependent/topic_shifts) for dialogues ≤ --sample."""
-    user_turns = [words(t) for _, msgs in dialogues for r, t in msgs if r == "user"]
+def reference_stats(dialogues, skipped=0, mtld=mtld_reference, rouge=rouge_l_f1, question_mtld=lexicalrichness_mtld):
+    """The contract's figures (not context_dependent/topic_shifts) for dialogues ≤ --sample
+    (≤ 100 for dialogue diversity), none of them from a seed."""
+    user_texts = [t for _, msgs in dialogues for r, t in msgs if r == "user"]
+    user_turns = [words(t) for t in user_texts]
+    question_mtlds = [m for m in map(question_mtld, user_texts) if m is not None]
+    whole = [[w for r, t in msgs if r in ("user", "assistant") for w in words(t)] for _, msgs in dialogues]
+    turns_of_dialogues = [words(t) for _, msgs in dialogues for r, t in msgs if r in ("user", "assistant")]
+    dialogue_pairs = [(i, j) for i in range(len(whole)) for j in range(i + 1, len(whole))]
     assistant_turns = [words(t) for _, msgs in dialogues for r, t in msgs if r == "assistant"]
     turns = [sum(r == "user" for r, _ in msgs) for _, msgs in dialogues]
     histogram = {}
@@ -160,9 +199,16 @@ def reference_stats(dialogues, skipped=0, mtld=mtld_reference, rouge=rouge_l_f1)
                   "assistant_turn": summary([len(t) for t in assistant_turns]),
                   "dialogue": summary(per_dialogue_words)},
         "mtld": sum(mtlds) / len(mtlds) if mtlds else None,
+        "mtld_per_question": {"mean": sum(question_mtlds) / len(question_mtlds) if question_mtlds else None,
+                              "questions": len(question_mtlds)},
         "distinct_1": distinct(user_turns, 1), "distinct_2": distinct(user_turns, 2),
         "self_rouge": {"questions": len(user_turns), "pairs": len(pairs),
                        "mean": sum(rouge(user_turns[i], user_turns[j]) for i, j in pairs) / len(pairs) if pairs else None},
+        "dialogue_diversity": {
+            "rouge_l": 1 - sum(rouge(whole[i], whole[j]) for i, j in dialogue_pairs) / len(dialogue_pairs)
+            if dialogue_pairs else None,
+            "dialogues": len(whole), "pairs": len(dialogue_pairs),
+            "distinct_1": distinct(turns_of_dialogues, 1), "distinct_2": distinct(turns_of_dialogues, 2)},
     }
 
 
@@ -232,6 +278,8 @@ def write_messages_jsonl(path, dialogues):
 #   recommend a science fiction novel" 2/12, / "is there a film" 2/9, and those two 2/11; "one": "what
 #   about a soft one" / "which one …" 2/11; "is": "is it long" / "is there a film" 2/7; the rest 0
 #   → (6/7 + 1/3 + 2/9 + 4/11)/55 = (1231/693)/55
+# MTLD per question (lexicalrichness: "it's" → "it s", "e-mail" → "email", "isn’t" kept whole): no
+#   question repeats a word, so each scores its length: 6 5 5 4 4 7 3 4 6 7 3 → 54/11
 # skipped: 1 per file (a row whose only messages are a system prompt / an assistant reply /
 #   nothing / an empty trailing [|Human|]); the blank lines in the JSONL files are not rows.
 HAND = {
@@ -241,6 +289,7 @@ HAND = {
               "assistant_turn": {"mean": 5.2, "median": 4.5, "p90": 8},
               "dialogue": {"mean": 26.25, "median": 30.0, "p90": 37}},
     "self_rouge": {"mean": 1231 / 693 / 55, "questions": 11, "pairs": 55},
+    "mtld_per_question": {"mean": 54 / 11, "questions": 11},
 }
 
 
@@ -414,6 +463,59 @@ def test_mtld_edge_cases_match_lexical_diversity(tmp_path, case):
         f"{case}: lexical-diversity gives {ld.mtld(tokens)!r}, parley {d['mtld']!r}"
 
 
+def lexicalrichness_package():
+    try:
+        from lexicalrichness import LexicalRichness
+    except ImportError:
+        LexicalRichness = None
+    need(LexicalRichness is not None, "the `lexicalrichness` package is not installed")
+    return lambda text: LexicalRichness(text).mtld(threshold=0.72) if LexicalRichness(text).words else None
+
+
+QUESTION_MTLD_CASES = [
+    "What is the capital of France?",            # no word repeats: MTLD = its length, 6
+    "",                                          # no words: undefined (the package divides by zero)
+    "42 -- 7!",                                  # digits and dashes dropped, punctuation split: no words
+    "the the the the",                           # a factor at the 2nd word (TTR 1/2 ≤ 0.72)
+    "a b c d e f g a b c d e f g h",             # TTR reaches 0.72 exactly nowhere, closes at 9/13 < 0.72
+    " ".join(["w%d" % i for i in range(18)] + ["w%d" % i for i in range(7)]),  # 18/25 = 0.72 exactly: closes
+    "Well-known e-mail — state-of-the-art; it's 2024's best (really) “quoted” Café CAFÉ café",
+    "Isn’t it? Tabs\tand\u00a0no-break\u2003spaces, ünïcödé ÜNÏCÖDÉ and the end. And the end.",
+]
+
+
+def test_question_mtld_reference_is_the_package():
+    """The MTLD per question written out above is exactly lexicalrichness's, its tokens included."""
+    package = lexicalrichness_package()
+    from lexicalrichness import LexicalRichness
+    generated = [t for d in generated_dialogues() for i, t in enumerate(d) if i % 2 == 0]
+    for text in QUESTION_MTLD_CASES + generated:
+        assert lexicalrichness_words(text) == LexicalRichness(text).wordlist, text
+        assert lexicalrichness_mtld(text) == package(text), text
+
+
+def test_question_mtld_matches_lexicalrichness(tmp_path):
+    """Each case alone as a dataset's only question: parley's figure is the package's to 1e-9."""
+    package = lexicalrichness_package()
+    for i, text in enumerate(QUESTION_MTLD_CASES):
+        path = write_messages_jsonl(tmp_path / f"q{i}.jsonl", [[text, "Fine."]])
+        q = stats_json(path)["datasets"][0]["mtld_per_question"]
+        expected = package(text)
+        if expected is None:
+            assert q == {"mean": None, "questions": 0}, text
+        else:
+            assert q["questions"] == 1 and abs(q["mean"] - expected) <= TOL, f"{text!r}: {expected} vs {q}"
+    assert package(QUESTION_MTLD_CASES[0]) == 6
+
+
+def test_dialogue_diversity_takes_a_sample_of_100(tmp_path):
+    rng = random.Random(3)
+    raw = [[" ".join(rng.choice(_W) for _ in range(4)), "Yes."] for _ in range(120)]
+    d = stats_json(write_messages_jsonl(tmp_path / "many.jsonl", raw))["datasets"][0]["dialogue_diversity"]
+    assert d["dialogues"] == 100 and d["pairs"] == 4950
+    assert 0 < d["rouge_l"] < 1
+
+
 def test_diversity_figures_match_the_reference_packages(tmp_path):
     try:
         from lexical_diversity import lex_div as ld
@@ -422,12 +524,14 @@ def test_diversity_figures_match_the_reference_packages(tmp_path):
     except ImportError as e:
         missing = e.name
     need(missing is None, f"a reference package is not installed (lexical-diversity, rouge-score): {missing}")
+    question_mtld = lexicalrichness_package()
     raw = generated_dialogues()
     path = write_messages_jsonl(tmp_path / "generated.jsonl", raw)
     dialogues, skipped = dialogues_of(path, "messages")
     assert len(dialogues) == 40 and skipped == 0
 
-    with_packages = reference_stats(dialogues, mtld=ld.mtld, rouge=lambda a, b: rouge_score_f1(" ".join(a), " ".join(b)))
+    with_packages = reference_stats(dialogues, mtld=ld.mtld, rouge=lambda a, b: rouge_score_f1(" ".join(a), " ".join(b)),
+                                    question_mtld=question_mtld)
     own = reference_stats(dialogues)
     assert_matches(own, with_packages, "own-vs-packages")   # the contract's definitions == the packages here
     # rouge-score tokenizes the original text itself: same result on this ASCII text.
@@ -466,6 +570,8 @@ def test_undefined_figures_are_null(tmp_path):
     d = stats_json(path)["datasets"][0]
     assert d["mtld"] is None
     assert d["self_rouge"] == {"mean": None, "questions": 1, "pairs": 0}
+    assert d["mtld_per_question"] == {"mean": 3.0, "questions": 1}   # lexicalrichness: a text without repeats
+    assert d["dialogue_diversity"]["rouge_l"] is None and d["dialogue_diversity"]["pairs"] == 0
     assert d["distinct_1"] == 1.0 and d["distinct_2"] == 1.0
     assert d["context_dependent"] == {"per_dialogue": 0.0, "share": 0.0}
     assert d["topic_shifts"]["per_dialogue"] == 0.0

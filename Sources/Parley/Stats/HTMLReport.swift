@@ -35,7 +35,7 @@ public enum HTMLReport {
                 names: sets.map(\.name), percent: true))
         let metrics: [(String, (DatasetSummary) -> Double?)] = [
             ("Mean turns", { $0.turns.mean }), ("MTLD (user)", { $0.mtld }), ("Distinct-2 (user)", { $0.distinct2 }),
-            ("Self-ROUGE-L ×100", { $0.selfRouge.map { $0 * 100 } }),
+            ("Self-ROUGE-L ×100", { $0.selfRouge.mean.map { $0 * 100 } }),
             ("Context-dependent turns / dialogue", { $0.contextDependentPerDialogue }),
             ("Topic shifts / dialogue", { $0.topicShiftsPerDialogue }),
         ]

@@ -1,10 +1,10 @@
 import Foundation
 
-/// Corpus figures that need a model, over a deterministic sample of dialogues (a
-/// model call per message does not scale to a whole corpus): exact token counts,
-/// embedding-based topic diversity and topic shifts (PlatoLM, UltraChat), and a
-/// judge's view of context dependence and human-likeness (Parrot). Failed requests
-/// and unparseable judgments are counted, never turned into figures.
+/// Corpus figures that need a model, over a deterministic sample of dialogues (a model call
+/// per message does not scale to a whole corpus): exact token counts, embedding-based topic
+/// diversity (of dialogues, and of questions as PlatoLM's code computes it) and topic shifts
+/// (PlatoLM, UltraChat), and a judge's view of context dependence and human-likeness (Parrot).
+/// Failed requests and unparseable judgments are counted, never turned into figures.
 public struct ModelMeasures: Sendable {
     public var tokenizer: (any TokenCounter)?
     public var embeddings: EmbeddingsClient?
@@ -31,6 +31,10 @@ public struct ModelMeasures: Sendable {
         public var userTokens = Histogram(), assistantTokens = Histogram(), dialogueTokens = Histogram()
         /// Mean pairwise cosine similarity of the dialogues' embeddings (lower: more diverse topics).
         public var topicSimilarity: Double?
+        /// PlatoLM's: the mean of the whole cosine-similarity matrix (diagonal included) of the
+        /// sampled questions' embeddings, and how many questions it covers.
+        public var questionSimilarity: Double?
+        public var questions = 0
         public var embeddingShifts = 0
         /// Later user turns (the denominator of shifts and judged context dependence).
         public var followUps = 0
@@ -43,9 +47,10 @@ public struct ModelMeasures: Sendable {
         public var firstFailure: String?
     }
 
-    /// Measures `dialogues` (their system messages are left out). The judge asks only about
-    /// the user turns a model wrote, not those a seed gave (`DatasetRow.seedMessages`).
-    public func measure(_ dialogues: [DatasetRow]) async -> Figures {
+    /// Measures `dialogues` (their system messages are left out) and, with embeddings, `questions`.
+    /// The judge asks only about the user turns a model wrote, not those a seed gave
+    /// (`DatasetRow.seedMessages`).
+    public func measure(_ dialogues: [DatasetRow], questions: [String] = []) async -> Figures {
         var figures = Figures()
         figures.dialogues = dialogues.count
         if tokenizer != nil { figures.measured.insert("tokens") }
@@ -80,7 +85,31 @@ public struct ModelMeasures: Sendable {
             }
             figures.topicSimilarity = sum / Double(pairs)
         }
+        if let embeddings, !questions.isEmpty {
+            do {
+                var vectors: [[Double]] = []
+                for start in stride(from: 0, to: questions.count, by: 64) {
+                    vectors += try await embeddings.embed(Array(questions[start..<min(start + 64, questions.count)]))
+                }
+                figures.questionSimilarity = Self.meanSimilarityMatrix(vectors)
+                figures.questions = questions.count
+            } catch {
+                figures.failures["embeddings", default: 0] += 1
+                if figures.firstFailure == nil { figures.firstFailure = "embeddings: \(error)" }
+            }
+        }
         return figures
+    }
+
+    /// The mean of every entry of the cosine-similarity matrix, the diagonal included (as PlatoLM's
+    /// code averages sklearn's `cosine_similarity`).
+    static func meanSimilarityMatrix(_ vectors: [[Double]]) -> Double {
+        var sum = 0.0
+        for i in vectors.indices {
+            sum += cosine(vectors[i], vectors[i])
+            for j in (i + 1)..<vectors.count { sum += 2 * cosine(vectors[i], vectors[j]) }
+        }
+        return sum / Double(vectors.count * vectors.count)
     }
 
     /// One dialogue's figures, and its embedding (of its user turns, for topic diversity).

@@ -22,10 +22,14 @@ public struct DatasetSummary: Sendable {
     public var userWords: Spread, assistantWords: Spread, dialogueWords: Spread
     /// Words-per-turn counts in `lengthBins`.
     public var userLengthBins: [Int], assistantLengthBins: [Int]
+    /// MTLD per dialogue (PyPI `lexical-diversity`) and per question (PlatoLM's, `lexicalrichness`).
     public var mtld: Double?
+    public var questionMTLD: Double?, questionMTLDCount: Int
     public var distinct1: Double, distinct2: Double
-    public var selfRouge: Double?
-    public var selfRougeQuestions: Int, selfRougePairs: Int
+    public var selfRouge: PairwiseROUGE
+    /// Self-talk's: mean pairwise ROUGE-L between whole dialogues, distinct-n over whole dialogues.
+    public var dialogueROUGE: PairwiseROUGE
+    public var dialogueDistinct1: Double, dialogueDistinct2: Double
     public var contextDependentPerDialogue: Double, contextDependentShare: Double
     public var topicShiftsPerDialogue: Double
     /// The model-based figures over the sample, when models were given.
@@ -39,7 +43,6 @@ public struct DatasetSummary: Sendable {
 
     public init(_ s: inout DatasetStats) {
         func spread(_ h: Histogram) -> Spread { Spread(h) }
-        let rouge = s.selfRouge()
         let count = s.dialogues
         func perDialogue(_ n: Int) -> Double { count == 0 ? 0 : Double(n) / Double(count) }
         name = s.name
@@ -55,11 +58,14 @@ public struct DatasetSummary: Sendable {
         userLengthBins = s.userWords.binned(Self.lengthBins)
         assistantLengthBins = s.assistantWords.binned(Self.lengthBins)
         mtld = s.mtld
-        distinct1 = s.distinct1
-        distinct2 = s.distinct2
-        selfRouge = rouge.mean
-        selfRougeQuestions = rouge.questions
-        selfRougePairs = rouge.pairs
+        questionMTLD = s.questionMTLD
+        questionMTLDCount = s.questionMTLDCount
+        distinct1 = s.userNGrams.distinct1
+        distinct2 = s.userNGrams.distinct2
+        selfRouge = s.selfRouge()
+        dialogueROUGE = s.dialogueROUGE()
+        dialogueDistinct1 = s.dialogueNGrams.distinct1
+        dialogueDistinct2 = s.dialogueNGrams.distinct2
         contextDependentPerDialogue = perDialogue(s.contextDependent)
         contextDependentShare = s.followUps == 0 ? 0 : Double(s.contextDependent) / Double(s.followUps)
         topicShiftsPerDialogue = perDialogue(s.topicShifts)
@@ -68,7 +74,7 @@ public struct DatasetSummary: Sendable {
 
 /// `parley stats` output: JSON for machines, a Markdown table for terminals and READMEs.
 public enum StatsReport {
-    public static func json(_ sets: [DatasetSummary], sample: Int, selfRougeSeeds: Bool = false) -> String {
+    public static func json(_ sets: [DatasetSummary], sample: Int, includeSeeds: Bool = false) -> String {
         var w = JSONWriter()
         w.beginObject()
         w.key("datasets")
@@ -105,12 +111,29 @@ public enum StatsReport {
             w.double(d.distinct1)
             w.key("distinct_2")
             w.double(d.distinct2)
+            w.key("mtld_per_question")
+            w.beginObject()
+            w.key("mean")
+            optional(d.questionMTLD, into: &w)
+            w.field("questions", d.questionMTLDCount)
+            w.endObject()
             w.key("self_rouge")
             w.beginObject()
             w.key("mean")
-            optional(d.selfRouge, into: &w)
-            w.field("questions", d.selfRougeQuestions)
-            w.field("pairs", d.selfRougePairs)
+            optional(d.selfRouge.mean, into: &w)
+            w.field("questions", d.selfRouge.items)
+            w.field("pairs", d.selfRouge.pairs)
+            w.endObject()
+            w.key("dialogue_diversity")
+            w.beginObject()
+            w.key("rouge_l")
+            optional(d.dialogueROUGE.mean.map { 1 - $0 }, into: &w)
+            w.field("dialogues", d.dialogueROUGE.items)
+            w.field("pairs", d.dialogueROUGE.pairs)
+            w.key("distinct_1")
+            w.double(d.dialogueDistinct1)
+            w.key("distinct_2")
+            w.double(d.dialogueDistinct2)
             w.endObject()
             w.key("context_dependent")
             w.beginObject()
@@ -135,13 +158,24 @@ public enum StatsReport {
         w.key("threshold_mtld")
         w.double(0.72)
         w.field("tokens", "words: runs of Unicode letters and digits, lower-cased, inner apostrophes kept")
+        w.key("include_seeds")
+        w.bool(includeSeeds)
         w.field(
-            "self_rouge",
-            "mean pairwise ROUGE-L F1 between the user turns of a deterministic sample of them, "
-                + (selfRougeSeeds ? "seeds' turns included" : "only those a model wrote (not a seed's)"))
-        w.key("self_rouge_seeds")
-        w.bool(selfRougeSeeds)
-        w.field("mtld", "per dialogue over its user turns, averaged over dialogues where it is defined")
+            "questions",
+            includeSeeds
+                ? "every user turn, seeds' included" : "the user turns a model wrote (not those a seed gave)")
+        w.field(
+            "mtld",
+            "PyPI lexical-diversity's, per dialogue over its user turns, averaged over dialogues where it is defined")
+        w.field(
+            "mtld_per_question",
+            "PlatoLM's: PyPI lexicalrichness's MTLD of each question (its own tokens), averaged over questions")
+        w.field(
+            "self_rouge", "Parrot's: mean pairwise ROUGE-L F1 between the questions of a deterministic sample of them")
+        w.field(
+            "dialogue_diversity",
+            "Self-talk's: 1 - mean pairwise ROUGE-L F1 between whole dialogues of the dialogue sample (at most "
+                + "\(DatasetStats.diversitySample)); distinct-n over every message of every dialogue")
         w.endObject()
         w.endObject()
         return w.text
@@ -178,6 +212,16 @@ public enum StatsReport {
         }
         w.key("topic_similarity")
         optional(m.topicSimilarity, into: &w)
+        w.key("topic_similarity_questions")
+        if m.measured.contains("embeddings") {
+            w.beginObject()
+            w.key("mean")
+            optional(m.questionSimilarity, into: &w)
+            w.field("questions", m.questions)
+            w.endObject()
+        } else {
+            w.null()
+        }
         w.key("topic_shifts")
         if m.measured.contains("embeddings") {
             w.beginObject()
@@ -238,9 +282,15 @@ public enum StatsReport {
             ("words per user turn", sets.map { spread($0.userWords) }),
             ("words per assistant turn", sets.map { spread($0.assistantWords) }),
             ("words per dialogue", sets.map { spread($0.dialogueWords) }),
-            ("MTLD of user turns", sets.map { f($0.mtld, 1) }),
+            ("MTLD of user turns (lexical-diversity, per dialogue)", sets.map { f($0.mtld, 1) }),
+            ("MTLD per question (PlatoLM, lexicalrichness)", sets.map { f($0.questionMTLD, 1) }),
             ("distinct-1 / distinct-2 (user)", sets.map { "\(f($0.distinct1, 3)) / \(f($0.distinct2, 3))" }),
-            ("Self-ROUGE-L (lower: less repetitive)", sets.map { f($0.selfRouge.map { $0 * 100 }, 1) }),
+            ("Self-ROUGE-L (lower: less repetitive)", sets.map { f($0.selfRouge.mean.map { $0 * 100 }, 1) }),
+            ("dialogue diversity (Self-talk: 1 - ROUGE-L)", sets.map { f($0.dialogueROUGE.mean.map { 1 - $0 }, 3) }),
+            (
+                "distinct-1 / distinct-2 (whole dialogues)",
+                sets.map { "\(f($0.dialogueDistinct1, 3)) / \(f($0.dialogueDistinct2, 3))" }
+            ),
             ("context-dependent user turns per dialogue", sets.map { f($0.contextDependentPerDialogue) }),
             ("share of follow-ups context-dependent", sets.map { f($0.contextDependentShare * 100, 1) + "%" }),
             ("topic shifts per dialogue", sets.map { f($0.topicShiftsPerDialogue) }),
@@ -283,6 +333,11 @@ public enum StatsReport {
                 (
                     "topic similarity, embeddings (lower: more diverse)",
                     sets.map { s in cell(s, "embeddings") { f($0.topicSimilarity) } }
+                ))
+            rows.append(
+                (
+                    "topic similarity of questions (PlatoLM)",
+                    sets.map { s in cell(s, "embeddings") { f($0.questionSimilarity) } }
                 ))
             rows.append(
                 (
