@@ -37,14 +37,22 @@ final class CaPOTests: XCTestCase {
         let model = Model { r in
             guard case .chat(let m) = r.prompt else { return "" }
             if m.last!.content.hasPrefix("Below is the latest message") { return "Is Lima a long city?" }
+            if m.last!.content.hasPrefix("Below is a conversation") { return " \"the capital of Peru\"\n" }
             return "Rejected for \(r.dialogueID)."
         }
         let (summary, out) = try await runSynth(try config(), seeds: [dialogue], backends: ["m": model])
         XCTAssertEqual(summary.stats.records, ["select": 1, "pair": 3])
-        XCTAssertEqual(summary.stats.completionTokens, 4 * 2, "guess + 3 answers")
+        XCTAssertEqual(summary.stats.completionTokens, 5 * 2, "guess + referent + 3 answers")
 
         let prompts = model.prompts.withLock { $0 }
         let guess = CaPOPrompts().guess.replacingOccurrences(of: "{message}", with: "Is it long?")
+        let referent = CaPOPrompts().referent.replacingOccurrences(
+            of: "{history}",
+            with: "User: Recommend a novel about Mars.\n\nAssistant: Try The Martian by Andy Weir.\n\n"
+                + "User: What is the capital of Peru?\n\nAssistant: Lima.\n\n"
+        ).replacingOccurrences(of: "{message}", with: "Is it long?")
+        let misreading = CaPOPrompts().misunderstanding.replacingOccurrences(
+            of: "{referent}", with: "the capital of Peru")
         XCTAssertEqual(
             Set(prompts.map { "\($0)" }),
             Set(
@@ -54,11 +62,15 @@ final class CaPOTests: XCTestCase {
                     // hallucination: the guess, then an answer to it
                     .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, guess)]),
                     .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, "Is Lima a long city?")]),
-                    // misunderstanding: an earlier exchange that is not the previous one, as the referent
+                    // misunderstanding: the model quotes a wrong referent from the whole history, then
+                    // answers the turn, with the whole history, as if it referred to that
+                    .chat([ChatMessage(.system, "Be brief."), ChatMessage(.user, referent)]),
                     .chat([
-                        ChatMessage(.system, "Be brief. " + CaPOPrompts().misunderstanding),
+                        ChatMessage(.system, "Be brief. " + misreading),
                         ChatMessage(.user, "Recommend a novel about Mars."),
                         ChatMessage(.assistant, "Try The Martian by Andy Weir."),
+                        ChatMessage(.user, "What is the capital of Peru?"),
+                        ChatMessage(.assistant, "Lima."),
                         ChatMessage(.user, "Is it long?"),
                     ]),
                 ].map { "\($0)" }))
@@ -75,7 +87,9 @@ final class CaPOTests: XCTestCase {
             XCTAssertEqual((p["rejected"] as? [[String: String]])?.first?["role"], "assistant")
         }
         XCTAssertEqual(pairs[1]["guess"] as? String, "Is Lima a long city?")
-        XCTAssertEqual((pairs[2]["referent"] as? [String: Any])?["turn"] as? Int, 1)
+        let picked = try XCTUnwrap(pairs[2]["referent"] as? [String: Any])
+        XCTAssertEqual(picked["text"] as? String, "the capital of Peru", "the model's quote, unquoted")
+        XCTAssertEqual(picked["turn"] as? Int, 2, "the exchange that holds it")
         XCTAssertTrue(pairs[0]["guess"] is NSNull)
     }
 
@@ -92,9 +106,36 @@ final class CaPOTests: XCTestCase {
 
     func testTheJudgeConfirmsOrRejectsSelections() async throws {
         let judge = Model { r in r.role == "judge" ? "Yes, it can." : "Something else." }
-        let (summary, _) = try await runSynth(
-            try config(#"{"confirm_with_judge": true}"#, judge: true), seeds: [dialogue], backends: ["m": judge])
-        XCTAssertEqual(summary.stats.records, ["select": 1, "select_rejected": 1], "understandable alone: no pairs")
+        let (summary, _) = try await runSynth(try config(judge: true), seeds: [dialogue], backends: ["m": judge])
+        XCTAssertEqual(
+            summary.stats.records, ["select": 1, "select_rejected": 1],
+            "a judge role confirms by default; understandable alone: no pairs")
+        let unasked = Model { r in r.role == "judge" ? "Yes, it can." : "Something else." }
+        let (kept, _) = try await runSynth(
+            try config(#"{"confirm_with_judge": false, "strategies": ["neglect"]}"#, judge: true), seeds: [dialogue],
+            backends: ["m": unasked])
+        XCTAssertEqual(kept.stats.records, ["select": 1, "pair": 1], "confirmation turned off")
+    }
+
+    func testMisunderstandingAtTheSecondTurnAndAQuoteFoundNowhere() async throws {
+        let twoTurns =
+            #"{"id": "d2", "messages": [{"role": "user", "content": "Name a red fruit and a yellow one."}, "#
+            + #"{"role": "assistant", "content": "A strawberry and a banana."}, {"role": "user", "content": "Is it "#
+            + #"sweet?"}, {"role": "assistant", "content": "Yes, very."}]}"#
+        for (quote, turn) in [("a banana", 1 as Int?), ("an apple", nil)] {
+            let model = Model { r in
+                guard case .chat(let m) = r.prompt else { return "" }
+                return m.last!.content.hasPrefix("Below is a conversation") ? quote : "Bananas are mild."
+            }
+            let (summary, out) = try await runSynth(
+                try config(#"{"strategies": ["misunderstanding"]}"#), seeds: [twoTurns], backends: ["m": model])
+            XCTAssertEqual(summary.stats.records, ["select": 1, "pair": 1], "turn 2 qualifies")
+            let pair = try XCTUnwrap(try readJSONL(out + "/pairs.jsonl").first)
+            let referent = try XCTUnwrap(pair["referent"] as? [String: Any])
+            XCTAssertEqual(referent["text"] as? String, quote)
+            XCTAssertEqual(referent["turn"] as? Int, turn)
+            XCTAssertEqual(referent["turn"] is NSNull, turn == nil)
+        }
     }
 
     func testOnlyContextDependentFollowUpsAreCandidates() {

@@ -51,12 +51,16 @@ final class ExpertTests: XCTestCase {
                     ExpertSettings().writerInstruction + "\n\n" + examples
                         + "\n\nInstruction: How do I make flaky pastry?\nExpert:")
             ]))
+        // The paper's layout: identity, the answer instruction, the instruction, in one user message.
         let answer = try XCTUnwrap(requests.first { $0.role == "assistant" })
         XCTAssertEqual(
             answer.prompt,
             .chat([
-                ChatMessage(.system, "You are a pastry chef with 15 years in Lyon."),
-                ChatMessage(.user, "How do I make flaky pastry?"),
+                ChatMessage(.system, "Be helpful."),
+                ChatMessage(
+                    .user,
+                    "You are a pastry chef with 15 years in Lyon.\n\nNow given the above identity background, please "
+                        + "answer the following instruction.\n\nHow do I make flaky pastry?"),
             ]))
         let row = try XCTUnwrap(try readJSONL(out + "/expert.jsonl").first)
         XCTAssertEqual(row["instruction"] as? String, "How do I make flaky pastry?")
@@ -65,18 +69,38 @@ final class ExpertTests: XCTestCase {
         XCTAssertEqual(row["cleaned"] as? String, "As a pastry chef with 15 years in Lyon,")
     }
 
-    func testPrefixPlacement() async throws {
+    func testSystemPlacementAndOwnAnswerInstruction() async throws {
         let model = Model()
         _ = try await runSynth(
-            try config("expert", #", "expert": {"placement": "prefix", "clean": false}"#),
+            try config("expert", #", "expert": {"placement": "system", "clean": false}"#),
             seeds: [#"{"question": "How do I make flaky pastry?"}"#], backends: ["m": model])
         let answer = try XCTUnwrap(model.requests.withLock { $0 }.first { $0.role == "assistant" })
         XCTAssertEqual(
             answer.prompt,
             .chat([
-                ChatMessage(.system, "Be helpful."),
-                ChatMessage(.user, "You are a pastry chef with 15 years in Lyon.\n\nHow do I make flaky pastry?"),
+                ChatMessage(.system, "You are a pastry chef with 15 years in Lyon."),
+                ChatMessage(.user, "How do I make flaky pastry?"),
             ]))
+        let own = Model()
+        _ = try await runSynth(
+            try config("expert", #", "expert": {"answer_instruction": "Answer as this expert:"}"#),
+            seeds: [#"{"question": "Why?"}"#], backends: ["m": own])
+        let prefixed = try XCTUnwrap(own.requests.withLock { $0 }.first { $0.role == "assistant" })
+        XCTAssertEqual(
+            prefixed.prompt,
+            .chat([
+                ChatMessage(.system, "Be helpful."),
+                ChatMessage(.user, "You are a pastry chef with 15 years in Lyon.\n\nAnswer as this expert:\n\nWhy?"),
+            ]))
+    }
+
+    func testDefaultExamplesAreAsDetailedAsThePapers() {
+        XCTAssertEqual(ExpertSettings.defaultExamples.count, 3)
+        for e in ExpertSettings.defaultExamples {
+            let words = e.description.split { $0.isWhitespace }.count
+            XCTAssertTrue((110...150).contains(words), "\(words) words: \(e.instruction)")
+            XCTAssertTrue(e.description.hasPrefix("You are "), "second person")
+        }
     }
 
     func testEchoCleaning() {

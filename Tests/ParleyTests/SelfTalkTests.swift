@@ -35,6 +35,14 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(lower.reached, ["d"])
     }
 
+    func testNameStops() {
+        XCTAssertEqual(SelfTalkRecipe.nameStops("Maria, a retired teacher who is polite"), ["\nMaria:"])
+        XCTAssertEqual(SelfTalkRecipe.nameStops("Mary Ann Lee, a nurse"), ["\nMary Ann Lee:"])
+        XCTAssertEqual(SelfTalkRecipe.nameStops("a friendly agent"), [])
+        XCTAssertEqual(SelfTalkRecipe.nameStops("The Customer Service Team Lead, who"), [], "more than three words")
+        XCTAssertEqual(SelfTalkRecipe.nameStops(nil), [])
+    }
+
     func testBadWorkflowsNameThePlace() {
         XCTAssertThrowsError(
             try Workflow.parse(
@@ -64,11 +72,13 @@ final class SelfTalkTests: XCTestCase {
     /// The manager picks by a rule; the agent says the step it is told; the client says what the test scripts.
     final class Models: Backend, @unchecked Sendable {
         let agentSystems = Locked<[String]>([])
+        let stops = Locked<[String: [String]]>([:])
         let manager: @Sendable (String) -> String
         init(manager: @escaping @Sendable (String) -> String) { self.manager = manager }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
             guard case .chat(let m) = r.prompt else { return GenerationResult(text: "") }
+            stops.withLock { $0[r.role] = r.stop }
             switch r.role {
             case "manager": return GenerationResult(text: manager(m.last!.content))
             case "stage":
@@ -117,6 +127,9 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertTrue(systems[1].hasSuffix(told("Please give me your order number.")))
         XCTAssertTrue(systems[2].hasSuffix(prompts.offScript), "none of the above: reply naturally")
         XCTAssertTrue(systems[0].hasPrefix("You are Sam, an agent"))
+        let stops = models.stops.withLock { $0 }
+        XCTAssertTrue(stops["client"]?.contains("\nSam:") == true, "the client stops at the agent's name")
+        XCTAssertTrue(stops["agent"]?.contains("\nAnn:") == true, "the agent stops at the client's name")
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
         XCTAssertEqual(conversation(row).last?.1, "Thanks, goodbye!", "the client's goodbye stays in the dialogue")
         XCTAssertEqual(conversation(row).first?.0, "gpt", "the agent opens")

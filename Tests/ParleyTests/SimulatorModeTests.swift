@@ -39,7 +39,7 @@ final class SimulatorModeTests: XCTestCase {
         XCTAssertEqual(
             p,
             .text(
-                "A chat between a curious human and an AI assistant.\nHuman: <s>How do I boil an egg?</s>Assistant: "
+                "A chat between a curious human and an AI assistant.\n\nHuman: <s>How do I boil an egg?</s>Assistant: "
                     + "<s>Simmer it for 9 minutes.</s>Human: <s>"
             ))
     }
@@ -54,6 +54,52 @@ final class SimulatorModeTests: XCTestCase {
                     "User: How do I boil an egg?\n\nAssistant: Simmer it for 9 minutes.\n\n"
                         + RoleConfig.defaultInstruction)
             ]))
+    }
+
+    func testBaizeTranscriptPutsTheInstructionFirstAndEndsInTheHumansTag() async throws {
+        var r = role(.prompted)
+        r.transcript = .baize
+        r.instruction = "Complete the transcript."
+        let expected =
+            "Complete the transcript.\n[|Human|] How do I boil an egg?\n[|AI|] Simmer it for 9 minutes.\n[|Human|]"
+        let chat = try await prompt(r, dialogue)
+        XCTAssertEqual(chat, .chat([ChatMessage(.user, expected)]))
+        r.endpoint = .completion
+        let completion = try await prompt(r, dialogue)
+        XCTAssertEqual(completion, .text(expected), "the transcript is the completion prompt")
+        let builder = PromptBuilder(
+            role: r, template: .humanAssistant, counter: EstimatingTokenCounter(), chatOverhead: 8)
+        let view = View.of(dialogue, for: r, writing: .user, topic: nil)
+        XCTAssertEqual(builder.stops(view), ["\n[|Human|]", "\n[|AI|]", "[|AI|]"], "stops at the AI's tag")
+        // The baize template has the data's spacing: a space after each tag.
+        XCTAssertEqual(
+            Template.baize.render(system: nil, messages: dialogue, next: .user),
+            "[|Human|] How do I boil an egg?\n[|AI|] Simmer it for 9 minutes.\n[|Human|] ")
+    }
+
+    func testTranscriptLabelsAreConfigured() throws {
+        let config = try Config.parse(
+            """
+            {"backends": {"m": {"type": "scripted"}},
+             "roles": {"asker": {"backend": "m", "transcript": {"user": "Q: ", "assistant": "A: ", "separator": "\\n",
+                                                               "instruction": "before"}},
+                       "assistant": {"backend": "m"}}}
+            """)
+        let asker = try XCTUnwrap(config.roles["asker"])
+        XCTAssertEqual(
+            asker.transcript, Transcript(user: "Q: ", assistant: "A: ", separator: "\n", instruction: .before))
+        XCTAssertThrowsError(
+            try Config.parse(
+                """
+                {"backends": {"m": {"type": "scripted"}},
+                 "roles": {"asker": {"backend": "m", "endpoint": "completion", "transcript": {"instruction": "first"}},
+                           "assistant": {"backend": "m"}}}
+                """)
+        ) {
+            XCTAssertEqual(
+                ($0 as? ConfigError)?.issues.map(\.path),
+                ["roles.asker.transcript", "roles.asker.transcript.instruction"])
+        }
     }
 
     func testRoleSwappedChatAnswersAsAssistant() async throws {

@@ -45,7 +45,16 @@ final class TextMeasureTests: XCTestCase {
         XCTAssertEqual(cue("What about the second chapter instead?"), "opens with \"what about\"")
         XCTAssertEqual(cue("Can you make those shorter for a child?"), "points back: \"those\"")
         XCTAssertEqual(cue("Can you expand on what you mentioned before?"), "points back: \"you mentioned\"")
+        XCTAssertEqual(
+            cue("Please shorten the second paragraph for a newsletter."), "points back: \"the second paragraph\"")
+        XCTAssertEqual(cue("Could you give me three more examples, please?"), "points back: \"more examples\"")
+        XCTAssertEqual(cue("Rewrite it with a friendlier tone, please."), "points back: \"it\"")
+        XCTAssertEqual(cue("Elaborate on the costs involved here."), "opens with \"elaborate\"")
+        XCTAssertNil(cue("Summarize the rules of chess for a beginner."), "a verb alone is no cue")
+        XCTAssertEqual(cue("Why does the last step need a cooling period?"), "opens with \"why\"")
+        XCTAssertEqual(cue("Can the last step be done in advance, overnight?"), "points back: \"the last step\"")
         XCTAssertNil(cue("Explain photosynthesis in plants for a student."))
+        XCTAssertNil(cue("Who was the first person to climb Mount Everest?"), "an ordinal, but no part of an answer")
         XCTAssertNil(cue("How do volcanoes form under the ocean?"))
     }
 

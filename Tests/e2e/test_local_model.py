@@ -1,6 +1,6 @@
 """Parley against the real local llama.cpp server and the small Gemma model, with a
 deliberately small context: 4 slots of 512 tokens, dialogues of 8 turns."""
-import json, os, re, subprocess, time
+import json, math, os, re, subprocess, time
 from pathlib import Path
 
 import pytest
@@ -67,11 +67,11 @@ def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server
     assert console == [] and dom.count("<svg") >= 3, console
 
 
-@pytest.mark.parametrize("example", ["local-prompted", "local-swapped", "local-socratic"])
+@pytest.mark.parametrize("example", ["local-prompted", "local-baize", "local-swapped", "local-socratic"])
 def test_every_simulator_mode_runs_on_the_local_model(tmp_path, llama_server, example):
     """The shipped example of each way of playing the user (prompted UltraChat-style,
-    role-swapped Baize-style with free-mode topics, trained Socratic with seeded
-    exchanges) runs against the real server with its personas and filters."""
+    Baize's self-chat transcript, role-swapped with free-mode topics, trained Socratic
+    with seeded exchanges) runs against the real server with its personas and filters."""
     config = json.loads((ROOT / f"examples/configs/{example}.json").read_text())
     # Socratic's example runs until the context is full (turns.max 50): 12 exchanges show it as well.
     shorter = ["--set", "turns.max=12"] if example == "local-socratic" else []
@@ -137,6 +137,16 @@ def test_model_based_statistics_on_the_local_servers(tmp_path, llama_server, emb
     assert m["tokens"]["dialogue"]["p90"] == per_dialogue[-(-9 * len(per_dialogue) // 10) - 1]
 
     assert -1 <= m["topic_similarity"] <= 1 and m["topic_shifts"]["per_dialogue"] >= 0
+    # PlatoLM's topic similarity: the whole cosine matrix of the questions' embeddings, diagonal included
+    # (every question is in the sample: fewer than --sample 1000).
+    questions = [text for _, msgs in dialogues for role, text in msgs if role == "user"]
+    req = urllib.request.Request(f"{embeddings_server}/v1/embeddings", headers={"Content-Type": "application/json"},
+                                 data=json.dumps({"model": "default", "input": questions}).encode())
+    vectors = [d["embedding"] for d in json.loads(urllib.request.urlopen(req, timeout=120).read())["data"]]
+    unit = [[x / math.sqrt(sum(y * y for y in v)) for x in v] for v in vectors]
+    matrix_mean = sum(sum(a * b for a, b in zip(u, v)) for u in unit for v in unit) / len(unit) ** 2
+    assert m["topic_similarity_questions"]["questions"] == len(questions)
+    assert m["topic_similarity_questions"]["mean"] == pytest.approx(matrix_mean, abs=1e-3)
     users = sum(1 for _, msgs in dialogues for role, _ in msgs if role == "user")
     followups = users - len(dialogues)
     assert m["human_like"]["judged"] + m["human_like"]["unparsed"] == users
@@ -178,6 +188,12 @@ def test_recipes_on_the_local_model_through_a_sigkill(tmp_path, llama_server, ex
             "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=3"]
     if example == "selftalk-local":
         args += ["--set", "selftalk.max_turns=3"]
+    if example == "expert-local":
+        # The shipped examples (~130 words each, as the paper's) need about 700 tokens of context; this
+        # server's slots have LLAMA_SLOT.
+        short = [{"instruction": f"Question {i}?", "description": f"You are an expert in topic {i}."} for i in range(3)]
+        args += ["--set", "expert.examples=" + json.dumps(short), "--set", "roles.expert_writer.max_context=512",
+                 "--set", "roles.expert_writer.max_tokens=64", "--set", "roles.assistant.max_context=512"]
     proc = subprocess.Popen([str(a) for a in args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:

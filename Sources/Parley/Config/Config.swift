@@ -226,8 +226,10 @@ public struct RoleConfig: Sendable {
     public var template: String = Template.humanAssistant.name
     public var mode: AskerMode = .trained
     public var systemPrompt: String?
-    /// Prompted mode: what follows the rendered history.
+    /// Prompted mode: what follows (or, per `transcript`, precedes) the rendered history.
     public var instruction: String = RoleConfig.defaultInstruction
+    /// Prompted mode: how the history is written (labels, separator, the instruction's place).
+    public var transcript = Transcript()
     /// Prompted and swapped modes, empty dialogue: how to open. `{topic}` is the seed's topic
     /// (or "anything you are curious about").
     public var openingInstruction: String = RoleConfig.defaultOpening

@@ -288,6 +288,16 @@ extension Config {
         r.systemPrompt = o.string("system_prompt")
         if let s = o.string("instruction", nonEmpty: true) { r.instruction = s }
         if let s = o.string("opening_instruction", nonEmpty: true) { r.openingInstruction = s }
+        if let t = o.object("transcript") {
+            if r.mode != .prompted { o.reader.report(t.path, "only the prompted mode writes a transcript") }
+            if let s = t.string("user") { r.transcript.user = s }
+            if let s = t.string("assistant") { r.transcript.assistant = s }
+            if let s = t.string("separator") { r.transcript.separator = s }
+            if let s = t.oneOf("instruction", Transcript.InstructionPlace.allCases.map(\.rawValue)) {
+                r.transcript.instruction = Transcript.InstructionPlace(rawValue: s) ?? .after
+            }
+            t.finish()
+        }
         if let s = o.string("topic_hint", nonEmpty: true) { r.topicHint = s }
         if let s = o.string("persona_prompt", nonEmpty: true) { r.personaPrompt = s }
         if let s = o.string("style_prompt", nonEmpty: true) { r.stylePrompt = s }

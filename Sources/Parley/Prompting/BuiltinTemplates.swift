@@ -1,5 +1,5 @@
 /// Prompt formats of the model families people serve. `human-assistant` is the plain
-/// transcript that PlatoLM/Socratic and Baize-style simulators continue.
+/// transcript that PlatoLM/Socratic-style simulators continue.
 extension Template {
     public static let builtins: [String: Template] = Dictionary(
         uniqueKeysWithValues: [
@@ -12,19 +12,21 @@ extension Template {
         user: Part(prefix: "Human: ", suffix: "\n", opens: ["\nHuman:", "Human:"]),
         assistant: Part(prefix: "Assistant: ", suffix: "\n", opens: ["\nAssistant:", "Assistant:"]))
 
-    /// PlatoLM's Socratic training shape: `Human: <s>{q}</s>Assistant: <s>{a}</s>`.
+    /// PlatoLM's Socratic training shape: the system line, a blank line, then
+    /// `Human: <s>{q}</s>Assistant: <s>{a}</s>`.
     public static let socratic = Template(
         name: "socratic",
-        system: Part(prefix: "", suffix: "\n"),
+        system: Part(prefix: "", suffix: "\n\n"),
         user: Part(prefix: "Human: <s>", suffix: "</s>", opens: ["Human:"]),
         assistant: Part(prefix: "Assistant: <s>", suffix: "</s>", opens: ["Assistant:"]),
         stop: ["</s>"])
 
+    /// Baize's data: `[|Human|] q\n[|AI|] a\n`, a space after each tag.
     public static let baize = Template(
         name: "baize",
         system: Part(prefix: "", suffix: "\n"),
-        user: Part(prefix: "[|Human|]", suffix: "\n"),
-        assistant: Part(prefix: "[|AI|]", suffix: "\n"))
+        user: Part(prefix: "[|Human|] ", suffix: "\n"),
+        assistant: Part(prefix: "[|AI|] ", suffix: "\n"))
 
     /// Vicuna v1.1.
     public static let vicuna = Template(

@@ -73,8 +73,10 @@ public struct PromptBuilder: Sendable {
         case (.direct, .completion):
             return .text(template.render(system: view.system, messages: view.lead + messages, next: view.next))
         case (.transcript(let instruction), _):
-            let body = messages.map(View.transcriptLine).joined() + instruction
+            let body = role.transcript.body(messages, instruction: instruction)
             if role.endpoint == .completion {
+                // Continuing the user's line, the transcript is the prompt itself.
+                if role.transcript.instruction == .before { return .text(View.joined(view.system ?? "", body)) }
                 return .text(template.render(system: view.system, messages: [Message(.user, body)], next: .assistant))
             }
             return .chat((view.system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, body)])
@@ -84,8 +86,10 @@ public struct PromptBuilder: Sendable {
     func stops(_ view: View) -> [String] {
         var stops = role.stop
         func add(_ s: [String]) { for x in s where !stops.contains(x) { stops.append(x) } }
-        if role.endpoint == .completion { add(template.stops(generating: view.next)) }
-        if case .transcript = view.framing { add(["\nUser:", "\nAssistant:"]) }
+        // A transcript that ends in the user's label is the whole prompt: no template around it.
+        let templated = view.framing == .direct || role.transcript.instruction == .after
+        if role.endpoint == .completion && templated { add(template.stops(generating: view.next)) }
+        if case .transcript = view.framing { add(role.transcript.stops) }
         return stops
     }
 
@@ -122,7 +126,7 @@ public struct PromptBuilder: Sendable {
         let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)  // per message speaker
         return try await overheads.value(slot) {
             switch framing {
-            case .transcript: try await counter.count(View.transcriptLine(Message(speaker, "")))
+            case .transcript: try await counter.count(role.transcript.line(Message(speaker, "")))
             case .direct: try await counter.count(template.part(speaker).prefix + template.part(speaker).suffix)
             }
         }

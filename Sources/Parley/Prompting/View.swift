@@ -5,8 +5,8 @@ public struct View: Sendable, Equatable {
     public enum Framing: Sendable, Equatable {
         /// The messages go to the model as they are (chat) or through the template (completion).
         case direct
-        /// The messages are rendered as a transcript inside one user message, followed by an
-        /// instruction (UltraChat-style prompted simulator); the model's reply is the user's turn.
+        /// The messages are rendered as a transcript inside one user message, with an instruction
+        /// (the prompted simulator, in the role's `Transcript`); the model's reply is the user's turn.
         case transcript(instruction: String)
     }
 
@@ -65,8 +65,6 @@ public struct View: Sendable, Equatable {
     /// Two prompt parts, one space apart when both are there.
     static func joined(_ a: String, _ b: String) -> String { a.isEmpty ? b : b.isEmpty ? a : a + " " + b }
 
-    /// The transcript line of one message in the prompted framing.
-    static func transcriptLine(_ m: Message) -> String {
-        (m.speaker == .user ? "User: " : "Assistant: ") + m.content + "\n\n"
-    }
+    /// The line of one message in the standard transcript (`User: …` / `Assistant: …`).
+    static func transcriptLine(_ m: Message) -> String { Transcript().line(m) }
 }

@@ -4,14 +4,27 @@
 public enum FollowUps {
     /// Why a later user turn cannot be read without the history, or nil when it can:
     /// a very short follow-up ("why?"), an opener that continues ("what about …",
-    /// "and …"), or a word that points back ("it", "those", "the above", "you mentioned").
+    /// "and …", "elaborate …"), a word that points back ("it", "those", "the above", "you
+    /// mentioned", "three more"), or a part of an earlier answer ("the second paragraph").
     public static func contextCue(_ tokens: [Words.Token]) -> String? {
         if tokens.count <= shortTurnWords { return "short follow-up" }
         for opener in openers where tokens.starts(with: opener.tokens) { return "opens with \"\(opener.text)\"" }
         for phrase in pointerPhrases where Words.contains(tokens, phrase.tokens) {
             return "points back: \"\(phrase.text)\""
         }
+        if let part = partReference(tokens) { return "points back: \"\(part)\"" }
         if let t = tokens.first(where: { pointerWords[$0] != nil }) { return "points back: \"\(pointerWords[t]!)\"" }
+        return nil
+    }
+
+    /// "the <ordinal> <part>" ("the second paragraph", "the last step"), or nil.
+    static func partReference(_ tokens: [Words.Token]) -> String? {
+        guard tokens.count >= 3 else { return nil }
+        for i in 0..<(tokens.count - 2) where tokens[i] == the {
+            if let ordinal = ordinals[tokens[i + 1]], let part = parts[tokens[i + 2]] {
+                return "the \(ordinal) \(part)"
+            }
+        }
         return nil
     }
 
@@ -39,17 +52,26 @@ public enum FollowUps {
 
     static let openers = [
         "what about", "how about", "and", "also", "but", "so", "then", "what if", "why",
-        "same", "instead", "another", "more", "now", "ok", "okay", "great",
+        "same", "instead", "another", "more", "now", "ok", "okay", "great", "one more", "tell me more",
+        "continue", "elaborate", "rephrase",
     ].map(Phrase.init)
     static let pointerPhrases = [
         "you mentioned", "you said", "you suggested", "the above", "the previous",
         "the first one", "the second one", "the last one", "that one", "this one",
-        "the same", "the former", "the latter", "as well",
+        "the same", "the former", "the latter", "as well", "more examples", "more details", "a few more",
+        "one more", "two more", "three more", "in more detail", "the rest",
     ].map(Phrase.init)
-    static let pointerWords: [Words.Token: String] = Dictionary(
-        uniqueKeysWithValues: [
-            "it", "its", "itself", "that", "this", "these", "those", "they", "them", "their", "theirs", "he", "him",
-            "his", "she", "her", "hers", "above", "previous", "former", "latter", "earlier", "aforementioned",
-        ]
-        .map { (Words.token($0), $0) })
+    static let the = Words.token("the")
+    static let ordinals = lookup(["first", "second", "third", "fourth", "fifth", "last", "next", "final"])
+    static let parts = lookup([
+        "paragraph", "point", "step", "example", "option", "item", "sentence", "part", "line", "section",
+        "question", "answer", "version", "list", "idea", "suggestion",
+    ])
+    static func lookup(_ words: [String]) -> [Words.Token: String] {
+        Dictionary(uniqueKeysWithValues: words.map { (Words.token($0), $0) })
+    }
+    static let pointerWords = lookup([
+        "it", "its", "itself", "that", "this", "these", "those", "they", "them", "their", "theirs", "he", "him",
+        "his", "she", "her", "hers", "above", "previous", "former", "latter", "earlier", "aforementioned",
+    ])
 }

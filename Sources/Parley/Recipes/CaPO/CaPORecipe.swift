@@ -9,7 +9,7 @@ struct CaPORecipe: RecipeKind {
     static let systemRole: String? = "assistant"
     static let roles = [
         RoleDeclaration("assistant"),
-        // `capo.confirm_with_judge`: confirms the turns that need their context.
+        // Confirms the turns that need their context (`capo.confirm_with_judge`, by default when present).
         RoleDeclaration("judge", required: false, judges: true, defaults: EvalRecipe.greedy),
     ]
     static let settings: (any RecipeSettings.Type)? = CaPOSettings.self
@@ -23,7 +23,6 @@ struct CaPORecipe: RecipeKind {
     let judge: Judge?
     let settings: CaPOSettings
     let step: TurnStep
-    let runSeed: UInt64
 
     init(engine: Engine) throws(ConfigError) {
         guard let assistant = engine.roles["assistant"] else {
@@ -34,7 +33,7 @@ struct CaPORecipe: RecipeKind {
             ])
         }
         settings = engine.config.capo
-        if settings.confirmWithJudge {
+        if settings.confirmWithJudge ?? (engine.roles["judge"] != nil) {
             guard let j = engine.roles["judge"] else {
                 throw ConfigError(issues: [
                     ConfigIssue(path: "roles.judge", message: "capo.confirm_with_judge needs a judge role")
@@ -45,8 +44,7 @@ struct CaPORecipe: RecipeKind {
             judge = nil
         }
         self.assistant = assistant
-        runSeed = engine.config.run.seed
-        step = TurnStep(runSeed: runSeed)
+        step = TurnStep(runSeed: engine.config.run.seed)
     }
 
     var outputFiles: [String] { settings.flat ? [Self.pairsFile, Self.flatFile] : [Self.pairsFile] }
@@ -125,23 +123,24 @@ struct CaPORecipe: RecipeKind {
             pair.guess = guess
             history = [Message(.user, guess)]
         case .misunderstanding:
-            // An earlier exchange that is not the one just before the turn (the likely referent).
-            let starts = d.messages[..<c.index].indices.filter { d.messages[$0].speaker == .user && $0 + 1 < c.index }
-            let others = starts.dropLast()
-            guard !others.isEmpty else {
-                pair.dropped = "no earlier exchange besides the previous one to misread"
+            let before = d.messages[..<c.index]
+            let ask = settings.prompts.referent.replacingOccurrences(
+                of: "{history}", with: before.map(View.transcriptLine).joined()
+            ).replacingOccurrences(of: "{message}", with: turnText)
+            let quote = Self.unquoted(try await generate([Message(.user, ask)], d, c.turn, "referent", counting: &pair))
+            guard !quote.isEmpty else {
+                pair.dropped = "the model quoted no referent"
                 return pair
             }
-            let pick = others[
-                others.startIndex + Int(StableHash.of(String(runSeed), d.id, String(c.turn)) % UInt64(others.count))]
+            let holder = before.firstIndex { $0.content.contains(quote) }
             pair.referent = CaPORecord.Referent(
-                turn: d.messages[..<pick].filter { $0.speaker == .user }.count + 1,
-                text: String(d.messages[pick].content.prefix(200)))
-            history = [d.messages[pick], d.messages[pick + 1], Message(.user, turnText)]
+                turn: holder.map { i in before[...i].filter { $0.speaker == .user }.count }, text: quote)
+            history = Array(d.messages[...c.index])
         }
-        let answer = try await generate(
-            history, d, c.turn, strategy.rawValue, counting: &pair,
-            system: strategy == .misunderstanding ? settings.prompts.misunderstanding : nil)
+        let misreading = pair.referent.map {
+            settings.prompts.misunderstanding.replacingOccurrences(of: "{referent}", with: $0.text)
+        }
+        let answer = try await generate(history, d, c.turn, strategy.rawValue, counting: &pair, system: misreading)
         pair.rejected = answer
         let similarity = Similarity.rougeL(chosen, answer)
         if answer.isEmpty {
@@ -150,6 +149,11 @@ struct CaPORecipe: RecipeKind {
             pair.dropped = "near-identical to the chosen answer (ROUGE-L \(DialogueFilters.format(similarity)))"
         }
         return pair
+    }
+
+    /// A model's quote without the whitespace and quotation marks around it.
+    static func unquoted(_ text: String) -> String {
+        text.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\"'“”‘’«»")))
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);

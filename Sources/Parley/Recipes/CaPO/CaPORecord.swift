@@ -21,7 +21,7 @@ enum CaPORecord: RecipeRecord, Equatable {
         var strategy: String
         /// Hallucination: the model's guess at what the turn refers to.
         @Nullable var guess: String? = nil
-        /// Misunderstanding: the earlier exchange shown as the referent.
+        /// Misunderstanding: the part of the history the model picked as the turn's (wrong) referent.
         @Nullable var referent: Referent? = nil
         /// The rejected answer (nil when none could be made).
         @Nullable var rejected: String? = nil
@@ -38,9 +38,9 @@ enum CaPORecord: RecipeRecord, Equatable {
     }
 
     struct Referent: Codable, Sendable, Equatable {
-        /// Its user turn's 1-based exchange number.
-        var turn: Int
-        /// Its user message, cut to 200 characters.
+        /// The 1-based exchange whose message holds the quote (nil when no message does verbatim).
+        @Nullable var turn: Int?
+        /// The model's quote.
         var text: String
     }
 

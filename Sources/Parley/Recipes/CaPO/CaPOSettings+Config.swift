@@ -33,6 +33,7 @@ extension CaPOSettings: RecipeSettings {
         if let b = o.bool("flat") { flat = b }
         if let p = o.object("prompts") {
             if let s = p.string("guess", nonEmpty: true) { prompts.guess = s }
+            if let s = p.string("referent", nonEmpty: true) { prompts.referent = s }
             if let s = p.string("misunderstanding", nonEmpty: true) { prompts.misunderstanding = s }
             p.finish()
         }

@@ -94,7 +94,10 @@ struct ExpertRecipe: RecipeKind {
             case .system: role = assistant.with(system: identity)
             case .prefix:
                 role = assistant
-                scratch.messages = [Message(.user, identity + "\n\n" + instruction)]
+                let settings = expert.settings
+                scratch.messages = [
+                    Message(.user, identity + "\n\n" + settings.answerInstruction + "\n\n" + instruction)
+                ]
             }
             var cache = TurnStep.TokenCache()
             switch try await expert.step.run(role, writing: .assistant, in: scratch, cache: &cache) {

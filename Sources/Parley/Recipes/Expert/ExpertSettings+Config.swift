@@ -18,6 +18,7 @@ extension ExpertSettings: RecipeSettings {
         }
         if let b = o.bool("clean") { clean = b }
         if let s = o.string("writer_instruction", nonEmpty: true) { writerInstruction = s }
+        if let s = o.string("answer_instruction", nonEmpty: true) { answerInstruction = s }
         if let v = o.raw("examples") {
             guard case .array(let items) = v else {
                 o.reader.report(o.childPath("examples"), "expected an array of {instruction, description}")

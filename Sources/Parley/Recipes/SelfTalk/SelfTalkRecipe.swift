@@ -75,6 +75,16 @@ struct SelfTalkRecipe: RecipeKind {
         step = TurnStep(runSeed: runSeed)
     }
 
+    /// `["\n<name>:"]` for a persona or character line that opens with a name ("Maria, a retired
+    /// teacher…", "Sam"): up to three capitalised words before a comma or the end; else none.
+    static func nameStops(_ line: String?) -> [String] {
+        let head = line?.split(separator: ",", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let head, case let words = head.split(separator: " "), (1...3).contains(words.count),
+            words.allSatisfy({ $0.first?.isUppercase == true })
+        else { return [] }
+        return ["\n\(head):"]
+    }
+
     /// The client's goodbye is part of a finished conversation.
     var endsOnAnswer: Bool { false }
 
@@ -112,6 +122,9 @@ struct SelfTalkRecipe: RecipeKind {
         var node = steps.last { $0.node != nil }?.node
         var agentCache = TurnStep.TokenCache()
         var clientCache = TurnStep.TokenCache()
+        // Each stops where it starts writing the other character's line, as Self-talk's generation does.
+        let agent = self.agent.with(stops: Self.nameStops(d.meta["persona"]?.stringValue))
+        let client = self.client.with(stops: Self.nameStops(d.meta["character"]?.stringValue))
         let opening = Message(.user, "[The customer joins the chat.]")
         let reason: EndReason
         while true {
