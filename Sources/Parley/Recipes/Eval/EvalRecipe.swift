@@ -9,8 +9,8 @@ struct EvalRecipe: RecipeKind {
     static let name = "eval"
     static let roles = [
         RoleDeclaration("judge", judges: true, defaults: Self.greedy),
-        // Answers sessions that have no answers yet.
-        RoleDeclaration("candidate", required: false),
+        // Answers sessions that have no answers yet; up to 1024 tokens, as FastChat's MT-Bench answers.
+        RoleDeclaration("candidate", required: false, defaults: { $0.maxTokens = 1024 }),
     ]
     static let settings: (any RecipeSettings.Type)? = EvalSettings.self
 
@@ -20,6 +20,7 @@ struct EvalRecipe: RecipeKind {
     let candidate: Role?
     let judge: Role
     let settings: EvalSettings
+    let fastChat: FastChatPrompts?
     let runSeed: UInt64
     let step: TurnStep
 
@@ -30,8 +31,30 @@ struct EvalRecipe: RecipeKind {
         self.judge = judge
         candidate = engine.roles["candidate"]
         settings = engine.config.eval
+        fastChat = try Self.loadFastChat(settings)
         runSeed = engine.config.run.seed
         step = TurnStep(runSeed: engine.config.run.seed)
+    }
+
+    /// The `eval.judge_prompts` file, with the four prompts the mode needs.
+    static func loadFastChat(_ settings: EvalSettings) throws(ConfigError) -> FastChatPrompts? {
+        guard let path = settings.judgePrompts else { return nil }
+        let key = "eval.judge_prompts"
+        let prompts: FastChatPrompts
+        do { prompts = try FastChatPrompts(path: path) } catch {
+            throw ConfigError(issues: [ConfigIssue(path: key, message: "\(error)")])
+        }
+        let pairwise = settings.mode == .pairwise
+        let needed = [false, true].flatMap { reference in
+            [1, 2].map { FastChatPrompts.name(pairwise: pairwise, reference: reference, turn: $0) }
+        }
+        let missing = needed.filter { prompts.prompts[$0] == nil }
+        guard missing.isEmpty else {
+            throw ConfigError(issues: [
+                ConfigIssue(path: key, message: "\(path) has no prompt named \(missing.joined(separator: ", "))")
+            ])
+        }
+        return prompts
     }
 
     // MARK: - Sessions
@@ -149,22 +172,38 @@ struct EvalRecipe: RecipeKind {
             template.replacingOccurrences(of: "{turn}", with: String(turn)).replacingOccurrences(
                 of: "{turns}", with: String(total))
         }
+        let references: [String] =
+            if case .array(let refs)? = d.meta["reference"] { refs.map { $0.stringValue ?? "" } } else { [] }
+        let reference = turn <= references.count && !references[turn - 1].isEmpty ? references[turn - 1] : nil
         /// The reference-guided variant: the turn's reference answer (math, reasoning, coding) first.
         func withReference(_ instruction: String) -> String {
-            guard case .array(let refs)? = d.meta["reference"], turn <= refs.count, let r = refs[turn - 1].stringValue,
-                !r.isEmpty
-            else {
-                return instruction
+            guard let reference else { return instruction }
+            return settings.prompts.reference.replacingOccurrences(of: "{reference}", with: reference) + "\n\n"
+                + instruction
+        }
+        /// The judge's prompt for conversations shown in this order, with a re-ask note.
+        func prompt(_ conversations: [[Message]], labels: [String?], instruction: String) -> Prompt {
+            guard let fastChat else {
+                return { note in
+                    try await judgePrompt(conversations, labels: labels, instruction: instruction + note)
+                }
             }
-            return settings.prompts.reference.replacingOccurrences(of: "{reference}", with: r) + "\n\n" + instruction
+            let name = FastChatPrompts.name(pairwise: conversations.count == 2, reference: reference != nil, turn: turn)
+            guard let chosen = fastChat.prompts[name] else {  // checked when the recipe was made
+                return { _ in throw GenerationFailure(reason: "no judge prompt named \(name)", attempts: 0) }
+            }
+            let (system, user) = fastChat.render(
+                chosen, turn: turn,
+                questions: upTo.filter { $0.speaker == .user }.map(\.content),
+                answers: conversations.map { $0.filter { $0.speaker == .assistant }.map(\.content) },
+                references: references)
+            return { note in try await fittedPrompt(system: system, body: user + note) }
         }
         switch settings.mode {
         case .single:
-            let instruction = withReference(fill(settings.prompts.single))
+            let judging = prompt([upTo], labels: [nil], instruction: withReference(fill(settings.prompts.single)))
             for sample in 0..<settings.judgeSamples {
-                if let score = try await ask(
-                    [upTo], labels: [nil], instruction: instruction, d, &j, sample: sample, read: VerdictParser.rating)
-                {
+                if let score = try await ask(judging, d, &j, sample: sample, read: VerdictParser.rating) {
                     j.samples.append(score)
                 }
             }
@@ -174,9 +213,8 @@ struct EvalRecipe: RecipeKind {
             let instruction = withReference(fill(settings.prompts.pairwise))
             // Each order once: A's conversation shown first, then B's.
             for (order, shown) in [(upTo, b), (b, upTo)].enumerated() {
-                let p = try await ask(
-                    [shown.0, shown.1], labels: ["A", "B"], instruction: instruction, d, &j, sample: order,
-                    read: VerdictParser.preference)
+                let judging = prompt([shown.0, shown.1], labels: ["A", "B"], instruction: instruction)
+                let p = try await ask(judging, d, &j, sample: order, read: VerdictParser.preference)
                 let swapped: (VerdictParser.Preference) -> String = {
                     $0 == .tie ? "tie" : (($0 == .a) == (order == 0) ? "a" : "b")
                 }
@@ -190,14 +228,16 @@ struct EvalRecipe: RecipeKind {
         return j
     }
 
+    /// The judge's prompt, given the note to add when asking again ("" the first time).
+    typealias Prompt = (String) async throws -> PromptInput
+
     /// Asks the judge (again, with the re-ask note, while its answer cannot be read).
     private func ask<T>(
-        _ conversations: [[Message]], labels: [String?], instruction: String, _ d: Dialogue,
-        _ j: inout Judgment, sample: Int, read: (String) -> T?
+        _ makePrompt: Prompt, _ d: Dialogue, _ j: inout Judgment, sample: Int, read: (String) -> T?
     ) async throws -> T? {
         var note = ""
         for attempt in 0...settings.reask {
-            let prompt = try await judgePrompt(conversations, labels: labels, instruction: instruction + note)
+            let prompt = try await makePrompt(note)
             var seed = StableHash()
             seed.combine(runSeed)
             seed.combine(d.id)
@@ -260,6 +300,26 @@ struct EvalRecipe: RecipeKind {
             }
             drop += 1
         }
+    }
+
+    /// A FastChat prompt as the judge's endpoint takes it; it is sent whole, as FastChat does, or
+    /// fails when it does not fit the judge's context.
+    func fittedPrompt(system: String, body: String) async throws -> PromptInput {
+        let prompt: PromptInput =
+            judge.config.endpoint == .chat
+            ? .chat([ChatMessage(.system, system), ChatMessage(.user, body)])
+            : .text(judge.prompts.template.render(system: system, messages: [Message(.user, body)], next: .assistant))
+        let counter = judge.endpoint.tokenCounter
+        let cost: Int
+        switch prompt {
+        case .chat: cost = try await counter.count(system) + counter.count(body) + 16
+        case .text(let t): cost = try await counter.count(t)
+        }
+        guard cost <= judge.prompts.budget else {
+            throw GenerationFailure(
+                reason: "the judge prompt needs \(cost) tokens, \(judge.prompts.budget) available", attempts: 0)
+        }
+        return prompt
     }
 
     /// The messages of exchanges `from`…`through` (1-based; an exchange starts at a user message).

@@ -22,6 +22,7 @@ extension EvalSettings: RecipeSettings {
         if let n = o.int("judge_samples", max: 100) { judgeSamples = n }
         if let n = o.int("reask", min: 0, max: 10) { reask = n }
         if let s = o.oneOf("inconsistent", ["tie", "inconsistent"]) { inconsistentAsTie = s == "tie" }
+        judgePrompts = o.string("judge_prompts", nonEmpty: true)
         if let p = o.object("prompts") {
             if let s = p.string("system") { prompts.system = s }
             if let s = p.string("single", nonEmpty: true) { prompts.single = s }

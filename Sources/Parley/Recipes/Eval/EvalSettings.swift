@@ -21,6 +21,8 @@ public struct EvalSettings: Sendable, Equatable {
     /// Pairwise: when the two orders disagree, count a tie (true) or an inconsistency (false).
     public var inconsistentAsTie = false
     public var prompts = EvalPrompts()
+    /// A FastChat `judge_prompts.jsonl` whose prompts replace Parley's (MT-Bench's protocol).
+    public var judgePrompts: String?
 
     public init() {}
 }
