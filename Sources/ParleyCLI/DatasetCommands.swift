@@ -93,10 +93,12 @@ struct ModelOptions: ParsableArguments {
         RoleConfig.Endpoint = .chat
     @Option(help: "The judge's completion template.") var judgeTemplate = "human-assistant"
     @Option(help: "The environment variable holding the API key of these servers.") var apiKeyEnv: String?
+    @Flag(help: "Also ask the judge whether each follow-up starts a new topic.") var judgeTopicShifts = false
 
     func measures() -> ModelMeasures {
         let key = apiKeyEnv.flatMap { ProcessInfo.processInfo.environment[$0] }
         var m = ModelMeasures()
+        m.judgeTopicShifts = judgeTopicShifts
         if let url = tokenizeURL {
             m.tokenizer = ServerTokenCounter(
                 url: url, style: tokenizeModel.map { .vllm(model: $0) } ?? .llamacpp, apiKey: key, timeout: 30)

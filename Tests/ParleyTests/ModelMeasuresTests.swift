@@ -78,6 +78,27 @@ final class ModelMeasuresTests: XCTestCase {
         XCTAssertEqual(figures.dialogueTokens.counts, [15: 1])
     }
 
+    func testTopicShiftsJudgedOnRequest() async {
+        let backend = ScriptedJudge { prompt in
+            guard prompt.hasPrefix(Judge.topicQuestion) else { return "No" }
+            return prompt.hasSuffix("Name three rivers.") ? "Yes." : prompt.hasSuffix("Why?") ? "no" : "?"
+        }
+        var measures = ModelMeasures(judge: judge(backend))
+        let without = await measures.measure([DatasetRow(messages: dialogue)])
+        XCTAssertFalse(without.measured.contains("topic_judge"))
+        XCTAssertFalse(backend.prompts.withLock { $0 }.contains { $0.hasPrefix(Judge.topicQuestion) }, "not asked")
+        measures.judgeTopicShifts = true
+        let figures = await measures.measure([DatasetRow(messages: dialogue)])
+        XCTAssertEqual(figures.topicShifts, ModelMeasures.Tally(yes: 1, judged: 2, unparsed: 0))
+        let asked = backend.prompts.withLock { $0 }.first {
+            $0.hasPrefix(Judge.topicQuestion) && $0.hasSuffix("rivers.")
+        }
+        XCTAssertEqual(
+            asked,
+            Judge.topicQuestion + "\n\nConversation:\nUser: What is a tide?\n\nAssistant: A rise of the sea.\n\n"
+                + "User: Why?\n\nAssistant: The moon.\n\nNext message: Name three rivers.")
+    }
+
     func testOnlyGeneratedUserTurnsAreJudged() async {
         let backend = ScriptedJudge { prompt in prompt.hasPrefix(Judge.humanQuestion) ? "Human" : "No" }
         // The system message, the seed's question and its answer came from the seed.

@@ -119,7 +119,7 @@ def test_model_based_statistics_on_the_local_servers(tmp_path, llama_server, emb
     fixture = ROOT / "Tests/e2e/fixtures/stats/sharegpt.jsonl"
     p = parley("stats", fixture, "--json", "--quiet", "--model-sample", "10",
                "--tokenize-url", f"{llama_server}/tokenize", "--embeddings-url", f"{embeddings_server}/v1",
-               "--judge-url", f"{llama_server}/v1", "--judge-endpoint", "completion", timeout=600)
+               "--judge-url", f"{llama_server}/v1", "--judge-endpoint", "completion", "--judge-topic-shifts", timeout=600)
     assert p.returncode == 0, p.stderr
     m = json.loads(p.stdout)["datasets"][0]["model"]
     assert m["failures"] == {}, m["first_failure"]
@@ -151,6 +151,7 @@ def test_model_based_statistics_on_the_local_servers(tmp_path, llama_server, emb
     followups = users - len(dialogues)
     assert m["human_like"]["judged"] + m["human_like"]["unparsed"] == users
     assert m["context_dependent"]["judged"] + m["context_dependent"]["unparsed"] == followups
+    assert m["topic_shifts_judged"]["judged"] + m["topic_shifts_judged"]["unparsed"] == followups
     print(f"\njudge (the small base model): human-like {m['human_like']}, context {m['context_dependent']}")
 
 

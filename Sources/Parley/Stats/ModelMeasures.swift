@@ -11,6 +11,8 @@ public struct ModelMeasures: Sendable {
     public var judge: Judge?
     /// Consecutive user turns whose embeddings' cosine is below this are a topic shift.
     public var shiftSimilarity = 0.5
+    /// Also ask the judge whether each follow-up starts a new topic (one more request per turn).
+    public var judgeTopicShifts = false
 
     public init(tokenizer: (any TokenCounter)? = nil, embeddings: EmbeddingsClient? = nil, judge: Judge? = nil) {
         self.tokenizer = tokenizer
@@ -25,7 +27,7 @@ public struct ModelMeasures: Sendable {
     }
 
     public struct Figures: Sendable {
-        /// Which measures ran: "tokens", "embeddings", "judge".
+        /// Which measures ran: "tokens", "embeddings", "judge", "topic_judge".
         public var measured: Set<String> = []
         public var dialogues = 0
         public var userTokens = Histogram(), assistantTokens = Histogram(), dialogueTokens = Histogram()
@@ -42,6 +44,8 @@ public struct ModelMeasures: Sendable {
         public var contextDependent = Tally()
         /// Judged "written by a human", of all user turns.
         public var humanLike = Tally()
+        /// Judged "starts a new topic", of the later user turns (with `judgeTopicShifts`).
+        public var topicShifts = Tally()
         /// Requests that failed after their retries, by measure.
         public var failures: [String: Int] = [:]
         public var firstFailure: String?
@@ -56,6 +60,7 @@ public struct ModelMeasures: Sendable {
         if tokenizer != nil { figures.measured.insert("tokens") }
         if embeddings != nil { figures.measured.insert("embeddings") }
         if judge != nil { figures.measured.insert("judge") }
+        if judge != nil && judgeTopicShifts { figures.measured.insert("topic_judge") }
         var vectors: [[Double]] = []
         await withTaskGroup(of: (Figures, [Double]?).self) { group in
             var next = 0
@@ -148,6 +153,9 @@ public struct ModelMeasures: Sendable {
                 do {
                     if i > firstUser {
                         f.contextDependent.add(try await judge.needsHistory(m.content, after: Array(d[..<i])))
+                        if judgeTopicShifts {
+                            f.topicShifts.add(try await judge.shiftsTopic(m.content, after: Array(d[..<i])))
+                        }
                     }
                     f.humanLike.add(try await judge.writtenByHuman(m.content))
                 } catch { failed("judge", error) }
@@ -196,6 +204,7 @@ extension ModelMeasures.Figures {
         followUps += o.followUps
         contextDependent.merge(o.contextDependent)
         humanLike.merge(o.humanLike)
+        topicShifts.merge(o.topicShifts)
         for (k, n) in o.failures { failures[k, default: 0] += n }
         if firstFailure == nil { firstFailure = o.firstFailure }
     }

@@ -235,6 +235,8 @@ public enum StatsReport {
         if m.measured.contains("judge") { tally(m.contextDependent, perDialogue: true) } else { w.null() }
         w.key("human_like")
         if m.measured.contains("judge") { tally(m.humanLike, perDialogue: false) } else { w.null() }
+        w.key("topic_shifts_judged")
+        if m.measured.contains("topic_judge") { tally(m.topicShifts, perDialogue: true) } else { w.null() }
         w.key("failures")
         w.value(.object(m.failures.mapValues { .number(Double($0)) }))
         w.field("first_failure", m.firstFailure)
@@ -356,6 +358,10 @@ public enum StatsReport {
                     sets.map { s in cell(s, "judge") { tally($0.contextDependent) } }
                 ))
             rows.append(("judged human-like user turns", sets.map { s in cell(s, "judge") { tally($0.humanLike) } }))
+        }
+        if measured.contains("topic_judge") {
+            rows.append(
+                ("judged topic shifts", sets.map { s in cell(s, "topic_judge") { tally($0.topicShifts) } }))
         }
         if sets.contains(where: { !($0.model?.failures.isEmpty ?? true) }) {
             rows.append(
