@@ -155,7 +155,11 @@ final class FastChatPromptsTests: XCTestCase {
         XCTAssertTrue(judged.contains { $0 == ("Judge one answer.", "Q: Question 1?\nA: Answer 1.") })
         XCTAssertTrue(
             judged.contains { $0 == ("Judge against the reference.", "Q: Question 1?\nRef: Ref 1\nA: Answer 1.") })
-        let third = try XCTUnwrap(judged.first { $0.user.contains("Question 3?") && !$0.user.contains("Question 4?") })
+        // Session "w" (no references), turn 3.
+        let third = try XCTUnwrap(
+            judged.first {
+                $0.user.contains("Question 3?") && !$0.user.contains("Question 4?") && !$0.user.contains("Ref")
+            })
         XCTAssertEqual(third.system, "Judge the answer to the third user question.")
         XCTAssertEqual(
             third.user,
@@ -190,6 +194,26 @@ final class FastChatPromptsTests: XCTestCase {
             let judgments = try XCTUnwrap((row["meta"] as? [String: Any])?["judgments"] as? [[String: Any]])
             XCTAssertEqual(judgments.map { $0["score"] as? Double }, Array(repeating: 8, count: 8))
         }
+    }
+
+    func testMTBenchsTwoTurnQuestionsAreJudgedWithTheTemplateAsIs() async throws {
+        let models = Models()
+        let (summary, _) = try await runSynth(
+            try config(try promptsFile()),
+            seeds: [#"{"question_id": 81, "category": "writing", "turns": ["Question 1?", "Question 2?"]}"#],
+            backends: ["m": models])
+        XCTAssertEqual(summary.stats.judgedTurns, 2)
+        let second = try XCTUnwrap(models.judged.withLock { $0 }.last)
+        XCTAssertEqual(second.system, "Judge the answer to the second user question.")
+        XCTAssertEqual(
+            second.user,
+            FastChatPrompts.fill(
+                Self.conversation,
+                [
+                    "question_1": "Question 1?", "answer_1": "Answer 1.", "question_2": "Question 2?",
+                    "answer_2": "Answer 2.",
+                ]
+            ))
     }
 
     func testAFileWithoutTheModesPromptsIsRefused() async throws {
