@@ -203,6 +203,60 @@ final class EvalTests: XCTestCase {
             orders.contains { $0.hasPrefix("Conversation with assistant A:\nUser: Pick a colour.\n\nAssistant: Red!") })
     }
 
+    /// A judge that answers in JSON only where a schema was sent, and records the request's params.
+    final class SchemaJudge: Backend, @unchecked Sendable {
+        let params = Locked<[[String: JSONValue]]>([])
+        var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
+        func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+            guard r.role == "judge" else { return GenerationResult(text: "Answer \(r.turn).") }
+            params.withLock { $0.append(r.params) }
+            let constrained = r.params["response_format"] != nil || r.params["json_schema"] != nil
+            // Turn 2's answers ignore the schema, as a server without structured output would.
+            let text =
+                constrained && !"\(r.prompt)".contains("turn 2 of")
+                ? #"{"explanation": "Correct.", "rating": 8}"# : "Correct. [[6]]"
+            return GenerationResult(text: text)
+        }
+    }
+
+    func testStructuredVerdictsAreAskedForReadAndCountedApart() async throws {
+        let judge = SchemaJudge()
+        let (summary, out) = try await runSynth(
+            try config(#", "eval": {"structured": true}"#),
+            seeds: [#"{"id": "s", "turns": ["Hi?", "And then?"]}"#], backends: ["m": judge])
+        XCTAssertEqual(summary.stats.judgedTurns, 2)
+        let sent = try XCTUnwrap(judge.params.withLock { $0 }.first)
+        XCTAssertEqual(
+            sent["response_format"],
+            ["type": "json_schema", "json_schema": ["name": "verdict", "schema": StructuredVerdict.ratingSchema]])
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        let judgments = try XCTUnwrap((row["meta"] as? [String: Any])?["judgments"] as? [[String: Any]])
+        XCTAssertEqual(judgments.map { $0["score"] as? Double }, [8, 6])
+        XCTAssertEqual(judgments.map { $0["structured"] as? Bool }, [true, false])
+        XCTAssertEqual(try EvalReport.load(runs: [out]).models.first?.structured, 1)
+        // Without the option: no schema, no field.
+        let plain = SchemaJudge()
+        let (_, out2) = try await runSynth(
+            try config(), seeds: [#"{"id": "s", "turns": ["Hi?"]}"#], backends: ["m": plain])
+        XCTAssertTrue(plain.params.withLock { $0 }.allSatisfy { $0["response_format"] == nil })
+        let row2 = try XCTUnwrap(try readJSONL(out2 + "/dialogues.jsonl").first)
+        let j2 = try XCTUnwrap(((row2["meta"] as? [String: Any])?["judgments"] as? [[String: Any]])?.first)
+        XCTAssertNil(j2["structured"])
+        XCTAssertEqual(j2["score"] as? Double, 6)
+    }
+
+    func testStructuredVerdictReading() {
+        XCTAssertEqual(StructuredVerdict.rating(#" {"explanation": "ok", "rating": 7}"#), 7)
+        XCTAssertNil(StructuredVerdict.rating(#"{"rating": 11}"#))
+        XCTAssertNil(StructuredVerdict.rating(#"{"rating": 6.5}"#), "the schema asks for an integer")
+        XCTAssertNil(StructuredVerdict.rating("Rating: [[7]]"))
+        XCTAssertEqual(StructuredVerdict.preference(#"{"explanation": "", "verdict": "C"}"#), .tie)
+        XCTAssertNil(StructuredVerdict.preference(#"{"verdict": "D"}"#))
+        XCTAssertEqual(
+            StructuredVerdict.params(StructuredVerdict.preferenceSchema, chat: false),
+            ["json_schema": StructuredVerdict.preferenceSchema])
+    }
+
     func testMTBenchQuestionFilesLoadAsTheyAre() async throws {
         let mtbench =
             #"{"question_id": 81, "category": "writing", "turns": ["Compose a travel blog post.", "Rewrite it "#

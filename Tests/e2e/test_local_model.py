@@ -179,6 +179,22 @@ def test_evaluation_with_the_small_model_as_candidate_and_judge(tmp_path, llama_
     print(f"\nsmall model as judge: {16 - len(unscored)} of 16 turns scored, {len(unscored)} unscored")
 
 
+def test_structured_verdicts_parse_on_llama_cpp(tmp_path, llama_server):
+    """With eval.structured the server constrains the judge to the schema (llama.cpp's json_schema
+    on its completions endpoint): the small model's verdicts parse, and are counted as structured."""
+    p = parley("eval", "--config", "examples/configs/eval-local.json", "--out", tmp_path / "run", "--quiet",
+               "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=1",
+               "--set", "eval.structured=true", "--set", "roles.judge.max_tokens=96", timeout=900)
+    assert p.returncode == 0, p.stderr
+    judgments = [j for r in read_jsonl(tmp_path / "run/dialogues.jsonl") for j in r["meta"]["judgments"]]
+    assert len(judgments) == 8
+    structured = [j for j in judgments if j.get("structured")]
+    assert structured and all(1 <= j["score"] <= 10 for j in structured), judgments
+    (model,) = json.loads((tmp_path / "run/report.json").read_text())["models"]
+    assert model["structured_verdicts"] == len(structured)
+    print(f"\nstructured verdicts: {len(structured)} of 8 turns")
+
+
 @pytest.mark.parametrize("example,output", [("capo-local", "pairs.jsonl"), ("expert-local", "expert.jsonl"),
                                             ("selftalk-local", "selftalk_selected.jsonl")])
 def test_recipes_on_the_local_model_through_a_sigkill(tmp_path, llama_server, example, output):

@@ -284,6 +284,10 @@ enum Records {
         w.nullable("model", j.model)
         w.field("prompt_tokens", j.promptTokens)
         w.field("completion_tokens", j.completionTokens)
+        if let s = j.structured {
+            w.key("structured")
+            w.bool(s)
+        }
         w.endObject()
     }
 

@@ -203,7 +203,10 @@ struct EvalRecipe: RecipeKind {
         case .single:
             let judging = prompt([upTo], labels: [nil], instruction: withReference(fill(settings.prompts.single)))
             for sample in 0..<settings.judgeSamples {
-                if let score = try await ask(judging, d, &j, sample: sample, read: VerdictParser.rating) {
+                if let score = try await ask(
+                    judging, d, &j, sample: sample, schema: StructuredVerdict.ratingSchema,
+                    structured: StructuredVerdict.rating, read: VerdictParser.rating)
+                {
                     j.samples.append(score)
                 }
             }
@@ -214,7 +217,9 @@ struct EvalRecipe: RecipeKind {
             // Each order once: A's conversation shown first, then B's.
             for (order, shown) in [(upTo, b), (b, upTo)].enumerated() {
                 let judging = prompt([shown.0, shown.1], labels: ["A", "B"], instruction: instruction)
-                let p = try await ask(judging, d, &j, sample: order, read: VerdictParser.preference)
+                let p = try await ask(
+                    judging, d, &j, sample: order, schema: StructuredVerdict.preferenceSchema,
+                    structured: StructuredVerdict.preference, read: VerdictParser.preference)
                 let swapped: (VerdictParser.Preference) -> String = {
                     $0 == .tie ? "tie" : (($0 == .a) == (order == 0) ? "a" : "b")
                 }
@@ -231,10 +236,16 @@ struct EvalRecipe: RecipeKind {
     /// The judge's prompt, given the note to add when asking again ("" the first time).
     typealias Prompt = (String) async throws -> PromptInput
 
-    /// Asks the judge (again, with the re-ask note, while its answer cannot be read).
+    /// Asks the judge (again, with the re-ask note, while its answer cannot be read). With
+    /// `eval.structured` the request carries `schema` and the reply is read as JSON first.
     private func ask<T>(
-        _ makePrompt: Prompt, _ d: Dialogue, _ j: inout Judgment, sample: Int, read: (String) -> T?
+        _ makePrompt: Prompt, _ d: Dialogue, _ j: inout Judgment, sample: Int, schema: JSONValue,
+        structured: (String) -> T?, read: (String) -> T?
     ) async throws -> T? {
+        var params = judge.config.params
+        if settings.structured {
+            params.merge(StructuredVerdict.params(schema, chat: judge.config.endpoint == .chat)) { _, new in new }
+        }
         var note = ""
         for attempt in 0...settings.reask {
             let prompt = try await makePrompt(note)
@@ -251,7 +262,7 @@ struct EvalRecipe: RecipeKind {
                 topP: judge.config.topP,
                 stop: judge.config.endpoint == .completion
                     ? judge.prompts.template.stops(generating: .assistant) : judge.config.stop,
-                seed: seed.value, params: judge.config.params)
+                seed: seed.value, params: params)
             let (result, _) = try await judge.endpoint.generate(request)
             if j.requests == 0 { j.seed = Int(seed.value & 0x7FFF_FFFF) }
             j.requests += 1
@@ -259,7 +270,14 @@ struct EvalRecipe: RecipeKind {
             j.model = j.model ?? result.model ?? judge.config.model
             j.promptTokens += result.promptTokens ?? 0
             j.completionTokens += result.completionTokens ?? 0
-            if let verdict = read(result.text) { return verdict }
+            if settings.structured, let verdict = structured(result.text) {
+                j.structured = j.structured ?? true
+                return verdict
+            }
+            if let verdict = read(result.text) {
+                if settings.structured { j.structured = false }
+                return verdict
+            }
             note = "\n\n" + settings.prompts.reask
         }
         return nil

@@ -23,6 +23,8 @@ public struct EvalReport: Sendable {
         public var run: String
         public var sessions = 0
         public var failedSessions = 0
+        /// Judged turns whose verdicts all came from schema-constrained replies (`eval.structured`).
+        public var structured = 0
         public var overall = Tally()
         public var perTurn: [Int: Tally] = [:]
         public var perCategory: [String: Tally] = [:]
@@ -32,7 +34,7 @@ public struct EvalReport: Sendable {
 
     public struct Pairwise: Sendable {
         public var a: String, b: String, run: String
-        public var wins = 0, losses = 0, ties = 0, inconsistent = 0, unscored = 0
+        public var wins = 0, losses = 0, ties = 0, inconsistent = 0, unscored = 0, structured = 0
         public var judged: Int { wins + losses + ties + inconsistent }
         public var inconsistencyRate: Double? { judged == 0 ? nil : Double(inconsistent) / Double(judged) }
     }
@@ -62,6 +64,7 @@ public struct EvalReport: Sendable {
                     let b = names.count > 1 ? names[1].stringValue ?? "B" : "B"
                     var p = pairs["\(a)|\(b)"] ?? Pairwise(a: a, b: b, run: runName)
                     for j in judgments {
+                        if j.structured == true { p.structured += 1 }
                         switch j.verdict {
                         case "a": p.wins += 1
                         case "b": p.losses += 1
@@ -78,6 +81,7 @@ public struct EvalReport: Sendable {
                 var m = single[name] ?? ModelScores(name: name, run: runName)
                 m.sessions += 1
                 for j in judgments {
+                    if j.structured == true { m.structured += 1 }
                     m.overall.add(j.score)
                     m.perTurn[j.turn, default: Tally()].add(j.score)
                     m.perCategory[category, default: Tally()].add(j.score)
@@ -131,6 +135,7 @@ public struct EvalReport: Sendable {
             w.field("run", m.run)
             w.field("sessions", m.sessions)
             w.field("failed_sessions", m.failedSessions)
+            w.field("structured_verdicts", m.structured)
             w.key("overall")
             tally(m.overall)
             w.key("per_turn")
@@ -164,6 +169,7 @@ public struct EvalReport: Sendable {
             w.field("ties", p.ties)
             w.field("inconsistent", p.inconsistent)
             w.field("unscored", p.unscored)
+            w.field("structured_verdicts", p.structured)
             w.key("inconsistency_rate")
             if let r = p.inconsistencyRate { w.double(r) } else { w.null() }
             w.endObject()

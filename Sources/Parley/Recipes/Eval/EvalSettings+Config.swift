@@ -23,6 +23,7 @@ extension EvalSettings: RecipeSettings {
         if let n = o.int("reask", min: 0, max: 10) { reask = n }
         if let s = o.oneOf("inconsistent", ["tie", "inconsistent"]) { inconsistentAsTie = s == "tie" }
         judgePrompts = o.string("judge_prompts", nonEmpty: true)
+        if let b = o.bool("structured") { structured = b }
         if let p = o.object("prompts") {
             if let s = p.string("system") { prompts.system = s }
             if let s = p.string("single", nonEmpty: true) { prompts.single = s }

@@ -23,6 +23,9 @@ public struct EvalSettings: Sendable, Equatable {
     public var prompts = EvalPrompts()
     /// A FastChat `judge_prompts.jsonl` whose prompts replace Parley's (MT-Bench's protocol).
     public var judgePrompts: String?
+    /// Ask the judge for a JSON verdict under a schema (servers with structured output), so
+    /// that verdicts parse; the brackets are still read when a server ignores the schema.
+    public var structured = false
 
     public init() {}
 }
