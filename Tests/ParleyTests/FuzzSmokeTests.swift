@@ -18,6 +18,14 @@ final class FuzzSmokeTests: XCTestCase {
     func testSeedsReader() throws { try smoke("seeds") { Fuzzing.seeds($0) } }
     func testJournalReplay() throws { try smoke("journal") { Fuzzing.journal($0) } }
 
+    /// libFuzzer's find: a flipped byte merged two end records into one line with two "d" keys,
+    /// and the replay ended the first while the line also named the second (corpus: duplicate-dialogue-key).
+    func testALineWithTwoEqualKeysIsNotARecord() {
+        XCTAssertFalse(JournalReplay.topLevelKeysAreUnique(#"{"t":"end","d":"a","x":{"d":1},"d":"b"}"#))
+        XCTAssertTrue(JournalReplay.topLevelKeysAreUnique(#"{"t":"end","d":"a","m":{"d":"\"d\"","d2":[{"d":1}]}}"#))
+        XCTAssertTrue(JournalReplay.topLevelKeysAreUnique(#"{"t":"msg","d":"a, \"d\": b"}"#), "inside a string")
+    }
+
     private func smoke(_ kind: String, _ check: ([UInt8]) -> String?) throws {
         let dir = Self.corpus + "/" + kind
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()

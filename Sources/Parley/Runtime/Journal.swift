@@ -146,7 +146,10 @@ struct JournalReplay {
         let decoder = JSONDecoder()
         while let (text, complete) = reader.next() {
             guard complete else { break }  // a write cut short by a crash
-            guard let event = try? decoder.decode(Event.self, from: Data(text.utf8)) else {
+            // Foundation keeps one of two equal keys; a line with both (a "d" of two dialogues) was
+            // never written by Parley, so it is corrupt, not a record of either.
+            guard Self.topLevelKeysAreUnique(text), let event = try? decoder.decode(Event.self, from: Data(text.utf8))
+            else {
                 throw RunError.corruptJournal(
                     "journal line \(reader.lineNumber) is not a journal record: \(text.prefix(80))")
             }
@@ -154,6 +157,45 @@ struct JournalReplay {
             replay.validBytes = reader.completeBytes
         }
         return replay
+    }
+
+    /// Whether the object's own keys (not those of nested values) are all different. A byte scan
+    /// that follows strings and nesting; malformed text passes (the decoder refuses it).
+    static func topLevelKeysAreUnique(_ text: String) -> Bool {
+        var keys: [Substring.UTF8View] = []
+        let bytes = text.utf8
+        var depth = 0
+        var expectingKey = false
+        var i = bytes.startIndex
+        while i < bytes.endIndex {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\"") {
+                var end = bytes.index(after: i)
+                while end < bytes.endIndex && bytes[end] != UInt8(ascii: "\"") {
+                    end =
+                        bytes.index(end, offsetBy: bytes[end] == UInt8(ascii: "\\") ? 2 : 1, limitedBy: bytes.endIndex)
+                        ?? bytes.endIndex
+                }
+                if depth == 1 && expectingKey {
+                    let key = Substring(text)[bytes.index(after: i)..<end].utf8
+                    if keys.contains(where: { $0.elementsEqual(key) }) { return false }
+                    keys.append(key)
+                    expectingKey = false
+                }
+                i = end < bytes.endIndex ? bytes.index(after: end) : end
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectingKey = depth == 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): if depth == 1 { expectingKey = true }
+            default: break
+            }
+            i = bytes.index(after: i)
+        }
+        return true
     }
 
     private mutating func apply(_ e: Event) {
