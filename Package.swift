@@ -36,6 +36,9 @@ let package = Package(
             dependencies: ["Parley", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "ParleyBench", dependencies: ["Parley"], path: "benchmarks/ParleyBench"),
+        // examples/swift's program, built here too so the tests run it without a second build of
+        // Parley; Tests/e2e/test_swift_example.py checks that package's own manifest resolves.
+        .executableTarget(name: "SwiftExample", dependencies: ["Parley"], path: "examples/swift/Sources/SwiftExample"),
         .testTarget(name: "ParleyTests", dependencies: ["Parley"]),
     ],
     swiftLanguageModes: [.v6]
