@@ -253,7 +253,7 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(StructuredVerdict.preference(#"{"explanation": "", "verdict": "C"}"#), .tie)
         XCTAssertNil(StructuredVerdict.preference(#"{"verdict": "D"}"#))
         XCTAssertEqual(
-            StructuredVerdict.params(StructuredVerdict.preferenceSchema, chat: false),
+            StructuredOutput.params(StructuredVerdict.preferenceSchema, chat: false),
             ["json_schema": StructuredVerdict.preferenceSchema])
     }
 

@@ -73,12 +73,14 @@ final class SelfTalkTests: XCTestCase {
     final class Models: Backend, @unchecked Sendable {
         let agentSystems = Locked<[String]>([])
         let stops = Locked<[String: [String]]>([:])
+        let params = Locked<[String: [String: JSONValue]]>([:])
         let manager: @Sendable (String) -> String
         init(manager: @escaping @Sendable (String) -> String) { self.manager = manager }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
             guard case .chat(let m) = r.prompt else { return GenerationResult(text: "") }
             stops.withLock { $0[r.role] = r.stop }
+            params.withLock { $0[r.role] = r.params }
             switch r.role {
             case "manager": return GenerationResult(text: manager(m.last!.content))
             case "stage":
@@ -100,7 +102,7 @@ final class SelfTalkTests: XCTestCase {
         }
     }
 
-    func config(_ dir: String, filters: String = "{}", stage: Bool = false) throws -> Config {
+    func config(_ dir: String, filters: String = "{}", stage: Bool = false, structured: Bool = false) throws -> Config {
         try workflow.write(toFile: dir + "/wf.json", atomically: true, encoding: .utf8)
         let stageRole = stage ? #", "stage": {"backend": "m", "max_tokens": 4}"# : ""
         return try Config.parse(
@@ -110,7 +112,7 @@ final class SelfTalkTests: XCTestCase {
                        "manager": {"backend": "m", "max_tokens": 4}\(stageRole)},
              "selftalk": {"workflows": "\(dir)/wf.json", "personas": ["Ann"],
                           "intentions": ["you want to return shoes"],
-                          "characters": ["Sam"], "max_turns": 6, "filters": \(filters)}}
+                          "characters": ["Sam"], "max_turns": 6, "filters": \(filters), "structured": \(structured)}}
             """)
     }
 
@@ -140,6 +142,35 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(
             (meta["steps"] as? [[String: Any]])?.map { $0["choice"] as? String ?? "\($0["choice"]!)" },
             ["start", "1", "none", "none"])
+    }
+
+    func testStructuredManagerAnswersAreAskedForReadAndCounted() async throws {
+        // JSON at node a; at node b a plain "2" (none of the above), as a server without structured output answers.
+        let models = Models { q in q.contains("gives an order number") ? "2" : #" {"choice": 1}"# }
+        let (summary, out) = try await runSynth(
+            try config(tempDir(), structured: true), seeds: [#"{"id": "x"}"#], backends: ["m": models])
+        let sent = models.params.withLock { $0 }
+        let choice = StructuredOutput.object([("choice", ["type": "integer", "minimum": 1, "maximum": 2])])
+        let format: JSONValue = ["type": "json_schema", "json_schema": ["name": "verdict", "schema": choice]]
+        XCTAssertEqual(sent["manager"], ["response_format": format])
+        XCTAssertNil(sent["agent"]?["response_format"], "only the manager and the stage role are constrained")
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        let meta = try XCTUnwrap((row["meta"] as? [String: Any])?["selftalk"] as? [String: Any])
+        let steps = try XCTUnwrap(meta["steps"] as? [[String: Any]])
+        XCTAssertEqual(steps.map { "\($0["choice"]!)" }, ["start", "1", "none", "none"])
+        XCTAssertEqual(steps.map { $0["structured"] as? Bool }, [nil, true, false, false])
+        guard case .object(let s)? = summary.extra["selftalk"] else { return XCTFail("no selftalk summary") }
+        XCTAssertEqual(s["manager_answers"], ["structured": 1, "text": 2])
+
+        // The stage role is asked under its schema too; its text answers ("End.") are still read.
+        let staged = Models { _ in "1" }
+        let (closed, _) = try await runSynth(
+            try config(tempDir(), stage: true, structured: true), seeds: [#"{"id": "x"}"#], backends: ["m": staged])
+        let stageSchema = StructuredOutput.object([("stage", ["type": "string", "enum": ["start", "middle", "end"]])])
+        XCTAssertEqual(
+            staged.params.withLock { $0["stage"] },
+            ["response_format": ["type": "json_schema", "json_schema": ["name": "verdict", "schema": stageSchema]]])
+        XCTAssertEqual(closed.stats.endReasons, ["closed": 1])
     }
 
     func testRunLevelFilters() async throws {

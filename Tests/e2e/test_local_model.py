@@ -199,6 +199,18 @@ def test_structured_verdicts_parse_on_llama_cpp(tmp_path, llama_server):
     assert model["structured_verdicts"] == len(structured)
     print(f"\nstructured verdicts: {len(structured)} of 8 turns")
 
+    # Self-talk's manager under its schema: every answer is the schema's JSON, an offered choice.
+    p = parley("synth", "--config", "examples/configs/selftalk-local.json", "--out", tmp_path / "selftalk", "--quiet",
+               "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=2",
+               "--set", "selftalk.max_turns=3", "--set", "selftalk.structured=true",
+               "--set", "roles.manager.max_tokens=32", timeout=900)
+    assert p.returncode == 0, p.stderr
+    steps = [s for r in read_jsonl(tmp_path / "selftalk/dialogues.jsonl") for s in r["meta"]["selftalk"]["steps"]]
+    asked = [s for s in steps if "raw" in s]
+    assert asked and all(s["structured"] and s["choice"] != "unparsed" for s in asked), steps
+    answers = json.loads(p.stdout)["selftalk"]["manager_answers"]
+    assert answers == {"structured": len(asked), "text": 0}, answers
+
 
 @pytest.mark.parametrize("example,output", [("capo-local", "pairs.jsonl"), ("expert-local", "expert.jsonl"),
                                             ("selftalk-local", "selftalk_selected.jsonl")])

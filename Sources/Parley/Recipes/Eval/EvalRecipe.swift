@@ -242,10 +242,7 @@ struct EvalRecipe: RecipeKind {
         _ makePrompt: Prompt, _ d: Dialogue, _ j: inout Judgment, sample: Int, schema: JSONValue,
         structured: (String) -> T?, read: (String) -> T?
     ) async throws -> T? {
-        var params = judge.config.params
-        if settings.structured {
-            params.merge(StructuredVerdict.params(schema, chat: judge.config.endpoint == .chat)) { _, new in new }
-        }
+        let params = settings.structured ? judge.asking(for: schema).config.params : judge.config.params
         var note = ""
         for attempt in 0...settings.reask {
             let prompt = try await makePrompt(note)

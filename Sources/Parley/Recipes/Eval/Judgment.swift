@@ -37,44 +37,27 @@ public struct Judgment: Codable, Sendable, Equatable {
     }
 }
 
-/// The JSON verdicts a judge writes under `eval.structured`: the schemas sent as the request's
-/// `response_format` (chat) or `json_schema` (llama.cpp's completions), and their strict reading.
+/// The JSON verdicts a judge writes under `eval.structured` (see `StructuredOutput`), and their
+/// strict reading.
 public enum StructuredVerdict {
-    public static let ratingSchema: JSONValue = schema(["rating": ["type": "integer", "minimum": 1, "maximum": 10]])
-    public static let preferenceSchema: JSONValue = schema(["verdict": ["type": "string", "enum": ["A", "B", "C"]]])
-
-    private static func schema(_ verdict: [String: JSONValue]) -> JSONValue {
-        let properties = verdict.merging(["explanation": ["type": "string"]]) { a, _ in a }
-        return [
-            "type": "object", "properties": .object(properties),
-            "required": ["explanation", .string(verdict.keys.first ?? "")], "additionalProperties": false,
-        ]
-    }
-
-    /// The request fields that ask for `schema`: OpenAI's `response_format` on chat endpoints,
-    /// llama.cpp's `json_schema` on completion endpoints.
-    public static func params(_ schema: JSONValue, chat: Bool) -> [String: JSONValue] {
-        chat
-            ? ["response_format": ["type": "json_schema", "json_schema": ["name": "verdict", "schema": schema]]]
-            : ["json_schema": schema]
-    }
+    public static let ratingSchema = StructuredOutput.object([
+        ("explanation", ["type": "string"]), ("rating", ["type": "integer", "minimum": 1, "maximum": 10]),
+    ])
+    public static let preferenceSchema = StructuredOutput.object([
+        ("explanation", ["type": "string"]), ("verdict", ["type": "string", "enum": ["A", "B", "C"]]),
+    ])
 
     /// The `rating` of a JSON reply, an integer in 1…10, or nil.
     public static func rating(_ text: String) -> Double? {
-        guard case .number(let n)? = field("rating", of: text), n == n.rounded(), n >= 1, n <= 10 else { return nil }
+        guard case .number(let n)? = StructuredOutput.field("rating", of: text), n == n.rounded(), n >= 1, n <= 10
+        else { return nil }
         return n
     }
 
     /// The `verdict` of a JSON reply: "A", "B" or "C" (a tie), or nil.
     public static func preference(_ text: String) -> VerdictParser.Preference? {
-        guard case .string(let v)? = field("verdict", of: text) else { return nil }
+        guard case .string(let v)? = StructuredOutput.field("verdict", of: text) else { return nil }
         return ["A": .a, "B": .b, "C": .tie][v]
-    }
-
-    private static func field(_ key: String, of text: String) -> JSONValue? {
-        guard case .object(let o)? = try? JSONValue.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { return nil }
-        return o[key]
     }
 }
 

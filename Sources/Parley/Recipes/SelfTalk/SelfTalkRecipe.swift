@@ -199,12 +199,23 @@ struct SelfTalkRecipe: RecipeKind {
         if stages.count < clientTurns {
             let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }
                 .joined(separator: "\n")
+            let words = ["start", "middle", "end"]
+            let schema = StructuredOutput.object([("stage", ["type": "string", "enum": ["start", "middle", "end"]])])
             let m = try await step.answer(
-                stage, to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
+                settings.structured ? stage.asking(for: schema) : stage,
+                to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
                 id: "\(d.id)#stage#\(clientTurns)", line: d.seed.line)
-            let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
-            let said = word.flatMap { ["start", "middle", "end"].contains($0) ? $0 : nil }
-            let s = SelfTalkRecord.Stage(turn: clientTurns, stage: said, raw: m.content)
+            var s = SelfTalkRecord.Stage(turn: clientTurns, raw: m.content)
+            if settings.structured, case .string(let said)? = StructuredOutput.field("stage", of: m.content),
+                words.contains(said)
+            {
+                s.stage = said
+                s.structured = true
+            } else {
+                let word = m.content.lowercased().split(whereSeparator: { !$0.isLetter }).first.map(String.init)
+                s.stage = word.flatMap { words.contains($0) ? $0 : nil }
+                if settings.structured { s.structured = false }
+            }
             try record.add(SelfTalkRecord.stage(s), to: &d)
             stages.append(s)
         }
@@ -230,22 +241,39 @@ struct SelfTalkRecipe: RecipeKind {
             + "\n\nThe agent said: \(d.messages.last(where: { $0.speaker == .assistant })?.content ?? "")\n"
             + "The customer replied: \(reply)\n\n" + options.joined(separator: "\n")
             + "\n\nAnswer with the number only."
+        let range: JSONValue = ["type": "integer", "minimum": 1, "maximum": .number(Double(options.count))]
+        let schema = StructuredOutput.object([("choice", range)])
         let m = try await step.answer(
-            manager, to: [Message(.user, question)], id: "\(d.id)#manager#\(turn)", line: d.seed.line)
-        let number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
+            settings.structured ? manager.asking(for: schema) : manager, to: [Message(.user, question)],
+            id: "\(d.id)#manager#\(turn)", line: d.seed.line)
+        var s = SelfTalkRecord.Step(turn: turn, choice: .unparsed, raw: m.content)
+        var number: Int?
+        if settings.structured, case .number(let n)? = StructuredOutput.field("choice", of: m.content),
+            n == n.rounded(), (1...Double(options.count)).contains(n)
+        {
+            number = Int(n)
+            s.structured = true
+        } else {
+            number = m.content.split(whereSeparator: { !$0.isNumber }).first.flatMap { Int($0) }
+            if settings.structured { s.structured = false }
+        }
         switch number {
         case let n? where n >= 1 && n <= edges.count:
-            return SelfTalkRecord.Step(turn: turn, node: edges[n - 1].to, choice: .edge(n), raw: m.content)
+            s.node = edges[n - 1].to
+            s.choice = .edge(n)
         case let n? where n == edges.count + 1:
-            return SelfTalkRecord.Step(turn: turn, choice: .noneOfTheAbove, raw: m.content)
+            s.choice = .noneOfTheAbove
         default:
-            return SelfTalkRecord.Step(turn: turn, choice: .unparsed, raw: m.content)
+            break
         }
+        return s
     }
 
     /// A finished dialogue as the run-level filters see it.
     struct Scored {
         var id: String, depth: Int, relative: Double, ended: Bool
+        /// The manager's answers read as the schema's JSON, and those read as text (`selftalk.structured`).
+        var structuredSteps: Int, textSteps: Int
         var line: [UInt8]
     }
 
@@ -264,10 +292,12 @@ struct SelfTalkRecipe: RecipeKind {
             else { continue }
             var relative = 0.0
             if case .number(let r)? = m["relative_depth"] { relative = r }
+            let asked = (m["steps"]?.arrayValue ?? []).compactMap { $0.objectValue?["structured"] }
             rows.append(
                 Scored(
                     id: row["id"]?.stringValue ?? "", depth: Int(depth), relative: relative,
-                    ended: m["ended"] == .bool(true),
+                    ended: m["ended"] == .bool(true), structuredSteps: asked.filter { $0 == .bool(true) }.count,
+                    textSteps: asked.filter { $0 == .bool(false) }.count,
                     line: Array(JSONValue.object(row).canonicalText.utf8) + [0x0A]))
         }
         var kept = rows
@@ -290,7 +320,7 @@ struct SelfTalkRecipe: RecipeKind {
         let count = Double(max(rows.count, 1))
         let meanDepth = Double(rows.reduce(0) { $0 + $1.depth }) / count
         let meanRelative = rows.reduce(0.0) { $0 + $1.relative } / count
-        let summary: [String: JSONValue] = [
+        var summary: [String: JSONValue] = [
             "dialogues": .number(Double(rows.count)),
             "depths": .object(depths.mapValues { .number(Double($0)) }),
             "mean_depth": .number(meanDepth),
@@ -300,6 +330,12 @@ struct SelfTalkRecipe: RecipeKind {
             "selected": .number(Double(kept.count)),
             "yield": .number(rows.isEmpty ? 0 : Double(kept.count) / Double(rows.count)),
         ]
+        if settings.structured {
+            summary["manager_answers"] = [
+                "structured": .number(Double(rows.reduce(0) { $0 + $1.structuredSteps })),
+                "text": .number(Double(rows.reduce(0) { $0 + $1.textSteps })),
+            ]
+        }
         return .object(summary)
     }
 }

@@ -13,6 +13,8 @@ enum SelfTalkRecord: RecipeRecord, Equatable {
         var choice: Choice
         /// The manager's answer (absent when no manager was asked).
         var raw: String? = nil
+        /// With `selftalk.structured`: whether the answer was the schema's JSON.
+        var structured: Bool? = nil
     }
 
     /// How the step was chosen: the workflow's start, the manager's numbered edge, or why no edge.
@@ -61,6 +63,8 @@ enum SelfTalkRecord: RecipeRecord, Equatable {
         @Nullable var stage: String? = nil
         /// The stage role's answer.
         var raw: String
+        /// With `selftalk.structured`: whether the answer was the schema's JSON.
+        var structured: Bool? = nil
     }
 
     var stepValue: Step? { if case .step(let s) = self { s } else { nil } }

@@ -24,6 +24,7 @@ extension SelfTalkSettings: RecipeSettings {
         if let n = o.int("max_turns") { maxTurns = n }
         if let d = o.double("reach_threshold", max: 1) { reachThreshold = d }
         if let k = o.strings("closing_keywords") { closingKeywords = k.filter { !$0.isEmpty } }
+        if let b = o.bool("structured") { structured = b }
         if let f = o.object("filters") {
             minSubgoals = f.int("min_subgoals", min: 0)
             topPercent = f.double("top_percent", min: 0.001, max: 100)

@@ -15,6 +15,9 @@ public struct SelfTalkSettings: Sendable, Equatable {
     public var minSubgoals: Int?
     public var topPercent: Double?
     public var endedOnly = false
+    /// The manager and the stage role answer JSON under a schema (servers with structured output);
+    /// a reply that is not such JSON is read as text. Each step and stage records which it was.
+    public var structured = false
     public var prompts = SelfTalkPrompts()
 
     public init() {}
