@@ -71,10 +71,10 @@ final class SimulatorModeTests: XCTestCase {
             role: r, template: .humanAssistant, counter: EstimatingTokenCounter(), chatOverhead: 8)
         let view = View.of(dialogue, for: r, writing: .user, topic: nil)
         XCTAssertEqual(builder.stops(view), ["\n[|Human|]", "\n[|AI|]", "[|AI|]"], "stops at the AI's tag")
-        // The baize template has the data's spacing: a space after each tag.
+        // The baize template has the data's spacing: a space after each tag (the model writes the last one).
         XCTAssertEqual(
             Template.baize.render(system: nil, messages: dialogue, next: .user),
-            "[|Human|] How do I boil an egg?\n[|AI|] Simmer it for 9 minutes.\n[|Human|] ")
+            "[|Human|] How do I boil an egg?\n[|AI|] Simmer it for 9 minutes.\n[|Human|]")
     }
 
     func testTranscriptLabelsAreConfigured() throws {
@@ -121,7 +121,7 @@ final class SimulatorModeTests: XCTestCase {
         let prompted = try await prompt(role(.prompted), [], topic: "gardening")
         XCTAssertEqual(prompted, .chat([ChatMessage(.user, opening)]))
         let trained = try await prompt(role(.trained, endpoint: .completion), [], topic: "gardening")
-        XCTAssertEqual(trained, .text("The human wants to talk about gardening.\n\nHuman: "))
+        XCTAssertEqual(trained, .text("The human wants to talk about gardening.\n\nHuman:"))
     }
 
     func testPersonaAndStyleReachEveryMode() async throws {
@@ -131,7 +131,7 @@ final class SimulatorModeTests: XCTestCase {
             trained,
             .text(
                 "You are a nurse. Write in this style: terse.\n\nHuman: How do I boil an egg?\nAssistant: Simmer it "
-                    + "for 9 minutes.\nHuman: "
+                    + "for 9 minutes.\nHuman:"
             ))
         let prompted = try await prompt(role(.prompted), dialogue, persona: "a nurse")
         XCTAssertEqual(

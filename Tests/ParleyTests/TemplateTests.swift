@@ -9,10 +9,10 @@ final class TemplateTests: XCTestCase {
         let t = Template.humanAssistant
         XCTAssertEqual(
             t.render(system: "Be kind.", messages: exchange, next: .assistant),
-            "Be kind.\n\nHuman: Hi?\nAssistant: Hello.\nHuman: And then?\nAssistant: ")
+            "Be kind.\n\nHuman: Hi?\nAssistant: Hello.\nHuman: And then?\nAssistant:")
         XCTAssertEqual(
             t.render(system: nil, messages: Array(exchange.prefix(2)), next: .user),
-            "Human: Hi?\nAssistant: Hello.\nHuman: ")
+            "Human: Hi?\nAssistant: Hello.\nHuman:")
         XCTAssertEqual(t.stops(generating: .user), ["\nAssistant:", "Assistant:"])
         XCTAssertEqual(t.stops(generating: .assistant), ["\nHuman:", "Human:"])
     }
@@ -20,13 +20,13 @@ final class TemplateTests: XCTestCase {
     func testVicuna() {
         XCTAssertEqual(
             Template.vicuna.render(system: "S", messages: Array(exchange.prefix(2)), next: .user),
-            "S USER: Hi? ASSISTANT: Hello.</s>USER: ")
+            "S USER: Hi? ASSISTANT: Hello.</s>USER:")
     }
 
     func testLlama2PutsSystemInsideFirstInstruction() {
         XCTAssertEqual(
             Template.llama2.render(system: "S", messages: exchange, next: .assistant),
-            "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nHi? [/INST] Hello. </s><s>[INST] And then? [/INST] ")
+            "<s>[INST] <<SYS>>\nS\n<</SYS>>\n\nHi? [/INST] Hello. </s><s>[INST] And then? [/INST]")
         XCTAssertTrue(Template.llama2.stops(generating: .assistant).contains("[INST]"))
     }
 
