@@ -102,11 +102,12 @@ def _declare(cdll: ctypes.CDLL, path: Path) -> ctypes.CDLL:
 
 _lock = threading.Lock()
 _lib: Optional[ctypes.CDLL] = None
+_path: Optional[Path] = None
 
 
 def lib() -> ctypes.CDLL:
     """The loaded library (loaded on first use, so that `import parley` never fails)."""
-    global _lib
+    global _lib, _path
     with _lock:
         if _lib is None:
             tried = []
@@ -120,11 +121,19 @@ def lib() -> ctypes.CDLL:
                     tried.append(f"  {label}: {path} ({e})")
                     continue
                 _lib = _declare(cdll, path)
+                _path = path
                 break
             else:
                 raise LibraryLoadError("libparley not found; looked at:\n" + "\n".join(tried)
                                        + "\nbuild it with scripts/build-lib or set PARLEY_LIB")
         return _lib
+
+
+def library_path() -> Path:
+    """The file the library was loaded from (loading it first)."""
+    lib()
+    assert _path is not None
+    return _path
 
 
 def take_string(ptr: c_void_p) -> Optional[str]:
