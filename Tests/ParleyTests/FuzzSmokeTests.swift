@@ -26,6 +26,18 @@ final class FuzzSmokeTests: XCTestCase {
         XCTAssertTrue(JournalReplay.topLevelKeysAreUnique(#"{"t":"msg","d":"a, \"d\": b"}"#), "inside a string")
     }
 
+    func testANegativeCountIsNotARecord() throws {
+        let path = tempDir() + "/journal.jsonl"
+        let lines = [
+            #"{"t":"start","d":"a","seed":{"id":"a","line":1},"messages":[{"role":"user","content":"Hi?"}]}"#,
+            #"{"t":"end","d":"a","status":"finished","reason":"max_turns","kept":-2,"sizes":{}}"#,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try JournalReplay.read(path: path, records: nil)) {
+            XCTAssertTrue("\($0)".contains("journal line 2 is not a journal record"), "\($0)")
+        }
+    }
+
     private func smoke(_ kind: String, _ check: ([UInt8]) -> String?) throws {
         let dir = Self.corpus + "/" + kind
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()

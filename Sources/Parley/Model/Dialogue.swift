@@ -51,8 +51,9 @@ public struct Dialogue: Sendable, Equatable {
     /// workflow progress), in the order made; each recipe reads its own.
     public var records: [JSONValue] = []
 
-    /// Moves the messages from `index` on into `trimmed`.
+    /// Moves the messages from `index` on into `trimmed` (all of them for an index below 0).
     public mutating func trim(from index: Int) {
+        let index = max(index, 0)
         guard index < messages.count else { return }
         trimmed = Array(messages[index...]) + trimmed
         messages.removeSubrange(index...)

@@ -148,7 +148,8 @@ struct JournalReplay {
             guard complete else { break }  // a write cut short by a crash
             // Foundation keeps one of two equal keys; a line with both (a "d" of two dialogues) was
             // never written by Parley, so it is corrupt, not a record of either.
-            guard Self.topLevelKeysAreUnique(text), let event = try? decoder.decode(Event.self, from: Data(text.utf8))
+            guard Self.topLevelKeysAreUnique(text), let event = try? decoder.decode(Event.self, from: Data(text.utf8)),
+                event.isPlausible
             else {
                 throw RunError.corruptJournal(
                     "journal line \(reader.lineNumber) is not a journal record: \(text.prefix(80))")
@@ -251,6 +252,12 @@ struct JournalReplay {
         var kept: Int?
         var filters: [FilterDecision]?
         var sizes: [String: Int]?
+
+        /// Counts and lengths are never negative in a line Parley wrote (found by FuzzJournal: a
+        /// negative `kept` reached `Dialogue.trim`).
+        var isPlausible: Bool {
+            (n ?? 0) >= 0 && (kept ?? 0) >= 0 && (sizes ?? [:]).values.allSatisfy { $0 >= 0 }
+        }
     }
 }
 
