@@ -8,7 +8,9 @@ struct ParleyCommand: AsyncParsableCommand {
         commandName: "parley",
         abstract: "Synthesise and evaluate multi-turn dialogue data with language models.",
         version: ParleyVersion.string,
-        subcommands: [Synth.self, Eval.self, Merge.self, Validate.self, Stats.self, Convert.self, Export.self])
+        subcommands: [
+            Synth.self, Eval.self, Merge.self, Validate.self, Stats.self, View.self, Convert.self, Export.self,
+        ])
 }
 
 struct ConfigOptions: ParsableArguments {
