@@ -107,6 +107,23 @@ def test_every_simulator_mode_runs_on_the_local_model(tmp_path, llama_server, ex
     assert decisions == sum(n for f in summary["filters"].values() for n in f.values())
 
 
+def test_the_demo_makes_dialogues_that_read_as_dialogues(tmp_path, llama_server):
+    """scripts/demo's config on the 270M base model: at least 4 exchanges per dialogue on average and
+    at most one dialogue ending degenerate (few-shot transcripts, sampling that curbs repetition)."""
+    p = parley("synth", "--config", "examples/configs/demo.json", "--out", tmp_path / "run", "--quiet",
+               "--set", f"backends.local.base_url={llama_server}/v1", timeout=900)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads(p.stdout)
+    assert summary["failed"] == 0 and summary["finished"] == summary["seeds"], summary
+    rows = read_jsonl(tmp_path / "run/dialogues.jsonl")
+    assert summary["mean_turns"] >= 4, [(r["end_reason"], r["turns"]) for r in rows]
+    assert summary["end_reasons"].get("degenerate", 0) <= 1, summary["end_reasons"]
+    # The model's own turns are prose, not markup or blanks.
+    generated = [c["value"] for r in rows for c, g in zip(r["conversations"], r["meta"]["generation"]) if g["role"]]
+    assert not [t for t in generated if re.match(r"\s*(<\w+>|_{3,})", t)], generated
+    print(f"\ndemo: {summary['mean_turns']:.1f} exchanges per dialogue, end reasons {summary['end_reasons']}")
+
+
 @pytest.fixture(scope="module")
 def embeddings_server():
     out = subprocess.run([SCRIPT, "start", "--embeddings", "--ctx", "2048", "--parallel", "1"], capture_output=True, text=True, timeout=300)
