@@ -200,7 +200,8 @@ struct SelfTalkRecipe: RecipeKind {
             let recent = d.messages.suffix(4).map { ($0.speaker == .user ? "Customer: " : "Agent: ") + $0.content }
                 .joined(separator: "\n")
             let words = ["start", "middle", "end"]
-            let schema = StructuredOutput.object([("stage", ["type": "string", "enum": ["start", "middle", "end"]])])
+            let stageField: JSONValue = ["type": "string", "enum": .array(words.map(JSONValue.string))]
+            let schema = StructuredOutput.object([("stage", stageField)])
             let m = try await step.answer(
                 settings.structured ? stage.asking(for: schema) : stage,
                 to: [Message(.user, settings.prompts.stage + "\n\n" + recent)],
