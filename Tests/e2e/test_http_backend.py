@@ -131,7 +131,8 @@ def test_request_shapes_for_chat_and_completion(tmp_path, server):
     chat, completion = server.requests[0][3], server.requests[1][3]
     assert chat["messages"][0] == {"role": "system", "content": "Be brief."}
     assert chat["model"] == "m" and chat["max_tokens"] == 32 and isinstance(chat["seed"], int)
-    assert completion["prompt"].endswith("Assistant: Paris is the capital of France.\nHuman: ")
+    # The prompt ends at the label: the model writes the space after it.
+    assert completion["prompt"].endswith("Assistant: Paris is the capital of France.\nHuman:")
     assert "\nAssistant:" in completion["stop"]
     # The asker's text was cut at the stop sequence the server ignored.
     assert rows[0]["conversations"][3] == {"from": "human", "value": "And what about Italy?"}
