@@ -3,7 +3,7 @@ time, directly and through the fault proxy. Every seed ends exactly once, every 
 no journaled message is generated twice, and a dialogue that finished before a kill is
 byte-identical after it.
 
-CI runs a smoke (PARLEY_CRASH_DIALOGUES=16, PARLEY_CRASH_KILLS=4); scripts/soak runs the full
+CI runs a smoke (PARLEY_CRASH_DIALOGUES=10, PARLEY_CRASH_KILLS=4); scripts/soak runs the full
 test: 300 dialogues of 8 turns, 20 kills, with and without the proxy."""
 import json, os, random, subprocess, time
 from pathlib import Path
@@ -12,7 +12,7 @@ import pytest
 from conftest import BIN, ROOT, journal_made_once, read_jsonl, write_seeds
 from faultproxy import FaultProxy
 
-DIALOGUES = int(os.environ.get("PARLEY_CRASH_DIALOGUES", "16"))
+DIALOGUES = int(os.environ.get("PARLEY_CRASH_DIALOGUES", "10"))
 KILLS = int(os.environ.get("PARLEY_CRASH_KILLS", "4"))
 # The last, uninterrupted run does what is left: generous, as a loaded 2-core machine runs the
 # model slowly (300 dialogues once took more than 900 s there).
