@@ -29,7 +29,8 @@ final class SelfTalkTests: XCTestCase {
         XCTAssertEqual(p.reached, ["a", "b"])
         XCTAssertEqual(p.depth, 2)
         XCTAssertEqual(p.relativeDepth, 0.5)
-        // "A refund." vs "Your refund is on its way.": LCS 1 of 2 and 6 words: F = 2·(1/2·1/6)/(1/2+1/6) = 0.25 < 0.33.
+        // "A refund." vs "Your refund is on its way.": LCS 1 of 2 and 6 words:
+        // F = 2·(1/2·1/6)/(1/2+1/6) = 0.25 < 0.33.
         XCTAssertEqual(Similarity.rougeL("Your refund is on its way.", "A refund."), 0.25, accuracy: 1e-12)
         let lower = WorkflowProgress(workflow: w, agentUtterances: ["A refund."], ended: false, threshold: 0.2)
         XCTAssertEqual(lower.reached, ["d"])

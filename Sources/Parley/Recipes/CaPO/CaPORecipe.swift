@@ -153,7 +153,8 @@ struct CaPORecipe: RecipeKind {
 
     /// A model's quote without the whitespace and quotation marks around it.
     static func unquoted(_ text: String) -> String {
-        text.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(CharacterSet(charactersIn: "\"'“”‘’«»")))
+        let quotes = CharacterSet(charactersIn: "\"'“”‘’«»")
+        return text.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(quotes))
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);

@@ -196,8 +196,9 @@ public struct EvalReport: Sendable {
                 + turns.map { "turn \($0)" }.joined(separator: " | ") + " |\n"
             out += "|---|---:|---:|---:|---:|" + String(repeating: "---:|", count: turns.count) + "\n"
             for m in models {
+                let mean = m.overall.mean.map { HTMLReport.f($0, digits: 2) } ?? "–"
                 out +=
-                    "| \(m.name) | \(m.overall.mean.map { HTMLReport.f($0, digits: 2) } ?? "–") | \(m.overall.scored) "
+                    "| \(m.name) | \(mean) | \(m.overall.scored) "
                     + "| \(m.overall.unscored) | \(m.failedSessions) | "
                 out += turns.map { cell(m.perTurn[$0]) }.joined(separator: " | ") + " |\n"
             }
