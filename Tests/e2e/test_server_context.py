@@ -39,7 +39,7 @@ def test_a_role_without_max_context_takes_the_servers(tmp_path, llama_server):
                        assistant={"max_context": None, "max_tokens": limits["assistant"], "system_prompt": LONG_SYSTEM})
     seeds = write_seeds(tmp_path, [json.dumps({"question": f"What is the number {i} good for?"}) for i in range(3)])
     p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet",
-               "--set", "turns.max=4", "--set", "turns.stop_on_repeat=false", timeout=600)
+               "--set", "turns.max=6", "--set", "turns.stop_on_repeat=false", timeout=600)
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["failed"] == 0, (tmp_path / "run/failures.jsonl").read_text()
