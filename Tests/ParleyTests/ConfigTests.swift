@@ -40,7 +40,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(params?["top_k"], .number(50))
         XCTAssertEqual(params?["response_format"], .object(["type": "text"]))
         let request = GenerationRequest(
-            dialogueID: "d", turn: 0, role: "asker", prompt: .text("Hi"), maxTokens: 8, params: params ?? [:])
+            dialogueID: "d", messageIndex: 0, role: "asker", prompt: .text("Hi"), maxTokens: 8, params: params ?? [:])
         let host = try JSONValue.parse(HostJSON.request(request, ticket: 1))
         XCTAssertEqual(host.objectValue?["params"]?.objectValue?["min_p"], .number(0.05), "hosts get them too")
 
@@ -99,6 +99,57 @@ final class ConfigTests: XCTestCase {
             valid.replacingOccurrences(of: #""backend": "local"}}"#, with: #""backend": "local", "max_tokens": 99}}"#))
         XCTAssertEqual(a.fingerprint, b.fingerprint)
         XCTAssertNotEqual(a.fingerprint, c.fingerprint)
+    }
+
+    /// Fingerprints written by the version that listed the operational keys apart (before each
+    /// field declared its `FieldUse`): a run directory made then still resumes.
+    func testFingerprintsAreThoseOfEarlierVersions() throws {
+        let everyOperationalField = #"""
+            {"recipe": "parrot", "seeds": "seeds.jsonl",
+             "output": {"dir": "out-a", "formats": ["sharegpt", "messages"]},
+             "run": {"seed": 7, "concurrency": 3, "limit": 5, "progress_seconds": 2, "durability": "fsync",
+                     "budget": {"max_prompt_tokens": 1000000}},
+             "turns": {"max": [2, 3]},
+             "backends": {"s": {"type": "scripted", "words": [3, 5], "latency_ms": 1, "jitter_ms": 1, "fail_rate": 0,
+                                "fail_every": 0, "max_concurrency": 4, "max_retries": 1, "backoff_base_seconds": 0.01,
+                                "backoff_max_seconds": 0.1, "concurrency": "fixed", "requests_per_minute": 100000}},
+             "roles": {"asker": {"backend": "s"}, "assistant": {"backend": "s", "max_tokens": 64}}}
+            """#
+        let fleet = #"""
+            {"recipe": "parrot", "seeds": "seeds.jsonl",
+             "run": {"shard": "1/1"},
+             "backends": {"o": {"type": "openai", "model": "m",
+                                "endpoints": [{"base_url": "http://127.0.0.1:9/v1", "weight": 2}],
+                                "routing": "affinity", "timeout_seconds": 1, "api_key_env": "NOPE_KEY",
+                                "cache_prompt": true,
+                                "max_retries": 0, "tokens_per_minute": 100000, "input_tokens_per_minute": 100000,
+                                "output_tokens_per_minute": 100000, "tokenizer": "estimate", "chars_per_token": 3.5}},
+             "roles": {"asker": {"backend": "o"}, "assistant": {"backend": "o"}}}
+            """#
+        XCTAssertEqual(try Config.parse(everyOperationalField).fingerprint, "d8519969bc8a3803")
+        XCTAssertEqual(try Config.parse(fleet).fingerprint, "7336b2006f4faebd")
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../examples/configs"
+        ).standardized
+        let pinned = [
+            "capo-local": "e22e7a481e5d3e9f",
+            "demo": "e575b169b4c35ff6",
+            "eval-local": "026bc66eb97624c8",
+            "expert-local": "0c810fe73d448b12",
+            "local": "508fe8d1a2da0f84",
+            "local-baize": "64947aac68408370",
+            "local-prompted": "eb27beeccf6f819d",
+            "local-socratic": "07cb1c24057f3d92",
+            "local-swapped": "dff65c98d0a3ddd7",
+            "openai-assistant": "dc5a14d7302573f0",
+            "prompted-asker": "8064643c5e26e69c",
+            "scripted": "bed1c4779d4ea7fe",
+            "selftalk-local": "fe2cb9b72aac88c4",
+        ]
+        for (name, fingerprint) in pinned {
+            let text = try String(contentsOf: dir.appendingPathComponent(name + ".json"), encoding: .utf8)
+            XCTAssertEqual(try Config.parse(text).fingerprint, fingerprint, name)
+        }
     }
 
     func testShippedExampleConfigsValidate() throws {

@@ -37,7 +37,9 @@ final class EvalTests: XCTestCase {
         init(verdict: @escaping @Sendable (String) -> String) { self.verdict = verdict }
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
-            guard r.role == "judge" else { return GenerationResult(text: "Answer \(r.turn).", finishReason: "stop") }
+            guard r.role == "judge" else {
+                return GenerationResult(text: "Answer \(r.messageIndex).", finishReason: "stop")
+            }
             guard case .chat(let m) = r.prompt else { return GenerationResult(text: "") }
             let body = m.last!.content
             judgePrompts.withLock { $0.append(body) }
@@ -155,6 +157,39 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(try EvalReport.load(runs: [out]).models.first?.failedSessions, 1)
     }
 
+    /// Journals written before judgments became eval's records hold `"judge"` lines: a run
+    /// interrupted then resumes with its judgments and asks the judge nothing again.
+    func testAJournalWithJudgeLinesResumes() async throws {
+        let models = Models { _ in "Fine. [[7]]" }
+        let (first, out) = try await runSynth(try config(), seeds: [session], backends: ["m": models])
+        let rows = try String(contentsOfFile: out + "/dialogues.jsonl", encoding: .utf8)
+        // The journal as that version wrote it, cut before the session's end record.
+        var legacy: [String] = []
+        for line in try String(contentsOfFile: out + "/journal.jsonl", encoding: .utf8).split(separator: "\n") {
+            let e = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if e["t"] as? String == "end" { continue }
+            guard e["t"] as? String == "rec", let r = e["r"] else {
+                legacy.append(String(line))
+                continue
+            }
+            let judge: [String: Any] = ["t": "judge", "d": e["d"]!, "j": r]
+            legacy.append(String(decoding: try JSONSerialization.data(withJSONObject: judge), as: UTF8.self))
+        }
+        XCTAssertEqual(legacy.filter { $0.contains(#""t":"judge""#) }.count, 3)
+        try (legacy.joined(separator: "\n") + "\n").write(
+            toFile: out + "/journal.jsonl", atomically: true, encoding: .utf8)
+        try "".write(toFile: out + "/dialogues.jsonl", atomically: true, encoding: .utf8)
+        try FileManager.default.removeItem(atPath: out + "/summary.json")
+        let judged = models.judgePrompts.withLock { $0.count }
+        let resumed = try await Runner(
+            engine: try Engine(config: try config(), backends: ["m": models]),
+            seedsPath: (out as NSString).deletingLastPathComponent + "/seeds.jsonl", outputDir: out
+        ).run()
+        XCTAssertEqual(models.judgePrompts.withLock { $0.count }, judged, "no turn judged twice")
+        XCTAssertEqual(resumed.stats.judgedTurns, first.stats.judgedTurns)
+        XCTAssertEqual(try String(contentsOfFile: out + "/dialogues.jsonl", encoding: .utf8), rows)
+    }
+
     func answered(_ id: String, _ answers: [String], model: String) -> String {
         let turns = ["Pick a colour.", "Why that one?"]
         var conv: [[String: String]] = []
@@ -208,7 +243,7 @@ final class EvalTests: XCTestCase {
         let params = Locked<[[String: JSONValue]]>([])
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         func generate(_ r: GenerationRequest) async throws -> GenerationResult {
-            guard r.role == "judge" else { return GenerationResult(text: "Answer \(r.turn).") }
+            guard r.role == "judge" else { return GenerationResult(text: "Answer \(r.messageIndex).") }
             params.withLock { $0.append(r.params) }
             let constrained = r.params["response_format"] != nil || r.params["json_schema"] != nil
             // Turn 2's answers ignore the schema, as a server without structured output would.

@@ -12,10 +12,10 @@ final class ExpertTests: XCTestCase {
             requests.withLock { $0.append(r) }
             switch r.role {
             case "expert_writer": return GenerationResult(text: "You are a pastry chef with 15 years in Lyon.")
-            case "asker": return GenerationResult(text: "And what about \(r.turn)?")
+            case "asker": return GenerationResult(text: "And what about \(r.messageIndex)?")
             default:
                 return GenerationResult(
-                    text: "As a pastry chef with 15 years in Lyon, I would say: use cold butter (\(r.turn)).")
+                    text: "As a pastry chef with 15 years in Lyon, I would say: use cold butter (\(r.messageIndex)).")
             }
         }
     }

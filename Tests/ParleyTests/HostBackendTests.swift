@@ -29,7 +29,7 @@ final class HostBackendTests: XCTestCase {
         let host = CallbackBackend { request in
             usleep(20_000)  // a blocking model call
             calls.withLock { $0 += 1 }
-            return GenerationResult(text: "\(request.role) says hello at \(request.turn)", finishReason: "stop")
+            return GenerationResult(text: "\(request.role) says hello at \(request.messageIndex)", finishReason: "stop")
         }
         let start = ContinuousClock.now
         let (summary, out) = try await runSynth(try hostConfig(16), seeds: seeds, backends: ["fake": host])

@@ -169,7 +169,7 @@ final class RunnerTests: XCTestCase {
     }
 
     func testRepeatedTurnsAreDegenerate() async throws {
-        let echo = Parrot { r in r.role == "asker" ? "  Tell me MORE.  " : "Answer \(r.turn)." }
+        let echo = Parrot { r in r.role == "asker" ? "  Tell me MORE.  " : "Answer \(r.messageIndex)." }
         let (summary, out) = try await runSynth(try scriptedConfig(), seeds: [questions[0]], backends: ["fake": echo])
         XCTAssertEqual(summary.stats.endReasons, ["degenerate": 1])
         let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
@@ -179,7 +179,9 @@ final class RunnerTests: XCTestCase {
 
     func testClosingKeywordsEndTheDialogueAfterTheReply() async throws {
         let polite = Parrot { r in
-            r.role == "asker" ? (r.turn >= 4 ? "Great, thanks. Goodbye!" : "And then \(r.turn)?") : "Reply \(r.turn)."
+            r.role == "asker"
+                ? (r.messageIndex >= 4 ? "Great, thanks. Goodbye!" : "And then \(r.messageIndex)?")
+                : "Reply \(r.messageIndex)."
         }
         let config = try scriptedConfig(turns: #"{"max": 8, "closing_keywords": ["goodbye", "see you"]}"#)
         let (summary, out) = try await runSynth(config, seeds: [questions[0]], backends: ["fake": polite])
@@ -245,7 +247,7 @@ final class RunnerTests: XCTestCase {
                 }
                 try await Task.sleep(nanoseconds: 2_000_000)
                 state.withLock { $0.now -= 1 }
-                return GenerationResult(text: "text \(r.turn)")
+                return GenerationResult(text: "text \(r.messageIndex)")
             }
         }
         let gauge = Gauge()

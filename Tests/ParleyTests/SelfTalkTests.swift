@@ -97,8 +97,8 @@ final class SelfTalkTests: XCTestCase {
                 return GenerationResult(text: "Let us get back to your request.")
             default:  // s6 never says goodbye
                 return GenerationResult(
-                    text: r.turn > 6 && r.dialogueID != "s6"
-                        ? "Thanks, goodbye!" : "Client message \(r.turn) from \(r.dialogueID).")
+                    text: r.messageIndex > 6 && r.dialogueID != "s6"
+                        ? "Thanks, goodbye!" : "Client message \(r.messageIndex) from \(r.dialogueID).")
             }
         }
     }

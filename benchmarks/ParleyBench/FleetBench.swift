@@ -96,7 +96,7 @@ enum FleetBench {
                     group.addTask {
                         for i in stride(from: worker, to: requests, by: 64) {
                             let request = GenerationRequest(
-                                dialogueID: "d\(i / 16)", turn: i % 16, role: "assistant",
+                                dialogueID: "d\(i / 16)", messageIndex: i % 16, role: "assistant",
                                 prompt: .text("hello"), model: nil, maxTokens: 8,
                                 temperature: 0, topP: 1, stop: [], seed: 0,
                                 promptTokens: 4)

@@ -17,8 +17,10 @@ public struct ChatMessage: Sendable, Equatable, Codable {
 /// deterministic backends and for routing a dialogue to the same server.
 public struct GenerationRequest: Sendable {
     public var dialogueID: String
-    /// Index of the message being written in the dialogue.
-    public var turn: Int
+    /// The index in the dialogue of the message being written, from 0 (a host sees it as `"turn"`).
+    /// A request that writes no message of the dialogue carries the exchange it is about (an eval
+    /// judge's: the exchange judged, from 1) or 0.
+    public var messageIndex: Int
     public var role: String
     public var prompt: PromptInput
     public var model: String?
@@ -36,13 +38,13 @@ public struct GenerationRequest: Sendable {
     public var promptTokens: Int?
 
     public init(
-        dialogueID: String, turn: Int, role: String, prompt: PromptInput, model: String? = nil,
+        dialogueID: String, messageIndex: Int, role: String, prompt: PromptInput, model: String? = nil,
         maxTokens: Int, temperature: Double = 0.7, topP: Double = 1, stop: [String] = [], seed: UInt64 = 0,
         attempt: Int = 1, promptTokens: Int? = nil, params: [String: JSONValue] = [:]
     ) {
         self.params = params
         self.dialogueID = dialogueID
-        self.turn = turn
+        self.messageIndex = messageIndex
         self.role = role
         self.prompt = prompt
         self.model = model

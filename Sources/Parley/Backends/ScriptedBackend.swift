@@ -32,7 +32,7 @@ public final class ScriptedBackend: Backend {
         var h = StableHash()
         h.combine(runSeed)
         h.combine(r.dialogueID)
-        h.combine(r.turn)
+        h.combine(r.messageIndex)
         h.combine(r.role)
         let key = h.value
         let call = calls.add(1, ordering: .relaxed).newValue
@@ -62,13 +62,13 @@ public final class ScriptedBackend: Backend {
 
         var rng = SplitMix64(seed: key)
         let n = Int.random(in: config.words, using: &rng)
-        var text = "\(r.role) \(r.turn):"
+        var text = "\(r.role) \(r.messageIndex):"
         text.reserveCapacity(n * 8 + 16)
         for _ in 0..<n {
             text += " "
             text += Self.vocabulary[Int(rng.next() % UInt64(Self.vocabulary.count))]
         }
-        let exchange = r.turn / 2 + 1
+        let exchange = r.messageIndex / 2 + 1
         if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, userRoles.contains(r.role) {
             text += " " + endMarker
         }

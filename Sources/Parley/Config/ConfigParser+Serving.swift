@@ -4,14 +4,14 @@ import Foundation
 extension Config {
     /// `base_url` (one server) or `endpoints` (a fleet of servers of the same model), and `routing`.
     static func parseFleet(_ o: ObjectReader, _ c: inout OpenAIConfig) {
-        if let r = o.oneOf("routing", Routing.allCases.map(\.rawValue)) {
+        if let r = o.oneOf("routing", Routing.allCases.map(\.rawValue), .operational) {
             c.routing = Routing(rawValue: r) ?? .affinity
         }
         let single = o.has("base_url")
-        if let u = o.string("base_url", nonEmpty: true), let url = parseURL(u, o, key: "base_url") {
+        if let u = o.string("base_url", nonEmpty: true, .operational), let url = parseURL(u, o, key: "base_url") {
             c.endpoints = [FleetMember(baseURL: url)]
         }
-        if let list = o.raw("endpoints") {
+        if let list = o.raw("endpoints", .operational) {
             let path = o.childPath("endpoints")
             guard case .array(let items) = list, !items.isEmpty else {
                 let got = list.shortDescription
@@ -48,10 +48,10 @@ extension Config {
     }
 
     static func parseRateLimits(_ o: ObjectReader, _ r: inout RateLimitConfig) {
-        r.requestsPerMinute = o.double("requests_per_minute", min: 0.001)
-        r.tokensPerMinute = o.double("tokens_per_minute", min: 1)
-        r.inputTokensPerMinute = o.double("input_tokens_per_minute", min: 1)
-        r.outputTokensPerMinute = o.double("output_tokens_per_minute", min: 1)
+        r.requestsPerMinute = o.double("requests_per_minute", min: 0.001, .operational)
+        r.tokensPerMinute = o.double("tokens_per_minute", min: 1, .operational)
+        r.inputTokensPerMinute = o.double("input_tokens_per_minute", min: 1, .operational)
+        r.outputTokensPerMinute = o.double("output_tokens_per_minute", min: 1, .operational)
     }
 
     static func parseBudget(_ o: ObjectReader) -> BudgetConfig {

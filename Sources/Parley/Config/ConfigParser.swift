@@ -37,7 +37,7 @@ extension Config {
         config.seeds = top.string("seeds", nonEmpty: true)
 
         if let o = top.object("output") {
-            if let d = o.string("dir", nonEmpty: true) { config.output.dir = d }
+            if let d = o.string("dir", nonEmpty: true, .operational) { config.output.dir = d }
             if let f = o.strings("formats") {
                 let names = Config.OutputFormat.allCases.map(\.rawValue)
                 for (i, name) in f.enumerated() where Config.OutputFormat(rawValue: name) == nil {
@@ -50,14 +50,14 @@ extension Config {
         }
         if let o = top.object("run") {
             if let s = o.int("seed", min: 0) { config.run.seed = UInt64(s) }
-            if let c = o.int("concurrency", max: 1_000_000) { config.run.concurrency = c }
+            if let c = o.int("concurrency", max: 1_000_000, .operational) { config.run.concurrency = c }
             config.run.limit = o.int("limit")
-            if let p = o.double("progress_seconds", min: 0.1) { config.run.progressSeconds = p }
-            if let d = o.oneOf("durability", Config.Durability.allCases.map(\.rawValue)) {
+            if let p = o.double("progress_seconds", min: 0.1, .operational) { config.run.progressSeconds = p }
+            if let d = o.oneOf("durability", Config.Durability.allCases.map(\.rawValue), .operational) {
                 config.run.durability = Config.Durability(rawValue: d) ?? .process
             }
-            if let b = o.object("budget") { config.run.budget = parseBudget(b) }
-            if let text = o.string("shard") {
+            if let b = o.object("budget", .operational) { config.run.budget = parseBudget(b) }
+            if let text = o.string("shard", .operational) {
                 config.run.shard = Shard(text)
                 let wanted = "expected \"K/N\", shard K of N with 1 ≤ K ≤ N (e.g. \"2/8\")"
                 if config.run.shard == nil { reader.report(o.childPath("shard"), "\(wanted), got \"\(text)\"") }
@@ -100,7 +100,7 @@ extension Config {
         checkRecipe(&config, reader: reader, hasRoles: top.has("roles"))
         checkPrices(config, reader: reader)
         guard reader.issues.isEmpty else { throw ConfigError(issues: reader.issues) }
-        config.fingerprint = fingerprint(of: root)
+        config.fingerprint = fingerprint(of: root, operational: reader.operationalPaths)
         config.json = root
         return config
     }
@@ -191,11 +191,11 @@ extension Config {
     }
 
     private static func parseCommon(_ o: ObjectReader, _ c: inout BackendCommon) {
-        if let n = o.int("max_concurrency", max: 100_000) { c.maxConcurrency = n }
-        if let n = o.int("max_retries", min: 0, max: 100) { c.maxRetries = n }
-        if let d = o.double("backoff_base_seconds") { c.backoffBaseSeconds = d }
-        if let d = o.double("backoff_max_seconds") { c.backoffMaxSeconds = d }
-        if let m = o.oneOf("concurrency", ConcurrencyMode.allCases.map(\.rawValue)) {
+        if let n = o.int("max_concurrency", max: 100_000, .operational) { c.maxConcurrency = n }
+        if let n = o.int("max_retries", min: 0, max: 100, .operational) { c.maxRetries = n }
+        if let d = o.double("backoff_base_seconds", .operational) { c.backoffBaseSeconds = d }
+        if let d = o.double("backoff_max_seconds", .operational) { c.backoffMaxSeconds = d }
+        if let m = o.oneOf("concurrency", ConcurrencyMode.allCases.map(\.rawValue), .operational) {
             c.concurrency = ConcurrencyMode(rawValue: m) ?? c.concurrency
         }
         parseRateLimits(o, &c.rateLimits)
@@ -218,10 +218,10 @@ extension Config {
             var c = ScriptedConfig()
             parseCommon(o, &c.common)
             if let w = o.intRange("words") { c.words = w }
-            if let d = o.double("latency_ms") { c.latencyMs = d }
-            if let d = o.double("jitter_ms") { c.jitterMs = d }
-            if let d = o.double("fail_rate", max: 1) { c.failRate = d }
-            if let n = o.int("fail_every", min: 0) { c.failEvery = n }
+            if let d = o.double("latency_ms", .operational) { c.latencyMs = d }
+            if let d = o.double("jitter_ms", .operational) { c.jitterMs = d }
+            if let d = o.double("fail_rate", max: 1, .operational) { c.failRate = d }
+            if let n = o.int("fail_every", min: 0, .operational) { c.failEvery = n }
             if let n = o.int("end_at_turn", min: 0) { c.endAtTurn = n }
             return .scripted(c)
         }
@@ -233,15 +233,15 @@ extension Config {
         } else if !o.has("model") {
             o.reader.report(o.childPath("model"), "missing: the model name the server expects")
         }
-        c.apiKeyEnv = o.string("api_key_env", nonEmpty: true)
-        if let d = o.double("timeout_seconds", min: 0.001) { c.timeoutSeconds = d }
+        c.apiKeyEnv = o.string("api_key_env", nonEmpty: true, .operational)
+        if let d = o.double("timeout_seconds", min: 0.001, .operational) { c.timeoutSeconds = d }
         if let t = o.oneOf("tokenizer", OpenAIConfig.Tokenizer.allCases.map(\.rawValue)) {
             c.tokenizer = OpenAIConfig.Tokenizer(rawValue: t) ?? .estimate
         }
         c.tokenizeURL = o.string("tokenize_url", nonEmpty: true)
         if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
         if let n = o.int("chat_overhead_tokens", min: 0) { c.chatOverheadTokens = n }
-        c.cachePrompt = o.bool("cache_prompt")
+        c.cachePrompt = o.bool("cache_prompt", .operational)
         return .openai(c)
     }
 
@@ -336,28 +336,19 @@ extension Config {
         return r
     }
 
-    /// Everything but the operational settings that may change between resumes.
-    static func fingerprint(of root: JSONValue) -> String {
-        guard case .object(var top) = root else { return "" }
-        top["output"] = top["output"]?.objectValue.map { o in .object(o.filter { $0.key != "dir" }) }
-        if case .object(let run)? = top["run"] {
-            top["run"] = .object(run.filter { $0.key == "seed" || $0.key == "limit" })
-        }
-        if case .object(let backends)? = top["backends"] {
-            let operational = Set<String>(
-                [
-                    "max_concurrency", "timeout_seconds", "max_retries", "backoff_base_seconds",
-                    "backoff_max_seconds", "base_url", "api_key_env", "latency_ms", "jitter_ms",
-                    "fail_rate", "fail_every", "endpoints", "routing", "concurrency",
-                    "cache_prompt",
-                ] + RateLimitConfig.keys)
-            top["backends"] = .object(
-                backends.mapValues { b in
-                    b.objectValue.map { .object($0.filter { !operational.contains($0.key) }) } ?? b
-                })
+    /// The hash of the config without its operational fields (see `FieldUse`).
+    static func fingerprint(of root: JSONValue, operational: Set<String>) -> String {
+        func defining(_ value: JSONValue, at path: String) -> JSONValue {
+            guard case .object(let fields) = value else { return value }
+            var kept: [String: JSONValue] = [:]
+            for (key, v) in fields {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if !operational.contains(child) { kept[key] = defining(v, at: child) }
+            }
+            return .object(kept)
         }
         var h = StableHash()
-        h.combine(JSONValue.object(top).canonicalText)
+        h.combine(defining(root, at: "").canonicalText)
         return h.hex
     }
 

@@ -3,6 +3,8 @@
 /// a positive integer, got "ten"`) and reject unknown keys with a suggestion.
 final class ConfigReader {
     private(set) var issues: [ConfigIssue] = []
+    /// The paths of the operational fields read (see `FieldUse`).
+    fileprivate(set) var operationalPaths: Set<String> = []
 
     func report(_ path: String, _ message: String) { issues.append(ConfigIssue(path: path, message: message)) }
 
@@ -15,6 +17,15 @@ final class ConfigReader {
         }
         return ObjectReader(reader: self, path: path, fields: fields)
     }
+}
+
+/// What a field's value is for, declared where the field is read: part of what a run makes
+/// (`defining`: in `Config.fingerprint`, so a run directory refuses to resume under another
+/// value) or only of how it runs — where it writes, how fast, on which servers (`operational`:
+/// free to change between resumes).
+enum FieldUse {
+    case defining
+    case operational
 }
 
 public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
@@ -40,8 +51,9 @@ final class ObjectReader {
     func childPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The raw value of `key`, or nil when absent or null.
-    func raw(_ key: String) -> JSONValue? {
+    func raw(_ key: String, _ use: FieldUse = .defining) -> JSONValue? {
         used.insert(key)
+        if use == .operational { reader.operationalPaths.insert(childPath(key)) }
         if case .null? = fields[key] { return nil }
         return fields[key]
     }
@@ -52,8 +64,8 @@ final class ObjectReader {
         reader.report(childPath(key), "expected \(expected), got \(got.shortDescription)")
     }
 
-    func string(_ key: String, nonEmpty: Bool = false) -> String? {
-        guard let v = raw(key) else { return nil }
+    func string(_ key: String, nonEmpty: Bool = false, _ use: FieldUse = .defining) -> String? {
+        guard let v = raw(key, use) else { return nil }
         guard case .string(let s) = v, !(nonEmpty && s.isEmpty) else {
             fail(key, nonEmpty ? "a non-empty string" : "a string", v)
             return nil
@@ -61,8 +73,8 @@ final class ObjectReader {
         return s
     }
 
-    func bool(_ key: String) -> Bool? {
-        guard let v = raw(key) else { return nil }
+    func bool(_ key: String, _ use: FieldUse = .defining) -> Bool? {
+        guard let v = raw(key, use) else { return nil }
         guard case .bool(let b) = v else {
             fail(key, "true or false", v)
             return nil
@@ -70,8 +82,8 @@ final class ObjectReader {
         return b
     }
 
-    func int(_ key: String, min: Int = 1, max: Int = Int(Int32.max)) -> Int? {
-        guard let v = raw(key) else { return nil }
+    func int(_ key: String, min: Int = 1, max: Int = Int(Int32.max), _ use: FieldUse = .defining) -> Int? {
+        guard let v = raw(key, use) else { return nil }
         guard case .number(let n) = v, n == n.rounded(), n >= Double(min), n <= Double(max) else {
             fail(key, ConfigReader.describeInt(min: min, max: max), v)
             return nil
@@ -79,8 +91,10 @@ final class ObjectReader {
         return Int(n)
     }
 
-    func double(_ key: String, min: Double = 0, max: Double = .greatestFiniteMagnitude) -> Double? {
-        guard let v = raw(key) else { return nil }
+    func double(
+        _ key: String, min: Double = 0, max: Double = .greatestFiniteMagnitude, _ use: FieldUse = .defining
+    ) -> Double? {
+        guard let v = raw(key, use) else { return nil }
         guard case .number(let n) = v, n >= min, n <= max else {
             let range =
                 max == .greatestFiniteMagnitude
@@ -125,8 +139,8 @@ final class ObjectReader {
         return nil
     }
 
-    func oneOf(_ key: String, _ allowed: [String]) -> String? {
-        guard let s = string(key) else { return nil }
+    func oneOf(_ key: String, _ allowed: [String], _ use: FieldUse = .defining) -> String? {
+        guard let s = string(key, use) else { return nil }
         guard allowed.contains(s) else {
             reader.report(
                 childPath(key), "expected one of \(allowed.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(s)\"")
@@ -135,7 +149,9 @@ final class ObjectReader {
         return s
     }
 
-    func object(_ key: String) -> ObjectReader? { reader.object(raw(key), at: childPath(key)) }
+    func object(_ key: String, _ use: FieldUse = .defining) -> ObjectReader? {
+        reader.object(raw(key, use), at: childPath(key))
+    }
 
     /// A list of strings, or `{"file": path}` with one item per line.
     func list(_ key: String) -> Config.ListSource? {

@@ -10,7 +10,7 @@ public enum HostJSON {
         w.key("ticket")
         w.int(Int(truncatingIfNeeded: ticket))
         w.field("dialogue_id", r.dialogueID)
-        w.field("turn", r.turn)
+        w.field("turn", r.messageIndex)
         w.field("role", r.role)
         w.field("attempt", r.attempt)
         w.nullable("model", r.model)

@@ -74,7 +74,7 @@ public struct Judge: Sendable {
         var seed = StableHash()
         seed.combine(question)
         let request = GenerationRequest(
-            dialogueID: "judge", turn: 0, role: role.name, prompt: prompt, model: role.model,
+            dialogueID: "judge", messageIndex: 0, role: role.name, prompt: prompt, model: role.model,
             maxTokens: role.maxTokens, temperature: role.temperature, topP: 1,
             stop: role.endpoint == .completion ? template.stops(generating: .assistant) : [],
             seed: seed.value, params: role.params)

@@ -45,9 +45,7 @@ public struct Dialogue: Sendable, Equatable {
     /// Generated messages cut from the end of `messages` (by a filter's trim, or an
     /// unanswered last question): not in the dataset, still counted as generated.
     public var trimmed: [Message] = []
-    /// Evaluations: the judge's verdicts, one per judged turn, in order.
-    public var judgments: [Judgment] = []
-    /// What other recipes make besides messages (preference pairs, expert identities,
+    /// What recipes make besides messages (judgments, preference pairs, expert identities,
     /// workflow progress), in the order made; each recipe reads its own.
     public var records: [JSONValue] = []
 

@@ -62,10 +62,10 @@ final class DatasetWriter: Sendable {
         let ticket = try state.withLock { s in
             switch d.status {
             case .finished:
-                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt))
+                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt, recipe: recipe))
                 try s.files[Self.messagesFile]?.append(Rows.messages(d, system: systemPrompt))
             case .filtered:
-                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt))
+                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt, recipe: recipe))
             case .failed, .running:
                 try s.files[Self.failuresFile]?.append(Rows.failure(d))
             }
@@ -86,7 +86,7 @@ final class DatasetWriter: Sendable {
 
 /// The JSON rows of the output files.
 enum Rows {
-    static func shareGPT(_ d: Dialogue, system: String?) -> [UInt8] {
+    static func shareGPT(_ d: Dialogue, system: String?, recipe: any Recipe) throws -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
@@ -108,7 +108,7 @@ enum Rows {
         w.field("end_reason", d.endReason?.rawValue ?? "")
         w.field("turns", d.turns)
         w.key("meta")
-        meta(d, hasSystem: !(system ?? "").isEmpty, into: &w)
+        try meta(d, hasSystem: !(system ?? "").isEmpty, recipe: recipe, into: &w)
         w.endObject()
         return w.line()
     }
@@ -156,7 +156,7 @@ enum Rows {
 
     /// The dialogue's meta: the seed, the run's choices, and one generation record per message
     /// (aligned with `conversations`, all keys present so dataset loaders infer one schema).
-    static func meta(_ d: Dialogue, hasSystem: Bool, into w: inout JSONWriter) {
+    static func meta(_ d: Dialogue, hasSystem: Bool, recipe: any Recipe, into w: inout JSONWriter) throws {
         w.beginObject()
         w.field("seed_mode", d.seed.mode.rawValue)
         w.field("seed_line", d.seed.line)
@@ -166,13 +166,8 @@ enum Rows {
             w.value(d.meta[k]!)
         }
         w.key("filters")
-        Records.decisions(d.filtering, into: &w)
-        if !d.judgments.isEmpty {
-            w.key("judgments")
-            w.beginArray()
-            for j in d.judgments { Records.judgment(j, into: &w) }
-            w.endArray()
-        }
+        try w.encode(d.filtering)
+        try recipe.rowMeta(d, into: &w)
         if !d.seed.extra.isEmpty {
             w.key("seed")
             w.value(.object(d.seed.extra))

@@ -12,9 +12,8 @@ public struct RunStats: Sendable, Equatable {
     public var completionTokens = 0
     public var endReasons: [String: Int] = [:]
     public var failureReasons: [String: Int] = [:]
-    /// Evaluations: turns judged, and of those, turns the judge could not score.
-    public var judgedTurns = 0
-    public var unscoredTurns = 0
+    /// Counts that recipe records add at the top of `summary.json` (`RecordTally.counters`).
+    public var counters: [String: Int] = [:]
     /// Recipe records of finished dialogues by kind ("pair", "select", …), and by kind and
     /// outcome (`pair_dropped`, `select_rejected`): see `RecordTally`.
     public var records: [String: Int] = [:]
@@ -39,17 +38,12 @@ public struct RunStats: Sendable, Equatable {
         if let r = d.endReason { endReasons[r.rawValue, default: 0] += 1 }
         if d.status == .failed { failureReasons[Self.shortReason(d.failure ?? "unknown"), default: 0] += 1 }
         if d.status == .finished { turns += d.turns }
-        for j in d.judgments {
-            judgedTurns += 1
-            if j.unscored { unscoredTurns += 1 }
-            promptTokens += j.promptTokens
-            completionTokens += j.completionTokens
-        }
         for tally in type.map({ d.tallies(as: $0) }) ?? [] {
-            if d.status == .finished {
-                records[tally.kind, default: 0] += 1
-                if let outcome = tally.outcome { records[tally.kind + "_" + outcome.rawValue, default: 0] += 1 }
+            if d.status == .finished, let kind = tally.kind {
+                records[kind, default: 0] += 1
+                if let outcome = tally.outcome { records[kind + "_" + outcome.rawValue, default: 0] += 1 }
             }
+            counters.merge(tally.counters, uniquingKeysWith: +)
             promptTokens += tally.promptTokens
             completionTokens += tally.completionTokens
         }
@@ -121,9 +115,9 @@ public struct RunSummary: Sendable {
             w.key("records")
             w.value(.object(stats.records.mapValues { .number(Double($0)) }))
         }
-        if stats.judgedTurns > 0 {
-            w.field("judged_turns", stats.judgedTurns)
-            w.field("unscored_turns", stats.unscoredTurns)
+        for k in stats.counters.keys.sorted() {
+            w.key(k)
+            w.int(stats.counters[k] ?? 0)
         }
         w.key("filters")
         w.value(.object(stats.filters.mapValues { .object($0.mapValues { .number(Double($0)) }) }))

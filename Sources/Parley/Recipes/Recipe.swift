@@ -12,6 +12,9 @@ protocol Recipe: Sendable {
     var endsOnAnswer: Bool { get }
     /// The rows an ended dialogue adds to those files.
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])]
+    /// Writes the recipe's own fields into a dataset row's `meta` (eval's `judgments`), after the
+    /// filters' decisions.
+    func rowMeta(_ d: Dialogue, into w: inout JSONWriter) throws
     /// Work over the whole run once every dialogue has ended (run-level filters); what it
     /// returns goes into `summary.json` under the recipe's name.
     func finishRun(dir: String) throws -> JSONValue?
@@ -21,6 +24,7 @@ extension Recipe {
     var outputFiles: [String] { [] }
     var endsOnAnswer: Bool { true }
     func rows(_ d: Dialogue) -> [(file: String, row: [UInt8])] { [] }
+    func rowMeta(_ d: Dialogue, into w: inout JSONWriter) throws {}
     func finishRun(dir: String) throws -> JSONValue? { nil }
 }
 
@@ -28,10 +32,9 @@ extension Recipe {
 struct Recorder {
     /// A new message and its index in the dialogue.
     let message: (Message, Int) throws -> Void
-    /// A judge's finished verdict on one turn.
-    let judgment: (Judgment) throws -> Void
-    /// A recipe record as JSON, and its index in `Dialogue.records` (recipes call `add(_:to:)`).
-    let record: (JSONValue, Int) throws -> Void
+    /// A recipe record as JSON, its index in `Dialogue.records` and the tokens it cost (recipes
+    /// call `add(_:to:)`).
+    let record: (JSONValue, Int, Int) throws -> Void
 }
 
 enum Recipes {

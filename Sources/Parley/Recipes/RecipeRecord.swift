@@ -9,11 +9,19 @@ import Foundation
 public protocol RecipeRecord: Codable, Sendable {
     /// What `summary.json` counts of it.
     var tally: RecordTally { get }
+    /// The top-level `summary.json` counts its tallies add to (`RecordTally.counters`), so that
+    /// `parley merge` can add them up again.
+    static var counters: [String] { get }
+}
+
+extension RecipeRecord {
+    public static var counters: [String] { [] }
 }
 
 /// A record's share of `summary.json`: counted under `records.<kind>` (finished dialogues
-/// only), and under `records.<kind>_<outcome>` too when it has an outcome; its tokens are
-/// added to the run's `prompt_tokens` and `completion_tokens`.
+/// only), and under `records.<kind>_<outcome>` too when it has an outcome; its `counters` are
+/// added to top-level counts (every ended dialogue's); its tokens are added to the run's
+/// `prompt_tokens` and `completion_tokens`.
 public struct RecordTally: Sendable, Equatable {
     public enum Outcome: String, Sendable {
         /// Made, but left out of the recipe's output (a CaPO pair too close to its chosen answer).
@@ -22,14 +30,21 @@ public struct RecordTally: Sendable, Equatable {
         case rejected
     }
 
-    public var kind: String
+    /// Nil: not counted under `records`.
+    public var kind: String?
     public var outcome: Outcome?
+    /// Added to `summary.json`'s top-level counts of these names (eval's `judged_turns`).
+    public var counters: [String: Int]
     public var promptTokens: Int
     public var completionTokens: Int
 
-    public init(kind: String, outcome: Outcome? = nil, promptTokens: Int = 0, completionTokens: Int = 0) {
+    public init(
+        kind: String?, outcome: Outcome? = nil, counters: [String: Int] = [:], promptTokens: Int = 0,
+        completionTokens: Int = 0
+    ) {
         self.kind = kind
         self.outcome = outcome
+        self.counters = counters
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
     }
@@ -82,7 +97,7 @@ extension Recorder {
     /// Journals `r` as the next of `d`'s records, then appends it.
     func add(_ r: some RecipeRecord, to d: inout Dialogue) throws {
         let json = try JSONValue(encoding: r)
-        try record(json, d.records.count)
+        try record(json, d.records.count, r.tally.promptTokens + r.tally.completionTokens)
         d.records.append(json)
     }
 }

@@ -5,8 +5,8 @@ import Foundation
 /// - `{"t":"start","d":id,"seed":{…},"meta":{…},"messages":[…]}` — a dialogue begins
 ///   (with the messages its seed gives);
 /// - `{"t":"msg","d":id,"n":index,"m":{role,content,meta}}` — a message was generated;
-/// - `{"t":"judge","d":id,"j":{…}}` and `{"t":"rec","d":id,"n":index,"r":{…}}` — a judgment,
-///   or another recipe's product (a preference pair, an expert identity), was made;
+/// - `{"t":"rec","d":id,"n":index,"r":{…}}` — a recipe's product (a judgment, a preference pair,
+///   an expert identity) was made (older journals wrote judgments as `{"t":"judge","d":id,"j":{…}}`);
 /// - `{"t":"end","d":id,"status":…,"reason":…,"sizes":{file: bytes}}` — the dialogue was
 ///   written to its output file; `sizes` are the output files' lengths just after, so a
 ///   resume can cut away a write that a crash interrupted.
@@ -56,17 +56,6 @@ public final class Journal: Sendable {
         try append(w)
     }
 
-    func judgment(_ j: Judgment, of id: String) throws {
-        var w = JSONWriter()
-        w.beginObject()
-        w.field("t", "judge")
-        w.field("d", id)
-        w.key("j")
-        Records.judgment(j, into: &w)
-        w.endObject()
-        try append(w)
-    }
-
     func record(_ r: JSONValue, index: Int, of id: String) throws {
         var w = JSONWriter()
         w.beginObject()
@@ -90,7 +79,7 @@ public final class Journal: Sendable {
         w.field("kept", d.messages.count)
         if !d.filtering.isEmpty {
             w.key("filters")
-            Records.decisions(d.filtering, into: &w)
+            try w.encode(d.filtering)
         }
         w.key("sizes")
         w.beginObject()
@@ -213,8 +202,9 @@ struct JournalReplay {
             d.messages.append(m)
             unfinished[e.d] = d
         case "judge":
-            guard let j = e.j, var d = unfinished[e.d], j.turn == d.judgments.count + 1 else { return }
-            d.judgments.append(j)
+            // Journals before judgments became eval's records wrote them as "judge" lines.
+            guard let j = e.j, var d = unfinished[e.d] else { return }
+            d.records.append(j)
             unfinished[e.d] = d
         case "rec":
             guard let r = e.r, let n = e.n, var d = unfinished[e.d], n == d.records.count else { return }
@@ -244,7 +234,7 @@ struct JournalReplay {
         var n: Int?
         var m: Message?
         var messages: [Message]?
-        var j: Judgment?
+        var j: JSONValue?
         var r: JSONValue?
         var status: String?
         var reason: String?
@@ -308,49 +298,6 @@ enum Records {
             w.endObject()
         }
         w.endObject()
-    }
-
-    static func judgment(_ j: Judgment, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("turn", j.turn)
-        w.key("score")
-        if let s = j.score { w.double(s) } else { w.null() }
-        w.key("samples")
-        w.beginArray()
-        for s in j.samples { w.double(s) }
-        w.endArray()
-        w.nullable("verdict", j.verdict)
-        w.key("orders")
-        w.beginArray()
-        for o in j.orders { w.string(o) }
-        w.endArray()
-        w.key("raw")
-        w.beginArray()
-        for r in j.raw { w.string(r) }
-        w.endArray()
-        w.field("requests", j.requests)
-        w.field("seed", j.seed)
-        w.nullable("model", j.model)
-        w.field("prompt_tokens", j.promptTokens)
-        w.field("completion_tokens", j.completionTokens)
-        if let s = j.structured {
-            w.key("structured")
-            w.bool(s)
-        }
-        w.endObject()
-    }
-
-    static func decisions(_ list: [FilterDecision], into w: inout JSONWriter) {
-        w.beginArray()
-        for f in list {
-            w.beginObject()
-            w.field("filter", f.filter)
-            w.field("turn", f.turn)
-            w.field("action", f.action.rawValue)
-            w.field("detail", f.detail)
-            w.endObject()
-        }
-        w.endArray()
     }
 
     /// Every key is always present (null when unknown) so datasets infer one schema.

@@ -211,16 +211,12 @@ public final class Runner: Sendable {
                     }
                     self.events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
                 },
-                judgment: { judgment in
-                    try journal.judgment(judgment, of: id)
+                record: { value, index, tokens in
+                    try journal.record(value, index: index, of: id)
                     self.live.withLock {
                         $0.messages += 1
-                        $0.tokens += judgment.promptTokens + judgment.completionTokens
+                        $0.tokens += tokens
                     }
-                },
-                record: { value, index in
-                    try journal.record(value, index: index, of: id)
-                    self.live.withLock { $0.messages += 1 }
                 })
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.

@@ -56,7 +56,7 @@ struct TurnStep {
         seed.combine(index)
         seed.combine(role.name)
         let request = GenerationRequest(
-            dialogueID: d.id, turn: index, role: role.name, prompt: prompt, model: role.config.model,
+            dialogueID: d.id, messageIndex: index, role: role.name, prompt: prompt, model: role.config.model,
             maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature,
             topP: role.config.topP,
             stop: stops, seed: seed.value, promptTokens: promptTokens, params: role.config.params)

@@ -51,11 +51,6 @@ public struct RateLimitConfig: Sendable, Equatable {
         requestsPerMinute == nil && tokensPerMinute == nil && inputTokensPerMinute == nil
             && outputTokensPerMinute == nil
     }
-
-    public static let keys = [
-        "requests_per_minute", "tokens_per_minute", "input_tokens_per_minute",
-        "output_tokens_per_minute",
-    ]
 }
 
 /// `run.budget`: what a run may spend. A request that could exceed it is never started.

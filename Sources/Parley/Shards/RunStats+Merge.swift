@@ -22,8 +22,10 @@ extension RunStats {
         messagesGenerated = int("generated_messages")
         promptTokens = int("prompt_tokens")
         completionTokens = int("completion_tokens")
-        judgedTurns = int("judged_turns")
-        unscoredTurns = int("unscored_turns")
+        let counterKeys = RecipeRegistry.all.flatMap { kind in kind.records?.counters ?? [] }
+        for key in counterKeys where o[key] != nil {
+            counters[key] = int(key)
+        }
         endReasons = counts(o["end_reasons"])
         failureReasons = counts(o["failure_reasons"])
         records = counts(o["records"])
@@ -39,8 +41,7 @@ extension RunStats {
         messagesGenerated += other.messagesGenerated
         promptTokens += other.promptTokens
         completionTokens += other.completionTokens
-        judgedTurns += other.judgedTurns
-        unscoredTurns += other.unscoredTurns
+        counters.merge(other.counters, uniquingKeysWith: +)
         endReasons.merge(other.endReasons, uniquingKeysWith: +)
         failureReasons.merge(other.failureReasons, uniquingKeysWith: +)
         records.merge(other.records, uniquingKeysWith: +)

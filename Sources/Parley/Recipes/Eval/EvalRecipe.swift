@@ -13,6 +13,7 @@ struct EvalRecipe: RecipeKind {
         RoleDeclaration("candidate", required: false, defaults: { $0.maxTokens = 1024 }),
     ]
     static let settings: (any RecipeSettings.Type)? = EvalSettings.self
+    static let records: (any RecipeRecord.Type)? = Judgment.self
 
     /// Judges are greedy unless the config says otherwise.
     @Sendable static func greedy(_ role: inout RoleConfig) { role.temperature = 0 }
@@ -118,6 +119,14 @@ struct EvalRecipe: RecipeKind {
         return o["model"]?.stringValue ?? o["meta"]?.objectValue?["model"]?.stringValue
     }
 
+    /// A dataset row's `meta.judgments`, when the dialogue has been judged.
+    func rowMeta(_ d: Dialogue, into w: inout JSONWriter) throws {
+        let judgments = d.records(Judgment.self)
+        guard !judgments.isEmpty else { return }
+        w.key("judgments")
+        try w.encode(judgments)
+    }
+
     // MARK: - The loop
 
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
@@ -128,10 +137,9 @@ struct EvalRecipe: RecipeKind {
         while true {
             try Task.checkCancellation()
             let answered = d.turns
-            if d.judgments.count < answered {
-                let j = try await judgeTurn(d.judgments.count + 1, of: d)
-                try record.judgment(j)
-                d.judgments.append(j)
+            // Eval's records are its judgments, one per answered turn.
+            if d.records.count < answered {
+                try record.add(try await judgeTurn(d.records.count + 1, of: d), to: &d)
                 continue
             }
             guard let questions, let candidate, answered < total else {
@@ -254,7 +262,7 @@ struct EvalRecipe: RecipeKind {
             seed.combine(sample)
             seed.combine(attempt)
             let request = GenerationRequest(
-                dialogueID: d.id, turn: j.turn, role: judge.name, prompt: prompt, model: judge.config.model,
+                dialogueID: d.id, messageIndex: j.turn, role: judge.name, prompt: prompt, model: judge.config.model,
                 maxTokens: judge.config.maxTokens, temperature: judge.config.temperature,
                 topP: judge.config.topP,
                 stop: judge.config.endpoint == .completion

@@ -3,14 +3,16 @@ import Foundation
 /// A judge's finished verdict on one turn of an evaluated session: a 1–10 score
 /// (single mode) or a preference (pairwise), or neither — *unscored*, with the judge's
 /// raw text kept. Journaled when complete, so a resume never judges a turn twice.
-public struct Judgment: Codable, Sendable, Equatable {
+/// Eval's record (journaled as made; in a dataset row's `meta.judgments`): this type's `Codable`
+/// conformance is its one schema, fields in the order written.
+public struct Judgment: RecipeRecord, Equatable {
     /// The turn judged, 1-based.
     public var turn: Int
     /// Single mode: the mean of the parsed samples; nil when none parsed.
-    public var score: Double?
+    @Nullable public var score: Double?
     public var samples: [Double] = []
     /// Pairwise: "a", "b", "tie" or "inconsistent"; nil when an order could not be parsed.
-    public var verdict: String?
+    @Nullable public var verdict: String?
     /// Pairwise: what each order said ("a", "b", "tie", or "unparsed"), A shown first, then B first.
     public var orders: [String] = []
     /// Every text the judge wrote for this turn, re-asks included.
@@ -19,7 +21,7 @@ public struct Judgment: Codable, Sendable, Equatable {
     public var requests: Int = 0
     /// The request seed of the first request (what the server was sent).
     public var seed: Int = 0
-    public var model: String?
+    @Nullable public var model: String?
     public var promptTokens = 0
     public var completionTokens = 0
     /// With `eval.structured`: whether every verdict of the turn came from a schema-constrained
@@ -29,6 +31,14 @@ public struct Judgment: Codable, Sendable, Equatable {
     public init(turn: Int) { self.turn = turn }
 
     public var unscored: Bool { score == nil && verdict == nil }
+
+    /// Counted in `summary.json` as `judged_turns` and `unscored_turns`, for every ended session.
+    public var tally: RecordTally {
+        RecordTally(
+            kind: nil, counters: ["judged_turns": 1, "unscored_turns": unscored ? 1 : 0], promptTokens: promptTokens,
+            completionTokens: completionTokens)
+    }
+    public static let counters = ["judged_turns", "unscored_turns"]
 
     enum CodingKeys: String, CodingKey {
         case turn, score, samples, verdict, orders, raw, requests, seed, model, structured
