@@ -29,6 +29,43 @@ final class JSONTests: XCTestCase {
         XCTAssertNoThrow(try JSONValue.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)))
     }
 
+    /// `HotPathJSON.message` is the hand-written twin of `Message`'s `Codable` schema: the same bytes.
+    func testHandWrittenMessagesEqualTheirCodableSchema() throws {
+        let messages = [
+            Message(.user, "Given, \"quoted\"\nover two lines"),
+            Message(.assistant, "é ✓ \u{1}", meta: TurnMeta(role: "assistant")),
+            Message(
+                .assistant, "All known.",
+                meta: TurnMeta(
+                    role: "asker", model: "m", promptTokens: 3, completionTokens: 4, latencyMs: 5,
+                    finishReason: "length", attempts: 2)),
+        ]
+        for m in messages {
+            var hand = JSONWriter()
+            HotPathJSON.message(m, into: &hand)
+            var codable = JSONWriter()
+            try codable.encode(m)
+            XCTAssertEqual(hand.text, codable.text)
+            XCTAssertEqual(try JSONDecoder().decode(Message.self, from: Data(hand.bytes)), m)
+        }
+    }
+
+    /// `JSONWriter.encode` keeps a type's key order and writes `Nullable` fields as null.
+    func testEncodingKeepsTheSchemasOrder() throws {
+        var j = Judgment(turn: 2)
+        j.samples = [7, 7.5]
+        j.score = 7.25
+        j.raw = ["[[7]]"]
+        j.structured = true
+        var w = JSONWriter()
+        try w.encode(j)
+        XCTAssertEqual(
+            w.text,
+            #"{"turn":2,"score":7.25,"samples":[7,7.5],"verdict":null,"orders":[],"raw":["[[7]]"],"requests":0,"#
+                + #""seed":0,"model":null,"prompt_tokens":0,"completion_tokens":0,"structured":true}"#)
+        XCTAssertEqual(try JSONDecoder().decode(Judgment.self, from: Data(w.bytes)), j)
+    }
+
     func testWriterOutputParsesBack() throws {
         let original = JSONValue.object([
             "k\"ey": .string("line\nbreak \u{7} \u{1F600}"), "n": .number(0.25), "a": .array([.null]),

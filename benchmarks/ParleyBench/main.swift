@@ -11,9 +11,12 @@
 //                           load imbalance, dialogues moved when 10% of the servers fail at once
 //   parley-bench fleet-overhead REQUESTS ENDPOINTS   CPU per request through a fleet of instant servers
 //                           against one server
+//   parley-bench json       LINES             µs per journal line written by hand, through Codable into
+//                           JSONWriter and by JSONEncoder; per line parsed by JSONParser and JSONDecoder
 // Each prints one JSON line.
 import Foundation
 import Parley
+@_spi(Benchmarks) import Parley
 
 func cpuSeconds() -> Double {
     var u = rusage()
@@ -148,8 +151,12 @@ case "fleet":
     print(FleetBench.route(endpoints: arg(1, 1000), dialogues: arg(2, 1_000_000)))
 case "fleet-overhead":
     print(try await FleetBench.overhead(requests: arg(1, 200_000), endpoints: arg(2, 1000)))
+case "json":
+    let figures = try JSONCosts.measure(lines: arg(1, 200_000))
+    let fields = figures.keys.sorted().map { "\"\($0)_us\": \(String(format: "%.3f", figures[$0]!))" }
+    print(#"{"bench": "json", "# + fields.joined(separator: ", ") + "}")
 default:
-    let names = "overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead"
+    let names = "overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead|json"
     FileHandle.standardError.write(Data("usage: parley-bench \(names) [N …]\n".utf8))
     exit(2)
 }

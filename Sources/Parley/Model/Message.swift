@@ -27,12 +27,14 @@ public struct TurnMeta: Codable, Sendable, Equatable {
         self.attempts = attempts
     }
 
+    /// In the order written (synthesized coding follows the cases' order).
     enum CodingKeys: String, CodingKey {
-        case role, model, attempts
+        case role, model
         case promptTokens = "prompt_tokens"
         case completionTokens = "completion_tokens"
         case latencyMs = "latency_ms"
         case finishReason = "finish_reason"
+        case attempts
     }
 }
 

@@ -145,10 +145,10 @@ enum Rows {
         w.field("reason", d.failure ?? "unknown")
         w.field("turns", d.turns)
         w.key("seed")
-        Records.seed(d.seed, into: &w)
+        HotPathJSON.seed(d.seed, into: &w)
         w.key("messages")
         w.beginArray()
-        for m in d.messages { Records.message(m, into: &w) }
+        for m in d.messages { HotPathJSON.message(m, into: &w) }
         w.endArray()
         w.endObject()
         return w.line()
@@ -174,8 +174,8 @@ enum Rows {
         }
         w.key("generation")
         w.beginArray()
-        if hasSystem { Records.turnMeta(nil, into: &w) }
-        for m in d.messages { Records.turnMeta(m.meta, into: &w) }
+        if hasSystem { HotPathJSON.turnMeta(nil, into: &w) }
+        for m in d.messages { HotPathJSON.turnMeta(m.meta, into: &w) }
         w.endArray()
         w.endObject()
     }

@@ -33,12 +33,12 @@ public final class Journal: Sendable {
         w.field("t", "start")
         w.field("d", d.id)
         w.key("seed")
-        Records.seed(d.seed, into: &w)
+        HotPathJSON.seed(d.seed, into: &w)
         w.key("meta")
         w.value(.object(d.meta))
         w.key("messages")
         w.beginArray()
-        for m in d.messages { Records.message(m, into: &w) }
+        for m in d.messages { HotPathJSON.message(m, into: &w) }
         w.endArray()
         w.endObject()
         try append(w)
@@ -51,7 +51,7 @@ public final class Journal: Sendable {
         w.field("d", id)
         w.field("n", index)
         w.key("m")
-        Records.message(m, into: &w)
+        HotPathJSON.message(m, into: &w)
         w.endObject()
         try append(w)
     }
@@ -261,55 +261,5 @@ struct SeedRecord: Decodable {
     var extra: [String: JSONValue]?
     var seed: Seed? {
         Seed(id: id, line: line ?? 0, question: question, answer: answer, topic: topic, extra: extra ?? [:])
-    }
-}
-
-/// JSON shapes shared by the journal and the output files.
-enum Records {
-    static func seed(_ s: Seed, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("id", s.id)
-        w.field("line", s.line)
-        w.field("question", s.question)
-        w.field("answer", s.answer)
-        w.field("topic", s.topic)
-        if !s.extra.isEmpty {
-            w.key("extra")
-            w.value(.object(s.extra))
-        }
-        w.endObject()
-    }
-
-    static func message(_ m: Message, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("role", m.speaker.rawValue)
-        w.field("content", m.content)
-        if let t = m.meta {
-            // Compact: only the fields that are known.
-            w.key("meta")
-            w.beginObject()
-            w.field("role", t.role)
-            w.field("model", t.model)
-            w.field("prompt_tokens", t.promptTokens)
-            w.field("completion_tokens", t.completionTokens)
-            w.field("latency_ms", t.latencyMs)
-            w.field("finish_reason", t.finishReason)
-            w.field("attempts", t.attempts)
-            w.endObject()
-        }
-        w.endObject()
-    }
-
-    /// Every key is always present (null when unknown) so datasets infer one schema.
-    static func turnMeta(_ t: TurnMeta?, into w: inout JSONWriter) {
-        w.beginObject()
-        w.nullable("role", t?.role)
-        w.nullable("model", t?.model)
-        w.nullable("prompt_tokens", t?.promptTokens)
-        w.nullable("completion_tokens", t?.completionTokens)
-        w.nullable("latency_ms", t?.latencyMs)
-        w.nullable("finish_reason", t?.finishReason)
-        w.nullable("attempts", t?.attempts)
-        w.endObject()
     }
 }

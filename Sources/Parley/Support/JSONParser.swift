@@ -1,7 +1,9 @@
-/// A small JSON parser over UTF-8 bytes. Configs, seeds, journal records and host answers
-/// are parsed on hot paths: this is several times faster than JSONDecoder into an enum,
-/// says where the text went wrong, and bounds nesting so hostile input cannot overflow
-/// the stack of a host process.
+/// A small JSON parser over UTF-8 bytes, for values of open shape (`JSONValue`): seeds lines,
+/// server replies, host answers, configs. It is 10× faster than `JSONDecoder` into a `JSONValue`
+/// (`parley-bench json`, release, medians: a seeds line 0.9 µs vs 10.6 µs, a chat completion reply
+/// 5.0 µs vs 48 µs — once per request), says at which byte the text went wrong, and bounds nesting
+/// so that hostile input crossing the C ABI cannot overflow a host process's stack. Typed records
+/// (journal events, recipe records) are read with `JSONDecoder`.
 struct JSONParser {
     struct Failure: Error, CustomStringConvertible {
         var message: String

@@ -1,7 +1,9 @@
 /// A small, fast JSON builder for the hot paths (journal lines, output rows), writing
-/// UTF-8 bytes directly: JSONEncoder costs microseconds per object, and appending to a
-/// String costs more than copying bytes. Keys are written in the order given, so rows
-/// are stable and readable.
+/// UTF-8 bytes directly, keys in the order given so rows are stable and readable. Measured
+/// (`parley-bench json`, release, medians): a journal message line costs 4.5 µs written by hand,
+/// 8.9 µs through its `Codable` schema (`encode(_:)`) and 10.2 µs with Foundation's `JSONEncoder`
+/// — a turn costs about 20 µs in all, so the per-message records (`HotPathJSON`) stay hand-written;
+/// everything else is written through `encode(_:)` from its `Codable` schema.
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     private var needsComma = false

@@ -40,10 +40,12 @@ public struct Judgment: RecipeRecord, Equatable {
     }
     public static let counters = ["judged_turns", "unscored_turns"]
 
+    /// In the order written (synthesized coding follows the cases' order).
     enum CodingKeys: String, CodingKey {
-        case turn, score, samples, verdict, orders, raw, requests, seed, model, structured
+        case turn, score, samples, verdict, orders, raw, requests, seed, model
         case promptTokens = "prompt_tokens"
         case completionTokens = "completion_tokens"
+        case structured
     }
 }
 
