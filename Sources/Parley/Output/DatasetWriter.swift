@@ -86,7 +86,7 @@ final class DatasetWriter: Sendable {
 
 /// The JSON rows of the output files.
 enum Rows {
-    static func shareGPT(_ d: Dialogue, system: String?, recipe: any Recipe) throws -> [UInt8] {
+    static func shareGPT(_ d: Dialogue, system: String?, recipe: any RecipeKind) throws -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
         w.field("id", d.id)
@@ -156,7 +156,7 @@ enum Rows {
 
     /// The dialogue's meta: the seed, the run's choices, and one generation record per message
     /// (aligned with `conversations`, all keys present so dataset loaders infer one schema).
-    static func meta(_ d: Dialogue, hasSystem: Bool, recipe: any Recipe, into w: inout JSONWriter) throws {
+    static func meta(_ d: Dialogue, hasSystem: Bool, recipe: any RecipeKind, into w: inout JSONWriter) throws {
         w.beginObject()
         w.field("seed_mode", d.seed.mode.rawValue)
         w.field("seed_line", d.seed.line)

@@ -83,10 +83,11 @@ public struct Template: Sendable, Equatable {
         return out
     }
 
-    static func withoutTrailingSpaces(_ prefix: String) -> String {
+    /// A slice, not a copy: it is appended to every completion prompt.
+    static func withoutTrailingSpaces(_ prefix: String) -> Substring {
         var s = Substring(prefix)
         while s.last == " " { s = s.dropLast() }
-        return String(s)
+        return s
     }
 
     /// Where to stop when the model writes `speaker`'s message.
