@@ -4,8 +4,16 @@
 // between C/JSON and the Swift core, and reports errors as status codes. No engine
 // logic lives here.
 import CJansson
-import Foundation
+import FoundationEssentials
 import Parley
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 public typealias GenerateFn = @convention(c) (CString?, OpaquePointer?, UnsafeMutableRawPointer?) -> Int32
 public typealias Handle = OpaquePointer

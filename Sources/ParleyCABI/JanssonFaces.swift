@@ -4,7 +4,7 @@
 // text face. Arguments are borrowed (reference counts untouched); results are new
 // references the caller json_decref()s.
 import CJansson
-import Foundation
+import FoundationEssentials
 
 /// jansson randomises its hash seed on first use; seeding it once, before any thread
 /// of ours uses it, avoids a race inside jansson.

@@ -1,11 +1,11 @@
-import Foundation
+import FoundationEssentials
 import Parley
 
 /// A running job: the runner's task, its outcome, and its event queue.
 final class JobBox: @unchecked Sendable {
     enum State: String { case running, done, failed, cancelled }
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     // Guarded by `condition`:
     private var state = State.running
     private var result: String?

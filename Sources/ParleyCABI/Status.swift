@@ -1,7 +1,15 @@
 // The C ABI's status codes and the plumbing every entry point shares: reading C
 // strings safely, reporting errors through `char **error`, returning new strings.
-import Foundation
+import FoundationEssentials
 import Parley
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 public typealias CString = UnsafePointer<CChar>
 public typealias ErrorOut = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Parley
 
 extension DatasetShape: ExpressibleByArgument {}
@@ -73,7 +73,7 @@ struct Stats: AsyncParsableCommand {
                 try (jsonText + "\n").write(toFile: out + "/stats.json", atomically: true, encoding: .utf8)
                 try markdown.write(toFile: out + "/stats.md", atomically: true, encoding: .utf8)
                 try HTMLReport.render(summaries).write(toFile: out + "/stats.html", atomically: true, encoding: .utf8)
-            } catch { throw CLIError.exit("cannot write the report into \(out): \(error.localizedDescription)") }
+            } catch { throw CLIError.exit("cannot write the report into \(out): \(error)") }
         }
         print(json ? jsonText : markdown, terminator: json ? "\n" : "")
     }
@@ -141,10 +141,10 @@ struct Convert: ParsableCommand {
             return [to.row(id: row.id, messages: row.messages)]
         }
         if droppedSystem > 0 {
-            FileHandle.standardError.write(
+            Output.stderr.write(
                 "parley: \(droppedSystem) system messages left out (the \(to.rawValue) shape has none)\n")
         }
-        FileHandle.standardError.write(
+        Output.stderr.write(
             "parley: \(written.rows) dialogues converted to "
                 + "\(to.rawValue)\(written.skipped > 0 ? ", \(written.skipped) rows skipped" : "")\n"
         )
@@ -168,7 +168,7 @@ struct Export: ParsableCommand {
     func run() throws {
         guard format == "asker-sft" else { throw CLIError.exit("unknown --format \(format); known: asker-sft") }
         do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-            throw CLIError.exit("cannot create \(out): \(error.localizedDescription)")
+            throw CLIError.exit("cannot create \(out): \(error)")
         }
         let masked = try DatasetFiles.rewrite(input, shape: from.shape, into: out + "/asker_messages.jsonl") { row in
             [AskerExport.maskedRow(id: row.id, messages: row.messages)]
@@ -177,7 +177,7 @@ struct Export: ParsableCommand {
             let messages = AskerExport.swapped(row.messages, system: system, opening: opening)
             return messages.isEmpty ? [] : [DatasetShape.sharegpt.row(id: row.id, messages: messages)]
         }
-        FileHandle.standardError.write(
+        Output.stderr.write(
             "parley: \(swapped.rows) swapped and \(masked.rows) masked dialogues in \(out)\n")
     }
 }
@@ -190,16 +190,12 @@ enum DatasetFiles {
     ) throws -> (rows: Int, skipped: Int) {
         let reader: DatasetReader
         do { reader = try DatasetReader(path: input, shape: shape) } catch { throw CLIError.exit("\(error)") }
-        let output: FileHandle
+        let output: Output
         if let path {
-            guard FileManager.default.createFile(atPath: path, contents: nil),
-                let h = FileHandle(forWritingAtPath: path)
-            else {
-                throw CLIError.exit("cannot write \(path)")
-            }
-            output = h
+            guard let file = Output.create(path) else { throw CLIError.exit("cannot write \(path)") }
+            output = file
         } else {
-            output = .standardOutput
+            output = .stdout
         }
         var rows = 0
         var buffer: [UInt8] = []
@@ -209,12 +205,12 @@ enum DatasetFiles {
                 rows += 1
             }
             if buffer.count > 1 << 20 {
-                output.write(Data(buffer))
+                try CLIError.report { try output.write(buffer) }
                 buffer.removeAll(keepingCapacity: true)
             }
         }
-        output.write(Data(buffer))
-        if path != nil { try? output.close() }
+        try CLIError.report { try output.write(buffer) }
+        if path != nil { output.close() }
         if reader.shape == nil && reader.rowsRead > 0 {
             throw CLIError.exit("\(input): no row is a dialogue in a known shape")
         }

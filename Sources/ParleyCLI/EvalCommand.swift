@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Parley
 
 struct Eval: AsyncParsableCommand {
@@ -55,7 +55,7 @@ struct EvalRun: AsyncParsableCommand {
         do { report = try EvalReport.load(runs: [config.output.dir]) } catch { throw CLIError.exit("\(error)") }
         try EvalReportCommand.write(report, into: config.output.dir)
         let s = summary.stats
-        FileHandle.standardError.write(
+        Output.stderr.write(
             "\n" + report.markdown + "\nparley: \(s.finished) sessions evaluated, \(s.judgedTurns) turns judged, "
                 + "\(s.unscoredTurns) unscored, \(s.failed) failed; report in \(config.output.dir)/report.html\n")
         if s.failed > 0 && s.finished == 0 {
@@ -93,7 +93,7 @@ struct EvalRun: AsyncParsableCommand {
             lines.append(JSONValue.object(session).canonicalText)
         }
         if unmatched > 0 {
-            FileHandle.standardError.write(
+            Output.stderr.write(
                 "parley: \(unmatched) sessions of \(a) have no match in \(b) and are left out\n")
         }
         guard !lines.isEmpty else { throw CLIError.exit("\(a) and \(b) have no session id in common") }
@@ -118,7 +118,7 @@ struct EvalReportCommand: ParsableCommand {
 
     static func write(_ report: EvalReport, into dir: String) throws {
         do { try report.write(into: dir) } catch {
-            throw CLIError.exit("cannot write the report into \(dir): \(error.localizedDescription)")
+            throw CLIError.exit("cannot write the report into \(dir): \(error)")
         }
     }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Parley
 
 struct Merge: ParsableCommand {
@@ -20,7 +20,7 @@ struct Merge: ParsableCommand {
         do { summary = try RunMerge.merge(dirs, into: out) } catch { throw CLIError.exit("\(error)") }
         print(summary.json)
         let s = summary.stats
-        FileHandle.standardError.write(
+        Output.stderr.write(
             "parley: \(dirs.count) shards merged into \(out): \(s.finished) dialogues "
                 + "(\(s.turns) turns), \(s.filtered) filtered, \(s.failed) failed\n")
     }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Parley
 
 @main
@@ -91,7 +91,7 @@ struct Synth: AsyncParsableCommand {
         let summary = try await RunCommand.execute(
             config, seeds: .file(seedsPath), configPath: options.config, fresh: fresh, quiet: quiet)
         let s = summary.stats
-        FileHandle.standardError.write(
+        Output.stderr.write(
             "parley: \(s.finished) dialogues (\(s.turns) turns) in \(summary.outputDir)/dialogues.jsonl; \(s.filtered) "
                 + "filtered, \(s.failed) failed\n"
         )
@@ -127,7 +127,7 @@ enum RunCommand {
         withExtendedLifetime(signals) {}
         print(summary.json)
         if summary.interrupted {
-            FileHandle.standardError.write(
+            Output.stderr.write(
                 "parley: interrupted; run the same command again to resume (\(summary.stats.ended)/\(summary.seeds) "
                     + "done)\n"
             )
@@ -135,7 +135,7 @@ enum RunCommand {
         }
         if summary.stopped == "budget" {
             let done = "\(summary.stats.ended)/\(summary.seeds) done"
-            FileHandle.standardError.write(
+            Output.stderr.write(
                 "parley: the budget is spent (\(done)); "
                     + "raise run.budget and run the same command again to continue\n")
             throw ExitCode(budgetExitCode)
@@ -150,15 +150,11 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 
     static func exit(_ message: String) -> ExitCode {
-        FileHandle.standardError.write("parley: \(message)\n")
+        Output.stderr.write("parley: \(message)\n")
         return ExitCode(1)
     }
 
     static func report<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as CLIError { throw exit(e.description) }
     }
-}
-
-extension FileHandle {
-    func write(_ s: String) { write(Data(s.utf8)) }
 }

@@ -1,6 +1,14 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
 import Parley
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Turns the first SIGINT/SIGTERM into a clean stop (the run stays resumable);
 /// a second one exits at once.
@@ -14,7 +22,7 @@ final class SignalTrap {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 if received.set() {
-                    FileHandle.standardError.write("\nparley: stopping (again to quit at once)…\n")
+                    Output.stderr.write("\nparley: stopping (again to quit at once)…\n")
                     onSignal()
                 } else {
                     exit(130)
@@ -26,16 +34,14 @@ final class SignalTrap {
     }
 }
 
-final class LockedFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
+final class LockedFlag: Sendable {
+    private let value = Locked(false)
     /// Sets the flag; true if it was not set before.
     func set() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        let was = value
-        value = true
-        return !was
+        value.withLock { was in
+            defer { was = true }
+            return !was
+        }
     }
 }
 
@@ -53,9 +59,9 @@ final class ProgressReporter: Sendable {
                 let line =
                     ProgressReporter.line(runner.progress, elapsed: ContinuousClock.now - start)
                     + ProgressReporter.serving(ServingReport(runner.engine), progress: runner.progress)
-                FileHandle.standardError.write(tty ? "\r\u{1B}[K" + line : line + "\n")
+                Output.stderr.write(tty ? "\r\u{1B}[K" + line : line + "\n")
             }
-            if tty { FileHandle.standardError.write("\r\u{1B}[K") }
+            if tty { Output.stderr.write("\r\u{1B}[K") }
         }
     }
 
@@ -66,9 +72,10 @@ final class ProgressReporter: Sendable {
         let doneNow = p.ended - p.resumedEnded
         let remaining = max(0, p.totalSeeds - p.ended)
         let eta = doneNow > 0 ? format(Double(remaining) * secs / Double(doneNow)) : "?"
-        return String(
-            format: "%d/%d dialogues · %d running · %.1f turns/s · %.0f tok/s · %d failed · ETA %@",
-            p.ended, p.totalSeeds, p.inFlight, Double(p.messages) / 2 / secs, Double(p.tokens) / secs, p.failed, eta)
+        let turnsPerSecond = fixed(Double(p.messages) / 2 / secs, 1)
+        let tokensPerSecond = fixed(Double(p.tokens) / secs, 0)
+        return "\(p.ended)/\(p.totalSeeds) dialogues · \(p.inFlight) running · \(turnsPerSecond) turns/s · "
+            + "\(tokensPerSecond) tok/s · \(p.failed) failed · ETA \(eta)"
     }
 
     /// ` · cache 62% · limit 12 · $0.41 of $5 (→ $3.20)`: the share of prompt tokens the
@@ -88,13 +95,26 @@ final class ProgressReporter: Sendable {
             let done = max(1, p.ended)
             let share = Double(p.totalSeeds) / Double(done)
             if let max = budget.config.maxCost {
-                out += String(format: " · $%.2f of $%.2f (→ $%.2f)", spent.cost, max, spent.cost * share)
+                out += " · $\(fixed(spent.cost, 2)) of $\(fixed(max, 2)) (→ $\(fixed(spent.cost * share, 2)))"
             } else {
                 let tokens = spent.promptTokens + spent.completionTokens
                 out += " · \(tokens) tokens spent (→ \(Int(Double(tokens) * share)))"
             }
         }
         return out
+    }
+
+    /// `x` with `digits` decimals, as `String(format: "%.2f")` writes it (that needs full Foundation).
+    static func fixed(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite else { return "\(x)" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (abs(x) * scale).rounded()
+        let sign = x < 0 && scaled > 0 ? "-" : ""
+        let whole = String(Int(scaled / scale))
+        guard digits > 0 else { return sign + whole }
+        let fraction = String(Int(scaled.truncatingRemainder(dividingBy: scale)))
+        return sign + whole + "." + String(repeating: "0", count: digits - fraction.count) + fraction
     }
 
     static func format(_ s: Double) -> String {
@@ -115,8 +135,8 @@ final class LineProgress {
         guard now - last >= (tty ? .milliseconds(200) : .seconds(10)) else { return }
         last = now
         shown = true
-        FileHandle.standardError.write(tty ? "\r\u{1B}[2K" + text : text + "\n")
+        Output.stderr.write(tty ? "\r\u{1B}[2K" + text : text + "\n")
     }
 
-    func done() { if tty && shown { FileHandle.standardError.write("\r\u{1B}[2K") } }
+    func done() { if tty && shown { Output.stderr.write("\r\u{1B}[2K") } }
 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import Parley
 
 struct View: ParsableCommand {
@@ -22,6 +22,6 @@ struct View: ParsableCommand {
         let rows = contents.rows.values.reduce(0, +)
         let skipped = contents.skipped > 0 ? " (\(contents.skipped) unreadable lines left out)" : ""
         print(output)
-        FileHandle.standardError.write("parley: \(rows) rows in \(output)\(skipped)\n")
+        Output.stderr.write("parley: \(rows) rows in \(output)\(skipped)\n")
     }
 }

@@ -315,3 +315,30 @@ final class ServingTests: XCTestCase {
 extension Dictionary where Key == String, Value == String {
     fileprivate func get(_ name: String) -> String? { self[name] }
 }
+
+/// `Retry-After` as an HTTP date, in the three forms RFC 9110 has recipients read.
+final class HTTPDateTests: XCTestCase {
+    func testTheThreeFormsNameTheSameInstant() throws {
+        let instant = Date(timeIntervalSince1970: 784_111_777)  // Sun, 06 Nov 1994 08:49:37 GMT
+        let now = Date(timeIntervalSince1970: 1_733_300_000)  // December 2024
+        XCTAssertEqual(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT", now: now), instant)
+        XCTAssertEqual(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT", now: now), instant)
+        XCTAssertEqual(HTTPDate.parse("Sun Nov  6 08:49:37 1994", now: now), instant)
+        XCTAssertEqual(
+            HTTPDate.parse("Thu, 29 Feb 2024 23:59:60 GMT", now: now), Date(timeIntervalSince1970: 1_709_251_200))
+        for bad in [
+            "", "soon", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 32 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
+            XCTAssertNil(HTTPDate.parse(bad, now: now), bad)
+        }
+    }
+
+    func testRetryAfterReadsSecondsAndDates() {
+        let now = Date(timeIntervalSince1970: 784_111_777)
+        XCTAssertEqual(RetryPolicy.parseRetryAfter(" 12 ", now: now), 12)
+        XCTAssertEqual(RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:50:07 GMT", now: now), 30)
+        XCTAssertEqual(RetryPolicy.parseRetryAfter("Sun, 06 Nov 1994 08:00:00 GMT", now: now), 0, "a past date")
+        XCTAssertNil(RetryPolicy.parseRetryAfter("later", now: now))
+    }
+}

@@ -27,6 +27,14 @@ def test_c_abi_tests_pass_plain_under_valgrind_and_sanitizers():
     assert "symbols: exports, RUNPATH and dependencies are clean" in p.stdout
 
 
+def test_the_library_is_small():
+    """At most 30 MB: FoundationEssentials, not full Foundation with ICU's data (issue 14: it was 89 MB)."""
+    need(LIB.exists(), f"{LIB} not found: build it with scripts/build-lib")
+    size = LIB.stat().st_size
+    assert size <= 30_000_000, f"{LIB} is {size / 1e6:.1f} MB"
+    assert b"icudt" not in LIB.read_bytes(), "ICU's data is linked in: some module imports full Foundation"
+
+
 def test_c_example_runs():
     need_c_toolchain()
     p = make("-C", "examples/c", "run", timeout=600)

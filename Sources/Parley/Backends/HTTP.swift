@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 import NIOCore
 import NIOHTTP1
 
@@ -89,7 +89,7 @@ enum HTTP {
                 "truncated body from \(url): the connection broke during the body: \(text)",
                 retryable: true, kind: "truncated body")
         }
-        if text.localizedCaseInsensitiveContains("refused") {
+        if text.lowercased().contains("refused") {
             return BackendError("cannot reach \(url) (refused): \(text)", retryable: true, kind: "refused")
         }
         return BackendError("connection reset by \(url) before a reply: \(text)", retryable: true, kind: "reset")
@@ -102,7 +102,7 @@ enum HTTP {
         apiKey: String?
     ) -> BackendError {
         let retryable = status == 408 || status == 409 || status == 429 || status >= 500
-        var detail = String(decoding: body.prefix(300), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
+        var detail = String(decoding: body.prefix(300), as: UTF8.self).replacing("\n", with: " ")
         if let v = try? JSONDecoder().decode(ErrorBody.self, from: body), let m = v.error?.message ?? v.message {
             detail = m
         }
@@ -120,7 +120,7 @@ enum HTTP {
     /// `text` with every occurrence of the key replaced.
     static func redact(_ text: String, _ apiKey: String?) -> String {
         guard let apiKey, !apiKey.isEmpty, text.contains(apiKey) else { return text }
-        return text.replacingOccurrences(of: apiKey, with: "[api key]")
+        return text.replacing(apiKey, with: "[api key]")
     }
 
     private struct ErrorBody: Decodable {

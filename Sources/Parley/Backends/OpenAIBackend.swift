@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import Foundation
+import FoundationEssentials
 
 /// Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, SGLang, Ollama):
 /// `/chat/completions` for chat prompts, `/completions` for rendered ones.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A run's whole configuration: one JSON file, the same for the CLI and (later) the C ABI.
 /// `Config.parse` validates it and reports every problem with its path.
@@ -96,7 +96,7 @@ public struct Config: Sendable {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw ConfigError(issues: [ConfigIssue(path: key + ".file", message: "cannot read \"\(path)\"")])
                 }
-                return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                return text.split(whereSeparator: \.isNewline).map { $0.trimmingWhitespace() }.filter {
                     !$0.isEmpty
                 }
             }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The serving settings of the config: fleets, concurrency, rate limits and the budget.
 extension Config {

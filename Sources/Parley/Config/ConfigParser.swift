@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Every problem found in a config, each with its path.
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
@@ -354,8 +354,7 @@ extension Config {
 
     public static func describe(_ error: Error) -> String {
         if let e = error as? DecodingError, case .dataCorrupted(let ctx) = e {
-            return (ctx.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                ?? ctx.debugDescription
+            return ctx.debugDescription
         }
         return "\(error)"
     }

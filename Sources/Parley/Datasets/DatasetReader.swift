@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One dialogue read from a dataset file.
 public struct DatasetRow: Sendable {
@@ -38,9 +38,7 @@ public final class DatasetReader {
     public init(path: String, shape: DatasetShape? = nil) throws {
         self.path = path
         self.shape = shape
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw RunError.io("cannot read \(path)") }
-        let head = (try? handle.read(upToCount: 4096)) ?? Data()
-        try? handle.close()
+        let head = try ReadOnlyFile(path: path).read(4096)
         if head.first(where: { ![0x20, 0x0A, 0x0D, 0x09].contains($0) }) == UInt8(ascii: "[") {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw RunError.io("cannot read \(path)")

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The dataset shapes Parley reads and writes, one dialogue per row:
 /// - `sharegpt`: `{"conversations": [{"from": "human"|"gpt"|"system", "value"}]}` (Parley's own);
@@ -58,13 +58,13 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         var rest = Substring(input)
         var speaker: Speaker?
         while !rest.isEmpty {
-            let human = rest.range(of: humanMarker)
-            let ai = rest.range(of: aiMarker)
+            let human = rest.firstRange(of: humanMarker)
+            let ai = rest.firstRange(of: aiMarker)
             let next = [human.map { ($0, Speaker.user) }, ai.map { ($0, Speaker.assistant) }].compactMap { $0 }
                 .min { $0.0.lowerBound < $1.0.lowerBound }
             let text = next.map { rest[..<$0.0.lowerBound] } ?? rest
             if let speaker {
-                let t = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                let t = text.trimmingWhitespace()
                 if !t.isEmpty { out.append(Message(speaker, t)) }
             }
             guard let (range, who) = next else { break }

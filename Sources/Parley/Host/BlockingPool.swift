@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Runs blocking work (a host's model callback that may take seconds) on threads of its
 /// own, never on Swift's cooperative pool: that pool is as wide as the CPU count, so
@@ -8,7 +8,7 @@ import Foundation
 public final class BlockingPool: @unchecked Sendable {
     public static let shared = BlockingPool()
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var queue: [(() -> Void)?] = []
     private var head = 0  // queue[head...] waits; compacted as it grows
     private var threads = 0
@@ -37,10 +37,8 @@ public final class BlockingPool: @unchecked Sendable {
         if idle < queue.count - head {
             // Every thread is busy (or already spoken for): grow.
             threads += 1
-            let thread = Thread { [self] in worker() }
-            thread.name = "parley-host-\(threads)"
-            thread.stackSize = 8 << 20  // host callbacks (Python through ctypes) may need deep stacks
-            thread.start()
+            // Host callbacks (Python through ctypes) may need deep stacks.
+            startThread(stackSize: 8 << 20) { [self] in worker() }
         } else {
             condition.signal()
         }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A host's own model as a backend, called with each request. `generate` may block
 /// (a C or Python callback): it runs on `BlockingPool`, never on Swift's cooperative pool.
@@ -45,7 +45,7 @@ public final class PullBackend: Backend {
         var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
     }
     private let state = Locked(State())
-    private let arrival = NSCondition()
+    private let arrival = Condition()
     /// Hosts blocked in `take` (guarded by `arrival`): only they need a wake-up.
     private nonisolated(unsafe) var takers = 0
 

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The JSON shapes a host sees through the C ABI (and any other embedding): generation
 /// requests, answers, jobs, results, progress and events. See `include/parley.h`.

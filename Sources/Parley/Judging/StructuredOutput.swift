@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Structured output: a JSON schema sent with a request, so that a server which supports it
 /// (vLLM, llama.cpp, OpenAI) answers JSON that parses. A server without it answers text; callers
@@ -24,7 +24,7 @@ public enum StructuredOutput {
 
     /// The field `key` of a reply that is one JSON object (surrounding whitespace allowed), or nil.
     public static func field(_ key: String, of text: String) -> JSONValue? {
-        guard case .object(let o)? = try? JSONValue.parse(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard case .object(let o)? = try? JSONValue.parse(text.trimmingWhitespace())
         else { return nil }
         return o[key]
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Writes ended dialogues to the run's dataset files and records each write in the
 /// journal, under one lock, so that files and journal always agree:

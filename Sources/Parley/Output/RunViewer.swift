@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// `parley view DIR`: one self-contained HTML page (no network, no external file) showing a run
 /// directory's dialogues as chat transcripts — kept, filtered and failed — with filters, search and
@@ -62,7 +62,7 @@ public enum RunViewer {
         do {
             try Data(page.utf8).write(to: URL(fileURLWithPath: output), options: .atomic)
         } catch {
-            throw RunError.io("cannot write \(output): \(error.localizedDescription)")
+            throw RunError.io("cannot write \(output): \(error)")
         }
         return contents
     }
@@ -70,6 +70,6 @@ public enum RunViewer {
     /// JSON text that can sit inside `<script>`: every `<` (only ever inside strings in JSON) as
     /// `\u003c`, so no row can close the script element or open a comment.
     static func scriptSafe(_ json: String) -> String {
-        json.replacingOccurrences(of: "<", with: "\\u003c")
+        json.replacing("<", with: "\\u003c")
     }
 }

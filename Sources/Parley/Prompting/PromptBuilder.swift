@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Builds the request text of one role from a view: windows the history to fit the
 /// role's context, renders it for the role's endpoint, and says where to stop.

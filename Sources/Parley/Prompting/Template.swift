@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Turns messages into one prompt string for completion endpoints (`/v1/completions`).
 ///
@@ -20,7 +20,7 @@ public struct Template: Sendable, Equatable {
         public init(prefix: String, suffix: String, opens: [String]? = nil) {
             self.prefix = prefix
             self.suffix = suffix
-            let trimmed = prefix.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = prefix.trimmingWhitespace()
             self.opens = opens ?? (trimmed.isEmpty ? [] : [trimmed])
         }
     }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// How the prompted framing writes the history into one message: speaker labels, what ends
 /// each message, and where the instruction goes — after the transcript (UltraChat: the model
@@ -50,5 +50,5 @@ public struct Transcript: Sendable, Equatable {
         return stops
     }
 
-    static func trimmed(_ label: String) -> String { label.trimmingCharacters(in: .whitespacesAndNewlines) }
+    static func trimmed(_ label: String) -> String { label.trimmingWhitespace() }
 }

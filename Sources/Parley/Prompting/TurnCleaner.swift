@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Cleans generated text: cut at the first stop sequence (in case the server did not),
 /// trim, and drop a speaker label the model repeated ("User: …"). Pure Swift on UTF-8:
@@ -18,12 +18,7 @@ public enum TurnCleaner {
         return String(t)
     }
 
-    static func trimmed(_ s: Substring) -> Substring {
-        let scalars = s.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return s[s.endIndex...] }
-        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
-        return Substring(scalars[first...last])
-    }
+    static func trimmed(_ s: Substring) -> Substring { s.trimmingScalars { $0.properties.isWhitespace } }
 
     /// Where `needle` first occurs in `hay` (byte-wise: valid UTF-8 matches only at scalar starts).
     static func firstIndex(of needle: String, in hay: Substring) -> Substring.Index? {

@@ -29,19 +29,19 @@ public struct View: Sendable, Equatable {
             return View(system: role.systemPrompt, history: messages, next: .assistant, framing: .direct)
         }
         var character = ""
-        if let persona { character = role.personaPrompt.replacingOccurrences(of: "{persona}", with: persona) }
+        if let persona { character = role.personaPrompt.replacing("{persona}", with: persona) }
         if let style {
             character +=
-                (character.isEmpty ? "" : " ") + role.stylePrompt.replacingOccurrences(of: "{style}", with: style)
+                (character.isEmpty ? "" : " ") + role.stylePrompt.replacing("{style}", with: style)
         }
         func opening() -> String {
-            role.openingInstruction.replacingOccurrences(of: "{topic}", with: topic ?? "anything you are curious about")
+            role.openingInstruction.replacing("{topic}", with: topic ?? "anything you are curious about")
         }
         switch role.mode {
         case .trained:
             var system = View.joined(role.systemPrompt ?? "", character)
             if let topic, messages.isEmpty {
-                system = View.joined(system, role.topicHint.replacingOccurrences(of: "{topic}", with: topic))
+                system = View.joined(system, role.topicHint.replacing("{topic}", with: topic))
             }
             return View(system: system.isEmpty ? nil : system, history: messages, next: .user, framing: .direct)
         case .swapped:

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Something a recipe makes besides messages — a preference pair, an expert identity, a
 /// workflow step — journaled as soon as it is made (a `"rec"` line) and handed back to the

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -55,18 +55,18 @@ final class AppendFile {
             }
             return
         }
-        let actual = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        var st = stat()
+        let actual = stat(path, &st) == 0 ? Int(st.st_size) : 0
         if actual < size {
             throw RunError.corruptJournal(
                 "\(path) has \(actual) bytes, but \(journal) says it holds \(size): "
                     + "lines were lost (an OS crash without run.durability \"fsync\"?); start again with --fresh")
         }
-        do {
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-            defer { try? handle.close() }
-            try handle.truncate(atOffset: UInt64(size))
-        } catch {
-            throw RunError.io("cannot truncate \(path): \(error)")
+        guard truncateFile(path, off_t(size)) == 0 else {
+            throw RunError.io("cannot truncate \(path): \(String(cString: strerror(errno)))")
         }
     }
 }
+
+/// `truncate(2)`, under a name the static method above does not shadow.
+private func truncateFile(_ path: String, _ size: off_t) -> Int32 { truncate(path, size) }

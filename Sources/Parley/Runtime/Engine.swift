@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A role ready to run: its config, its prompt builder and the endpoint that serves it.
 public struct Role: Sendable {

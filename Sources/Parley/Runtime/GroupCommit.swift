@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -22,7 +22,7 @@ final class GroupCommit: @unchecked Sendable {
 
     private let journal: Journal
     private let outputs: [Int32]
-    private let condition = NSCondition()
+    private let condition = Condition()
     // Guarded by `condition`:
     private var pending: [(ticket: UInt64, end: @Sendable () throws -> Void)] = []
     private var issued: UInt64 = 0
@@ -43,9 +43,7 @@ final class GroupCommit: @unchecked Sendable {
             fsync(dirFD)
             close(dirFD)
         }
-        let thread = Thread { [self] in loop() }
-        thread.name = "parley-group-commit"
-        thread.start()
+        startThread { [self] in loop() }
     }
 
     /// Queues an end record, to be written once the rows already appended are durable.

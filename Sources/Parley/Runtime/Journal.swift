@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The run's append-only record, one JSON object per line, from which an interrupted
 /// run resumes exactly where it stopped:

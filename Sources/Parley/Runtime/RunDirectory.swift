@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The files of one run. `run.json` ties the directory to a config fingerprint and a shard:
 /// resuming under a different config or another shard is refused unless the run starts fresh.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -27,7 +27,7 @@ final class RunLock: Sendable {
     /// Takes the directory (creating it) or throws `RunError.busy` naming the holder.
     init(directory: String) throws {
         do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
-            throw RunError.io("cannot create \(directory): \(error.localizedDescription)")
+            throw RunError.io("cannot create \(directory): \(error)")
         }
         let path = directory + "/" + Self.fileName
         let key = Self.canonical(directory)
@@ -61,7 +61,7 @@ final class RunLock: Sendable {
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
-        let text = String(decoding: buffer.prefix(n), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: buffer.prefix(n), as: UTF8.self).trimmingWhitespace()
         return text.isEmpty ? nil : text
     }
 

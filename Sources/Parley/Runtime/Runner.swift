@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Runs a recipe over a seeds file into a run directory: every dialogue advances on its
 /// own, at most `run.concurrency` at once; every message is journaled as it is made;

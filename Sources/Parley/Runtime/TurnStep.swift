@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Generates one message of a dialogue for one role: view → window → request →
 /// retries → cleaned text with its metadata. Recipes are loops over this step.

@@ -1,4 +1,12 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Chooses the endpoint of a fleet for each request. With affinity, a dialogue's first
 /// request picks its home by weighted rendezvous hashing of the dialogue and the endpoints'

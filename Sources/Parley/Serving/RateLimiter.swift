@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A backend's per-minute limits (requests, tokens, input and output tokens), shared by
 /// every endpoint of its fleet since a hosted API counts them per key. A request reserves
@@ -102,7 +102,7 @@ public struct RateLimitHeaders: Sendable, Equatable {
 
     public init?(_ field: (String) -> String?) {
         func number(_ name: String) -> Double? {
-            field(name).flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            field(name).flatMap { Double($0.trimmingWhitespace()) }
         }
         self.init(
             limitRequests: number("x-ratelimit-limit-requests"), limitTokens: number("x-ratelimit-limit-tokens"),

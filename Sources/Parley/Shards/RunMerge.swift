@@ -1,4 +1,12 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// `parley merge`: the run directories of a config's shards into one run directory, as if
 /// one machine had run every seed. Every file's rows are put in seed-line order (the order a
@@ -151,30 +159,20 @@ public enum RunMerge {
             }
         }
         rows.sort { ($0.line, $0.source, $0.offset) < ($1.line, $1.source, $1.offset) }
-        let readers = try sources.map { file in
-            guard let handle = FileHandle(forReadingAtPath: file) else { throw RunError.io("cannot read \(file)") }
-            return handle
-        }
+        let readers = try sources.map { try ReadOnlyFile(path: $0) }
         let temporary = path + ".merging"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-            let output = FileHandle(forWritingAtPath: temporary)
-        else { throw RunError.io("cannot write \(temporary)") }
-        do {
-            for row in rows {
-                try readers[row.source].seek(toOffset: row.offset)
-                guard let bytes = try readers[row.source].read(upToCount: row.length), bytes.count == row.length else {
-                    throw RunError.io("\(sources[row.source]) changed while it was merged")
-                }
-                try output.write(contentsOf: bytes)
-            }
-            try output.close()
-            for r in readers { try? r.close() }
-            guard rename(temporary, path) == 0 else { throw RunError.io("cannot write \(path)") }
-        } catch let error as RunError {
-            throw error
-        } catch {
-            throw RunError.io("cannot merge into \(path): \(error.localizedDescription)")
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
+            throw RunError.io("cannot write \(temporary)")
         }
+        let output = try AppendFile(path: temporary)
+        for row in rows {
+            let bytes = try readers[row.source].read(row.length, at: row.offset)
+            guard bytes.count == row.length else {
+                throw RunError.io("\(sources[row.source]) changed while it was merged")
+            }
+            try output.append(bytes)
+        }
+        guard rename(temporary, path) == 0 else { throw RunError.io("cannot write \(path)") }
     }
 
     /// The seeds line of a dialogue row (`meta.seed_line`) or a failure row (`line`).
@@ -185,7 +183,7 @@ public enum RunMerge {
 
     static func write(_ text: String, to path: String) throws {
         do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-            throw RunError.io("cannot write \(path): \(error.localizedDescription)")
+            throw RunError.io("cannot write \(path): \(error)")
         }
     }
 }

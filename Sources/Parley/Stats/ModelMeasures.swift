@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Corpus figures that need a model, over a deterministic sample of dialogues (a model call
 /// per message does not scale to a whole corpus): exact token counts, embedding-based topic

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The finished figures of one dataset, as every report format shows them.
 public struct DatasetSummary: Sendable {
@@ -385,7 +385,7 @@ public enum StatsReport {
     }
 
     public static func markdown(_ sets: [DatasetSummary]) -> String {
-        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+        func cell(_ s: String) -> String { s.replacing("|", with: "\\|") }
         var out = "| | " + sets.map { cell($0.name) }.joined(separator: " | ") + " |\n"
         out += "|---|" + String(repeating: "---:|", count: sets.count) + "\n"
         for (label, cells) in rows(sets) { out += "| \(label) | " + cells.map(cell).joined(separator: " | ") + " |\n" }

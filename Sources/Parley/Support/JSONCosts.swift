@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What Parley's JSON paths cost per line, measured inside the module for `parley-bench json`
 /// (`@_spi(Benchmarks) import Parley`): the figures that justify keeping the hand-written writer

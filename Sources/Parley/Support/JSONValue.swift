@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON value, for the parts of configs, seeds and metadata whose shape is open.
 public enum JSONValue: Sendable, Hashable, Codable {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// CaPO (Parrot): preference pairs that teach a model to use the dialogue's context.
 /// For each user turn that leans on the history (the built-in anaphora/ellipsis cue,
@@ -118,15 +118,15 @@ struct CaPORecipe: RecipeKind {
         case .neglect:
             history = [Message(.user, turnText)]
         case .hallucination:
-            let ask = settings.prompts.guess.replacingOccurrences(of: "{message}", with: turnText)
+            let ask = settings.prompts.guess.replacing("{message}", with: turnText)
             let guess = try await generate([Message(.user, ask)], d, c.turn, "guess", counting: &pair)
             pair.guess = guess
             history = [Message(.user, guess)]
         case .misunderstanding:
             let before = d.messages[..<c.index]
-            let ask = settings.prompts.referent.replacingOccurrences(
-                of: "{history}", with: before.map(View.transcriptLine).joined()
-            ).replacingOccurrences(of: "{message}", with: turnText)
+            let ask = settings.prompts.referent.replacing(
+                "{history}", with: before.map(View.transcriptLine).joined()
+            ).replacing("{message}", with: turnText)
             let quote = Self.unquoted(try await generate([Message(.user, ask)], d, c.turn, "referent", counting: &pair))
             guard !quote.isEmpty else {
                 pair.dropped = "the model quoted no referent"
@@ -138,7 +138,7 @@ struct CaPORecipe: RecipeKind {
             history = Array(d.messages[...c.index])
         }
         let misreading = pair.referent.map {
-            settings.prompts.misunderstanding.replacingOccurrences(of: "{referent}", with: $0.text)
+            settings.prompts.misunderstanding.replacing("{referent}", with: $0.text)
         }
         let answer = try await generate(history, d, c.turn, strategy.rawValue, counting: &pair, system: misreading)
         pair.rejected = answer
@@ -153,8 +153,8 @@ struct CaPORecipe: RecipeKind {
 
     /// A model's quote without the whitespace and quotation marks around it.
     static func unquoted(_ text: String) -> String {
-        let quotes = CharacterSet(charactersIn: "\"'“”‘’«»")
-        return text.trimmingCharacters(in: CharacterSet.whitespacesAndNewlines.union(quotes))
+        let quotes: Set<Unicode.Scalar> = ["\"", "'", "“", "”", "‘", "’", "«", "»"]
+        return String(text.trimmingScalars { $0.properties.isWhitespace || quotes.contains($0) })
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// MT-Bench++-style evaluation: a session's user turns are asked one by one, the
 /// `candidate` answers each with its own earlier answers in the history, and the
@@ -177,8 +177,7 @@ struct EvalRecipe: RecipeKind {
         let total = Self.questions(of: d.seed)?.count ?? d.messages.filter { $0.speaker == .user }.count
         var j = Judgment(turn: turn)
         func fill(_ template: String) -> String {
-            template.replacingOccurrences(of: "{turn}", with: String(turn)).replacingOccurrences(
-                of: "{turns}", with: String(total))
+            template.replacing("{turn}", with: String(turn)).replacing("{turns}", with: String(total))
         }
         let references: [String] =
             if case .array(let refs)? = d.meta["reference"] { refs.map { $0.stringValue ?? "" } } else { [] }
@@ -186,7 +185,7 @@ struct EvalRecipe: RecipeKind {
         /// The reference-guided variant: the turn's reference answer (math, reasoning, coding) first.
         func withReference(_ instruction: String) -> String {
             guard let reference else { return instruction }
-            return settings.prompts.reference.replacingOccurrences(of: "{reference}", with: reference) + "\n\n"
+            return settings.prompts.reference.replacing("{reference}", with: reference) + "\n\n"
                 + instruction
         }
         /// The judge's prompt for conversations shown in this order, with a re-ask note.

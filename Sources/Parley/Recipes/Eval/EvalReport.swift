@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What evaluation runs say, per model: the mean score per turn index (how answers hold
 /// up as the conversation grows), per category and overall, with the counts of scored
@@ -239,10 +239,11 @@ public struct EvalReport: Sendable {
 
     /// The Markdown tables as HTML tables.
     static func htmlTables(_ markdown: String) -> String {
-        markdown.components(separatedBy: "\n\n").map { block in
+        markdown.split(separator: "\n\n", omittingEmptySubsequences: false).map { block in
             let lines = block.split(separator: "\n").filter { !$0.hasPrefix("|---") }
-            let rows = lines.map { line in
-                line.trimmingCharacters(in: CharacterSet(charactersIn: "| ")).components(separatedBy: " | ")
+            let rows = lines.map { line -> [String] in
+                let cells = line.trimmingScalars { $0 == "|" || $0 == " " }
+                return cells.split(separator: " | ", omittingEmptySubsequences: false).map(String.init)
             }
             guard let head = rows.first else { return "" }
             return "<table><tr>" + head.map { "<th>\(HTMLReport.escape($0))</th>" }.joined() + "</tr>\n"

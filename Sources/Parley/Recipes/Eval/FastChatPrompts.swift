@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Judge prompts in the format of FastChat's `llm_judge/data/judge_prompts.jsonl`, so that
 /// `parley eval` runs MT-Bench's published protocol (users bring the file; Parley ships none of
@@ -69,8 +69,7 @@ public struct FastChatPrompts: Sendable, Equatable {
         var system = prompt.systemPrompt
         if turn > 2 {
             // The multi-turn instructions name "the second" question: the judged one is another.
-            system = system.replacingOccurrences(
-                of: "second user question", with: Self.ordinal(turn) + " user question")
+            system = system.replacing("second user question", with: Self.ordinal(turn) + " user question")
         }
         return (system, Self.fill(template, values))
     }
@@ -81,10 +80,12 @@ public struct FastChatPrompts: Sendable, Equatable {
     static func extend(_ template: String, to turns: Int) -> String {
         var out = ""
         var rest = Substring(template)
-        while let q1 = rest.range(of: "{question_1}"), let q2 = rest[q1.upperBound...].range(of: "{question_2}") {
+        while let q1 = rest.firstRange(of: "{question_1}"),
+            let q2 = rest[q1.upperBound...].firstRange(of: "{question_2}")
+        {
             let start1 = blockStart(rest, before: q1.lowerBound)
             let start2 = blockStart(rest, before: q2.lowerBound)
-            let next = rest[q2.upperBound...].range(of: "{question_1}")?.lowerBound ?? rest.endIndex
+            let next = rest[q2.upperBound...].firstRange(of: "{question_1}")?.lowerBound ?? rest.endIndex
             let end2 = lastTurnTwoPlaceholder(rest[q2.lowerBound..<next])?.upperBound ?? q2.upperBound
             out += rest[..<start1]
             for k in 1..<turns { out += renumber(rest[start1..<start2], from: 1, to: k) }
@@ -96,13 +97,13 @@ public struct FastChatPrompts: Sendable, Equatable {
 
     /// Where the blank-line-separated block holding `index` starts.
     private static func blockStart(_ s: Substring, before index: Substring.Index) -> Substring.Index {
-        s[..<index].range(of: "\n\n", options: .backwards)?.upperBound ?? s.startIndex
+        s[..<index].ranges(of: "\n\n").last?.upperBound ?? s.startIndex
     }
 
     private static func lastTurnTwoPlaceholder(_ s: Substring) -> Range<Substring.Index>? {
         var found: Range<Substring.Index>?
         var from = s.startIndex
-        while let r = s[from...].range(of: "_2}") {
+        while let r = s[from...].firstRange(of: "_2}") {
             found = r
             from = r.upperBound
         }
@@ -111,7 +112,7 @@ public struct FastChatPrompts: Sendable, Equatable {
 
     /// `{name_from}` placeholders renamed `{name_to}`.
     private static func renumber(_ s: Substring, from: Int, to: Int) -> String {
-        s.replacingOccurrences(of: "_\(from)}", with: "_\(to)}")
+        String(s.replacing("_\(from)}", with: "_\(to)}"))
     }
 
     /// `{name}` replaced by its value wherever one is given; other braces are left as they are.

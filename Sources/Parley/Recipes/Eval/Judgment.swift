@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A judge's finished verdict on one turn of an evaluated session: a 1–10 score
 /// (single mode) or a preference (pairwise), or neither — *unscored*, with the judge's
@@ -108,8 +108,8 @@ public enum VerdictParser {
     static func bracketed(_ text: String) -> [String] {
         var out: [String] = []
         var rest = Substring(text)
-        while let open = rest.range(of: "[["), let close = rest[open.upperBound...].range(of: "]]") {
-            out.append(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces))
+        while let open = rest.firstRange(of: "[["), let close = rest[open.upperBound...].firstRange(of: "]]") {
+            out.append(rest[open.upperBound..<close.lowerBound].trimmingWhitespace())
             rest = rest[close.upperBound...]
         }
         return out

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Parrot / PlatoLM synthesis: the asker (a user simulator) and the assistant alternate
 /// until the dialogue has its planned number of exchanges or a stop condition ends it.
@@ -92,7 +92,7 @@ struct ParrotRecipe: RecipeKind {
                 }
                 return .contextExhausted
             case .message(var m):
-                if writing == .user, let marker = turns.endMarker, let r = m.content.range(of: marker) {
+                if writing == .user, let marker = turns.endMarker, let r = m.content.firstRange(of: marker) {
                     // The asker ended the dialogue; text before the marker is not a full question.
                     m.content = String(m.content[..<r.lowerBound])
                     return .askerEnded

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// Self-talk (Ulmer et al. 2024): a `client` (a persona with an intention) and an `agent`
 /// (a character following a workflow graph) talk; before each agent turn the `manager`
@@ -78,7 +78,7 @@ struct SelfTalkRecipe: RecipeKind {
     /// `["\n<name>:"]` for a persona or character line that opens with a name ("Maria, a retired
     /// teacher…", "Sam"): up to three capitalised words before a comma or the end; else none.
     static func nameStops(_ line: String?) -> [String] {
-        let head = line?.split(separator: ",", maxSplits: 1).first.map { $0.trimmingCharacters(in: .whitespaces) }
+        let head = line?.split(separator: ",", maxSplits: 1).first.map { $0.trimmingWhitespace() }
         guard let head, case let words = head.split(separator: " "), (1...3).contains(words.count),
             words.allSatisfy({ $0.first?.isUppercase == true })
         else { return [] }
@@ -113,7 +113,7 @@ struct SelfTalkRecipe: RecipeKind {
         func fill(_ s: String) -> String {
             var s = s
             for key in ["persona", "intention", "character"] {
-                s = s.replacingOccurrences(of: "{\(key)}", with: d.meta[key]?.stringValue ?? "")
+                s = s.replacing("{\(key)}", with: d.meta[key]?.stringValue ?? "")
             }
             return s
         }
@@ -152,7 +152,7 @@ struct SelfTalkRecipe: RecipeKind {
                 }
                 let guidance =
                     steps.last?.node.flatMap { wf.nodes[$0] }
-                    .map { settings.prompts.next.replacingOccurrences(of: "{step}", with: $0) }
+                    .map { settings.prompts.next.replacing("{step}", with: $0) }
                     ?? settings.prompts.offScript
                 var view = d
                 view.messages = [opening] + d.messages
