@@ -37,8 +37,9 @@ public final class BlockingPool: @unchecked Sendable {
         if idle < queue.count - head {
             // Every thread is busy (or already spoken for): grow.
             threads += 1
-            // Host callbacks (Python through ctypes) may need deep stacks.
-            startThread(stackSize: 8 << 20) { [self] in worker() }
+            // Host callbacks (Python through ctypes) may need deep stacks. A thread the system
+            // refuses is not counted: the job waits for one of the others.
+            if !startThread(stackSize: 8 << 20, { [self] in worker() }) { threads -= 1 }
         } else {
             condition.signal()
         }

@@ -37,7 +37,7 @@ final class DatasetWriter: Sendable {
         var files: [String: AppendFile] = [:]
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
         let fsync = durability == .fsync
-        group = fsync ? GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
+        group = fsync ? try GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
         state = Locked(State(files: files, stats: stats))
         self.journal = journal
         self.order = names

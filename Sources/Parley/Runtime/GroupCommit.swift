@@ -35,7 +35,7 @@ final class GroupCommit: @unchecked Sendable {
     /// - Parameters:
     ///   - outputs: the output files' descriptors, kept open by their owner until `stop()` returns.
     ///   - directory: synced once, so the files' entries in it are durable too.
-    init(journal: Journal, outputs: [Int32], directory: String) {
+    init(journal: Journal, outputs: [Int32], directory: String) throws {
         self.journal = journal
         self.outputs = outputs
         let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
@@ -43,7 +43,9 @@ final class GroupCommit: @unchecked Sendable {
             fsync(dirFD)
             close(dirFD)
         }
-        startThread { [self] in loop() }
+        guard startThread({ [self] in loop() }) else {
+            throw RunError.io("cannot start the group commit's thread (run.durability \"fsync\")")
+        }
     }
 
     /// Queues an end record, to be written once the rows already appended are durable.

@@ -55,26 +55,3 @@ package final class Condition: @unchecked Sendable {
         return try body()
     }
 }
-
-/// Starts a detached thread running `body` (Foundation's `Thread`, without Foundation).
-/// - Parameter stackSize: bytes of stack; nil: the system's default.
-package func startThread(stackSize: Int? = nil, _ body: @escaping @Sendable () -> Void) {
-    final class Box: @unchecked Sendable {
-        let body: @Sendable () -> Void
-        init(body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var attributes = pthread_attr_t()
-    pthread_attr_init(&attributes)
-    defer { pthread_attr_destroy(&attributes) }
-    pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-    if let stackSize { pthread_attr_setstacksize(&attributes, stackSize) }
-    let box = Unmanaged.passRetained(Box(body: body)).toOpaque()
-    var thread = pthread_t()
-    let started = pthread_create(
-        &thread, &attributes,
-        { raw in
-            Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, box)
-    precondition(started == 0, "cannot start a thread: \(String(cString: strerror(started)))")
-}
