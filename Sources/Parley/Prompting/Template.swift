@@ -78,12 +78,13 @@ public struct Template: Sendable, Equatable {
         if let block = pendingSystem {
             out += part(next).prefix + block
         } else {
-            out += Self.withoutTrailingSpaces(part(next).prefix)
+            out.append(contentsOf: Self.withoutTrailingSpaces(part(next).prefix))
         }
         return out
     }
 
-    /// A slice, not a copy: it is appended to every completion prompt.
+    /// A slice, not a copy: it is appended to every completion prompt (with `append(contentsOf:)`:
+    /// `+=` would take the generic, character-by-character path).
     static func withoutTrailingSpaces(_ prefix: String) -> Substring {
         var s = Substring(prefix)
         while s.last == " " { s = s.dropLast() }

@@ -154,7 +154,7 @@ struct CaPORecipe: RecipeKind {
     /// A model's quote without the whitespace and quotation marks around it.
     static func unquoted(_ text: String) -> String {
         let quotes: Set<Unicode.Scalar> = ["\"", "'", "“", "”", "‘", "’", "«", "»"]
-        return String(text.trimmingScalars { $0.properties.isWhitespace || quotes.contains($0) })
+        return String(text[...].trimmingScalars { $0.properties.isWhitespace || quotes.contains($0) })
     }
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);
