@@ -1,11 +1,12 @@
 import FoundationEssentials
 
-/// Something a recipe makes besides messages — a preference pair, an expert identity, a
+/// Something a recipe makes besides messages — a judgment, a preference pair, an expert identity, a
 /// workflow step — journaled as soon as it is made (a `"rec"` line) and handed back to the
-/// recipe on resume. Its JSON is one flat object whose `"kind"` names the case; the schemas are
-/// documented in docs/formats.md. The dialogue carries records as JSON (`Dialogue.records`),
-/// so the journal and the runner need not know a recipe's types; the recipe reads them back
-/// typed with `Dialogue.records(_:)` and adds them with `Recorder.add(_:to:)`.
+/// recipe on resume. Its JSON is one flat object whose `"kind"` names the case (a type of one case,
+/// as eval's `Judgment`, needs none); the schemas are documented in docs/formats.md. The dialogue
+/// carries records as JSON (`Dialogue.records`), so the journal and the runner need not know a
+/// recipe's types; the recipe reads them back typed with `Dialogue.records(_:)` and adds them with
+/// `Recorder.add(_:to:)`.
 public protocol RecipeRecord: Codable, Sendable {
     /// What `summary.json` counts of it.
     var tally: RecordTally { get }
