@@ -173,9 +173,11 @@ final class EvalTests: XCTestCase {
                 continue
             }
             let judge: [String: Any] = ["t": "judge", "d": e["d"]!, "j": r]
-            legacy.append(String(decoding: try JSONSerialization.data(withJSONObject: judge), as: UTF8.self))
+            // Each twice: a repeated line must count once.
+            let text = String(decoding: try JSONSerialization.data(withJSONObject: judge), as: UTF8.self)
+            legacy += [text, text]
         }
-        XCTAssertEqual(legacy.filter { $0.contains(#""t":"judge""#) }.count, 3)
+        XCTAssertEqual(legacy.filter { $0.contains(#""t":"judge""#) }.count, 6)
         try (legacy.joined(separator: "\n") + "\n").write(
             toFile: out + "/journal.jsonl", atomically: true, encoding: .utf8)
         try "".write(toFile: out + "/dialogues.jsonl", atomically: true, encoding: .utf8)

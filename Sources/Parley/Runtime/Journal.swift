@@ -202,8 +202,10 @@ struct JournalReplay {
             d.messages.append(m)
             unfinished[e.d] = d
         case "judge":
-            // Journals before judgments became eval's records wrote them as "judge" lines.
-            guard let j = e.j, var d = unfinished[e.d] else { return }
+            // Journals before judgments became eval's records wrote them as "judge" lines; one counts
+            // only when it judges the next turn (a repeated line counts once, as `n` ensures for "rec").
+            guard let j = e.j, var d = unfinished[e.d], j.objectValue?["turn"] == .number(Double(d.records.count + 1))
+            else { return }
             d.records.append(j)
             unfinished[e.d] = d
         case "rec":

@@ -2,7 +2,8 @@
 /// UTF-8 bytes directly, keys in the order given so rows are stable and readable. Measured
 /// (`parley-bench json`, release, medians): a journal message line costs 4.5 µs written by hand,
 /// 8.9 µs through its `Codable` schema (`encode(_:)`) and 10.2 µs with Foundation's `JSONEncoder`
-/// — a turn costs about 20 µs in all, so the per-message records (`HotPathJSON`) stay hand-written;
+/// — a whole turn costs 32–40 µs on a 2-core machine (`benchmarks/compare`'s overhead), so JSONEncoder
+/// would add about 15 % to a turn and the per-message records (`HotPathJSON`) stay hand-written;
 /// everything else is written through `encode(_:)` from its `Codable` schema.
 struct JSONWriter {
     private(set) var bytes: [UInt8] = []
