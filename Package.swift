@@ -16,12 +16,22 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // The metrics endpoint: NIO's HTTP server (already under AsyncHTTPClient) and the Prometheus format.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
-        // The dialogue engine: pure Swift + Foundation, plus AsyncHTTPClient for the HTTP backend.
+        // The dialogue engine: pure Swift + FoundationEssentials, plus AsyncHTTPClient for the HTTP
+        // backend and NIO + swift-prometheus for the live metrics endpoint.
         .target(
             name: "Parley",
-            dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         // jansson, for the C ABI target (see include/): `apt-get install libjansson-dev`.
         .systemLibrary(

@@ -240,6 +240,8 @@ int parley_job_wait_json(parley_job *job, double timeout_seconds, struct json_t 
  *   {"event": "dialogue_ended", "id", "status", "end_reason"}
  *   {"event": "limit", "backend", "url", "limit"}  -- a server's adaptive
  *                                             concurrency limit changed
+ *   {"event": "metrics", "url"}              -- the live metrics are served
+ *                                             at url (run.metrics)
  *   {"event": "job_ended", "state"}          -- the last event of a job
  * Returns PARLEY_ERR_TIMEOUT when there is none yet. The queue keeps the newest
  * 100000 events; older unread ones are dropped. Blocks. */

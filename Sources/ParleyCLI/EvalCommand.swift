@@ -19,6 +19,7 @@ struct EvalRun: AsyncParsableCommand {
             into the run directory.
             """)
     @OptionGroup var options: ConfigOptions
+    @OptionGroup var metrics: MetricsOption
     @Option(help: "The question set (JSONL); overrides the config's \"seeds\".") var questions: String?
     @Option(
         parsing: .upToNextOption, help: "Answered sessions to judge, without generating: one file, or two to compare.")
@@ -33,6 +34,7 @@ struct EvalRun: AsyncParsableCommand {
         if answers.count == 2 { defaults["eval.mode"] = .string("pairwise") }
         var config = try CLIError.report { try options.load(defaults: defaults) }
         if let out { config.output.dir = out }
+        metrics.apply(to: &config)
         let seeds: SeedInput
         switch answers.count {
         case 0:

@@ -55,6 +55,26 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+/// `--metrics-port`, for the commands that run a recipe.
+struct MetricsOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Serve live Prometheus metrics at http://127.0.0.1:PORT/metrics while the run goes (sets "
+                + "run.metrics.port; 0: any free port).", valueName: "PORT"))
+    var metricsPort: Int?
+
+    func validate() throws {
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port: expected a port in 0…65535, got \(metricsPort)")
+        }
+    }
+
+    func apply(to config: inout Config) {
+        guard let metricsPort else { return }
+        config.run.metrics = MetricsSettings(port: metricsPort, host: config.run.metrics?.host ?? "127.0.0.1")
+    }
+}
+
 struct Validate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a config file and report every problem with its path.")
@@ -73,6 +93,7 @@ struct Synth: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Synthesise dialogues from seeds into a run directory (resumable: run it again to continue).")
     @OptionGroup var options: ConfigOptions
+    @OptionGroup var metrics: MetricsOption
     @Option(help: "Seeds file (JSONL); overrides the config's \"seeds\".") var seeds: String?
     @Option(help: "Run directory; overrides the config's output.dir.") var out: String?
     @Flag(help: "Discard an existing run in the output directory and start over.") var fresh = false
@@ -82,6 +103,7 @@ struct Synth: AsyncParsableCommand {
         var config = try CLIError.report { try options.load() }
         if let out { config.output.dir = out }
         if let seeds { config.seeds = seeds }
+        metrics.apply(to: &config)
         guard let seedsPath = config.seeds else {
             throw CLIError.exit("no seeds: give --seeds FILE or \"seeds\" in the config")
         }
@@ -114,7 +136,9 @@ enum RunCommand {
         do { engine = try Engine(config: config) } catch {
             throw CLIError.exit("\(configPath): \(error)")
         }
-        let runner = Runner(engine: engine, seeds: seeds, outputDir: config.output.dir)
+        let runner = Runner(engine: engine, seeds: seeds, outputDir: config.output.dir) { event in
+            if case .metricsServed(let url) = event { Output.stderr.write("parley: metrics at \(url)\n") }
+        }
         let work = Task { try await runner.run(fresh: fresh) }
         let signals = SignalTrap { work.cancel() }
         let progress = quiet ? nil : ProgressReporter(runner: runner, interval: config.run.progressSeconds)

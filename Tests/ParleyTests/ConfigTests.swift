@@ -117,7 +117,7 @@ final class ConfigTests: XCTestCase {
             """#
         let fleet = #"""
             {"recipe": "parrot", "seeds": "seeds.jsonl",
-             "run": {"shard": "1/1"},
+             "run": {"shard": "1/1", "metrics": {"port": 9464, "host": "127.0.0.1"}},
              "backends": {"o": {"type": "openai", "model": "m",
                                 "endpoints": [{"base_url": "http://127.0.0.1:9/v1", "weight": 2}],
                                 "routing": "affinity", "timeout_seconds": 1, "api_key_env": "NOPE_KEY",

@@ -57,6 +57,8 @@ public struct Config: Sendable {
         public var budget: BudgetConfig?
         /// The part of the seeds this run takes (`"K/N"`); nil: all of them.
         public var shard: Shard?
+        /// Where the run serves live metrics; nil: it does not.
+        public var metrics: MetricsSettings?
     }
 
     /// What the run's writes survive.

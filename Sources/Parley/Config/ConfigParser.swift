@@ -57,6 +57,7 @@ extension Config {
                 config.run.durability = Config.Durability(rawValue: d) ?? .process
             }
             if let b = o.object("budget", .operational) { config.run.budget = parseBudget(b) }
+            if let m = o.object("metrics", .operational) { config.run.metrics = MetricsSettings(reading: m) }
             if let text = o.string("shard", .operational) {
                 config.run.shard = Shard(text)
                 let wanted = "expected \"K/N\", shard K of N with 1 ≤ K ≤ N (e.g. \"2/8\")"

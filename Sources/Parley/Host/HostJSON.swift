@@ -226,6 +226,9 @@ extension Runner.RunEvent {
             w.field("backend", backend)
             w.field("url", url)
             w.field("limit", limit)
+        case .metricsServed(let url):
+            w.field("event", "metrics")
+            w.field("url", url)
         }
         w.endObject()
         return w.text

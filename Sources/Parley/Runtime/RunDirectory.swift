@@ -9,6 +9,8 @@ struct RunDirectory {
     var journalPath: String { path + "/journal.jsonl" }
     var summaryPath: String { path + "/summary.json" }
     var markerPath: String { path + "/run.json" }
+    /// The last scrape of the live metrics (`run.metrics`), written at the end.
+    var metricsPath: String { path + "/metrics.prom" }
 
     /// Takes the directory's lock (creating the directory) and checks it (`lock`, if the caller already
     /// holds it). `fresh` deletes a previous run's files first, once the lock is held.
@@ -20,7 +22,9 @@ struct RunDirectory {
         if let marker = Marker.read(dir.markerPath), marker.mergedFrom != nil {
             throw RunError.configMismatch("\(path) holds shards merged by `parley merge`; a run cannot write into it")
         }
-        let owned = [dir.journalPath, dir.summaryPath, dir.markerPath] + DatasetWriter.allFiles.map { path + "/" + $0 }
+        let owned =
+            [dir.journalPath, dir.summaryPath, dir.markerPath, dir.metricsPath]
+            + DatasetWriter.allFiles.map { path + "/" + $0 }
         if fresh {
             for f in owned where fm.fileExists(atPath: f) { try? fm.removeItem(atPath: f) }
         }

@@ -111,6 +111,8 @@ public final class Runner: Sendable {
             $0.ended = replay.ended.count
             $0.resumedEnded = replay.ended.count
         }
+        let metrics = try await serveMetrics(config.run.metrics, engine: engine, writer: writer)
+        defer { metrics?.stop() }
         let source = try SeedSource(seeds, limit: config.run.limit)
         // First line of each id, keyed by a 64-bit hash so memory stays small with many seeds.
         var seenLines: [UInt64: Int] = [:]
@@ -183,7 +185,24 @@ public final class Runner: Sendable {
         }
         summary.files = DatasetWriter.allFiles.filter { FileManager.default.fileExists(atPath: outputDir + "/" + $0) }
         try? (summary.json + "\n").write(toFile: dir.summaryPath, atomically: true, encoding: .utf8)
+        if let metrics {
+            try? metrics.exposition().write(toFile: dir.metricsPath, atomically: true, encoding: .utf8)
+        }
         return summary
+    }
+
+    /// The run's live metrics, served from now until the run returns; nil: not configured.
+    private func serveMetrics(
+        _ settings: MetricsSettings?, engine: Engine, writer: DatasetWriter
+    ) async throws -> RunMetrics? {
+        guard let settings else { return nil }
+        let endpoints = engine.endpoints.keys.sorted().compactMap { engine.endpoints[$0] }
+        let metrics = RunMetrics(endpoints: endpoints) { [live] in
+            let counts = live.withLock { $0 }
+            return RunMetrics.Reading(seeds: counts.totalSeeds, running: counts.inFlight, stats: writer.stats)
+        }
+        events?(.metricsServed(url: try await metrics.serve(settings)))
+        return metrics
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
@@ -248,6 +267,8 @@ public final class Runner: Sendable {
         case dialogueEnded(id: String, status: DialogueStatus, reason: EndReason)
         /// A server's adaptive concurrency limit changed.
         case limitChanged(backend: String, url: String, limit: Int)
+        /// The live metrics are served at `url` (`run.metrics`).
+        case metricsServed(url: String)
     }
 
     static func invalidSeed(line: Int, reason: String) -> Dialogue {

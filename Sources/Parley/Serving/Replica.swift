@@ -12,6 +12,8 @@ public final class Replica: Sendable {
         /// Attempts sent.
         public var requests = 0
         public var failures = 0
+        /// Failed attempts by kind (`BackendError.kind`: `HTTP 503`, `timeout`, …).
+        public var failureKinds: [String: Int] = [:]
         /// Answers 429.
         public var rateLimited = 0
         public var promptTokens = 0
@@ -30,6 +32,8 @@ public final class Replica: Sendable {
         var counts = Counts()
         var pausedUntil = 0.0
         var trace: Trace = []
+        /// Told each answered request's seconds (the live metrics' histogram).
+        var latency: (@Sendable (Double) -> Void)?
     }
 
     private let state: Locked<State>
@@ -49,6 +53,11 @@ public final class Replica: Sendable {
     public var trace: Trace { state.withLock { $0.trace } }
     public var healthy: Bool { state.withLock { $0.breaker.isClosed } }
     public var concurrency: ConcurrencyController { state.withLock { $0.control } }
+
+    /// Calls `observe` with the seconds of each answered request from now on; nil: stops.
+    func observeLatency(_ observe: (@Sendable (Double) -> Void)?) {
+        state.withLock { $0.latency = observe }
+    }
 
     /// Waits out a `Retry-After` pause and for a slot; returns the epoch the request is admitted in.
     func admit() async throws -> Int {
@@ -70,6 +79,7 @@ public final class Replica: Sendable {
             s.counts.cachedPromptTokens += r.cachedPromptTokens ?? 0
             s.counts.completionTokens += r.completionTokens ?? 0
             s.breaker.succeeded()
+            s.latency?(seconds)
             if s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) { apply(record(&s), changed) }
         }
     }
@@ -80,6 +90,7 @@ public final class Replica: Sendable {
         let now = MonotonicTime.seconds()
         return state.withLock { s in
             s.counts.failures += 1
+            s.counts.failureKinds[e.kind, default: 0] += 1
             if e.kind == "HTTP 429" { s.counts.rateLimited += 1 }
             if let after = e.retryAfter, e.kind == "HTTP 429" || e.kind == "HTTP 503" {
                 s.pausedUntil = max(s.pausedUntil, now + min(after, 300))

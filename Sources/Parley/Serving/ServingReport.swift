@@ -73,6 +73,7 @@ extension Replica.Counts {
     mutating func add(_ c: Replica.Counts) {
         requests += c.requests
         failures += c.failures
+        failureKinds.merge(c.failureKinds, uniquingKeysWith: +)
         rateLimited += c.rateLimited
         promptTokens += c.promptTokens
         cachedPromptTokens += c.cachedPromptTokens
@@ -83,6 +84,7 @@ extension Replica.Counts {
     var json: [String: JSONValue] {
         [
             "requests": .number(Double(requests)), "failures": .number(Double(failures)),
+            "failure_kinds": .object(failureKinds.mapValues { .number(Double($0)) }),
             "rate_limited": .number(Double(rateLimited)), "prompt_tokens": .number(Double(promptTokens)),
             "cached_prompt_tokens": .number(Double(cachedPromptTokens)),
             "completion_tokens": .number(Double(completionTokens)), "circuit_opens": .number(Double(circuitOpens)),

@@ -21,7 +21,7 @@ from .errors import (ArgumentError, Cancelled, ConfigError, HandleError, Interna
 from .status import Status
 from .types import (BudgetSpend, ChatMessage, ConversationEntry, DialogueEndedEvent, DialogueRow,
                     DialogueStartedEvent, GenerationRequest, JobEndedEvent, JobEvent, JobProgress, JobResult,
-                    JobState, LimitEvent, MergedShard, MessageEvent, RayProgress, RayShardState, RunSummary)
+                    JobState, LimitEvent, MergedShard, MessageEvent, MetricsEvent, RayProgress, RayShardState, RunSummary)
 
 __all__ = [
     "ABI_VERSION", "ArgumentError", "Cancelled", "ConfigError", "Engine", "HandleError", "InternalError",
@@ -29,7 +29,7 @@ __all__ = [
     "Shard", "StateError", "Status", "abi_version", "merge", "validate", "version",
     # JSON shapes (parley.types)
     "BudgetSpend", "ChatMessage", "ConversationEntry", "DialogueEndedEvent", "DialogueRow", "DialogueStartedEvent",
-    "GenerationRequest", "JobEndedEvent", "JobEvent", "JobProgress", "JobResult", "JobState", "LimitEvent",
+    "GenerationRequest", "JobEndedEvent", "JobEvent", "JobProgress", "JobResult", "JobState", "LimitEvent", "MetricsEvent",
     "MergedShard", "MessageEvent", "RayProgress", "RayShardState", "RunSummary",
 ]
 

@@ -78,6 +78,13 @@ class LimitEvent(TypedDict):
     limit: int
 
 
+class MetricsEvent(TypedDict):
+    """The job's live metrics are served at `url` (Prometheus text format; config run.metrics)."""
+
+    event: Literal["metrics"]
+    url: str
+
+
 class JobEndedEvent(TypedDict):
     """The last event of a job."""
 
@@ -86,7 +93,7 @@ class JobEndedEvent(TypedDict):
 
 
 # Job.next_event(): tell the kinds apart by event["event"] (type checkers narrow on it).
-JobEvent = Union[DialogueStartedEvent, MessageEvent, DialogueEndedEvent, LimitEvent, JobEndedEvent]
+JobEvent = Union[DialogueStartedEvent, MessageEvent, DialogueEndedEvent, LimitEvent, MetricsEvent, JobEndedEvent]
 
 # One entry of a row's "conversations" (ShareGPT). Functional syntax: "from" is a keyword.
 ConversationEntry = TypedDict("ConversationEntry", {"from": str, "value": str})

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Any, Dict, List, Mapping, Sequence
 import pytest
 
 import parley
-from conftest import host_config, questions, read_jsonl, scripted_config
+from conftest import fits, host_config, questions, read_jsonl, scripted_config
 
 # ~1.5 s of work: 120 dialogues x 5 generated messages x 20 ms, 8 at a time.
 SLOW = scripted_config(backends={"fake": {"type": "scripted", "words": [4, 12], "latency_ms": 20}},
@@ -131,3 +132,24 @@ def test_ctrl_c_cancels_synthesize_and_leaves_it_resumable(tmp_path: Path) -> No
     with parley.Engine(SLOW) as engine:
         engine.synthesize(questions(120), out=tmp_path / "run")
     assert len(read_jsonl(tmp_path / "run/dialogues.jsonl")) == 120
+
+
+def test_live_metrics_from_the_config(tmp_path: Path) -> None:
+    """run.metrics serves the job's metrics while it runs; a "metrics" event says where; at the
+    end metrics.prom holds the counts summary.json holds."""
+    prometheus = pytest.importorskip("prometheus_client.parser")
+
+    def unlabeled(text: str) -> Dict[str, float]:
+        families = prometheus.text_string_to_metric_families(text)
+        return {s.name: s.value for f in families for s in f.samples if not s.labels}
+
+    cfg = dict(SLOW, run={**SLOW["run"], "metrics": {"port": 0}})
+    with parley.Engine(cfg) as engine, engine.start(questions(40), out=tmp_path / "run") as job:
+        event = next(e for e in job.events(timeout=30) if e["event"] == "metrics")
+        assert fits(event, parley.MetricsEvent) and event["url"].startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(event["url"], timeout=5) as reply:
+            assert unlabeled(reply.read().decode())["parley_seeds"] == 40
+        summary = job.wait()["summary"]
+    final = unlabeled((tmp_path / "run/metrics.prom").read_text())
+    assert final["parley_turns_total"] == summary["turns"] > 0
+    assert final["parley_generated_messages_total"] == summary["generated_messages"]
