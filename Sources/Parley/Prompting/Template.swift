@@ -60,11 +60,20 @@ public struct Template: Sendable, Equatable {
     /// The prompt asking the model to write `next`'s message after `messages`.
     public func render(system systemPrompt: String?, messages: [Message], next: Speaker) -> String {
         var out = begin
+        // One allocation for the whole prompt (it is rebuilt for every turn of every dialogue).
+        var size = begin.utf8.count + part(next).prefix.utf8.count
+        for message in messages {
+            let p = part(message.speaker)
+            size += p.prefix.utf8.count + message.content.utf8.count + p.suffix.utf8.count
+        }
         var pendingSystem: String?
         if let systemPrompt, !systemPrompt.isEmpty {
             let block = system.prefix + systemPrompt + system.suffix
+            out.reserveCapacity(size + block.utf8.count)
             let firstUser = messages.first.map { $0.speaker == .user } ?? (next == .user)
             if systemInFirstUser && firstUser { pendingSystem = block } else { out += block }
+        } else {
+            out.reserveCapacity(size)
         }
         for message in messages {
             let p = part(message.speaker)
@@ -73,7 +82,8 @@ public struct Template: Sendable, Equatable {
                 out += block
                 pendingSystem = nil
             }
-            out += message.content + p.suffix
+            out += message.content
+            out += p.suffix
         }
         if let block = pendingSystem {
             out += part(next).prefix + block
@@ -86,9 +96,12 @@ public struct Template: Sendable, Equatable {
     /// A slice, not a copy: it is appended to every completion prompt (with `append(contentsOf:)`:
     /// `+=` would take the generic, character-by-character path).
     static func withoutTrailingSpaces(_ prefix: String) -> Substring {
-        var s = Substring(prefix)
-        while s.last == " " { s = s.dropLast() }
-        return s
+        let bytes = prefix.utf8
+        var end = bytes.endIndex
+        while end > bytes.startIndex, bytes[bytes.index(before: end)] == UInt8(ascii: " ") {
+            end = bytes.index(before: end)
+        }
+        return prefix[..<end]
     }
 
     /// Where to stop when the model writes `speaker`'s message.

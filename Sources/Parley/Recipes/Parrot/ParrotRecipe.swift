@@ -100,12 +100,13 @@ struct ParrotRecipe: RecipeKind {
                 if writing == .assistant, let expert {
                     m = try expert.cleaned(m, turn: d.turns + 1, in: &d, record: record)
                 }
-                if let why = Self.degeneracy(of: m, said: said, repeats: turns.stopOnRepeat) {
+                let key = Self.repeatKey(m)
+                if let why = Self.degeneracy(of: m, key: key, said: said, repeats: turns.stopOnRepeat) {
                     d.meta["degenerate"] = .string(why)
                     return .degenerate
                 }
                 try record.message(m, d.messages.count)
-                said.insert(Self.repeatKey(m))
+                said.insert(key)
                 d.messages.append(m)
                 if writing == .assistant, Recipes.closes(d.messages.suffix(2), keywords: turns.closingKeywords) {
                     return .closed
@@ -116,9 +117,10 @@ struct ParrotRecipe: RecipeKind {
 
     /// Why a new message would make the dialogue degenerate: empty, or the same words
     /// (ignoring case, spacing and punctuation) as an earlier message of its speaker.
-    static func degeneracy(of m: Message, said: Set<UInt64>, repeats: Bool = true) -> String? {
+    /// - Parameter key: `repeatKey(m)`, computed once by the caller (it is a scan of the text).
+    static func degeneracy(of m: Message, key: UInt64, said: Set<UInt64>, repeats: Bool = true) -> String? {
         if m.content.isEmpty { return "empty \(m.speaker.rawValue) turn" }
-        if repeats && said.contains(repeatKey(m)) { return "repeated \(m.speaker.rawValue) turn" }
+        if repeats && said.contains(key) { return "repeated \(m.speaker.rawValue) turn" }
         return nil
     }
 
