@@ -19,6 +19,8 @@ let package = Package(
         // The metrics endpoint: NIO's HTTP server (already under AsyncHTTPClient) and the Prometheus format.
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        // AsyncHTTPClient's tracing API: its requests open no span unless the host bootstrapped a tracer.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
     ],
     targets: [
         // The dialogue engine: pure Swift + FoundationEssentials, plus AsyncHTTPClient for the HTTP
@@ -31,6 +33,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // jansson, for the C ABI target (see include/): `apt-get install libjansson-dev`.
@@ -45,7 +48,17 @@ let package = Package(
             name: "ParleyCLI",
             dependencies: ["Parley", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .executableTarget(name: "ParleyBench", dependencies: ["Parley"], path: "benchmarks/ParleyBench"),
+        .executableTarget(
+            name: "ParleyBench",
+            dependencies: [
+                "Parley",
+                // The HTTP benchmark's stub server.
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "benchmarks/ParleyBench"
+        ),
         // examples/swift's program, built here too so the tests run it without a second build of
         // Parley; Tests/e2e/test_swift_example.py checks that package's own manifest resolves.
         .executableTarget(name: "SwiftExample", dependencies: ["Parley"], path: "examples/swift/Sources/SwiftExample"),

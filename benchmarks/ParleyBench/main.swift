@@ -155,8 +155,10 @@ case "json":
     let figures = try JSONCosts.measure(lines: arg(1, 200_000))
     let fields = figures.keys.sorted().map { "\"\($0)_us\": \(String(format: "%.3f", figures[$0]!))" }
     print(#"{"bench": "json", "# + fields.joined(separator: ", ") + "}")
+case "serve":
+    try StubServer.serve(port: arg(1, 0))
 default:
-    let names = "overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead|json"
+    let names = "overhead|saturation|memory|filters|durability|dataset|fleet|fleet-overhead|json|serve"
     FileHandle.standardError.write(Data("usage: parley-bench \(names) [N …]\n".utf8))
     exit(2)
 }

@@ -19,7 +19,12 @@ struct JSONParser {
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     static func parse(_ text: some StringProtocol) throws(Failure) -> JSONValue {
-        var p = JSONParser(Array(text.utf8))
+        try parse(utf8: Array(text.utf8))
+    }
+
+    /// Parses UTF-8 bytes (an HTTP body) without making a String of them first.
+    static func parse(utf8 bytes: [UInt8]) throws(Failure) -> JSONValue {
+        var p = JSONParser(bytes)
         p.skipSpace()
         let value = try p.value(depth: 0)
         p.skipSpace()
