@@ -43,8 +43,7 @@ public final class ScriptedBackend: Backend {
                 0,
                 config.latencyMs
                     + (config.jitterMs > 0 ? Double.random(in: -config.jitterMs...config.jitterMs, using: &rng) : 0))
-            // Zero tolerance: the default lets the timer fire late, which would show as engine overhead.
-            try await Task.sleep(until: .now + .nanoseconds(Int64(ms * 1e6)), tolerance: .zero, clock: .continuous)
+            try await LatencyTimer.shared.sleep(seconds: ms / 1000)
         }
         if config.failEvery > 0 && call % config.failEvery == 0 {
             throw BackendError(
