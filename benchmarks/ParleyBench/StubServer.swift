@@ -36,7 +36,7 @@ enum StubServer {
                 counts.state.withLock { $0.connections += 1 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(counts: counts))
+                    try channel.pipeline.syncOperations.addHandler(HTTPResponder { respond(to: $0, counts) })
                 }
             }
             .bind(host: "127.0.0.1", port: port).wait()
@@ -45,47 +45,16 @@ enum StubServer {
         exit(0)
     }
 
-    private final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let counts: Counts
-        var head: HTTPRequestHead?
-
-        init(counts: Counts) {
-            self.counts = counts
+    /// A canned completion for a POST, the counts for `GET /stats`, 404 otherwise.
+    private static func respond(to head: HTTPRequestHead, _ counts: Counts) -> HTTPResponder.Response {
+        if head.method == .POST {
+            counts.state.withLock { $0.requests += 1 }
+            return (.ok, "application/json", head.uri.hasSuffix("/chat/completions") ? chat : text)
         }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let h):
-                head = h
-            case .body:
-                break
-            case .end:
-                guard let head else { return }
-                self.head = nil
-                let body: [UInt8]
-                var status = HTTPResponseStatus.ok
-                if head.method == .POST {
-                    counts.state.withLock { $0.requests += 1 }
-                    body = head.uri.hasSuffix("/chat/completions") ? StubServer.chat : StubServer.text
-                } else if head.uri == "/stats" {
-                    let c = counts.state.withLock { $0 }
-                    body = Array(#"{"connections": \#(c.connections), "requests": \#(c.requests)}"#.utf8)
-                } else {
-                    status = .notFound
-                    body = Array(#"{"error": "not found"}"#.utf8)
-                }
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: "application/json")
-                headers.add(name: "Content-Length", value: String(body.count))
-                context.write(
-                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
-                    promise: nil)
-                context.write(
-                    wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            }
+        guard head.uri == "/stats" else {
+            return (.notFound, "application/json", Array(#"{"error": "not found"}"#.utf8))
         }
+        let c = counts.state.withLock { $0 }
+        return (.ok, "application/json", Array(#"{"connections": \#(c.connections), "requests": \#(c.requests)}"#.utf8))
     }
 }

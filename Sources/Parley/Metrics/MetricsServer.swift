@@ -21,7 +21,7 @@ final class MetricsServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(MetricsHandler(metrics: metrics))
+                    try channel.pipeline.syncOperations.addHandler(HTTPResponder { respond(to: $0, metrics) })
                 }
             }
         do {
@@ -32,47 +32,17 @@ final class MetricsServer: Sendable {
         }
     }
 
+    /// The metrics for `GET /metrics`, 404 otherwise.
+    private static func respond(to head: HTTPRequestHead, _ metrics: RunMetrics) -> HTTPResponder.Response {
+        let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
+        guard head.method == .GET && path == "/metrics" else {
+            return (.notFound, "text/plain", Array("not found: the metrics are at /metrics\n".utf8))
+        }
+        return (.ok, "text/plain; version=0.0.4; charset=utf-8", Array(metrics.exposition().utf8))
+    }
+
     /// Stops listening; connections open now close when their clients close them.
     func stop() {
         channel.close(promise: nil)
-    }
-}
-
-/// Answers each request once it has been read whole: the metrics for `GET /metrics`, 404 otherwise.
-private final class MetricsHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let metrics: RunMetrics
-    private var head: HTTPRequestHead?
-
-    init(metrics: RunMetrics) {
-        self.metrics = metrics
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-        case .body:
-            break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            respond(to: head, context: context)
-        }
-    }
-
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first ?? ""
-        let found = head.method == .GET && path == "/metrics"
-        let body = found ? metrics.exposition() : "not found: the metrics are at /metrics\n"
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: found ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        let response = HTTPResponseHead(version: head.version, status: found ? .ok : .notFound, headers: headers)
-        context.write(wrapOutboundOut(.head(response)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
     }
 }

@@ -168,7 +168,9 @@ struct JSONParser {
             guard i < bytes.count else { throw fail("unterminated string") }
         }
         i += 1  // the closing quote
-        return String(decoding: out, as: UTF8.self)
+        // A server's body may not be UTF-8 at all (Latin-1): that is a malformed reply, not text to repair.
+        guard let text = String(validating: out, as: UTF8.self) else { throw fail("a string that is not UTF-8") }
+        return text
     }
 
     /// The four hex digits after `\u`; leaves `i` on the last one.
