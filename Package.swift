@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
         // AsyncHTTPClient's tracing API: its requests open no span unless the host bootstrapped a tracer.
         .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
     ],
     targets: [
         // The dialogue engine: pure Swift + FoundationEssentials, plus AsyncHTTPClient for the HTTP
@@ -34,6 +35,8 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
+                // Already under NIO: the scripted backend's timer heap.
+                .product(name: "HeapModule", package: "swift-collections"),
             ]
         ),
         // jansson, for the C ABI target (see include/): `apt-get install libjansson-dev`.

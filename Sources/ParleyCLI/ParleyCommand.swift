@@ -71,7 +71,9 @@ struct MetricsOption: ParsableArguments {
 
     func apply(to config: inout Config) {
         guard let metricsPort else { return }
-        config.run.metrics = MetricsSettings(port: metricsPort, host: config.run.metrics?.host ?? "127.0.0.1")
+        var metrics = config.run.metrics ?? MetricsSettings(port: metricsPort)
+        metrics.port = metricsPort
+        config.run.metrics = metrics
     }
 }
 

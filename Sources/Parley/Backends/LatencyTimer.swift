@@ -1,4 +1,5 @@
 import FoundationEssentials
+import HeapModule
 
 /// The scripted backend's simulated latency: sleeping requests wait on one timer thread, which
 /// resumes every request whose time has come at once, the way an event loop hands back the
@@ -10,7 +11,7 @@ final class LatencyTimer: @unchecked Sendable {
 
     // Guarded by `condition`.
     private let condition = Condition()
-    private var sleepers = DeadlineHeap()
+    private var sleepers = Heap<Sleeper>()
     private var waiting: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
     private var nextID: UInt64 = 0
 
@@ -40,7 +41,9 @@ final class LatencyTimer: @unchecked Sendable {
                     // Checked under the lock: a cancellation before this point finds no sleeper to wake.
                     guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
                     waiting[id] = continuation
-                    if sleepers.push(deadline, id) { condition.signal() }
+                    sleepers.insert(Sleeper(deadline: deadline, id: id))
+                    // A new earliest deadline: the timer thread may be waiting for a later one.
+                    if sleepers.min?.id == id { condition.signal() }
                 }
             }
         } onCancel: {
@@ -55,14 +58,14 @@ final class LatencyTimer: @unchecked Sendable {
         while true {
             let now = MonotonicTime.seconds()
             var due: [UnsafeContinuation<Void, any Error>] = []
-            while let (deadline, id) = sleepers.first, deadline <= now {
-                sleepers.pop()
+            while let first = sleepers.min, first.deadline <= now {
+                sleepers.removeMin()
                 // Absent when its task was cancelled.
-                if let continuation = waiting.removeValue(forKey: id) { due.append(continuation) }
+                if let continuation = waiting.removeValue(forKey: first.id) { due.append(continuation) }
             }
             if due.isEmpty {
-                if let (deadline, _) = sleepers.first {
-                    condition.wait(until: Date(timeIntervalSinceNow: deadline - now))
+                if let first = sleepers.min {
+                    condition.wait(until: Date(timeIntervalSinceNow: first.deadline - now))
                 } else {
                     condition.wait()
                 }
@@ -75,38 +78,10 @@ final class LatencyTimer: @unchecked Sendable {
     }
 }
 
-/// A binary min-heap of (deadline, id).
-private struct DeadlineHeap {
-    private var items: [(deadline: Double, id: UInt64)] = []
+/// A request sleeping until `deadline` (monotonic seconds), earliest first.
+private struct Sleeper: Comparable {
+    let deadline: Double
+    let id: UInt64
 
-    var first: (Double, UInt64)? { items.first.map { ($0.deadline, $0.id) } }
-
-    /// Adds an entry; returns whether it is the new earliest.
-    mutating func push(_ deadline: Double, _ id: UInt64) -> Bool {
-        items.append((deadline, id))
-        var i = items.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            guard items[i].deadline < items[parent].deadline else { break }
-            items.swapAt(i, parent)
-            i = parent
-        }
-        return i == 0
-    }
-
-    mutating func pop() {
-        items.swapAt(0, items.count - 1)
-        items.removeLast()
-        var i = 0
-        while true {
-            let left = 2 * i + 1
-            let right = left + 1
-            var smallest = i
-            if left < items.count && items[left].deadline < items[smallest].deadline { smallest = left }
-            if right < items.count && items[right].deadline < items[smallest].deadline { smallest = right }
-            if smallest == i { return }
-            items.swapAt(i, smallest)
-            i = smallest
-        }
-    }
+    static func < (a: Sleeper, b: Sleeper) -> Bool { (a.deadline, a.id) < (b.deadline, b.id) }
 }

@@ -10,6 +10,7 @@ extension MetricsSettings {
             }
             return nil
         }
-        self.init(port: port, host: host ?? "127.0.0.1")
+        self.init(port: port)
+        if let host { self.host = host }
     }
 }
