@@ -151,7 +151,7 @@ final class DatasetStatsTests: XCTestCase {
         for shape in DatasetShape.allCases {
             let path = dir + "/\(shape.rawValue).jsonl"
             let rows = dialogues.enumerated().map { shape.row(id: "d\($0.offset)", messages: $0.element) }
-            FileManager.default.createFile(atPath: path, contents: Data(rows.joined()))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(rows.joined()))
             let reader = try DatasetReader(path: path)
             var read: [[Message]] = []
             while let row = reader.next() { read.append(row.messages) }
