@@ -37,6 +37,7 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 // Already under NIO: the scripted backend's timer heap.
                 .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         // jansson, for the C ABI target (see include/): `apt-get install libjansson-dev`.

@@ -80,6 +80,7 @@ def main() -> int:
     modes: List[tuple] = [
         ("scripted (no Python)", config({"type": "scripted", "words": [1, 1], "max_concurrency": c}, c), None),
         ("callback", config(host, c), callback),
+        ("callback, inline", config({**host, "blocking": False}, c), callback),
         ("pull, batches of 1", config(host, c), pull(1)),
         ("pull, batches of 64", config(host, c), pull(64)),
         ("pull, batches of 512", config(host, c), pull(512)),

@@ -32,7 +32,10 @@
  *   - An engine may run several jobs at once; its host backends serve them all.
  *   - Host callbacks run on Parley's own threads (a pool that grows while all its
  *     threads are busy), several at once. They may block, and they may call back
- *     into the library. They never run on the thread that started the job.
+ *     into the library. They never run on the thread that started the job. A
+ *     backend configured "blocking": false promises a callback that answers at
+ *     once (no I/O, no waiting, no blocking parley_ call): it is then called on
+ *     Parley's worker threads directly, which saves two thread hand-offs per request.
  *   - Functions marked "Blocks" wait on the calling thread. Call them from host
  *     threads (or from callbacks), as you would any blocking I/O.
  *
@@ -135,7 +138,8 @@ int parley_engine_free(parley_engine *engine);
  * parley_reply_set_text() or parley_reply_set_error(), and return 0. A non-zero
  * return without an error set fails the request as "callback returned N".
  * The callback runs on a Parley thread and may block; it may call any parley_
- * function. `user_data` is passed through untouched. */
+ * function (with "blocking": false in the backend's config: it must not block, and
+ * may call only parley_reply_ functions). `user_data` is passed through untouched. */
 typedef int (*parley_generate_fn)(const char *request_json, parley_reply *reply, void *user_data);
 
 /* Serves the "host" backend named `backend` with a callback. Call before

@@ -74,9 +74,9 @@ public func parley_engine_set_callback(
         guard let fn else { throw Failure(.argument, "fn is NULL") }
         let host = HostCallback(fn: fn, userData: UInt(bitPattern: userData))
         try box.serve(name) { config in
-            CallbackBackend(tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken)) { request in
-                try host.generate(request)
-            }
+            CallbackBackend(
+                tokenCounter: EstimatingTokenCounter(charsPerToken: config.charsPerToken), blocking: config.blocking
+            ) { request in try host.generate(request) }
         }
     }
 }

@@ -41,6 +41,33 @@ final class HostBackendTests: XCTestCase {
         XCTAssertEqual(conversation(row)[1].1, "assistant says hello at 1")
     }
 
+    func testANonBlockingCallbackRunsWithoutThePool() async throws {
+        let pool = BlockingPool(idleSeconds: 5)
+        let calls = Locked(0)
+        let host = CallbackBackend(pool: pool, blocking: false) { request in
+            calls.withLock { $0 += 1 }
+            return GenerationResult(text: "\(request.role) answers \(request.dialogueID) at \(request.messageIndex)")
+        }
+        let (summary, out) = try await runSynth(try hostConfig(16), seeds: seeds, backends: ["fake": host])
+        XCTAssertEqual(summary.stats.finished, 16)
+        XCTAssertEqual(calls.withLock { $0 }, 16 * 3)
+        XCTAssertEqual(pool.threadCount, 0, "called on the requesting task's thread, not handed to the pool")
+        let row = try XCTUnwrap(try readJSONL(out + "/dialogues.jsonl").first)
+        XCTAssertTrue(conversation(row)[1].1.hasPrefix("assistant answers "))
+    }
+
+    func testTheHostBackendsBlockingFieldIsABoolean() throws {
+        let config = try scriptedConfig(backend: #"{"type": "host", "blocking": false}"#)
+        guard case .host(let host)? = config.backends["fake"] else { return XCTFail("no host backend") }
+        XCTAssertFalse(host.blocking)
+        XCTAssertEqual(
+            config.fingerprint, try scriptedConfig(backend: #"{"type": "host"}"#).fingerprint,
+            "operational: outputs do not depend on it")
+        XCTAssertThrowsError(try scriptedConfig(backend: #"{"type": "host", "blocking": 0}"#)) {
+            XCTAssertTrue("\($0)".contains("backends.fake.blocking"), "\($0)")
+        }
+    }
+
     func testCallbackErrorsFailTheDialogueWithTheHostsMessage() async throws {
         let host = CallbackBackend { _ in throw BackendError("model exploded", retryable: false) }
         let (summary, out) = try await runSynth(

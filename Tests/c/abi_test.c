@@ -220,6 +220,14 @@ static const char HOST[] =
     " \"roles\": {\"asker\": {\"backend\": \"model\", \"endpoint\": \"completion\", \"max_tokens\": 32},"
     "            \"assistant\": {\"backend\": \"model\", \"max_tokens\": 32}},"
     " \"turns\": {\"max\": 2}, \"run\": {\"seed\": 5, \"concurrency\": 4}}";
+/* The same, with a callback promised never to block: called inline, not on the pool. */
+static const char NONBLOCKING_HOST[] =
+    "{\"backends\": {\"model\": {\"type\": \"host\", \"blocking\": false, \"max_retries\": 2,"
+    "                          \"backoff_base_seconds\": 0.01, \"backoff_max_seconds\": 0.05},"
+    "              \"fake\": {\"type\": \"scripted\"}},"
+    " \"roles\": {\"asker\": {\"backend\": \"model\", \"endpoint\": \"completion\", \"max_tokens\": 32},"
+    "            \"assistant\": {\"backend\": \"model\", \"max_tokens\": 32}},"
+    " \"turns\": {\"max\": 2}, \"run\": {\"seed\": 5, \"concurrency\": 4}}";
 
 /* ---- Version and strings ------------------------------------------------ */
 
@@ -488,20 +496,22 @@ static int same_conversation(const json_t *row, const json_t *rows)
     return 0;
 }
 
-static void test_callback(void)
+/* Runs the callback model under `config` (HOST or NONBLOCKING_HOST): the same answers
+ * either way. `name` names the jobs' output directories (a name reused would resume). */
+static void test_callback(const char *config, const char *name)
 {
     static const char *const questions[] = {"hello there", "please fail", "return three", "flaky network"};
     struct model m;
     parley_engine *eng = NULL;
     parley_job *unserved = NULL;
-    char *err = NULL, *text = NULL, *job;
+    char *err = NULL, *text = NULL, *job, out[64];
     json_t *result, *again, *rows;
     size_t i;
 
     memset(&m, 0, sizeof m);
     m.magic = MODEL_MAGIC;
     pthread_mutex_init(&m.lock, NULL);
-    EXPECT(PARLEY_OK, parley_engine_new(HOST, &eng, &err));
+    EXPECT(PARLEY_OK, parley_engine_new(config, &eng, &err));
 
     EXPECT(PARLEY_ERR_ARGUMENT, parley_engine_set_callback(NULL, "model", generate, &m, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_engine_set_callback(eng, NULL, generate, &m, &err));
@@ -513,7 +523,8 @@ static void test_callback(void)
 
     /* Starting a job before the host backend is served fails (checked with
      * job_start, so that a job that would wait forever cannot hang the test). */
-    job = job_text("unserved", questions, 1);
+    snprintf(out, sizeof out, "%s-unserved", name);
+    job = job_text(out, questions, 1);
     if (!EXPECT(PARLEY_ERR_CONFIG, parley_job_start(eng, job, &unserved, &err)))
         parley_job_free(unserved);
     free(job);
@@ -522,7 +533,7 @@ static void test_callback(void)
     EXPECT(PARLEY_ERR_STATE, parley_engine_set_callback(eng, "model", generate, &m, &err));
     EXPECT(PARLEY_ERR_STATE, parley_engine_use_pull(eng, "model", &err));
 
-    job = job_text("callback", questions, 4);
+    job = job_text(name, questions, 4);
     EXPECT(PARLEY_OK, parley_run(eng, job, &text, &err));
     free(job);
     result = take_json(text);
@@ -543,7 +554,8 @@ static void test_callback(void)
     /* The same seeds and model give the same conversations (rows come in the
      * order dialogues ended, so match them by id). */
     m.flaky_failures = 0;
-    job = job_text("callback-again", questions, 4);
+    snprintf(out, sizeof out, "%s-again", name);
+    job = job_text(out, questions, 4);
     EXPECT(PARLEY_OK, parley_run(eng, job, &text, &err));
     free(job);
     again = take_json(text);
@@ -1093,7 +1105,8 @@ int main(void)
     test_config();
     test_engines();
     test_run();
-    test_callback();
+    test_callback(HOST, "callback");
+    test_callback(NONBLOCKING_HOST, "inline-callback");
     test_reentrant_callback();
     test_parallel_callbacks();
     test_pull();

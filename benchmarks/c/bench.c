@@ -6,11 +6,13 @@
  * (seeds, dataset rows) weighs little beside the requests. The same job runs on
  *   - a "scripted" backend at zero latency: the baseline (the engine's own work:
  *     scheduling, journal, dataset files),
- *   - a "host" backend served by a callback that answers at once,
+ *   - a "host" backend served by a callback that answers at once, run on the
+ *     callback pool (the default) and, with "blocking": false, inline,
  *   - a "host" backend served through the pull queue by one host thread looping
  *     take/submit, with batches of 1, 64 and 512,
  * and the overhead is (median time - median baseline time) / requests: what the
- * host round trip adds to each request. Medians of 3 runs.
+ * host round trip adds to each request, in wall time and in CPU time of all the
+ * process's threads (the fairer figure on a small machine). Medians of 3 runs.
  *
  *   make -C benchmarks/c run               (N = 2000; `make run N=500` for fewer)
  */
@@ -33,18 +35,24 @@ static const char CONFIG_FMT[] =
     " \"turns\": {\"max\": 8}, \"run\": {\"seed\": 1, \"concurrency\": 1024}}";
 static const char SCRIPTED[] = "{\"type\": \"scripted\", \"words\": [1, 1], \"max_concurrency\": 1024}";
 static const char HOST[] = "{\"type\": \"host\", \"max_concurrency\": 1024}";
+static const char NONBLOCKING_HOST[] = "{\"type\": \"host\", \"max_concurrency\": 1024, \"blocking\": false}";
 
 static char root[] = "/tmp/parley-bench-XXXXXX";
 static int dialogues = 2000;
 #define REQUESTS_PER_DIALOGUE 15
 static json_t *job; /* the seeds; "out" is set per run */
 
-static double now(void)
+static double seconds(clockid_t clock)
 {
     struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
+    clock_gettime(clock, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
+
+/* Wall and CPU (every thread of the process) seconds of one run. */
+struct timing {
+    double wall, cpu;
+};
 
 static void die(const char *what, int status, char *error)
 {
@@ -64,11 +72,15 @@ static parley_engine *engine_with(const char *backend)
     return engine;
 }
 
-/* The callback model: a constant answer, at once. */
-static int constant(const char *request_json, parley_reply *reply, void *user_data)
+/* The callback model: a numbered answer, at once (numbered, because a dialogue that
+ * repeats an answer ends as degenerate). */
+static int numbered(const char *request_json, parley_reply *reply, void *user_data)
 {
+    static unsigned long answered;
+    char text[32];
     (void)request_json, (void)user_data;
-    return parley_reply_set_text(reply, "ok.", "stop");
+    snprintf(text, sizeof text, "ok %lu.", __atomic_add_fetch(&answered, 1, __ATOMIC_RELAXED));
+    return parley_reply_set_text(reply, text, "stop");
 }
 
 /* A host thread serving the pull queue until told to stop. */
@@ -90,9 +102,12 @@ static void *pull_loop(void *arg)
         if ((status = parley_pull_take_json(p->engine, "b", p->batch, 0.01, &requests, &error)) != PARLEY_OK)
             die("pull_take", status, error);
         answers = json_array();
-        json_array_foreach(requests, i, req)
-            json_array_append_new(answers, json_pack("{s:O, s:s}", "ticket", json_object_get(req, "ticket"), "text",
-                                                     "ok."));
+        json_array_foreach(requests, i, req) {
+            json_t *ticket = json_object_get(req, "ticket");
+            char text[32];
+            snprintf(text, sizeof text, "ok %" JSON_INTEGER_FORMAT ".", json_integer_value(ticket));
+            json_array_append_new(answers, json_pack("{s:O, s:s}", "ticket", ticket, "text", text));
+        }
         if (json_array_size(answers) > 0 &&
             (status = parley_pull_submit_json(p->engine, "b", answers, &error)) != PARLEY_OK)
             die("pull_submit", status, error);
@@ -106,16 +121,16 @@ static void *pull_loop(void *arg)
     }
 }
 
-/* Runs the job once into a fresh directory; returns its wall time in seconds.
+/* Runs the job once into a fresh directory; returns its wall and CPU time.
  * With `batch` > 0 the engine is served by a pull thread taking that many. */
-static double run_once(parley_engine *engine, const char *name, int run, int batch)
+static struct timing run_once(parley_engine *engine, const char *name, int run, int batch)
 {
     char out[512], *error = NULL;
     json_t *result = NULL;
     parley_job *handle = NULL;
     struct puller p;
     pthread_t thread;
-    double start;
+    struct timing start, elapsed;
     int status;
 
     snprintf(out, sizeof out, "%s/%s-%d", root, name, run);
@@ -125,14 +140,16 @@ static double run_once(parley_engine *engine, const char *name, int run, int bat
     p.batch = batch;
     pthread_mutex_init(&p.lock, NULL);
 
-    start = now();
+    start.wall = seconds(CLOCK_MONOTONIC);
+    start.cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
     if (batch > 0 && pthread_create(&thread, NULL, pull_loop, &p) != 0)
         die("pthread_create", 0, NULL);
     if ((status = parley_job_start_json(engine, job, &handle, &error)) != PARLEY_OK)
         die(name, status, error);
     if ((status = parley_job_wait_json(handle, -1, &result, &error)) != PARLEY_OK)
         die(name, status, error);
-    double elapsed = now() - start;
+    elapsed.wall = seconds(CLOCK_MONOTONIC) - start.wall;
+    elapsed.cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
     if (batch > 0) {
         pthread_mutex_lock(&p.lock);
         p.stop = 1;
@@ -161,14 +178,22 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median_time(parley_engine *engine, const char *name, int batch)
+/* The medians of wall and of CPU time, each over RUNS runs. */
+static struct timing median_time(parley_engine *engine, const char *name, int batch)
 {
-    double t[RUNS];
+    double wall[RUNS], cpu[RUNS];
+    struct timing t;
     int i;
-    for (i = 0; i < RUNS; i++)
-        t[i] = run_once(engine, name, i, batch);
-    qsort(t, RUNS, sizeof t[0], by_value);
-    return t[RUNS / 2];
+    for (i = 0; i < RUNS; i++) {
+        t = run_once(engine, name, i, batch);
+        wall[i] = t.wall;
+        cpu[i] = t.cpu;
+    }
+    qsort(wall, RUNS, sizeof wall[0], by_value);
+    qsort(cpu, RUNS, sizeof cpu[0], by_value);
+    t.wall = wall[RUNS / 2];
+    t.cpu = cpu[RUNS / 2];
+    return t;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -177,18 +202,21 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
-static void report(const char *name, double t, double baseline)
+/* Per request: wall and CPU microseconds, and what each adds to the baseline's. */
+static void report(const char *name, struct timing t, struct timing baseline)
 {
-    printf("%-20s %9.3f %12.2f %14.2f\n", name, t, t / (dialogues * REQUESTS_PER_DIALOGUE) * 1e6, (t - baseline) / (dialogues * REQUESTS_PER_DIALOGUE) * 1e6);
+    double per = 1e6 / (dialogues * REQUESTS_PER_DIALOGUE);
+    printf("%-20s %9.3f %10.2f %10.2f %10.2f %10.2f\n", name, t.wall, t.wall * per, (t.wall - baseline.wall) * per,
+           t.cpu * per, (t.cpu - baseline.cpu) * per);
 }
 
 int main(int argc, char **argv)
 {
     static const int batches[] = {1, 64, 512};
-    parley_engine *scripted, *callback, *pull;
+    parley_engine *scripted, *callback, *inline_callback, *pull;
     char *error = NULL, name[32];
     json_t *seeds = json_array();
-    double baseline;
+    struct timing baseline;
     int i, status;
 
     if (argc > 1)
@@ -206,17 +234,20 @@ int main(int argc, char **argv)
 
     scripted = engine_with(SCRIPTED);
     callback = engine_with(HOST);
+    inline_callback = engine_with(NONBLOCKING_HOST);
     pull = engine_with(HOST);
-    if ((status = parley_engine_set_callback(callback, "b", constant, NULL, &error)) != PARLEY_OK ||
+    if ((status = parley_engine_set_callback(callback, "b", numbered, NULL, &error)) != PARLEY_OK ||
+        (status = parley_engine_set_callback(inline_callback, "b", numbered, NULL, &error)) != PARLEY_OK ||
         (status = parley_engine_use_pull(pull, "b", &error)) != PARLEY_OK)
         die("host backend", status, error);
 
     run_once(scripted, "warmup", 0, 0); /* first-use costs stay out of the figures */
     printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues, REQUESTS_PER_DIALOGUE, RUNS);
-    printf("%-20s %9s %12s %14s\n", "path", "seconds", "us/request", "overhead us");
+    printf("%-20s %9s %10s %10s %10s %10s\n", "path", "seconds", "wall us", "+wall us", "CPU us", "+CPU us");
     baseline = median_time(scripted, "scripted", 0);
     report("scripted (baseline)", baseline, baseline);
     report("callback", median_time(callback, "callback", 0), baseline);
+    report("callback, inline", median_time(inline_callback, "inline", 0), baseline);
     for (i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "pull batch %d", batches[i]);
         report(name, median_time(pull, name, batches[i]), baseline);
@@ -224,6 +255,7 @@ int main(int argc, char **argv)
 
     parley_engine_free(scripted);
     parley_engine_free(callback);
+    parley_engine_free(inline_callback);
     parley_engine_free(pull);
     json_decref(job);
     nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -130,6 +130,10 @@ public struct HostConfig: Sendable {
     public var common = BackendCommon(maxConcurrency: 64, maxRetries: 2)
     /// Token counts are estimated unless the host gives its own counter.
     public var charsPerToken: Double = 2.5
+    /// Whether the host's callback may block (I/O, locks, a model call). `false` promises it
+    /// answers at once: Parley then calls it on its own worker threads instead of handing each
+    /// request to `BlockingPool` and back, two thread wake-ups that cost more than a fast callback.
+    public var blocking = true
 }
 
 /// Settings every backend has.

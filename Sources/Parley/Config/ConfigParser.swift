@@ -213,6 +213,7 @@ extension Config {
             var c = HostConfig()
             parseCommon(o, &c.common)
             if let d = o.double("chars_per_token", min: 0.5) { c.charsPerToken = d }
+            if let b = o.bool("blocking", .operational) { c.blocking = b }
             return .host(c)
         }
         if type == "scripted" {

@@ -1,24 +1,31 @@
+import DequeModule
 import FoundationEssentials
 
 /// A host's own model as a backend, called with each request. `generate` may block
-/// (a C or Python callback): it runs on `BlockingPool`, never on Swift's cooperative pool.
+/// (a C or Python callback): it runs on `BlockingPool`, never on Swift's cooperative pool,
+/// unless the host promises it never blocks (`blocking: false`).
 public final class CallbackBackend: Backend {
     public typealias Generate = @Sendable (GenerationRequest) throws -> GenerationResult
-    private let generateBlocking: Generate
-    private let pool: BlockingPool
+    private let generateNow: Generate
+    private let pool: BlockingPool?
     public let tokenCounter: any TokenCounter
 
+    /// - Parameters:
+    ///   - pool: where a blocking callback runs.
+    ///   - blocking: false: `generate` answers at once (no I/O, no waiting), so it is called on
+    ///     the requesting task's thread, without a hand-off to `pool` and back.
     public init(
         tokenCounter: any TokenCounter = EstimatingTokenCounter(), pool: BlockingPool = .shared,
-        generate: @escaping Generate
+        blocking: Bool = true, generate: @escaping Generate
     ) {
-        self.generateBlocking = generate
-        self.pool = pool
+        self.generateNow = generate
+        self.pool = blocking ? pool : nil
         self.tokenCounter = tokenCounter
     }
 
     public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
-        let work = generateBlocking
+        guard let pool else { return try generateNow(request) }
+        let work = generateNow
         return try await pool.run { try work(request) }
     }
 }
@@ -41,7 +48,9 @@ public final class PullBackend: Backend {
     }
     private struct State {
         var nextID: UInt64 = 0
-        var queued: [Waiting] = []
+        /// Oldest first. A deque: a take pops its batch off the front without moving the rest
+        /// (an array's `removeFirst` copied the whole queue, retaining every request, per take).
+        var queued: Deque<Waiting> = []
         var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
     }
     private let state = Locked(State())
@@ -86,10 +95,14 @@ public final class PullBackend: Backend {
         while true {
             let batch = state.withLock { s -> [Ticket] in
                 let n = Swift.min(Swift.max(0, max), s.queued.count)
-                let batch = s.queued.prefix(n)
-                for w in batch { s.taken[w.ticket.id] = w.continuation }
-                s.queued.removeFirst(n)
-                return batch.map(\.ticket)
+                var batch: [Ticket] = []
+                batch.reserveCapacity(n)
+                for _ in 0..<n {
+                    let w = s.queued.removeFirst()
+                    s.taken[w.ticket.id] = w.continuation
+                    batch.append(w.ticket)
+                }
+                return batch
             }
             if !batch.isEmpty || max <= 0 { return batch }
             arrival.lock()

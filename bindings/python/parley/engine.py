@@ -135,7 +135,9 @@ class Engine:
         """Serves the "host" backend `backend` with `fn(request) -> str | dict` (`request`: a
         GenerationRequest), called on Parley's threads, several at once. A dict may hold "text", "finish_reason",
         "prompt_tokens", "completion_tokens". An exception fails the request (not retried)
-        and is re-raised by the call that ran the job."""
+        and is re-raised by the call that ran the job. With ``"blocking": false`` in the backend's
+        config, `fn` must answer at once (no I/O, no waiting): it is then called without a hand-off
+        to Parley's callback threads."""
         thunk = _thunk(fn, self._failures)
         with self._lock:
             self._thunks.append(thunk)
