@@ -64,5 +64,13 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(
             TurnCleaner.clean(" Human: why?\nAssistant: because", stops: ["\nAssistant:"], speaker: .user), "why?")
         XCTAssertEqual(TurnCleaner.clean("  \n ", stops: [], speaker: .assistant), "")
+        // The earliest stop wins, wherever it is in the stop list; text past it goes.
+        XCTAssertEqual(TurnCleaner.clean("a <B> b <A> c", stops: ["<A>", "<B>"], speaker: .assistant), "a")
+        XCTAssertEqual(TurnCleaner.clean("no stop here", stops: ["<A>", ""], speaker: .assistant), "no stop here")
+        // Non-ASCII whitespace is trimmed too, and non-ASCII text is cut at scalar boundaries.
+        let spaced = "\u{3000}AI:\u{00A0} Grüße, José!\u{2003}\nUser: más"
+        XCTAssertEqual(TurnCleaner.clean(spaced, stops: ["\nUser:"], speaker: .assistant), "Grüße, José!")
+        XCTAssertEqual(TurnCleaner.clean("é\u{301}<END>x", stops: ["<END>"], speaker: .user), "é\u{301}")
+        XCTAssertEqual(TurnCleaner.clean("[|Human|] hi", stops: [], speaker: .user), "hi")
     }
 }

@@ -59,7 +59,9 @@ public struct PromptBuilder: Sendable {
             let newest = exchangeStarts.lastIndex(of: true) ?? 0
             return .exhausted(needed: fixed + costs[min(newest, costs.count)...].reduce(0, +), budget: budget)
         }
-        let messages = Array(view.history[..<kept.pinned] + view.history[kept.from...])
+        // The whole history fits (the usual case): the array itself, not a copy.
+        let messages =
+            kept.from == kept.pinned ? view.history : Array(view.history[..<kept.pinned] + view.history[kept.from...])
         let stops = stopLists.value(Self.shape(view)) { self.stops(view) }
         let tokens = fixed + costs[..<kept.pinned].reduce(0, +) + costs[kept.from...].reduce(0, +)
         return .ready(render(view, messages), stops: stops, keptMessages: messages.count, promptTokens: tokens)
@@ -68,10 +70,15 @@ public struct PromptBuilder: Sendable {
     func render(_ view: View, _ messages: [Message]) -> PromptInput {
         switch (view.framing, role.endpoint) {
         case (.direct, .chat):
-            let system = view.system.map { [ChatMessage(.system, $0)] } ?? []
-            return .chat(system + (view.lead + messages).map { ChatMessage($0.speaker, $0.content) })
+            var chat: [ChatMessage] = []
+            chat.reserveCapacity(1 + view.lead.count + messages.count)
+            if let system = view.system { chat.append(ChatMessage(.system, system)) }
+            for m in view.lead { chat.append(ChatMessage(m.speaker, m.content)) }
+            for m in messages { chat.append(ChatMessage(m.speaker, m.content)) }
+            return .chat(chat)
         case (.direct, .completion):
-            return .text(template.render(system: view.system, messages: view.lead + messages, next: view.next))
+            let all = view.lead.isEmpty ? messages : view.lead + messages
+            return .text(template.render(system: view.system, messages: all, next: view.next))
         case (.transcript(let instruction), _):
             let body = role.transcript.body(messages, instruction: instruction)
             if role.endpoint == .completion {
