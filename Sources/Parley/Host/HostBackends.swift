@@ -6,7 +6,7 @@ import FoundationEssentials
 /// unless the host promises it never blocks (`blocking: false`).
 public final class CallbackBackend: Backend {
     public typealias Generate = @Sendable (GenerationRequest) throws -> GenerationResult
-    private let generateNow: Generate
+    private let answer: Generate
     private let pool: BlockingPool?
     public let tokenCounter: any TokenCounter
 
@@ -18,14 +18,14 @@ public final class CallbackBackend: Backend {
         tokenCounter: any TokenCounter = EstimatingTokenCounter(), pool: BlockingPool = .shared,
         blocking: Bool = true, generate: @escaping Generate
     ) {
-        self.generateNow = generate
+        self.answer = generate
         self.pool = blocking ? pool : nil
         self.tokenCounter = tokenCounter
     }
 
     public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
-        guard let pool else { return try generateNow(request) }
-        let work = generateNow
+        guard let pool else { return try answer(request) }
+        let work = answer
         return try await pool.run { try work(request) }
     }
 }
