@@ -13,6 +13,9 @@ final class JobBox: @unchecked Sendable {
     /// Unread events from `eventsHead` on; rendered to JSON only when read.
     private var events: [Event] = []
     private var eventsHead = 0
+    /// Threads waiting in `nextEvent`: only they need a wake-up per event. (A wake-up per
+    /// message for a host blocked in `wait` cost a futex call and a context switch each.)
+    private var eventReaders = 0
     private var task: Task<Void, Never>?
     static let maxEvents = 100_000
 
@@ -91,9 +94,10 @@ final class JobBox: @unchecked Sendable {
     func nextEvent(timeout: Double) throws(Failure) -> String {
         condition.lock()
         defer { condition.unlock() }
-        guard waitWhile({ eventsHead == events.count }, timeout: timeout) else {
-            throw Failure(.timeout, "no event yet")
-        }
+        eventReaders += 1
+        let arrived = waitWhile({ eventsHead == events.count }, timeout: timeout)
+        eventReaders -= 1
+        guard arrived else { throw Failure(.timeout, "no event yet") }
         let e = events[eventsHead]
         eventsHead += 1
         compact()
@@ -101,7 +105,10 @@ final class JobBox: @unchecked Sendable {
     }
 
     private func push(_ event: Event) {
-        condition.withLock { append(event) }
+        condition.withLock {
+            append(event)
+            if eventReaders > 0 { condition.broadcast() }
+        }
     }
 
     /// Call with the lock held.
@@ -109,7 +116,6 @@ final class JobBox: @unchecked Sendable {
         events.append(event)
         if events.count - eventsHead > Self.maxEvents { eventsHead += 1 }  // drop the oldest unread
         compact()
-        condition.broadcast()
     }
 
     /// Drops what was read or dropped once it is most of the array, so a host that never
@@ -139,6 +145,7 @@ final class JobBox: @unchecked Sendable {
             self.result = result
             self.failure = failure
             append(.ended(s))
+            condition.broadcast()
         }
     }
 

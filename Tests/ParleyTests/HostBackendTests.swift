@@ -24,6 +24,21 @@ final class HostBackendTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(pool.threadCount, 32)
     }
 
+    func testCallsThatReturnAtOnceKeepThePoolAtItsEagerThreads() async throws {
+        // Before the stall rule the pool grew a thread per waiting job (40 here; ~500 from Python).
+        let pool = BlockingPool(idleSeconds: 5, eagerThreads: 2)
+        let done = Locked(0)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<2000 {
+                group.addTask { () async throws -> Void in try await pool.run { done.withLock { $0 += 1 } } }
+            }
+            try await group.waitForAll()
+        }
+        XCTAssertEqual(done.withLock { $0 }, 2000)
+        // 2 unless the machine stalled both threads for 10 ms several times over.
+        XCTAssertLessThanOrEqual(pool.threadCount, 8)
+    }
+
     func testCallbackBackendServesARun() async throws {
         let calls = Locked(0)
         let host = CallbackBackend { request in

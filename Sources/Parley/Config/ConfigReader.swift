@@ -169,8 +169,11 @@ final class ObjectReader {
 
     /// Reports keys that were never read, suggesting the nearest known one.
     func finish(known extra: [String] = []) {
+        // Sorted (a stable report) only when something is unknown: hosts' answers pass here per request.
+        let unknown = fields.keys.filter { !used.contains($0) && !extra.contains($0) }
+        guard !unknown.isEmpty else { return }
         let known = used.union(extra)
-        for key in fields.keys.sorted() where !known.contains(key) {
+        for key in unknown.sorted() {
             let hint = ConfigReader.closest(to: key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
             reader.report(childPath(key), "unknown key\(hint)")
         }

@@ -52,37 +52,36 @@ public final class PullBackend: Backend {
         /// (an array's `removeFirst` copied the whole queue, retaining every request, per take).
         var queued: Deque<Waiting> = []
         var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
+        /// Hosts blocked in `take`: only they need a wake-up when a request arrives.
+        var takers = 0
     }
-    private let state = Locked(State())
-    private let arrival = Condition()
-    /// Hosts blocked in `take` (guarded by `arrival`): only they need a wake-up.
-    private nonisolated(unsafe) var takers = 0
+    /// One lock for the state and the hosts' wait, so a request's arrival takes it once.
+    private let condition = Condition()
+    private nonisolated(unsafe) var state = State()  // guarded by `condition`
 
     public init(tokenCounter: any TokenCounter = EstimatingTokenCounter()) { self.tokenCounter = tokenCounter }
 
     public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
-        let id = state.withLock { s in
-            s.nextID += 1
-            return s.nextID
+        let id = condition.withLock {
+            state.nextID += 1
+            return state.nextID
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                let cancelled = state.withLock { s -> Bool in
+                let cancelled = condition.withLock { () -> Bool in
                     if Task.isCancelled { return true }
-                    s.queued.append(Waiting(ticket: Ticket(id: id, request: request), continuation: continuation))
+                    state.queued.append(Waiting(ticket: Ticket(id: id, request: request), continuation: continuation))
+                    if state.takers > 0 { condition.broadcast() }
                     return false
                 }
                 if cancelled { continuation.resume(throwing: CancellationError()) }
-                arrival.lock()
-                if takers > 0 { arrival.broadcast() }
-                arrival.unlock()
             }
         } onCancel: {
-            let c = state.withLock { s -> CheckedContinuation<GenerationResult, any Error>? in
-                if let i = s.queued.firstIndex(where: { $0.ticket.id == id }) {
-                    return s.queued.remove(at: i).continuation
+            let c = condition.withLock { () -> CheckedContinuation<GenerationResult, any Error>? in
+                if let i = state.queued.firstIndex(where: { $0.ticket.id == id }) {
+                    return state.queued.remove(at: i).continuation
                 }
-                return s.taken.removeValue(forKey: id)
+                return state.taken.removeValue(forKey: id)
             }
             c?.resume(throwing: CancellationError())
         }
@@ -92,27 +91,23 @@ public final class PullBackend: Backend {
     /// Blocks the calling thread: call it from a host thread, not from a Swift task.
     public func take(max: Int, timeout: Double) -> [Ticket] {
         let deadline = Date(timeIntervalSinceNow: timeout.isFinite ? Swift.min(Swift.max(0, timeout), 1e7) : 1e7)
-        while true {
-            let batch = state.withLock { s -> [Ticket] in
-                let n = Swift.min(Swift.max(0, max), s.queued.count)
-                var batch: [Ticket] = []
-                batch.reserveCapacity(n)
-                for _ in 0..<n {
-                    let w = s.queued.removeFirst()
-                    s.taken[w.ticket.id] = w.continuation
-                    batch.append(w.ticket)
-                }
-                return batch
-            }
-            if !batch.isEmpty || max <= 0 { return batch }
-            arrival.lock()
-            let hasWork = state.withLock { !$0.queued.isEmpty }
-            takers += 1
-            let timedOut = !hasWork && !arrival.wait(until: deadline)
-            takers -= 1
-            arrival.unlock()
-            if timedOut { return [] }
+        condition.lock()
+        defer { condition.unlock() }
+        while max > 0 && state.queued.isEmpty {
+            state.takers += 1
+            let woken = condition.wait(until: deadline)
+            state.takers -= 1
+            if !woken && state.queued.isEmpty { return [] }
         }
+        let n = Swift.min(Swift.max(0, max), state.queued.count)
+        var batch: [Ticket] = []
+        batch.reserveCapacity(n)
+        for _ in 0..<n {
+            let w = state.queued.removeFirst()
+            state.taken[w.ticket.id] = w.continuation
+            batch.append(w.ticket)
+        }
+        return batch
     }
 
     /// Answers a taken request. Returns false for an unknown or already answered ticket.
@@ -124,17 +119,17 @@ public final class PullBackend: Backend {
     /// Answers several taken requests: all or none. Returns the tickets that are unknown
     /// or already answered (or repeated); when there are any, nothing is delivered.
     public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
-        let (bad, continuations) = state.withLock {
-            s -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
+        let (bad, continuations) = condition.withLock {
+            () -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
             var seen = Set<UInt64>()
-            let bad = answers.map(\.ticket).filter { s.taken[$0] == nil || !seen.insert($0).inserted }
+            let bad = answers.map(\.ticket).filter { state.taken[$0] == nil || !seen.insert($0).inserted }
             guard bad.isEmpty else { return (bad, []) }
-            return ([], answers.compactMap { s.taken.removeValue(forKey: $0.ticket) })
+            return ([], answers.compactMap { state.taken.removeValue(forKey: $0.ticket) })
         }
         for (c, a) in zip(continuations, answers) { c.resume(with: a.result.mapError { $0 as any Error }) }
         return bad
     }
 
     /// Requests waiting to be taken, and taken but not answered.
-    public var pending: (queued: Int, taken: Int) { state.withLock { ($0.queued.count, $0.taken.count) } }
+    public var pending: (queued: Int, taken: Int) { condition.withLock { (state.queued.count, state.taken.count) } }
 }
