@@ -125,18 +125,20 @@ public func parley_pull_take(
 ) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests_json")
-        out.pointee = newCString(try pullTake(engine, backend, max, timeout))
+        let tickets = try pullTake(engine, backend, max, timeout)
+        out.pointee = newCString(HostJSON.array(tickets.map { HostJSON.request($0.request, ticket: $0.id) }))
     }
 }
 
-func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure) -> String {
+func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure)
+    -> [PullBackend.Ticket]
+{
     let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
     guard max >= 0 else { throw Failure(.argument, "max is negative") }
     guard timeout.isFinite, timeout >= 0 else {
         throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0")
     }
-    let tickets = pull.take(max: Int(max), timeout: timeout)
-    return HostJSON.array(tickets.map { HostJSON.request($0.request, ticket: $0.id) })
+    return pull.take(max: Int(max), timeout: timeout)
 }
 
 @_cdecl("parley_pull_submit")

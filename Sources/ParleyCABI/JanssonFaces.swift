@@ -56,7 +56,11 @@ public func parley_pull_take_json(
 ) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests")
-        try storeJSON(try pullTake(engine, backend, max, timeout), out)
+        let tickets = try pullTake(engine, backend, max, timeout)
+        _ = janssonSeeded
+        guard let requests = json_array() else { throw Failure(.internal, "out of memory") }
+        for t in tickets { json_array_append_new(requests, JanssonValues.request(t.request, ticket: t.id)) }
+        out.pointee = requests
     }
 }
 

@@ -822,6 +822,95 @@ static void test_pull(void)
     EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
 }
 
+/* The json_t face builds its requests in place; they must equal the text face's, parsed
+ * (number types included). Two engines run the same job, one served through each face;
+ * each request is compared with its counterpart by dialogue, turn, role and attempt. */
+static const char FACES[] =
+    "{\"backends\": {\"model\": {\"type\": \"host\"}},"
+    " \"roles\": {\"asker\": {\"backend\": \"model\", \"endpoint\": \"completion\", \"max_tokens\": 32,"
+    "                       \"temperature\": 1, \"stop\": [\"\\n\\n\", \"Q:\"]},"
+    "            \"assistant\": {\"backend\": \"model\", \"model\": \"m-1\", \"max_tokens\": 32, \"temperature\": 0.7,"
+    "                           \"top_p\": 0.9, \"params\": {\"extra\": [1, 2.5, true, null, {\"k\": \"v\\u00e9\"}]}}},"
+    " \"turns\": {\"max\": 3}, \"run\": {\"seed\": 5, \"concurrency\": 4}}";
+
+static json_t *requests_served(int json_face)
+{
+    static const char *const questions[] = {"alpha?", "beta \"quoted\"\ttab?", "gamma\xc3\xa9?"};
+    parley_engine *eng = NULL;
+    parley_job *job = NULL;
+    char *err = NULL, *text = NULL, *spec, key[256];
+    json_t *all = json_object(), *requests = NULL, *req, *result = NULL;
+    time_t deadline = time(NULL) + 120;
+    int rc = PARLEY_OK;
+    size_t i;
+
+    EXPECT(PARLEY_OK, parley_engine_new(FACES, &eng, &err));
+    EXPECT(PARLEY_OK, parley_engine_use_pull(eng, "model", &err));
+    spec = job_text(json_face ? "faces-json" : "faces-text", questions, 3);
+    EXPECT(PARLEY_OK, parley_job_start(eng, spec, &job, &err));
+    free(spec);
+    while (time(NULL) < deadline) {
+        if (json_face) {
+            rc = parley_pull_take_json(eng, "model", 8, 0.05, &requests, &err);
+        } else {
+            rc = parley_pull_take(eng, "model", 8, 0.05, &text, &err);
+            requests = rc == PARLEY_OK ? take_json(text) : NULL;
+        }
+        if (!EXPECT_QUIET(PARLEY_OK, rc))
+            break;
+        json_array_foreach(requests, i, req) {
+            json_t *copy = json_deep_copy(req), *answer;
+            char reply[300];
+            snprintf(key, sizeof key, "%s/%" JSON_INTEGER_FORMAT "/%s/%" JSON_INTEGER_FORMAT,
+                     get_str(req, "dialogue_id"), json_integer_value(json_object_get(req, "turn")),
+                     get_str(req, "role"), json_integer_value(json_object_get(req, "attempt")));
+            json_object_del(copy, "ticket");
+            json_object_set_new(all, key, copy);
+            snprintf(reply, sizeof reply, "answer to %s.", key);
+            answer = json_pack("[{s:O, s:s}]", "ticket", json_object_get(req, "ticket"), "text", reply);
+            EXPECT_QUIET(PARLEY_OK, parley_pull_submit_json(eng, "model", answer, &err));
+            json_decref(answer);
+        }
+        json_decref(requests);
+        requests = NULL;
+        rc = parley_job_wait_json(job, 0, &result, &err);
+        if (rc != PARLEY_ERR_TIMEOUT)
+            break;
+        parley_string_free(err);
+        err = NULL;
+    }
+    EXPECT(PARLEY_OK, rc);
+    json_decref(result);
+    EXPECT_RC(PARLEY_OK, parley_job_free(job));
+    EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
+    return all;
+}
+
+static void test_pull_faces_agree(void)
+{
+    json_t *text_face = requests_served(0), *json_face = requests_served(1), *req;
+    const char *key;
+    int askers = 0, assistants = 0, typed = 1;
+    CHECK(json_object_size(text_face) >= 12);
+    CHECK(json_equal(text_face, json_face));
+    /* The types a host reads with json_integer_value or json_real_value. */
+    json_object_foreach(json_face, key, req) {
+        if (strcmp(get_str(req, "role"), "assistant") == 0) {
+            assistants++;
+            typed &= json_is_real(json_object_get(req, "temperature")) && json_is_string(json_object_get(req, "model"));
+            typed &= json_is_array(json_object_get(json_object_get(req, "params"), "extra"));
+            typed &= json_is_array(json_object_get(req, "messages"));
+        } else {
+            askers++;
+            typed &= json_is_integer(json_object_get(req, "temperature")) && json_is_null(json_object_get(req, "model"));
+            typed &= json_is_string(json_object_get(req, "prompt")) && json_array_size(json_object_get(req, "stop")) >= 2;
+        }
+    }
+    CHECK(askers > 0 && assistants > 0 && typed);
+    json_decref(text_face);
+    json_decref(json_face);
+}
+
 /* ---- Background jobs ---------------------------------------------------- */
 
 /* What a job's event stream held, up to and including job_ended. */
@@ -1110,6 +1199,7 @@ int main(void)
     test_reentrant_callback();
     test_parallel_callbacks();
     test_pull();
+    test_pull_faces_agree();
     test_job_events();
     test_job_cancel();
     test_shards_and_merge();

@@ -137,7 +137,8 @@ class Engine:
         "prompt_tokens", "completion_tokens". An exception fails the request (not retried)
         and is re-raised by the call that ran the job. With ``"blocking": false`` in the backend's
         config, `fn` must answer at once (no I/O, no waiting): it is then called without a hand-off
-        to Parley's callback threads."""
+        to Parley's callback threads. From Python that does not pay: a call waiting for the GIL then
+        stalls Parley's own threads (benchmarks/python_host.py measures both ways)."""
         thunk = _thunk(fn, self._failures)
         with self._lock:
             self._thunks.append(thunk)

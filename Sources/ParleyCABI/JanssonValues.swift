@@ -1,0 +1,82 @@
+// Builds jansson values directly from Parley's, for the json_t faces' hot path: a pull take
+// of 64 requests cost the host thread ~20 µs per request in json_loads of their text (more
+// than the rest of the round trip together; benchmarks/c). The values are those the text
+// (`HostJSON.request`) parses to, number types included: Tests/c test_pull_faces_agree.
+import CJansson
+import Parley
+
+enum JanssonValues {
+    typealias Value = UnsafeMutablePointer<json_t>
+
+    /// A new reference to the request as `HostJSON.request(r, ticket:)` writes it (nil: out of memory).
+    /// jansson's functions take a NULL value or container and release what they were handed.
+    static func request(_ r: GenerationRequest, ticket: UInt64) -> Value? {
+        guard let o = json_object() else { return nil }
+        set(o, "ticket", json_integer(json_int_t(truncatingIfNeeded: ticket)))
+        set(o, "dialogue_id", string(r.dialogueID))
+        set(o, "turn", json_integer(json_int_t(r.messageIndex)))
+        set(o, "role", string(r.role))
+        set(o, "attempt", json_integer(json_int_t(r.attempt)))
+        set(o, "model", r.model.map(string) ?? json_null())
+        set(o, "max_tokens", json_integer(json_int_t(r.maxTokens)))
+        set(o, "temperature", number(r.temperature))
+        set(o, "top_p", number(r.topP))
+        let stop = json_array()
+        for s in r.stop { json_array_append_new(stop, string(s)) }
+        set(o, "stop", stop)
+        set(o, "seed", json_integer(json_int_t(truncatingIfNeeded: r.seed & 0x7FFF_FFFF)))
+        if !r.params.isEmpty { set(o, "params", value(.object(r.params))) }
+        switch r.prompt {
+        case .chat(let messages):
+            let list = json_array()
+            for m in messages {
+                let message = json_object()
+                set(message, "role", string(m.role.rawValue))
+                set(message, "content", string(m.content))
+                json_array_append_new(list, message)
+            }
+            set(o, "messages", list)
+        case .text(let prompt):
+            set(o, "prompt", string(prompt))
+        }
+        return o
+    }
+
+    /// A new reference to `v`.
+    static func value(_ v: JSONValue) -> Value? {
+        switch v {
+        case .null: return json_null()
+        case .bool(let b): return b ? json_true() : json_false()
+        case .number(let n): return number(n)
+        case .string(let s): return string(s)
+        case .array(let items):
+            let a = json_array()
+            for item in items { json_array_append_new(a, value(item)) }
+            return a
+        case .object(let fields):
+            let o = json_object()
+            for (k, item) in fields { json_object_set_new(o, k, value(item)) }
+            return o
+        }
+    }
+
+    /// As `JSONWriter.double` writes it and jansson reads that back: integral values as integers.
+    private static func number(_ d: Double) -> Value? {
+        guard d.isFinite else { return json_null() }
+        return d == d.rounded() && abs(d) < 1e15 ? json_integer(json_int_t(d)) : json_real(d)
+    }
+
+    /// A Swift string is valid UTF-8, so jansson need not check it again; NUL bytes are kept
+    /// (json_loads of the text refused them).
+    private static func string(_ s: String) -> Value? {
+        var s = s
+        return s.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                guard let start = chars.baseAddress else { return json_string_nocheck("") }
+                return json_stringn_nocheck(start, chars.count)
+            }
+        }
+    }
+
+    private static func set(_ o: Value?, _ key: String, _ v: Value?) { json_object_set_new_nocheck(o, key, v) }
+}
