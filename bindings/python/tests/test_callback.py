@@ -45,6 +45,24 @@ def test_callbacks_run_concurrently(tmp_path: Path) -> None:
     assert model.peak > 4
 
 
+def test_thread_local_state_lasts_between_calls(tmp_path: Path) -> None:
+    # ctypes drops a foreign thread's Python state after each call unless the bindings keep it:
+    # then a per-thread client (an HTTP session in threading.local) would be made anew every call.
+    local = threading.local()
+    calls_before: List[int] = []
+
+    def model(request: Dict[str, Any]) -> str:
+        calls_before.append(getattr(local, "calls", 0))
+        local.calls = getattr(local, "calls", 0) + 1
+        return f"Answer to {request['dialogue_id']}."
+
+    with parley.Engine(host_config(concurrency=4)) as engine:
+        engine.set_callback("host", model)
+        rows = engine.synthesize(questions(40), out=tmp_path / "run")
+    assert len(rows) == 40 and len(calls_before) == 40
+    assert max(calls_before) > 0, "every call found its thread's locals empty"
+
+
 def test_request_shape(tmp_path: Path) -> None:
     model = Recorder()
     with parley.Engine(host_config(turns=2)) as engine:
