@@ -30,14 +30,16 @@
  * Thread safety
  *   - Every function may be called from any thread, concurrently.
  *   - An engine may run several jobs at once; its host backends serve them all.
- *   - Host callbacks run on Parley's own threads, several at once: a pool of one
- *     thread per CPU that grows (doubling, up to one thread per waiting request)
- *     whenever requests wait and no callback has started for 10 ms, i.e. when its
- *     threads are blocked. They may block, and they may call back into the
- *     library. They never run on the thread that started the job. A backend
- *     configured "blocking": false promises a callback that answers at once (no
- *     I/O, no waiting, no blocking parley_ call): it is then called on Parley's
- *     worker threads directly, which saves two thread hand-offs per request.
+ *   - Host callbacks run on Parley's own threads, several at once: a pool that
+ *     starts with one thread and grows while requests wait, doubling (up to one
+ *     thread per waiting request) when no callback has started for 10 ms (its
+ *     threads are blocked), by one up to the CPU count when its threads stay busy
+ *     with callbacks of a millisecond or more. They may block, and they may call
+ *     back into the library. They never run on the thread that started the job.
+ *     A backend configured "blocking": false promises a callback that answers at
+ *     once (no I/O, no waiting, no blocking parley_ call): it is then called on
+ *     Parley's worker threads directly, which saves two thread hand-offs per
+ *     request.
  *   - Functions marked "Blocks" wait on the calling thread. Call them from host
  *     threads (or from callbacks), as you would any blocking I/O.
  *

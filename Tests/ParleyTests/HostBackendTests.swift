@@ -24,9 +24,9 @@ final class HostBackendTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(pool.threadCount, 32)
     }
 
-    func testCallsThatReturnAtOnceKeepThePoolAtItsEagerThreads() async throws {
-        // Before the stall rule the pool grew a thread per waiting job (40 here; ~500 from Python).
-        let pool = BlockingPool(idleSeconds: 5, eagerThreads: 2)
+    func testCallsThatReturnAtOnceKeepThePoolSmall() async throws {
+        // The pool used to grow a thread per waiting job (40 here; ~500 from Python).
+        let pool = BlockingPool(idleSeconds: 5, cpus: 2)
         let done = Locked(0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<2000 {
@@ -35,8 +35,24 @@ final class HostBackendTests: XCTestCase {
             try await group.waitForAll()
         }
         XCTAssertEqual(done.withLock { $0 }, 2000)
-        // 2 unless the machine stalled both threads for 10 ms several times over.
+        // 1 unless the machine stalled the pool for 10 ms several times over.
         XCTAssertLessThanOrEqual(pool.threadCount, 8)
+    }
+
+    func testBusyCallsOfMillisecondsGrowThePoolToTheCPUs() async throws {
+        let pool = BlockingPool(idleSeconds: 5, cpus: 2)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<40 {
+                group.addTask { () async throws -> Void in
+                    try await pool.run {
+                        let end = ContinuousClock.now + .milliseconds(3)
+                        while ContinuousClock.now < end {}  // a model computing on the CPU
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        XCTAssertGreaterThanOrEqual(pool.threadCount, 2, "one thread was busy all along")
     }
 
     func testCallbackBackendServesARun() async throws {
