@@ -714,6 +714,18 @@ static json_t *answers_for(const json_t *requests)
     return answers;
 }
 
+/* Polls a job once: 1 while it runs; else 0, with its status in *rc, its result in
+ * *result and, on failure, its error in *err. */
+static int still_running(parley_job *job, json_t **result, int *rc, char **err)
+{
+    *rc = parley_job_wait_json(job, 0, result, err);
+    if (*rc != PARLEY_ERR_TIMEOUT)
+        return 0;
+    parley_string_free(*err);
+    *err = NULL;
+    return 1;
+}
+
 static void test_pull(void)
 {
     static const char *const questions[] = {"alpha?", "beta?", "gamma?", "pull-fail"};
@@ -804,11 +816,8 @@ static void test_pull(void)
         }
         json_decref(requests);
         requests = NULL;
-        rc = parley_job_wait_json(job, 0, &result, &err);
-        if (rc != PARLEY_ERR_TIMEOUT)
+        if (!still_running(job, &result, &rc, &err))
             break;
-        parley_string_free(err);
-        err = NULL;
     }
     EXPECT(PARLEY_OK, rc);
     CHECK(taken >= 4);
@@ -873,11 +882,8 @@ static json_t *requests_served(int json_face)
         }
         json_decref(requests);
         requests = NULL;
-        rc = parley_job_wait_json(job, 0, &result, &err);
-        if (rc != PARLEY_ERR_TIMEOUT)
+        if (!still_running(job, &result, &rc, &err))
             break;
-        parley_string_free(err);
-        err = NULL;
     }
     EXPECT(PARLEY_OK, rc);
     json_decref(result);
