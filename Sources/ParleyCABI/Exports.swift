@@ -133,7 +133,7 @@ public func parley_pull_take(
 func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure)
     -> [PullBackend.Ticket]
 {
-    let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
+    let pull = try pullBackend(engine, backend)
     guard max >= 0 else { throw Failure(.argument, "max is negative") }
     guard timeout.isFinite, timeout >= 0 else {
         throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0")
@@ -147,10 +147,21 @@ public func parley_pull_submit(_ engine: Handle?, _ backend: CString?, _ results
     call(error) { () throws(Failure) in try pullSubmit(engine, backend, try string(results, "results_json")) }
 }
 
+func pullBackend(_ engine: Handle?, _ backend: CString?) throws(Failure) -> PullBackend {
+    try engines.get(engine, "engine").pull(try string(backend, "backend"))
+}
+
 func pullSubmit(_ engine: Handle?, _ backend: CString?, _ text: String) throws(Failure) {
-    let pull = try engines.get(engine, "engine").pull(try string(backend, "backend"))
+    let pull = try pullBackend(engine, backend)
     let answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]
     do throws(ConfigError) { answers = try HostJSON.answers(text) } catch { throw Failure(error) }
+    try deliver(answers, to: pull)
+}
+
+/// Hands answers to the waiting dialogues: all of them, or none when a ticket is bad.
+func deliver(
+    _ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)], to pull: PullBackend
+) throws(Failure) {
     let bad = pull.submit(answers)
     guard bad.isEmpty else {
         throw Failure(

@@ -68,7 +68,14 @@ public func parley_pull_take_json(
 public func parley_pull_submit_json(
     _ engine: Handle?, _ backend: CString?, _ results: UnsafePointer<json_t>?, _ error: ErrorOut?
 ) -> Int32 {
-    call(error) { () throws(Failure) in try pullSubmit(engine, backend, try text(of: results, "results")) }
+    call(error) { () throws(Failure) in
+        guard let results else { throw Failure(.argument, "results is NULL") }
+        if let answers = JanssonValues.plainAnswers(results) {
+            try deliver(answers, to: try pullBackend(engine, backend))
+        } else {
+            try pullSubmit(engine, backend, try text(of: results, "results"))
+        }
+    }
 }
 
 @_cdecl("parley_run_json")

@@ -1,7 +1,8 @@
-// Builds jansson values directly from Parley's, for the json_t faces' hot path: a pull take
-// of 64 requests cost the host thread ~20 µs per request in json_loads of their text (more
-// than the rest of the round trip together; benchmarks/c). The values are those the text
-// (`HostJSON.request`) parses to, number types included: Tests/c test_pull_faces_agree.
+// Jansson values to and from Parley's directly, for the pull queue's json_t faces: a take of 64
+// requests cost the host thread ~20 µs per request in json_loads of their text, more than the
+// rest of the round trip together (benchmarks/c), and a submit was dumped to text to be parsed
+// again. The values are those the text (`HostJSON`) has, number types included: Tests/c
+// test_pull_faces_agree.
 import CJansson
 import Parley
 
@@ -79,4 +80,54 @@ enum JanssonValues {
     }
 
     private static func set(_ o: Value?, _ key: String, _ v: Value?) { json_object_set_new_nocheck(o, key, v) }
+
+    typealias Answer = (ticket: UInt64, result: Result<GenerationResult, BackendError>)
+
+    /// The answers in `array` when every one is a plain success: "ticket" and "text", maybe
+    /// "finish_reason", "prompt_tokens" and "completion_tokens", each of its type. nil for
+    /// anything else, which `HostJSON.answers` then reads with its checks and messages.
+    static func plainAnswers(_ array: UnsafePointer<json_t>) -> [Answer]? {
+        let a = UnsafeMutablePointer(mutating: array)
+        guard a.pointee.type == JSON_ARRAY else { return nil }
+        var out: [Answer] = []
+        out.reserveCapacity(json_array_size(a))
+        for i in 0..<json_array_size(a) {
+            guard let o = json_array_get(a, i), o.pointee.type == JSON_OBJECT,
+                let ticket = integer(json_object_get(o, "ticket"), min: 1, max: HostJSON.maxTicket),
+                let answer = text(json_object_get(o, "text"))
+            else { return nil }
+            var fields = 2
+            var result = GenerationResult(text: answer)
+            guard read(o, "finish_reason", &fields, { text($0) }, into: &result.finishReason),
+                read(o, "prompt_tokens", &fields, { integer($0, min: 0) }, into: &result.promptTokens),
+                read(o, "completion_tokens", &fields, { integer($0, min: 0) }, into: &result.completionTokens),
+                json_object_size(o) == fields
+            else { return nil }
+            out.append((UInt64(ticket), .success(result)))
+        }
+        return out
+    }
+
+    /// An optional field: absent or null leaves `value` nil; false when it has the wrong type.
+    private static func read<T>(
+        _ o: Value, _ key: String, _ fields: inout Int, _ convert: (Value) -> T?, into value: inout T?
+    ) -> Bool {
+        guard let v = json_object_get(o, key) else { return true }
+        fields += 1
+        if v.pointee.type == JSON_NULL { return true }
+        value = convert(v)
+        return value != nil
+    }
+
+    private static func integer(_ v: Value?, min: Int, max: Int = Int(Int32.max)) -> Int? {
+        guard let v, v.pointee.type == JSON_INTEGER else { return nil }
+        let n = Int(json_integer_value(v))
+        return n >= min && n <= max ? n : nil
+    }
+
+    private static func text(_ v: Value?) -> String? {
+        guard let v, v.pointee.type == JSON_STRING, let chars = json_string_value(v) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: chars, count: json_string_length(v))
+        return String(decoding: bytes, as: UTF8.self)
+    }
 }

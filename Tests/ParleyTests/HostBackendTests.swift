@@ -108,6 +108,16 @@ final class HostBackendTests: XCTestCase {
             try readJSONL(out + "/failures.jsonl").first?["reason"] as? String, "model exploded (after 1 attempt)")
     }
 
+    func testAnswersTakeTicketsBeyond32Bits() throws {
+        // Tickets count requests: a long-lived engine passes 2^31 (the reader once capped them there).
+        let answers = try HostJSON.answers(#"[{"ticket": 4294967296, "text": "x", "prompt_tokens": 3}]"#)
+        XCTAssertEqual(answers.map(\.ticket), [4_294_967_296])
+        XCTAssertEqual(try answers.first?.result.get().promptTokens, 3)
+        XCTAssertThrowsError(try HostJSON.answers(#"[{"ticket": 0, "text": "x"}]"#)) {
+            XCTAssertTrue("\($0)".contains("[0].ticket"), "\($0)")
+        }
+    }
+
     func testPullQueueServesBatches() async throws {
         let pull = PullBackend()
         let batches = Locked<[Int]>([])

@@ -876,8 +876,15 @@ static json_t *requests_served(int json_face)
             json_object_del(copy, "ticket");
             json_object_set_new(all, key, copy);
             snprintf(reply, sizeof reply, "answer to %s.", key);
-            answer = json_pack("[{s:O, s:s}]", "ticket", json_object_get(req, "ticket"), "text", reply);
-            EXPECT_QUIET(PARLEY_OK, parley_pull_submit_json(eng, "model", answer, &err));
+            answer = json_pack("[{s:O, s:s, s:s, s:i, s:i}]", "ticket", json_object_get(req, "ticket"), "text", reply,
+                               "finish_reason", "stop", "prompt_tokens", 5, "completion_tokens", 2);
+            if (json_face) {
+                EXPECT_QUIET(PARLEY_OK, parley_pull_submit_json(eng, "model", answer, &err));
+            } else {
+                char *answer_text = json_dumps(answer, 0);
+                EXPECT_QUIET(PARLEY_OK, parley_pull_submit(eng, "model", answer_text, &err));
+                free(answer_text);
+            }
             json_decref(answer);
         }
         json_decref(requests);
@@ -886,6 +893,8 @@ static json_t *requests_served(int json_face)
             break;
     }
     EXPECT(PARLEY_OK, rc);
+    json_object_set_new(all, "usage", json_pack("[I, I]", (json_int_t)summary_int(result, "prompt_tokens"),
+                                                (json_int_t)summary_int(result, "completion_tokens")));
     json_decref(result);
     EXPECT_RC(PARLEY_OK, parley_job_free(job));
     EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
@@ -899,6 +908,9 @@ static void test_pull_faces_agree(void)
     int askers = 0, assistants = 0, typed = 1;
     CHECK(json_object_size(text_face) >= 12);
     CHECK(json_equal(text_face, json_face));
+    /* Answers submitted through each face carried the same usage. */
+    CHECK(json_integer_value(json_array_get(json_object_get(json_face, "usage"), 0)) > 0);
+    json_object_del(json_face, "usage");
     /* The types a host reads with json_integer_value or json_real_value. */
     json_object_foreach(json_face, key, req) {
         if (strcmp(get_str(req, "role"), "assistant") == 0) {

@@ -47,6 +47,9 @@ public enum HostJSON {
         return w.text
     }
 
+    /// The largest ticket: tickets count requests from 1, and JSON numbers are exact to 2^53.
+    public static let maxTicket = 1 << 53
+
     public static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
     /// Parses the host's answers to taken requests (`parley_pull_submit`).
@@ -67,7 +70,7 @@ public enum HostJSON {
         var out: [(UInt64, Result<GenerationResult, BackendError>)] = []
         for (i, item) in items.enumerated() {
             guard let o = reader.object(item, at: "[\(i)]") else { continue }
-            guard let ticket = o.int("ticket") else {
+            guard let ticket = o.int("ticket", max: maxTicket) else {
                 if !o.has("ticket") { reader.report(o.childPath("ticket"), "missing") }
                 o.finish(known: Array(o.fields.keys))
                 continue
