@@ -64,7 +64,7 @@ enum JanssonValues {
     /// As `JSONWriter.double` writes it and jansson reads that back: integral values as integers.
     private static func number(_ d: Double) -> Value? {
         guard d.isFinite else { return json_null() }
-        return d == d.rounded() && abs(d) < 1e15 ? json_integer(json_int_t(d)) : json_real(d)
+        return JSONWriter.integer(d).map { json_integer(json_int_t($0)) } ?? json_real(d)
     }
 
     /// A Swift string is valid UTF-8, so jansson need not check it again; NUL bytes are kept
@@ -127,7 +127,7 @@ enum JanssonValues {
 
     private static func text(_ v: Value?) -> String? {
         guard let v, v.pointee.type == JSON_STRING, let chars = json_string_value(v) else { return nil }
-        let bytes = UnsafeRawBufferPointer(start: chars, count: json_string_length(v))
-        return String(decoding: bytes, as: UTF8.self)
+        // Invalid UTF-8 (made with json_stringn_nocheck) is nil: the text path then reports it.
+        return String(validating: UnsafeRawBufferPointer(start: chars, count: json_string_length(v)), as: UTF8.self)
     }
 }

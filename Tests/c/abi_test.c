@@ -769,6 +769,11 @@ static void test_pull(void)
     EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_submit(eng, "model", NULL, &err));
     EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_submit_json(eng, "model", NULL, &err));
     EXPECT(PARLEY_ERR_JSON, parley_pull_submit(eng, "model", "[", &err));
+    { /* Invalid UTF-8 (jansson's _nocheck lets a host make it) is an error, not a repaired answer. */
+        json_t *bad_utf8 = json_pack("[{s:i, s:o}]", "ticket", 1, "text", json_stringn_nocheck("\xff", 1));
+        EXPECT(PARLEY_ERR_JSON, parley_pull_submit_json(eng, "model", bad_utf8, &err));
+        json_decref(bad_utf8);
+    }
     EXPECT(PARLEY_ERR_JSON, parley_pull_submit(eng, "model", "{\"ticket\": 1}", &err)); /* not an array */
     EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_submit(eng, "model", "[{\"ticket\": 999999999, \"text\": \"x\"}]", &err));
 

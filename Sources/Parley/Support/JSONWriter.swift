@@ -5,7 +5,7 @@
 /// — a whole turn costs 32–40 µs on a 2-core machine (`benchmarks/compare`'s overhead), so JSONEncoder
 /// would add about 15 % to a turn and the per-message records (`HotPathJSON`) stay hand-written;
 /// everything else is written through `encode(_:)` from its `Codable` schema.
-struct JSONWriter {
+package struct JSONWriter {
     private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
@@ -65,9 +65,12 @@ struct JSONWriter {
         bytes.append(contentsOf: String(n).utf8)
         needsComma = true
     }
+    /// `d` as the integer it is written as, or nil when it is written with a fraction or exponent.
+    package static func integer(_ d: Double) -> Int? { d == d.rounded() && abs(d) < 1e15 ? Int(d) : nil }
+
     mutating func double(_ d: Double) {
         separate()
-        let text = d.isFinite ? (d == d.rounded() && abs(d) < 1e15 ? String(Int(d)) : String(d)) : "null"
+        let text = d.isFinite ? (Self.integer(d).map { String($0) } ?? String(d)) : "null"
         bytes.append(contentsOf: text.utf8)
         needsComma = true
     }
