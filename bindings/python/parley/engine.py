@@ -102,8 +102,8 @@ _thread_state = threading.local()
 def _keep_thread_state() -> None:
     """ctypes makes a Python thread state for each call from a thread Python did not start and
     deletes it after; Parley's callback threads are few and long-lived, so one extra
-    PyGILState_Ensure, never released, keeps theirs (benchmarks/python_host.py: about 40 CPU µs
-    less per request)."""
+    PyGILState_Ensure, never released, keeps theirs: about 40 CPU µs less per request, measured with
+    pure callbacks in separate processes (benchmarks/python_host.py shows the whole path)."""
     if not getattr(_thread_state, "kept", False) and hasattr(ctypes, "pythonapi"):
         ctypes.pythonapi.PyGILState_Ensure()
         _thread_state.kept = True
