@@ -179,6 +179,13 @@ class FaultProxy:
         with self._lock:
             return list(self._in_flight_log)
 
+    @property
+    def in_flight(self):
+        """Requests on fault paths admitted and not yet answered (max_in_flight mode). A client can
+        have its answer a moment before the proxy takes its request off this count."""
+        with self._lock:
+            return self._in_flight
+
     def now(self):
         """Seconds since the proxy started: the clock of `records` and `in_flight_log`."""
         return time.monotonic() - self.started
