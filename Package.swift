@@ -50,7 +50,11 @@ let package = Package(
         .target(name: "ParleyCABI", dependencies: ["Parley", "CJansson"]),
         .executableTarget(
             name: "ParleyCLI",
-            dependencies: ["Parley", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Parley", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // Its event loops run the command's tasks (ParleyCommand.main).
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .executableTarget(
             name: "ParleyBench",
