@@ -48,7 +48,7 @@ public enum HostJSON {
     }
 
     /// The largest ticket: tickets count requests from 1, and JSON numbers are exact to 2^53.
-    public static let maxTicket = 1 << 53
+    package static let maxTicket = 1 << 53
 
     public static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
