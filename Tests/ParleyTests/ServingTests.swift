@@ -119,13 +119,15 @@ final class ServingTests: XCTestCase {
         var rejected = 0
         var total = 0
         var late: [Int] = []
+        var time = 0.0
         for step in 0..<4000 {
             total += 1
             if c.slots > capacity {
                 rejected += 1
                 _ = c.overloaded(epoch: c.epoch)
             } else {
-                _ = c.succeeded(seconds: 0.1, tokens: 10)
+                time += 0.1 / Double(c.slots)  // `slots` requests of 0.1 s always in flight
+                _ = c.succeeded(seconds: 0.1, tokens: 10, at: time)
             }
             if step >= 2000 { late.append(c.slots) }
         }
@@ -133,19 +135,42 @@ final class ServingTests: XCTestCase {
         XCTAssertLessThan(Double(rejected) / Double(total), 0.02, "\(rejected) of \(total) rejected")
     }
 
-    /// A server that queues above `knee` in flight: latency per token grows with the limit.
+    /// A server that queues above `knee` in flight: latency per token grows with the limit, and
+    /// throughput stays the same.
     func testTheLimitSettlesNearAQueueingServersKnee() {
         var c = ConcurrencyController(mode: .adaptive, ceiling: 64)
         let knee = 8.0
         var late: [Int] = []
+        var time = 0.0
         for step in 0..<20000 {
             let latency = 0.02 * max(1, Double(c.slots) / knee)
-            _ = c.succeeded(seconds: latency, tokens: 1)
+            time += latency / Double(c.slots)
+            _ = c.succeeded(seconds: latency, tokens: 1, at: time)
             if step >= 10000 { late.append(c.slots) }
         }
         let median = late.sorted()[late.count / 2]
         XCTAssertGreaterThanOrEqual(median, Int(knee))
         XCTAssertLessThanOrEqual(median, Int(knee) + 4, "limits \(Set(late).sorted())")
+    }
+
+    /// A server that runs its requests as one batch (llama.cpp with 8 slots on a CPU): each token
+    /// takes longer as the batch grows, so latency alone looks like queueing, but throughput rises
+    /// with every request added. The limit stays at the ceiling, where throughput is highest.
+    func testABatchingServerKeepsTheLimitThatBuysThroughput() {
+        var c = ConcurrencyController(mode: .adaptive, ceiling: 8)
+        var late: [Int] = []
+        var time = 0.0
+        var cuts = 0
+        for step in 0..<4000 {
+            let latency = 0.02 * (1 + 0.3 * Double(c.slots - 1))  // 4 at once: 2.1 a second each; 8: 2.6
+            time += latency / Double(c.slots)
+            let before = c.slots
+            _ = c.succeeded(seconds: latency, tokens: 1, at: time)
+            if c.slots < before && c.slots != before / 2 { cuts += 1 }  // (every 100 windows a probe at half)
+            if step >= 2000 { late.append(c.slots) }
+        }
+        XCTAssertEqual(late.sorted()[late.count / 2], 8, "limits \(Set(late).sorted())")
+        XCTAssertEqual(cuts, 0)
     }
 
     func testABucketHoldsTheRate() {

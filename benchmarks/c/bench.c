@@ -9,7 +9,11 @@
  *   - a "host" backend served by a callback that answers at once, run on the
  *     callback pool (the default) and, with "blocking": false, inline,
  *   - a "host" backend served through the pull queue by one host thread looping
- *     take/submit, with batches of 1, 64 and 512,
+ *     take/submit, with batches of 1, 64 and 512: a host that answers at once
+ *     takes whatever is queued, so its batches are small (the "batch" column is
+ *     the mean it took) and it pays a thread hand-off each way per batch; and one
+ *     whose model takes 1 ms per batch (a sleep: no CPU), as a batching inference
+ *     engine does, which takes full batches of 64,
  * and the overhead is (median time - median baseline time) / requests: what the
  * host round trip adds to each request, in wall time and in CPU time of all the
  * process's threads (the fairer figure on a small machine). Medians of 3 runs.
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RUNS 3
 
@@ -49,9 +54,10 @@ static double seconds(clockid_t clock)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Wall and CPU (every thread of the process) seconds of one run. */
+/* Wall and CPU (every thread of the process) seconds of one run, and the mean
+ * batch a pull host took. */
 struct timing {
-    double wall, cpu;
+    double wall, cpu, batch;
 };
 
 static void die(const char *what, int status, char *error)
@@ -86,7 +92,8 @@ static int numbered(const char *request_json, parley_reply *reply, void *user_da
 /* A host thread serving the pull queue until told to stop. */
 struct puller {
     parley_engine *engine;
-    int batch;
+    int batch, step_us; /* step_us: the host model's time per batch */
+    unsigned long takes, taken;
     pthread_mutex_t lock;
     int stop;
 };
@@ -101,6 +108,12 @@ static void *pull_loop(void *arg)
         int status, stop;
         if ((status = parley_pull_take_json(p->engine, "b", p->batch, 0.01, &requests, &error)) != PARLEY_OK)
             die("pull_take", status, error);
+        if (json_array_size(requests) > 0) {
+            p->takes++;
+            p->taken += json_array_size(requests);
+            if (p->step_us > 0)
+                usleep((useconds_t)p->step_us);
+        }
         answers = json_array();
         json_array_foreach(requests, i, req) {
             json_t *ticket = json_object_get(req, "ticket");
@@ -122,8 +135,9 @@ static void *pull_loop(void *arg)
 }
 
 /* Runs the job once into a fresh directory; returns its wall and CPU time.
- * With `batch` > 0 the engine is served by a pull thread taking that many. */
-static struct timing run_once(parley_engine *engine, const char *name, int run, int batch)
+ * With `batch` > 0 the engine is served by a pull thread taking that many, each
+ * batch taking the host `step_us`. */
+static struct timing run_once(parley_engine *engine, const char *name, int run, int batch, int step_us)
 {
     char out[512], *error = NULL;
     json_t *result = NULL;
@@ -138,6 +152,7 @@ static struct timing run_once(parley_engine *engine, const char *name, int run, 
     memset(&p, 0, sizeof p);
     p.engine = engine;
     p.batch = batch;
+    p.step_us = step_us;
     pthread_mutex_init(&p.lock, NULL);
 
     start.wall = seconds(CLOCK_MONOTONIC);
@@ -150,11 +165,13 @@ static struct timing run_once(parley_engine *engine, const char *name, int run, 
         die(name, status, error);
     elapsed.wall = seconds(CLOCK_MONOTONIC) - start.wall;
     elapsed.cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
+    elapsed.batch = 0;
     if (batch > 0) {
         pthread_mutex_lock(&p.lock);
         p.stop = 1;
         pthread_mutex_unlock(&p.lock);
         pthread_join(thread, NULL);
+        elapsed.batch = (double)p.taken / (double)(p.takes ? p.takes : 1);
     }
     pthread_mutex_destroy(&p.lock);
 
@@ -178,21 +195,23 @@ static int by_value(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The medians of wall and of CPU time, each over RUNS runs. */
-static struct timing median_time(parley_engine *engine, const char *name, int batch)
+/* The medians of wall and of CPU time, each over RUNS runs, and the mean batch. */
+static struct timing median_time(parley_engine *engine, const char *name, int batch, int step_us)
 {
-    double wall[RUNS], cpu[RUNS];
+    double wall[RUNS], cpu[RUNS], batches = 0;
     struct timing t;
     int i;
     for (i = 0; i < RUNS; i++) {
-        t = run_once(engine, name, i, batch);
+        t = run_once(engine, name, i, batch, step_us);
         wall[i] = t.wall;
         cpu[i] = t.cpu;
+        batches += t.batch;
     }
     qsort(wall, RUNS, sizeof wall[0], by_value);
     qsort(cpu, RUNS, sizeof cpu[0], by_value);
     t.wall = wall[RUNS / 2];
     t.cpu = cpu[RUNS / 2];
+    t.batch = batches / RUNS;
     return t;
 }
 
@@ -202,12 +221,16 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
-/* Per request: wall and CPU microseconds, and what each adds to the baseline's. */
+/* Per request: wall and CPU microseconds, and what each adds to the baseline's;
+ * for a pull host, the mean batch it took. */
 static void report(const char *name, struct timing t, struct timing baseline)
 {
     double per = 1e6 / (dialogues * REQUESTS_PER_DIALOGUE);
-    printf("%-20s %9.3f %10.2f %10.2f %10.2f %10.2f\n", name, t.wall, t.wall * per, (t.wall - baseline.wall) * per,
+    printf("%-24s %9.3f %10.2f %10.2f %10.2f %10.2f", name, t.wall, t.wall * per, (t.wall - baseline.wall) * per,
            t.cpu * per, (t.cpu - baseline.cpu) * per);
+    if (t.batch > 0)
+        printf(" %8.1f", t.batch);
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -241,17 +264,20 @@ int main(int argc, char **argv)
         (status = parley_engine_use_pull(pull, "b", &error)) != PARLEY_OK)
         die("host backend", status, error);
 
-    run_once(scripted, "warmup", 0, 0); /* first-use costs stay out of the figures */
+    run_once(scripted, "warmup", 0, 0, 0); /* first-use costs stay out of the figures */
     printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues, REQUESTS_PER_DIALOGUE, RUNS);
-    printf("%-20s %9s %10s %10s %10s %10s\n", "path", "seconds", "wall us", "+wall us", "CPU us", "+CPU us");
-    baseline = median_time(scripted, "scripted", 0);
+    printf("%-24s %9s %10s %10s %10s %10s %8s\n", "path", "seconds", "wall us", "+wall us", "CPU us", "+CPU us",
+           "batch");
+    baseline = median_time(scripted, "scripted", 0, 0);
     report("scripted (baseline)", baseline, baseline);
-    report("callback", median_time(callback, "callback", 0), baseline);
-    report("callback, inline", median_time(inline_callback, "inline", 0), baseline);
+    report("callback", median_time(callback, "callback", 0, 0), baseline);
+    report("callback, inline", median_time(inline_callback, "inline", 0, 0), baseline);
     for (i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "pull batch %d", batches[i]);
-        report(name, median_time(pull, name, batches[i]), baseline);
+        report(name, median_time(pull, name, batches[i], 0), baseline);
     }
+    /* The wall time of this one is the model's: 1 ms per 64 requests. */
+    report("pull batch 64, 1 ms step", median_time(pull, "stepped", 64, 1000), baseline);
 
     parley_engine_free(scripted);
     parley_engine_free(callback);

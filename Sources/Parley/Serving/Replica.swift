@@ -74,13 +74,15 @@ public final class Replica: Sendable {
     /// `changed` is called with it, both under the replica's lock: concurrent changes reach the
     /// limiter and the observers in the order the trace records them.
     func succeeded(_ r: GenerationResult, seconds: Double, changed: (Int) -> Void) {
+        let now = MonotonicTime.seconds()
         state.withLock { s in
             s.counts.promptTokens += r.promptTokens ?? 0
             s.counts.cachedPromptTokens += r.cachedPromptTokens ?? 0
             s.counts.completionTokens += r.completionTokens ?? 0
             s.breaker.succeeded()
             s.latency?(seconds)
-            if s.control.succeeded(seconds: seconds, tokens: r.completionTokens ?? 1) { apply(record(&s), changed) }
+            let tokens = r.completionTokens ?? 1
+            if s.control.succeeded(seconds: seconds, tokens: tokens, at: now) { apply(record(&s), changed) }
         }
     }
 
