@@ -20,7 +20,7 @@
  *
  *   make -C benchmarks/c run               (N = 2000; `make run N=500` for fewer)
  */
-#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime */
+#define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime, nanosleep */
 #include <ftw.h>
 #include <jansson.h>
 #include <parley.h>
@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #define RUNS 3
 
@@ -111,8 +110,10 @@ static void *pull_loop(void *arg)
         if (json_array_size(requests) > 0) {
             p->takes++;
             p->taken += json_array_size(requests);
-            if (p->step_us > 0)
-                usleep((useconds_t)p->step_us);
+            if (p->step_us > 0) {
+                struct timespec step = {p->step_us / 1000000, (long)(p->step_us % 1000000) * 1000};
+                nanosleep(&step, NULL);
+            }
         }
         answers = json_array();
         json_array_foreach(requests, i, req) {

@@ -52,12 +52,8 @@ public final class PullBackend: Backend {
         /// (an array's `removeFirst` copied the whole queue, retaining every request, per take).
         var queued: Deque<Waiting> = []
         var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
-        /// Hosts blocked in `take` and not woken yet: only they need a wake-up when a request
-        /// arrives. A wake-up counts them all as woken, so the requests that follow before they
-        /// run do not wake them again (a futex call each).
-        var sleepers = 0
-        /// Wake-ups so far: a host that finds it unchanged after its wait was not counted as woken.
-        var wakeUps: UInt64 = 0
+        /// Hosts blocked in `take`: only they need a wake-up when a request arrives.
+        var takers = 0
     }
     /// One lock for the state and the hosts' wait, so a request's arrival takes it once.
     private let condition = Condition()
@@ -75,11 +71,7 @@ public final class PullBackend: Backend {
                 let cancelled = condition.withLock { () -> Bool in
                     if Task.isCancelled { return true }
                     state.queued.append(Waiting(ticket: Ticket(id: id, request: request), continuation: continuation))
-                    if state.sleepers > 0 {
-                        state.sleepers = 0
-                        state.wakeUps &+= 1
-                        condition.broadcast()
-                    }
+                    if state.takers > 0 { condition.broadcast() }
                     return false
                 }
                 if cancelled { continuation.resume(throwing: CancellationError()) }
@@ -102,10 +94,9 @@ public final class PullBackend: Backend {
         condition.lock()
         defer { condition.unlock() }
         while max > 0 && state.queued.isEmpty {
-            let wakeUps = state.wakeUps
-            state.sleepers += 1
+            state.takers += 1
             let woken = condition.wait(until: deadline)
-            if state.wakeUps == wakeUps { state.sleepers -= 1 }
+            state.takers -= 1
             if !woken && state.queued.isEmpty { return [] }
         }
         let n = Swift.min(Swift.max(0, max), state.queued.count)
