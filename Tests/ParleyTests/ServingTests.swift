@@ -173,6 +173,24 @@ final class ServingTests: XCTestCase {
         XCTAssertEqual(cuts, 0)
     }
 
+    /// The same batching server with 8 slots and a queue beyond them, under a ceiling of 32: throughput
+    /// stops rising at 8, so the limit settles there, although every limit above 4 bought more than 4 gave.
+    func testABatchingServerIsCutBackToItsSlots() {
+        var c = ConcurrencyController(mode: .adaptive, ceiling: 32)
+        var late: [Int] = []
+        var time = 0.0
+        for step in 0..<20000 {
+            let n = Double(c.slots)
+            let latency = 0.02 * (1 + 0.35 * (min(n, 8) - 1)) * max(1, n / 8)
+            time += latency / n
+            _ = c.succeeded(seconds: latency, tokens: 1, at: time)
+            if step >= 10000 { late.append(c.slots) }
+        }
+        let median = late.sorted()[late.count / 2]
+        XCTAssertGreaterThanOrEqual(median, 8, "limits \(Set(late).sorted())")
+        XCTAssertLessThanOrEqual(median, 10, "limits \(Set(late).sorted())")
+    }
+
     func testABucketHoldsTheRate() {
         var b = TokenBucket(perMinute: 600, now: 0)  // 10 a second
         var taken = 0.0

@@ -8,6 +8,11 @@ base_latency × max(1, n / knee) seconds, so up to `knee` requests run at full s
 beyond it the throughput stays at knee / base_latency while the latency grows. An adaptive
 client should settle near the knee.
 
+With `slowdown` s > 0 it batches, as llama.cpp does on a CPU: the requests running together
+(at most `knee`) each take longer, base_latency × (1 + s × (batch − 1)), and the queue beyond
+the knee multiplies that by n / knee. Up to the knee, latency grows while throughput still
+rises; beyond it throughput stays flat.
+
     with QueueServer(base_latency=0.1, knee=4) as server:
         ... point the client at server.url + "/v1" ...
         server.log       # one entry per completion request, in arrival order
@@ -29,7 +34,8 @@ completion token, which a client may watch, moves with the load only; /health an
 /props, no /tokenize). HTTP/1.1 keep-alive.
 
 Command line:
-    python3 Tests/e2e/queueserver.py [--base-latency S] [--knee K] [--rpm R] [--tpm T] [--enforce] [--port P]
+    python3 Tests/e2e/queueserver.py [--base-latency S] [--knee K] [--slowdown F] [--rpm R] [--tpm T] [--enforce]
+                                     [--port P]
 prints QUEUE_SERVER_URL=http://127.0.0.1:PORT on stdout and serves until SIGTERM/SIGINT, then
 prints a JSON summary (requests, 429s, peak in flight) on stderr.
 """
@@ -60,11 +66,11 @@ class _Server(ThreadingHTTPServer):
 
 
 class QueueServer:
-    def __init__(self, base_latency=0.1, knee=4, announce_rpm=None, announce_tpm=None, enforce=False,
+    def __init__(self, base_latency=0.1, knee=4, slowdown=0.0, announce_rpm=None, announce_tpm=None, enforce=False,
                  send_remaining=True, words=(8, 8), seed=0, host="127.0.0.1", port=0):
         if knee <= 0 or base_latency < 0:
             raise ValueError("knee must be positive and base_latency not negative")
-        self.base_latency, self.knee = float(base_latency), float(knee)
+        self.base_latency, self.knee, self.slowdown = float(base_latency), float(knee), float(slowdown)
         self.announce_rpm, self.announce_tpm = announce_rpm, announce_tpm
         self.enforce, self.send_remaining = enforce, send_remaining
         self.words = words
@@ -157,7 +163,8 @@ class QueueServer:
             self._in_flight += 1
             n = self._in_flight
             self._trace.append((now, n))
-            latency = self.base_latency * max(1.0, n / self.knee)
+            batch = min(n, self.knee)
+            latency = self.base_latency * (1 + self.slowdown * (batch - 1)) * max(1.0, n / self.knee)
             entry["in_flight"], entry["latency"] = n, latency
             return entry, 200, latency, self._headers(requests + 1, tokens + cost, now)
 
@@ -253,14 +260,16 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="A fake OpenAI-compatible server that queues, for Parley's tests.")
     ap.add_argument("--base-latency", type=float, default=0.1, help="seconds per request up to the knee")
     ap.add_argument("--knee", type=float, default=4, help="requests in flight served at full speed")
+    ap.add_argument("--slowdown", type=float, default=0.0,
+                    help="each request of a batch takes this share of the base latency longer per other request")
     ap.add_argument("--rpm", type=float, default=None, help="announce x-ratelimit-limit-requests")
     ap.add_argument("--tpm", type=float, default=None, help="announce x-ratelimit-limit-tokens")
     ap.add_argument("--enforce", action="store_true", help="answer 429 over the announced limits (sliding minute)")
     ap.add_argument("--port", type=int, default=0)
     a = ap.parse_args(argv)
     try:
-        server = QueueServer(base_latency=a.base_latency, knee=a.knee, announce_rpm=a.rpm, announce_tpm=a.tpm,
-                             enforce=a.enforce, port=a.port)
+        server = QueueServer(base_latency=a.base_latency, knee=a.knee, slowdown=a.slowdown, announce_rpm=a.rpm,
+                             announce_tpm=a.tpm, enforce=a.enforce, port=a.port)
     except (ValueError, OSError) as e:
         print(f"queueserver: {e}", file=sys.stderr)
         return 2

@@ -8,6 +8,10 @@ Queueing server: a fake server that takes everything and slows down past its kne
 and llama.cpp do (queueserver.py): no 429 to learn from, only latency; the limit settles
 near the knee, far below max_concurrency, and the server never sees more than the limit.
 
+Batching server: the same, but its requests also slow down as more run together below the
+knee (llama.cpp on a CPU), while throughput still rises: the latency looks like a queue, the
+limit stays near the knee all the same.
+
 Sizes: PARLEY_STORM_DIALOGUES (default 16), PARLEY_QUEUE_DIALOGUES (60)."""
 import json, os, urllib.request
 
@@ -20,6 +24,8 @@ STORM_C = 3  # the proxy's requests in flight
 STORM_MAX = 16
 QUEUE_DIALOGUES = int(os.environ.get("PARLEY_QUEUE_DIALOGUES", "60"))
 KNEE, BASE_LATENCY, QUEUE_MAX = 4, 0.1, 32
+# A batching server's knee (its slots), per-request slowdown per extra request in its batch, and ceiling.
+BATCH_KNEE, SLOWDOWN, BATCH_MAX = 8, 0.35, 16
 
 
 def step_values(points, start, end):
@@ -105,17 +111,19 @@ def test_a_429_storm_brings_the_limit_down_to_what_the_server_takes(tmp_path, ll
         f"final limit {e['limit']}, settled {settled}: neither within [{STORM_C - 1}, {STORM_C + 2}]")
 
 
-def test_the_limit_settles_near_a_queueing_servers_knee(tmp_path):
-    seeds = write_seeds(tmp_path, [json.dumps({"question": f"q{i}"}) for i in range(QUEUE_DIALOGUES)])
-    with QueueServer(base_latency=BASE_LATENCY, knee=KNEE) as server:
-        cfg = scripted_config(tmp_path,
-            backends={"q": {"type": "openai", "base_url": server.url + "/v1", "model": "m", "concurrency": "adaptive",
-                            "max_concurrency": QUEUE_MAX, "timeout_seconds": 30}},
-            roles={"asker": {"backend": "q", "endpoint": "completion", "max_tokens": 16},
-                   "assistant": {"backend": "q", "system_prompt": "Be brief.", "max_tokens": 32}},
-            turns={"max": 4}, run={"seed": 3, "concurrency": 2 * QUEUE_MAX})
-        p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet", timeout=600)
-        log, in_flight = server.log, server.trace
+def run_against(server, tmp_path, dialogues, ceiling):
+    """A synth run against a QueueServer with an adaptive limit of at most `ceiling`; returns the
+    endpoint's summary, its settled limit, and the requests the server held over the second half
+    of its log (time-weighted mean), after printing them."""
+    seeds = write_seeds(tmp_path, [json.dumps({"question": f"q{i}"}) for i in range(dialogues)])
+    cfg = scripted_config(tmp_path,
+        backends={"q": {"type": "openai", "base_url": server.url + "/v1", "model": "m", "concurrency": "adaptive",
+                        "max_concurrency": ceiling, "timeout_seconds": 30}},
+        roles={"asker": {"backend": "q", "endpoint": "completion", "max_tokens": 16},
+               "assistant": {"backend": "q", "system_prompt": "Be brief.", "max_tokens": 32}},
+        turns={"max": 4}, run={"seed": 3, "concurrency": 2 * ceiling})
+    p = parley("synth", "--config", cfg, "--seeds", seeds, "--out", tmp_path / "run", "--quiet", timeout=600)
+    log, in_flight = server.log, server.trace
     assert p.returncode == 0, p.stderr
     summary = json.loads(p.stdout)
     assert summary["failed"] == 0, (tmp_path / "run/failures.jsonl").read_text()
@@ -127,14 +135,28 @@ def test_the_limit_settles_near_a_queueing_servers_knee(tmp_path):
     pieces = step_values(in_flight, end / 2, end)
     seen = sum(v * w for v, w in pieces) / sum(w for _, w in pieces)
     throughput = len(log) / (end - log[0]["t"])
-    print(f"\n{len(log)} requests in {wall:.1f} s ({throughput:.0f}/s; the server's most: "
-          f"{KNEE / BASE_LATENCY:.0f}/s); "
-          f"limit final {e['limit']}, settled {settled} (knee {KNEE}, max {QUEUE_MAX}); in flight at the server over "
-          f"the second half {seen:.1f} on average, peak {max(n for _, n in in_flight)}")
+    print(f"\n{len(log)} requests in {wall:.1f} s ({throughput:.0f}/s); limit final {e['limit']}, settled {settled} "
+          f"(knee {server.knee:g}, max {ceiling}); in flight at the server over the second half {seen:.1f} on "
+          f"average, peak {max(n for _, n in in_flight)}")
     print(f"trace {show(e['limit_trace'])}")
-    assert e["concurrency"] == "adaptive" and e["max_limit"] == QUEUE_MAX, e
-    assert settled <= 2 * KNEE + 2 and settled <= QUEUE_MAX / 2, f"settled at {settled}: queueing unseen"
+    assert e["concurrency"] == "adaptive" and e["max_limit"] == ceiling, e
     # The server counts a request done before Parley reads its answer: it never sees more than the limit.
     assert seen <= settled + 0.5, f"the server had {seen:.1f} requests in flight on average, the limit was {settled}"
+    return e, settled
+
+
+def test_the_limit_settles_near_a_queueing_servers_knee(tmp_path):
+    with QueueServer(base_latency=BASE_LATENCY, knee=KNEE) as server:
+        e, settled = run_against(server, tmp_path, QUEUE_DIALOGUES, QUEUE_MAX)
+    assert settled <= 2 * KNEE + 2 and settled <= QUEUE_MAX / 2, f"settled at {settled}: queueing unseen"
     # Below the knee the server idles: a limit that fell there halves the throughput for nothing.
     assert settled >= KNEE - 1, f"settled at {settled}, below the knee {KNEE}: the server was starved"
+
+
+def test_a_batching_servers_slowdown_is_not_taken_for_a_queue(tmp_path):
+    # 4 at once take 2.05 × the base latency each, 8 take 3.45: latency alone says 3.2 requests wait at 8,
+    # over the 3 that cut the limit; but 8 at once serve 19% more requests a second than 4.
+    with QueueServer(base_latency=BASE_LATENCY, knee=BATCH_KNEE, slowdown=SLOWDOWN) as server:
+        e, settled = run_against(server, tmp_path, QUEUE_DIALOGUES // 2, BATCH_MAX)
+    assert settled >= BATCH_KNEE - 1, f"settled at {settled}, below the knee {BATCH_KNEE}: the batch ran short"
+    assert settled <= BATCH_KNEE + 4, f"settled at {settled}: the queue past the knee unseen"

@@ -10,16 +10,19 @@
 ///   waiting in the server's queue are about `limit × (1 − base/now)`. More than `beta`
 ///   of them: the limit drops to what the server serves without queueing (plus `alpha`);
 ///   fewer than `alpha`: the limit grows. `base` is the lowest median of the last 256
-///   windows, and every 100 windows one window runs at half the limit, so that `base`
-///   stays a measure of the unloaded server rather than creeping up with the limit.
+///   windows, and every 100 windows the limit runs at half for a window, so that `base`
+///   stays a measure of the unloaded server rather than creeping up with the limit. The
+///   first window after a change of the limit answers requests sent before the change: it
+///   is not measured and decides nothing.
 /// - Batching: a server that runs its requests as one batch also slows down per token as the
 ///   batch grows, with nothing queued, while its throughput still rises (llama.cpp with 8
 ///   slots on 2 CPU cores: the latency alone cut the limit to about 6 in flight, at 66 tokens
-///   a second; 8 in flight gave 87). So a cut the latency calls for is made only when the
-///   limit did not buy throughput: when the completion tokens a second of the last windows at
-///   this limit are less than `gain` times those measured lately at the highest limit at or
-///   below the one the cut would reach. Otherwise the limit grows.
-/// - Growth: doubling per window at start-up (slow start) until the first sign of
+///   a second; 8 in flight gave 87). So the completion tokens a second of each limit are
+///   measured too, and a cut the latency calls for goes no lower than the lowest limit that
+///   gave at least 1/`gain` of this one's throughput lately. When no lower limit did, this
+///   one bought its throughput: no cut, and the limit grows (holding below a limit that was
+///   cut, as below).
+/// - Growth: doubling per measured window at start-up (slow start) until the first sign of
 ///   overload or queueing, then one per window. Just below a limit that was cut, it holds
 ///   for `hold` windows before probing one higher, and the hold doubles each time a probe
 ///   is cut again (up to 64 windows): a server with a hard limit sees few rejections.
@@ -41,8 +44,10 @@ public struct ConcurrencyController: Sendable {
     /// Completion tokens a second measured at each limit (smoothed over its windows), with the
     /// window count when last measured: what a cut the latency calls for is checked against.
     private var rates: [Int: (tokensPerSecond: Double, window: Int)] = [:]
+    /// Windows so far, and the window at whose end the limit last changed.
     private var windows = 0
-    /// When the current window began (the previous one's last answer), and its tokens so far.
+    private var changedAt = 0
+    /// When the current window's throughput is measured from, and its tokens since.
     private var windowStart: Double?
     private var windowTokens = 0
     /// How much more throughput a limit must give than the one a cut would reach to be kept.
@@ -69,11 +74,10 @@ public struct ConcurrencyController: Sendable {
             limit = resume
             probingFrom = nil
         }
-        // Cut again at the level a probe reached: probe less often. A cut on the way down starts afresh.
-        if let c = cutAt, limit >= c { hold = min(64, hold * 2) } else { hold = 8 }
-        cutAt = limit
+        holdLonger()  // cut again at the level a probe reached: probe less often
         limit = max(1, (limit / 2).rounded(.down), min(limit - 1, Double(others)))
         cut()
+        changedAt = windows
         return slots != before
     }
 
@@ -82,27 +86,45 @@ public struct ConcurrencyController: Sendable {
     public mutating func succeeded(seconds: Double, tokens: Int, at time: Double) -> Bool {
         guard mode == .adaptive else { return false }
         window.append(seconds / Double(max(1, tokens)))
-        windowTokens += max(1, tokens)
-        if windowStart == nil { windowStart = time - seconds }
+        // Throughput is measured from the previous window's last answer (after a cut, from this
+        // window's first answer, whose tokens then do not count).
+        if windowStart == nil {
+            windowStart = time
+        } else {
+            windowTokens += max(1, tokens)
+        }
         guard window.count >= max(4, slots) else { return false }
         window.sort()
         let now = window[window.count / 2]
         window.removeAll(keepingCapacity: true)
+        windows += 1
         let rate = measure(until: time)
+        // The first window after a change answers requests sent before it: it measures neither
+        // the latency nor the throughput of the new limit, and decides nothing.
+        guard windows - changedAt >= 2 else { return false }
+        rates[slots] = (rate, windows)
         medians.append(now)
         if medians.count > 256 { medians.removeFirst() }
         let before = slots
+        adjust(latency: now, throughput: rate)
+        if slots != before { changedAt = windows }
+        return slots != before
+    }
+
+    /// The decision at the end of a steady window, from its median latency per token and its
+    /// smoothed throughput.
+    private mutating func adjust(latency now: Double, throughput rate: Double) {
         if let resume = probingFrom {
             probingFrom = nil
             limit = resume
-            return slots != before
+            return
         }
         sinceProbe += 1
         if sinceProbe >= 100 && limit >= 4 && !slowStart {
             sinceProbe = 0
             probingFrom = limit
             limit = (limit / 2).rounded(.down)
-            return true
+            return
         }
         let base = medians.min() ?? now
         let queued = limit * (1 - base / max(now, .leastNonzeroMagnitude))
@@ -110,45 +132,50 @@ public struct ConcurrencyController: Sendable {
         let beta = max(3, limit / 5)
         if queued > beta {
             let target = max(1, max(limit / 2, (limit * base / now + alpha).rounded(.down)))
-            if bought(rate, over: Int(target)) {
-                slowStart = false  // from now on, probes at half the limit keep the lower rates fresh
-                grow()
-                return slots != before
+            guard let enough = leastLimit(giving: rate) else {
+                limit = target  // no lower limit measured lately: latency alone decides
+                cutAt = nil
+                cut()
+                return
             }
-            limit = target
-            slowStart = false
-            cutAt = nil
+            slowStart = false  // from now on, probes at half the limit keep the lower rates fresh
+            guard enough < slots else { return grow() }
+            holdLonger()
+            limit = max(target, Double(enough))
             cut()
         } else if queued < alpha {
             grow()
         } else {
             slowStart = false
         }
-        return slots != before
     }
 
-    /// Ends the window at `time`: its throughput, smoothed with the earlier windows at this limit.
+    /// Ends the window at `time`: its throughput, averaged with the last one measured at this limit.
     private mutating func measure(until time: Double) -> Double {
-        windows += 1
         let seconds = time - (windowStart ?? time)
         let measured = seconds > 0 ? Double(windowTokens) / seconds : 0
         windowStart = time
         windowTokens = 0
-        guard measured > 0 else { return rates[slots]?.tokensPerSecond ?? 0 }
         let earlier = rates[slots].flatMap { windows - $0.window <= Self.rateLifetime ? $0.tokensPerSecond : nil }
-        let rate = earlier.map { ($0 + measured) / 2 } ?? measured
-        rates[slots] = (rate, windows)
-        return rate
+        guard measured > 0 else { return earlier ?? 0 }
+        return earlier.map { ($0 + measured) / 2 } ?? measured
     }
 
-    /// Whether `rate`, at the current limit, is worth keeping over a cut to `target`: at least
-    /// `gain` times the latest rate measured at the highest limit at or below it.
-    private func bought(_ rate: Double, over target: Int) -> Bool {
+    /// The lowest limit below the current one that gave at least `rate / gain` lately; the
+    /// current limit when none did; nil when no lower limit was measured lately.
+    private func leastLimit(giving rate: Double) -> Int? {
         let lower = rates.filter { level, measured in
-            level <= target && level < slots && windows - measured.window <= Self.rateLifetime
+            level < slots && windows - measured.window <= Self.rateLifetime
         }
-        guard let reference = lower.max(by: { $0.key < $1.key }) else { return false }
-        return rate >= Self.gain * reference.value.tokensPerSecond
+        guard !lower.isEmpty else { return nil }
+        return lower.filter { $0.value.tokensPerSecond * Self.gain >= rate }.keys.min() ?? slots
+    }
+
+    /// Before a cut from the current limit: a cut again at or above the limit last cut holds
+    /// longer below it; a cut on the way down starts afresh.
+    private mutating func holdLonger() {
+        if let c = cutAt, limit >= c { hold = min(64, hold * 2) } else { hold = 8 }
+        cutAt = limit
     }
 
     private mutating func grow() {
