@@ -50,7 +50,8 @@ public struct ConcurrencyController: Sendable {
     /// When the current window's throughput is measured from, and its tokens since.
     private var windowStart: Double?
     private var windowTokens = 0
-    /// How much more throughput a limit must give than the one a cut would reach to be kept.
+    /// A lower limit that gives at least 1/`gain` of a higher one's throughput serves as well:
+    /// a cut the latency calls for may go down to it, and no lower.
     static let gain = 1.1
     /// Rates older than this many windows are not trusted: the server's load may have changed.
     static let rateLifetime = 200
