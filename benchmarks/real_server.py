@@ -96,7 +96,8 @@ def main(n_seeds, concurrency, repeat):
         subprocess.run([ROOT / "scripts/local-model", "stop", pid], capture_output=True)
     p, y = statistics.median(parley), statistics.median(python)
     print(f"real server: {p:.0f} generated tokens/s (parley) vs {y:.0f} (Python aiohttp, the same {len(records)} "
-          f"requests in {len(chains)} dialogues): x{p / y:.2f} at {concurrency} in flight, {n_seeds} dialogues   [target >= 1.00]")
+          f"requests in {len(chains)} dialogues): x{p / y:.2f} at {concurrency} in flight, {n_seeds} dialogues   "
+          f"[target >= 1.00]")
 
 
 if __name__ == "__main__":

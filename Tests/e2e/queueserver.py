@@ -30,8 +30,9 @@ Optionally, as a hosted API does, it announces and enforces per-minute limits:
 /v1/chat/completions and /v1/completions answer a valid completion with usage (prompt tokens
 ≈ prompt bytes / 4, completion tokens = words), each text different (no dialogue looks
 degenerate). Every answer has `words` words (default 8: the same length), so the latency per
-completion token, which a client may watch, moves with the load only; /health answers {"status": "ok"}; anything else 404 (it is not llama.cpp: no
-/props, no /tokenize). HTTP/1.1 keep-alive.
+completion token, which a client may watch, moves with the load only; /health answers
+{"status": "ok"}; anything else 404 (it is not llama.cpp: no /props, no /tokenize). HTTP/1.1
+keep-alive.
 
 Command line:
     python3 Tests/e2e/queueserver.py [--base-latency S] [--knee K] [--slowdown F] [--rpm R] [--tpm T] [--enforce]

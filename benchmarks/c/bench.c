@@ -266,7 +266,8 @@ int main(int argc, char **argv)
         die("host backend", status, error);
 
     run_once(scripted, "warmup", 0, 0, 0); /* first-use costs stay out of the figures */
-    printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues, REQUESTS_PER_DIALOGUE, RUNS);
+    printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues,
+           REQUESTS_PER_DIALOGUE, RUNS);
     printf("%-24s %9s %10s %10s %10s %10s %8s\n", "path", "seconds", "wall us", "+wall us", "CPU us", "+CPU us",
            "batch");
     baseline = median_time(scripted, "scripted", 0, 0);
