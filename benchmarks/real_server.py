@@ -13,7 +13,7 @@ parity is the limit. Medians of REPEAT rounds, run alternately.
 
 Needs scripts/local-model install, the release CLI (benchmarks/run builds it) and aiohttp.
 """
-import asyncio, json, os, re, statistics, subprocess, sys, tempfile, time
+import asyncio, json, re, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import aiohttp
