@@ -70,7 +70,15 @@ let package = Package(
         // examples/swift's program, built here too so the tests run it without a second build of
         // Parley; Tests/e2e/test_swift_example.py checks that package's own manifest resolves.
         .executableTarget(name: "SwiftExample", dependencies: ["Parley"], path: "examples/swift/Sources/SwiftExample"),
-        .testTarget(name: "ParleyTests", dependencies: ["Parley"]),
+        .testTarget(
+            name: "ParleyTests",
+            dependencies: [
+                "Parley",
+                // HTTP1ClientTests' loopback server.
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,26 +4,36 @@ import NIOCore
 import NIOHTTP1
 import Tracing
 
-/// The process-wide HTTP client. One pool serves every backend; its per-host connection
-/// limit is high because each backend's own `RequestLimiter` is what bounds requests.
-/// It lives as long as the process (never shut down), like `HTTPClient.shared`.
+/// The process-wide HTTP clients. Plain `http` servers (llama.cpp, vLLM, fleets: where requests
+/// come fast) go through `HTTP1Client`; `https` through AsyncHTTPClient, whose per-host connection
+/// limit is high because each backend's own `RequestLimiter` is what bounds requests. Both live as
+/// long as the process (never shut down), like `HTTPClient.shared`.
 enum HTTP {
+    /// One pair of clients: a request goes through the one its URL's scheme needs.
+    struct Client: Sendable {
+        let plain: HTTP1Client
+        let secure: HTTPClient
+    }
+
     static let client = makeClient(retryingConnections: true)
 
     /// For the servers of a fleet: a refused connection fails the request at once instead of
     /// waiting out the connect timeout, so the fleet routes around a dead server at once.
     static let fleetClient = makeClient(retryingConnections: false)
 
-    private static func makeClient(retryingConnections: Bool) -> HTTPClient {
+    private static func makeClient(retryingConnections: Bool) -> Client {
         var config = HTTPClient.Configuration()
-        config.timeout = .init(connect: .seconds(10), read: .seconds(600))
-        config.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 4096)
+        config.timeout = .init(connect: .seconds(HTTP1Client.connectSeconds), read: .seconds(600))
+        config.connectionPool = .init(
+            idleTimeout: .seconds(HTTP1Client.idleSeconds), concurrentHTTP1ConnectionsPerHostSoftLimit: 4096)
         config.connectionPool.retryConnectionEstablishment = retryingConnections
         config.decompression = .enabled(limit: .ratio(50))
         // With no tracer bootstrapped, AHC would still open a no-op span per request and set its
         // attributes: 3.5% of the CPU per request against a server that answers at once (benchmarks/http).
         if config.tracing.tracer is NoOpTracer { config.tracing.tracer = nil }
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config)
+        return Client(
+            plain: HTTP1Client(retryingConnections: retryingConnections),
+            secure: HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: config))
     }
 
     static let maxBodyBytes = 32 << 20
@@ -35,46 +45,55 @@ enum HTTP {
     /// appears in messages.
     static func postJSON(
         _ url: String, body: String, apiKey: String?, timeout: Double,
-        client: HTTPClient = client
+        client: Client = client
     ) async throws -> (Int, HTTPHeaders, Data) {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/json")
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
-        request.body = .bytes(ByteBuffer(string: body))
-        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
-        let response: HTTPClientResponse
-        do {
-            response = try await client.execute(request, deadline: deadline)
-        } catch {
-            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
-        }
-        do {
-            let buffer = try await response.body.collect(upTo: maxBodyBytes)
-            return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
-        } catch is NIOTooManyBytesError {
-            throw BackendError(
-                "response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false,
-                kind: "body too large")
-        } catch {
-            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: true)
-        }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        if let apiKey { headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        return try await send(
+            .POST, url, headers: headers, body: body, apiKey: apiKey, timeout: timeout, client: client)
     }
 
     /// GETs a URL (health and properties of a server); errors as `postJSON`'s.
     static func get(
         _ url: String, apiKey: String?, timeout: Double,
-        client: HTTPClient = client
+        client: Client = client
     ) async throws -> (Int, HTTPHeaders, Data) {
+        var headers = HTTPHeaders()
+        if let apiKey { headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        return try await send(.GET, url, headers: headers, body: nil, apiKey: apiKey, timeout: timeout, client: client)
+    }
+
+    private static func send(
+        _ method: HTTPMethod, _ url: String, headers: HTTPHeaders, body: String?, apiKey: String?,
+        timeout: Double, client: Client
+    ) async throws -> (Int, HTTPHeaders, Data) {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
+        let bytes = body.map { ByteBuffer(string: $0) }
+        if let target = HTTP1Target(url) {
+            do {
+                let reply = try await client.plain.execute(
+                    method, target, headers: headers, body: bytes, deadline: deadline)
+                return (reply.status, reply.headers, Data(reply.body.readableBytesView))
+            } catch {
+                throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
+            }
+        }
         var request = HTTPClientRequest(url: url)
-        if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
+        request.method = method
+        request.headers = headers
+        if let bytes { request.body = .bytes(bytes) }
         let response: HTTPClientResponse
         do {
-            response = try await client.execute(request, deadline: .now() + .milliseconds(Int64(timeout * 1000)))
+            response = try await client.secure.execute(request, deadline: deadline)
+        } catch {
+            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
+        }
+        do {
             let buffer = try await response.body.collect(upTo: maxBodyBytes)
             return (Int(response.status.code), response.headers, Data(buffer.readableBytesView))
         } catch {
-            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: false)
+            throw transportError(error, url: url, timeout: timeout, apiKey: apiKey, inBody: true)
         }
     }
 
@@ -82,9 +101,21 @@ enum HTTP {
         _ error: any Error, url: String, timeout: Double, apiKey: String?,
         inBody: Bool
     ) -> any Error {
-        if error is CancellationError { return error }
-        if let e = error as? HTTPClientError, e == .deadlineExceeded || e == .readTimeout {
+        var inBody = inBody
+        switch error {
+        case is CancellationError:
+            return error
+        case HTTP1Failure.timeout:
             return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
+        case let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout:
+            return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
+        case HTTP1Failure.tooLarge, is NIOTooManyBytesError:
+            return BackendError(
+                "response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false, kind: "body too large")
+        case HTTP1Failure.truncated(_):
+            inBody = true
+        default:
+            break
         }
         let text = redact("\(error)", apiKey)
         // Each message names its kind, so a failure after one attempt says what it met too.

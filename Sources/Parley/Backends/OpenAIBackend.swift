@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import FoundationEssentials
 
 /// Any OpenAI-compatible server (OpenAI, vLLM, llama.cpp's server, SGLang, Ollama):
@@ -8,7 +7,7 @@ public final class OpenAIBackend: Backend {
     public let tokenCounter: any TokenCounter
     private let apiKey: String?
     /// A server of a fleet fails fast on a refused connection (`HTTP.fleetClient`).
-    private var client: HTTPClient { config.endpoints.count > 1 ? HTTP.fleetClient : HTTP.client }
+    private var client: HTTP.Client { config.endpoints.count > 1 ? HTTP.fleetClient : HTTP.client }
 
     /// Reads the API key from the environment variable the config names.
     public init(config: OpenAIConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {

@@ -1,0 +1,178 @@
+import FoundationEssentials
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The client of plain-`http` servers (llama.cpp, vLLM, a fleet of them): HTTP/1.1 connections kept
+/// alive per host and port, each request written in one flush and read whole. `https` goes through
+/// AsyncHTTPClient (`HTTP.postJSON`); on loopback that costs about twice the CPU per request
+/// (`benchmarks/http`), most of it two writes per request (head, then body) and its pool's state machines.
+final class HTTP1Client: Sendable {
+    /// A connection waits at most this long to be reused; an older one is closed when next seen.
+    static let idleSeconds: Int64 = 60
+    static let connectSeconds: Int64 = 10
+
+    /// Retry a refused connection (with backoff, until `connectSeconds` or the request's deadline)
+    /// rather than fail the request at once: what one server that is starting up needs; a fleet
+    /// routes around a dead server instead.
+    private let retryingConnections: Bool
+    /// Kept-alive connections by authority, then by event loop.
+    private let idle = Locked<[String: [ObjectIdentifier: [Idle]]]>([:])
+
+    private struct Idle {
+        var channel: any Channel
+        var since: NIODeadline
+    }
+
+    init(retryingConnections: Bool) {
+        self.retryingConnections = retryingConnections
+    }
+
+    /// Sends one request and returns the whole response.
+    /// - Parameters:
+    ///   - target: an `http` URL's parts (`HTTP1Target(url)`).
+    ///   - headers: sent as given, after `Host` and `Content-Length`.
+    ///   - body: nil: none (a GET).
+    /// - Throws: `HTTP1Failure`, or `CancellationError` when the task is cancelled.
+    func execute(
+        _ method: HTTPMethod, _ target: HTTP1Target, headers: HTTPHeaders, body: ByteBuffer?, deadline: NIODeadline
+    ) async throws -> HTTP1Reply {
+        let channel = try await connection(to: target, deadline: deadline)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: target.path)
+        head.headers.reserveCapacity(headers.count + 2)
+        head.headers.add(name: "Host", value: target.authority)
+        head.headers.add(name: "Content-Length", value: String(body?.readableBytes ?? 0))
+        head.headers.add(contentsOf: headers)
+        let reply = channel.eventLoop.makePromise(of: HTTP1Reply.self)
+        // A write that never reaches the handler (the connection closed meanwhile) fails the exchange too.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { reply.fail(HTTP1Failure.reset("\($0)")) }
+        channel.writeAndFlush(HTTP1Exchange(head: head, body: body, deadline: deadline, reply: reply), promise: written)
+        do {
+            let answer = try await withTaskCancellationHandler {
+                try await reply.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+            if answer.keepAlive {
+                checkIn(channel, key: target.authority)
+            } else {
+                channel.close(promise: nil)
+            }
+            return answer
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw error
+        }
+    }
+
+    /// A kept-alive connection to the target, or a new one. One of the caller's event loop comes first:
+    /// where tasks run on NIO's event loops (the CLI), the request then goes and comes back without a
+    /// thread switch (on loopback that was 30 of 83 CPU µs a request). Another loop's comes next, so that
+    /// there are never more connections than requests.
+    private func connection(to target: HTTP1Target, deadline: NIODeadline) async throws -> any Channel {
+        let here = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+        let now = NIODeadline.now()
+        var expired: [any Channel] = []
+        let reused = idle.withLock { pool -> (any Channel)? in
+            while let entry = Self.take(from: &pool[target.authority, default: [:]], preferring: here) {
+                guard entry.channel.isActive else { continue }
+                guard now - entry.since < .seconds(Self.idleSeconds) else {
+                    expired.append(entry.channel)
+                    continue
+                }
+                return entry.channel
+            }
+            return nil
+        }
+        for channel in expired { channel.close(promise: nil) }
+        if let reused { return reused }
+        return try await connect(to: target, deadline: deadline)
+    }
+
+    /// The most recently used connection of the loop `here`, else of any loop.
+    private static func take(from byLoop: inout [ObjectIdentifier: [Idle]], preferring here: ObjectIdentifier?)
+        -> Idle?
+    {
+        if let here, let entry = byLoop[here]?.popLast() { return entry }
+        guard let loop = byLoop.first(where: { !$0.value.isEmpty })?.key else { return nil }
+        return byLoop[loop]?.popLast()
+    }
+
+    private func checkIn(_ channel: any Channel, key: String) {
+        guard channel.isActive else { return }
+        let entry = Idle(channel: channel, since: .now())
+        idle.withLock { $0[key, default: [:]][ObjectIdentifier(channel.eventLoop), default: []].append(entry) }
+    }
+
+    private let loops = MultiThreadedEventLoopGroup.singleton
+
+    private func connect(to target: HTTP1Target, deadline: NIODeadline) async throws -> any Channel {
+        let giveUp = min(deadline, .now() + .seconds(Self.connectSeconds))
+        var backoff = TimeAmount.milliseconds(50)
+        while true {
+            do {
+                return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.currentEventLoop ?? loops)
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .connectTimeout(max(giveUp - .now(), .milliseconds(1)))
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                            try channel.pipeline.syncOperations.addHandler(HTTP1ExchangeHandler())
+                        }
+                    }
+                    .connect(host: target.host, port: target.port)
+                    .get()
+            } catch {
+                let text = "\(error)"
+                guard text.lowercased().contains("refused") else {
+                    if NIODeadline.now() >= giveUp { throw HTTP1Failure.timeout }
+                    throw HTTP1Failure.reset(text)
+                }
+                guard retryingConnections, NIODeadline.now() + backoff < giveUp else {
+                    throw HTTP1Failure.refused(text)
+                }
+                try await Task.sleep(nanoseconds: UInt64(backoff.nanoseconds))
+                backoff = min(backoff * 2, .seconds(1))
+            }
+        }
+    }
+}
+
+/// The parts of an `http://host[:port]/path` URL a request needs.
+struct HTTP1Target: Sendable {
+    /// `host[:port]` as written: the `Host` header and the pool's key.
+    var authority: String
+    var host: String
+    var port: Int
+    /// Path and query, `/` when empty.
+    var path: String
+
+    /// nil: not a plain `http` URL with a host.
+    init?(_ url: String) {
+        guard url.lowercased().hasPrefix("http://") else { return nil }
+        let rest = url.dropFirst("http://".count)
+        let end = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        authority = String(rest[..<end])
+        path = rest[end...].isEmpty ? "/" : (rest[end] == "?" ? "/" : "") + rest[end...]
+        var hostPart = Substring(authority)
+        var portPart: Substring?
+        if hostPart.hasPrefix("[") {  // an IPv6 literal
+            guard let close = hostPart.firstIndex(of: "]") else { return nil }
+            let after = hostPart[hostPart.index(after: close)...]
+            if after.hasPrefix(":") { portPart = after.dropFirst() }
+            hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]
+        } else if let colon = hostPart.lastIndex(of: ":") {
+            portPart = hostPart[hostPart.index(after: colon)...]
+            hostPart = hostPart[..<colon]
+        }
+        guard !hostPart.isEmpty, !hostPart.contains("@") else { return nil }
+        host = String(hostPart)
+        if let portPart {
+            guard let p = Int(portPart), (1...65535).contains(p) else { return nil }
+            port = p
+        } else {
+            port = 80
+        }
+    }
+}
