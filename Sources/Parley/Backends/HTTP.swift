@@ -102,13 +102,14 @@ enum HTTP {
         inBody: Bool
     ) -> any Error {
         var inBody = inBody
+        let timedOut = BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
         switch error {
         case is CancellationError:
             return error
         case HTTP1Failure.timeout:
-            return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
+            return timedOut
         case let e as HTTPClientError where e == .deadlineExceeded || e == .readTimeout:
-            return BackendError("timeout after \(timeout.formatted) s: \(url)", retryable: true, kind: "timeout")
+            return timedOut
         case HTTP1Failure.tooLarge, is NIOTooManyBytesError:
             return BackendError(
                 "response from \(url) is over \(maxBodyBytes >> 20) MiB", retryable: false, kind: "body too large")
