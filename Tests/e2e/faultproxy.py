@@ -181,8 +181,8 @@ class FaultProxy:
 
     @property
     def in_flight(self):
-        """Requests on fault paths admitted and not yet answered (max_in_flight mode). A client can
-        have its answer a moment before the proxy takes its request off this count."""
+        """Requests on fault paths admitted and not yet answered (max_in_flight mode). A request
+        leaves this count as its answer starts, before the client can read it."""
         with self._lock:
             return self._in_flight
 
@@ -300,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return
         path = self.path.split("?", 1)[0]
-        admitted = self.proxy._admit(path)
+        admitted = self.admitted = self.proxy._admit(path)
         if admitted is False:
             try:
                 self._send(429, [("Content-Type", "application/json"), ("Retry-After", self.proxy.retry_after)],
@@ -318,8 +318,15 @@ class _Handler(BaseHTTPRequestHandler):
                 if path.endswith(self.proxy.fault_paths):
                     self.proxy._gave_up(kind)
         finally:
-            if admitted:
-                self.proxy._leave()
+            self._leave()
+
+    def _leave(self):
+        """The request stops counting as in flight once (max_in_flight mode): as its answer starts,
+        the way a server frees its slot before the client reads the answer. Leaving after the write
+        let a client's next request arrive first and find the slot still taken (a 429 no server sends)."""
+        if getattr(self, "admitted", None):
+            self.admitted = False
+            self.proxy._leave()
 
     def _answer(self, kind, body):
         if kind is None:
@@ -384,6 +391,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status, headers, body, length=None):
         """One write: head and body together (no Nagle/delayed-ACK stalls)."""
         length = len(body) if length is None else length
+        self._leave()
         data = self._head(status, headers, length)
         if self.command != "HEAD":
             data += body
