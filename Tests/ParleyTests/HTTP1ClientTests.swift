@@ -88,6 +88,26 @@ final class HTTP1ClientTests: XCTestCase {
         XCTAssertNil(HTTP1Target("http://user:key@example.com/"))
         XCTAssertNil(HTTP1Target("http://example.com:99999/"))
         XCTAssertNil(HTTP1Target("http:///path"))
+        XCTAssertEqual(HTTP1Target("Http://h:1/a?b=/c")?.path, "/a?b=/c")
+        XCTAssertEqual(HTTP1Target("http://h:65535")?.port, 65535)
+        XCTAssertNil(HTTP1Target("http://h:0/"))
+        XCTAssertNil(HTTP1Target("http:/h/"))
+    }
+
+    func testAnAPIKeyWithALineBreakIsRefusedBeforeAnythingIsSent() async throws {
+        let server = try await TestServer.start()
+        do {
+            _ = try await HTTP.postJSON(
+                "http://127.0.0.1:\(server.port)/ok", body: "{}", apiKey: "sk-1\r\nX-Injected: 1", timeout: 5)
+            XCTFail("sent")
+        } catch let error as BackendError {
+            XCTAssertEqual(error.kind, "bad api key")
+            XCTAssertFalse(error.retryable)
+            XCTAssertFalse("\(error)".contains("sk-1"), "the key stays out of the message")
+        }
+        XCTAssertEqual(server.requests, 0)
+        let fine = try await HTTP.postJSON("http://127.0.0.1:\(server.port)/ok", body: "{}", apiKey: "sk-1", timeout: 5)
+        XCTAssertEqual(fine.0, 200)
     }
 
     private func assertFails(

@@ -16,6 +16,28 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse("\"ünïcödé ✓\""), .string("ünïcödé ✓"))
     }
 
+    /// Integers up to 15 digits are read by hand, longer ones and fractions by `Double(String)`.
+    func testNumbersReadByHandEqualTheOthers() throws {
+        let texts = [
+            "0", "-0", "7", "-42", "123456789012345", "-123456789012345", "1234567890123456789", "0.5", "-1e2",
+        ]
+        for text in texts {
+            XCTAssertEqual(try JSONValue.parse(text), .number(Double(text)!), text)
+        }
+        guard case .number(let negativeZero) = try JSONValue.parse("-0") else { return XCTFail("not a number") }
+        XCTAssertEqual(negativeZero.sign, .minus)
+    }
+
+    /// A string without escapes is made straight from the bytes: only its UTF-8 is checked.
+    func testAStringThatIsNotUTF8IsRefusedWithOrWithoutEscapes() {
+        for bytes: [UInt8] in [[0x22, 0x61, 0xFF, 0x62, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22]] {
+            XCTAssertThrowsError(try JSONParser.parse(utf8: bytes)) {
+                XCTAssertTrue("\($0)".contains("not UTF-8"), "\($0)")
+            }
+        }
+        XCTAssertEqual(try JSONParser.parse(utf8: Array("\"é\\n\"".utf8)), .string("é\n"))
+    }
+
     func testRejectsMalformedTextWithItsPlace() {
         for bad in ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "tru", "\"abc", "\"a\u{1}b\"", "{} x", "\"\\x\""] {
             XCTAssertThrowsError(try JSONValue.parse(bad), bad) { XCTAssertTrue("\($0)".contains("at byte"), "\($0)") }

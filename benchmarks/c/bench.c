@@ -19,6 +19,8 @@
  * process's threads (the fairer figure on a small machine). Medians of 3 runs.
  *
  *   make -C benchmarks/c run               (N = 2000; `make run N=500` for fewer)
+ *   .build-c/bench N PATH                   only the paths whose name starts with PATH
+ *                                           (and the baseline), e.g. to profile one
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime, nanosleep */
 #include <ftw.h>
@@ -45,6 +47,7 @@ static char root[] = "/tmp/parley-bench-XXXXXX";
 static int dialogues = 2000;
 #define REQUESTS_PER_DIALOGUE 15
 static json_t *job; /* the seeds; "out" is set per run */
+static const char *only = ""; /* run only the paths whose name starts with this */
 
 static double seconds(clockid_t clock)
 {
@@ -222,6 +225,12 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
     return remove(path);
 }
 
+/* Whether the path named `name` runs (see `only`). */
+static int chosen(const char *name)
+{
+    return strncmp(name, only, strlen(only)) == 0;
+}
+
 /* Per request: wall and CPU microseconds, and what each adds to the baseline's;
  * for a pull host, the mean batch it took. */
 static void report(const char *name, struct timing t, struct timing baseline)
@@ -245,8 +254,10 @@ int main(int argc, char **argv)
 
     if (argc > 1)
         dialogues = atoi(argv[1]);
+    if (argc > 2)
+        only = argv[2];
     if (dialogues <= 0 || !mkdtemp(root)) {
-        fprintf(stderr, "usage: bench [dialogues]\n");
+        fprintf(stderr, "usage: bench [dialogues [path]]\n");
         return 1;
     }
     for (i = 0; i < dialogues; i++) {
@@ -272,14 +283,18 @@ int main(int argc, char **argv)
            "batch");
     baseline = median_time(scripted, "scripted", 0, 0);
     report("scripted (baseline)", baseline, baseline);
-    report("callback", median_time(callback, "callback", 0, 0), baseline);
-    report("callback, inline", median_time(inline_callback, "inline", 0, 0), baseline);
+    if (chosen("callback"))
+        report("callback", median_time(callback, "callback", 0, 0), baseline);
+    if (chosen("callback, inline"))
+        report("callback, inline", median_time(inline_callback, "inline", 0, 0), baseline);
     for (i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "pull batch %d", batches[i]);
-        report(name, median_time(pull, name, batches[i], 0), baseline);
+        if (chosen(name))
+            report(name, median_time(pull, name, batches[i], 0), baseline);
     }
     /* The wall time of this one is the model's: 1 ms per 64 requests. */
-    report("pull batch 64, 1 ms step", median_time(pull, "stepped", 64, 1000), baseline);
+    if (chosen("pull batch 64, 1 ms step"))
+        report("pull batch 64, 1 ms step", median_time(pull, "stepped", 64, 1000), baseline);
 
     parley_engine_free(scripted);
     parley_engine_free(callback);

@@ -68,6 +68,13 @@ enum HTTP {
         _ method: HTTPMethod, _ url: String, headers: HTTPHeaders, body: String?, apiKey: String?,
         timeout: Double, client: Client
     ) async throws -> (Int, HTTPHeaders, Data) {
+        // The one header value from outside Parley: a line break in it would split the request
+        // (HTTP1Client leaves header checks to this).
+        if let apiKey, apiKey.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+            throw BackendError(
+                "the API key (api_key_env) holds a line break or another control character", retryable: false,
+                kind: "bad api key")
+        }
         let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
         let bytes = body.map { ByteBuffer(string: $0) }
         if let target = HTTP1Target(url) {
