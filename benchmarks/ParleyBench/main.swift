@@ -32,7 +32,7 @@ func peakRSSMegabytes() -> Double {
 
 func run(
     dialogues: Int, turns: Int, latencyMs: Double, concurrency: Int, extra: String = "",
-    durability: String = "process", keep: String? = nil
+    durability: String = "process", keep: String? = nil, watch: (@Sendable (Runner) async -> Void)? = nil
 ) async throws -> (RunSummary, wall: Double, cpu: Double) {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parley-bench-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -54,8 +54,10 @@ func run(
     let runner = Runner(engine: try Engine(config: config), seedsPath: dir + "/seeds.jsonl", outputDir: dir + "/out")
     let cpu0 = cpuSeconds()
     let t0 = ContinuousClock.now
+    let watcher = watch.map { watch in Task { await watch(runner) } }
     let summary = try await runner.run()
     let wall = ContinuousClock.now - t0
+    watcher?.cancel()
     return (summary, Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18, cpuSeconds() - cpu0)
 }
 
@@ -88,15 +90,40 @@ case "durability":
 case "saturation":
     let latency = Double(arg(2, 20))
     let concurrency = arg(3, 512)
-    let (s, wall, _) = try await run(dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency)
+    // Every 2 ms: the messages generated so far while all `concurrency` dialogues are in flight.
+    let samples = Locked<[(seconds: Double, messages: Int, full: Bool)]>([])
+    let (s, wall, _) = try await run(
+        dialogues: arg(1, 4096), turns: 8, latencyMs: latency, concurrency: concurrency,
+        watch: { runner in
+            let start = ContinuousClock.now
+            while !Task.isCancelled {
+                let p = runner.progress
+                let t = ContinuousClock.now - start
+                let seconds = Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+                samples.withLock { $0.append((seconds, p.messages, p.inFlight == concurrency)) }
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        })
     // Each request takes `latency`; a dialogue makes `generated_messages / dialogues` of them
     // (a seed question means the first turn needs only the answer).
     let ideal = Double(concurrency) / (latency / 1000) * Double(s.stats.turns) / Double(s.stats.messagesGenerated)
     let achieved = Double(s.stats.turns) / wall
+    // Steady state: from the end of the first round of requests to the last moment every slot was
+    // held (the tail, as the last dialogues end, holds fewer): requests a second against the bound.
+    let full = samples.withLock { $0 }.filter { $0.full && $0.messages >= concurrency }
+    var steady = 0.0
+    if let first = full.first, let last = full.last, last.seconds > first.seconds {
+        steady =
+            Double(last.messages - first.messages) / (last.seconds - first.seconds) * (latency / 1000)
+            / Double(concurrency)
+    }
     print(
         #"{"bench": "saturation", "concurrency": \#(concurrency), "latency_ms": \#(Int(latency)), "turns_per_s": "#
             + #"\#(Int(achieved)), "ideal_turns_per_s": \#(Int(ideal)), "efficiency": "#
-            + #"\#(String(format: "%.3f", achieved / ideal))}"#
+            + #"\#(String(format: "%.3f", achieved / ideal)), "#
+            + #""steady_efficiency": \#(String(format: "%.3f", steady)), "#
+            + #""steady_s": \#(String(format: "%.2f", (full.last?.seconds ?? 0) - (full.first?.seconds ?? 0))), "#
+            + #""wall_s": \#(String(format: "%.2f", wall))}"#
     )
 case "memory":
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 4), latencyMs: 0, concurrency: 256)
