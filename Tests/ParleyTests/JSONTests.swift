@@ -16,6 +16,26 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONValue.parse("\"ünïcödé ✓\""), .string("ünïcödé ✓"))
     }
 
+    /// Every string `JSONWriter` quotes reads back the same, whatever falls on the eight-byte steps of
+    /// its scan: each special byte at each place in strings of 0–20 bytes, and two of them in one.
+    func testQuotedStringsReadBackWhole() throws {
+        let specials = ["\"", "\\", "\n", "\r", "\t", "\u{0}", "\u{1}", "\u{1F}", "é", "😀", " ", "/", "\u{7F}"]
+        for length in 0...20 {
+            for special in specials {
+                for at in 0...length {
+                    var parts = Array(repeating: "a", count: length)
+                    parts.insert(special, at: at)
+                    for text in [parts.joined(), parts.joined() + "\"" + parts.joined()] {
+                        var w = JSONWriter()
+                        w.string(text)
+                        XCTAssertEqual(try JSONDecoder().decode(String.self, from: Data(w.bytes)), text)
+                        XCTAssertEqual(try JSONParser.parse(utf8: w.bytes), .string(text))
+                    }
+                }
+            }
+        }
+    }
+
     /// Integers up to 15 digits are read by hand, longer ones and fractions by `Double(String)`.
     func testNumbersReadByHandEqualTheOthers() throws {
         let texts = [
