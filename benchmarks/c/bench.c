@@ -19,8 +19,9 @@
  * process's threads (the fairer figure on a small machine). Medians of 3 runs.
  *
  *   make -C benchmarks/c run               (N = 2000; `make run N=500` for fewer)
- *   .build-c/bench N PATH                   only the paths whose name starts with PATH
- *                                           (and the baseline), e.g. to profile one
+ *   .build-c/bench N PATH                   only the path named PATH (and the baseline),
+ *                                           e.g. "pull batch 64": to profile one or count
+ *                                           its instructions (benchmarks/callgrind)
  */
 #define _XOPEN_SOURCE 700 /* mkdtemp, nftw, clock_gettime, nanosleep */
 #include <ftw.h>
@@ -47,7 +48,7 @@ static char root[] = "/tmp/parley-bench-XXXXXX";
 static int dialogues = 2000;
 #define REQUESTS_PER_DIALOGUE 15
 static json_t *job; /* the seeds; "out" is set per run */
-static const char *only = ""; /* run only the paths whose name starts with this */
+static const char *only = NULL; /* run only the path of this name (NULL: all) */
 
 static double seconds(clockid_t clock)
 {
@@ -228,7 +229,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 /* Whether the path named `name` runs (see `only`). */
 static int chosen(const char *name)
 {
-    return strncmp(name, only, strlen(only)) == 0;
+    return only == NULL || strcmp(name, only) == 0;
 }
 
 /* Per request: wall and CPU microseconds, and what each adds to the baseline's;
