@@ -23,6 +23,8 @@ final class DatasetWriter: Sendable {
     private let systemPrompt: String?
     /// The recipe's own output rows (`pairs.jsonl`, …).
     private let recipe: any RecipeKind
+    /// `output.formats` asks for `messages.jsonl` too.
+    private let writesMessages: Bool
 
     /// Set in `"fsync"` durability: end records go through it (see `GroupCommit`).
     private let group: GroupCommit?
@@ -43,6 +45,7 @@ final class DatasetWriter: Sendable {
         self.order = names
         self.systemPrompt = systemPrompt
         self.recipe = recipe
+        writesMessages = formats.contains(.messages)
     }
 
     /// Makes everything written durable and stops the group commit (fsync mode); call once
@@ -59,17 +62,11 @@ final class DatasetWriter: Sendable {
     /// Writes an ended dialogue to its file(s), then its end record to the journal; in fsync
     /// mode returns once the end record is durable.
     func commit(_ d: Dialogue) async throws {
+        // The rows are made before the lock is taken: only their writes and the end record need it, and
+        // other dialogues' ends waited while a row was made under it.
+        let rows = try rows(d)
         let ticket = try state.withLock { s in
-            switch d.status {
-            case .finished:
-                try s.files[Self.dialoguesFile]?.append(Rows.shareGPT(d, system: systemPrompt, recipe: recipe))
-                try s.files[Self.messagesFile]?.append(Rows.messages(d, system: systemPrompt))
-            case .filtered:
-                try s.files[Self.filteredFile]?.append(Rows.shareGPT(d, system: systemPrompt, recipe: recipe))
-            case .failed, .running:
-                try s.files[Self.failuresFile]?.append(Rows.failure(d))
-            }
-            if d.status == .finished { for (file, row) in recipe.rows(d) { try s.files[file]?.append(row) } }
+            for (file, row) in rows { try s.files[file]?.append(row) }
             let sizes = order.compactMap { name in s.files[name].map { (name, $0.size) } }
             s.stats.add(d, records: type(of: recipe).records)
             // Under the lock, so end records follow the order of the rows they claim.
@@ -81,6 +78,20 @@ final class DatasetWriter: Sendable {
             return group.enqueue { try journal.end(d, sizes: sizes) }
         }
         if let group, let ticket { try await group.wait(ticket) }
+    }
+
+    /// The rows an ended dialogue adds, file by file, in the order they are written.
+    private func rows(_ d: Dialogue) throws -> [(file: String, row: [UInt8])] {
+        switch d.status {
+        case .finished:
+            var rows = [(Self.dialoguesFile, try Rows.shareGPT(d, system: systemPrompt, recipe: recipe))]
+            if writesMessages { rows.append((Self.messagesFile, Rows.messages(d, system: systemPrompt))) }
+            return rows + recipe.rows(d)
+        case .filtered:
+            return [(Self.filteredFile, try Rows.shareGPT(d, system: systemPrompt, recipe: recipe))]
+        case .failed, .running:
+            return [(Self.failuresFile, Rows.failure(d))]
+        }
     }
 }
 
