@@ -16,6 +16,14 @@ def read_jsonl_partial(path):
     return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
 
 
+def is_json(text):
+    try:
+        json.loads(text)
+        return True
+    except ValueError:
+        return False
+
+
 @pytest.mark.parametrize("assistant_endpoint", ["completion", "chat"])
 def test_eight_turn_dialogues_never_overflow_a_small_slot(tmp_path, llama_server, assistant_endpoint):
     """Completion: the template's parts are counted; chat: the server's chat template,
@@ -216,7 +224,9 @@ def test_structured_verdicts_parse_on_llama_cpp(tmp_path, llama_server):
     assert model["structured_verdicts"] == len(structured)
     print(f"\nstructured verdicts: {len(structured)} of 8 turns")
 
-    # Self-talk's manager under its schema: every answer is the schema's JSON, an offered choice.
+    # Self-talk's manager under its schema: every whole answer is the schema's JSON, an offered choice.
+    # The schema's grammar lets whitespace in; the small model sometimes fills it until max_tokens cuts
+    # the answer short (once in several full test runs): that answer is no JSON and is read as text instead.
     p = parley("synth", "--config", "examples/configs/selftalk-local.json", "--out", tmp_path / "selftalk", "--quiet",
                "--set", f"backends.local.base_url={llama_server}/v1", "--set", "run.limit=2",
                "--set", "selftalk.max_turns=3", "--set", "selftalk.structured=true",
@@ -224,9 +234,11 @@ def test_structured_verdicts_parse_on_llama_cpp(tmp_path, llama_server):
     assert p.returncode == 0, p.stderr
     steps = [s for r in read_jsonl(tmp_path / "selftalk/dialogues.jsonl") for s in r["meta"]["selftalk"]["steps"]]
     asked = [s for s in steps if "raw" in s]
-    assert asked and all(s["structured"] and s["choice"] != "unparsed" for s in asked), steps
+    whole = [s for s in asked if is_json(s["raw"])]
+    assert whole and all(s["structured"] and s["choice"] != "unparsed" for s in whole), steps
+    assert not any(s["structured"] for s in asked if s not in whole), steps
     answers = json.loads(p.stdout)["selftalk"]["manager_answers"]
-    assert answers == {"structured": len(asked), "text": 0}, answers
+    assert answers == {"structured": len(whole), "text": len(asked) - len(whole)}, answers
 
 
 @pytest.mark.parametrize("example,output", [("capo-local", "pairs.jsonl"), ("expert-local", "expert.jsonl"),

@@ -158,8 +158,8 @@ package struct JSONWriter {
 
     /// The index of the first byte at or after `start` that JSON must escape (a control character, `"`
     /// or `\`), else `utf8.count`. Bytes of multi-byte UTF-8 sequences are all ≥ 0x80, so a byte-wise
-    /// test is exact; it takes eight bytes a step (a byte-wise scan took 1.7 µs of a host request whose
-    /// conversation is written as JSON: benchmarks/c).
+    /// test is exact; it takes eight bytes a step (a byte-wise scan was 1.7 µs of a callback request,
+    /// whose whole conversation is written as JSON, in perf of benchmarks/c).
     private static func firstToEscape(_ utf8: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
