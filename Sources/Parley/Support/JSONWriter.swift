@@ -191,7 +191,10 @@ package struct JSONWriter {
         case 0x09: bytes.append(UInt8(ascii: "t"))
         default:  // another control character: \u00XX
             bytes.append(contentsOf: "u00".utf8)
-            for nibble in [b >> 4, b & 0xF] { bytes.append(nibble < 10 ? 0x30 + nibble : 0x57 + nibble) }
+            bytes.append(Self.hexDigit(b >> 4))
+            bytes.append(Self.hexDigit(b & 0xF))
         }
     }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 + nibble : 0x57 + nibble }
 }
