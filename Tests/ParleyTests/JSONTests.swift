@@ -48,6 +48,21 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(negativeZero.sign, .minus)
     }
 
+    /// Integers are written digit by digit, without `String(n)`: each reads as `String(n)` does.
+    func testIntegersAreWrittenAsTheirDecimalText() {
+        let values = [0, 7, 9, 10, 99, 100, -1, -9, -10, 1_234_567_890, Int.max, Int.min, Int.min + 1]
+        for n in values {
+            var w = JSONWriter()
+            w.int(n)
+            XCTAssertEqual(w.text, String(n))
+        }
+        for d in [0.0, -0.0, 42.0, -123456789012345.0, 0.25, 1e15, -2.5e-7] {
+            var w = JSONWriter()
+            w.double(d)
+            XCTAssertEqual(w.text, JSONWriter.integer(d).map { String($0) } ?? String(d), "\(d)")
+        }
+    }
+
     /// A string without escapes is made straight from the bytes: only its UTF-8 is checked.
     func testAStringThatIsNotUTF8IsRefusedWithOrWithoutEscapes() {
         for bytes: [UInt8] in [[0x22, 0x61, 0xFF, 0x62, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22]] {

@@ -27,6 +27,24 @@ final class ShardTests: XCTestCase {
         return out
     }
 
+    /// Shards, derived ids, request seeds and scripted text all come from `StableHash`: its values are
+    /// FNV-1a over each part's UTF-8 and a separator byte, then SplitMix64's mix, in every build.
+    func testStableHashIsFNV1aOfTheUTF8ThenMixed() {
+        func reference(_ parts: [String]) -> UInt64 {
+            var state: UInt64 = 0xcbf2_9ce4_8422_2325
+            for part in parts {
+                for byte in Array(part.utf8) + [0xFF] { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            }
+            return SplitMix64.mix(state)
+        }
+        for parts in [[""], ["a"], ["id", "s12"], ["ünïcödé ✓", "😀"], [String(repeating: "x", count: 100)]] {
+            var hash = StableHash()
+            for part in parts { hash.combine(part) }
+            XCTAssertEqual(hash.value, reference(parts), "\(parts)")
+        }
+        XCTAssertEqual(StableHash.of("id", "s12"), 0x8571_72E2_6F4B_9D73, "FNV-1a and SplitMix64 by hand")
+    }
+
     func testEveryShardingSplitsTheSeedsIntoDisjointParts() {
         for count in 1...8 {
             let owners = owners(seedLines, count: count)

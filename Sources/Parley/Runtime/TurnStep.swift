@@ -25,7 +25,8 @@ struct TurnStep {
             d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
             persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
         let counter = role.endpoint.tokenCounter
-        var counts = cache.counts[role.endpoint.name] ?? []
+        // Taken out while it grows, so that appending does not copy the array the cache still holds.
+        var counts = cache.counts.removeValue(forKey: role.endpoint.name) ?? []
         while counts.count < d.messages.count {
             do {
                 counts.append(try await counter.count(d.messages[counts.count].content))
@@ -60,14 +61,14 @@ struct TurnStep {
             maxTokens: role.config.maxTokens, temperature: temperature ?? role.config.temperature,
             topP: role.config.topP,
             stop: stops, seed: seed.value, promptTokens: promptTokens, params: role.config.params)
-        let started = ContinuousClock.now
+        let started = MonotonicTime.seconds()
         let (result, attempts) = try await role.endpoint.generate(request)
-        let elapsed = ContinuousClock.now - started
+        let elapsed = MonotonicTime.seconds() - started
         let text = TurnCleaner.clean(result.text, stops: stops, speaker: speaker)
         let meta = TurnMeta(
             role: role.name, model: result.model ?? role.config.model, promptTokens: result.promptTokens,
             completionTokens: result.completionTokens,
-            latencyMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+            latencyMs: Int(elapsed * 1000),
             finishReason: result.finishReason, attempts: attempts)
         return .message(Message(speaker, text, meta: meta))
     }

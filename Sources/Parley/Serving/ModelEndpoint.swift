@@ -82,10 +82,11 @@ public final class ModelEndpoint: Sendable {
         var request = request
         var met: [String] = []
         var handedOver = 0
-        let dialogue = StableHash.of(request.dialogueID)
+        // Only a fleet routes (one server takes every request).
+        let dialogue = replicas.count > 1 ? StableHash.of(request.dialogueID) : 0
         while true {
             let reservation = try await rates?.acquire(prompt: promptTokens, maxTokens: request.maxTokens)
-            let index = router.withLock { $0.route(dialogue) }
+            let index = replicas.count > 1 ? router.withLock { $0.route(dialogue) } : 0
             let replica = replicas[index]
             let epoch: Int
             do { epoch = try await replica.admit() } catch {

@@ -7,7 +7,14 @@ public struct StableHash: Sendable {
     public init() {}
 
     public mutating func combine(_ s: String) {
-        for byte in s.utf8 { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var s = s
+        // Over the contiguous bytes: `s.utf8`'s iterator cost several times as much a byte, and every
+        // request hashes its dialogue's id (benchmarks/callgrind).
+        state = s.withUTF8 { bytes in
+            var state = self.state
+            for byte in bytes { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+            return state
+        }
         state = (state ^ 0xFF) &* 0x0000_0100_0000_01B3  // field separator
     }
 
