@@ -123,6 +123,18 @@ final class JSONTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(Judgment.self, from: Data(w.bytes)), j)
     }
 
+    /// The writer grows its buffer as a document outgrows it: long strings and many small writes read back.
+    func testLongDocumentsReadBackWhole() throws {
+        let long = String(repeating: "ab\"c\\é\n", count: 20_000)
+        let items = (0..<5_000).map { JSONValue.object(["n": .number(Double($0)), "s": .string("x\($0)")]) }
+        let original = JSONValue.object(["long": .string(long), "items": .array(items), "empty": .string("")])
+        var w = JSONWriter()
+        w.value(original)
+        XCTAssertEqual(try JSONParser.parse(utf8: w.bytes), original)
+        let line = w.line()
+        XCTAssertEqual(line.last, 0x0A)
+    }
+
     func testWriterOutputParsesBack() throws {
         let original = JSONValue.object([
             "k\"ey": .string("line\nbreak \u{7} \u{1F600}"), "n": .number(0.25), "a": .array([.null]),

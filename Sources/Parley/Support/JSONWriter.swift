@@ -1,57 +1,97 @@
 /// A small, fast JSON builder for the hot paths (journal lines, output rows), writing
 /// UTF-8 bytes directly, keys in the order given so rows are stable and readable. Measured
-/// (`parley-bench json`, release, medians): a journal message line costs 0.82 µs written by hand,
-/// 4.0 µs through its `Codable` schema (`encode(_:)`) and 7.7 µs with Foundation's `JSONEncoder`
-/// — a whole turn costs about 19 CPU µs on a 2-core machine (`parley-bench overhead`), so JSONEncoder
+/// (`parley-bench json`, release, medians): a journal message line costs 0.44 µs written by hand,
+/// 3.5 µs through its `Codable` schema (`encode(_:)`) and 7.5 µs with Foundation's `JSONEncoder`
+/// — a whole turn costs 17–20 CPU µs on a 2-core machine (`parley-bench overhead`), so JSONEncoder
 /// would add a third to a turn and the per-message records (`HotPathJSON`) stay hand-written;
-/// everything else is written through `encode(_:)` from its `Codable` schema.
-package struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+/// everything else is written through `encode(_:)` from its `Codable` schema. Not copyable: it owns
+/// its buffer, and a document is written once, then taken (`line()`, `bytes`, `text`).
+package struct JSONWriter: ~Copyable {
+    /// The document so far: `count` bytes of `capacity`. Written through a pointer: `Array.append`
+    /// checked uniqueness at every byte and took ~95 instructions for each run of bytes, which made
+    /// a key cost ~160 (a micro-benchmark under callgrind: 90 this way, allocation included).
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity = 512
     private var needsComma = false
 
-    init() { bytes.reserveCapacity(512) }
+    init() { storage = .allocate(capacity: capacity) }
 
-    var text: String { String(decoding: bytes, as: UTF8.self) }
+    deinit { storage.deallocate() }
+
+    /// The document's bytes (a copy).
+    var bytes: [UInt8] { Array(written) }
+
+    var text: String { String(decoding: written, as: UTF8.self) }
+
+    private var written: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage, count: count) }
 
     /// Ends the document with a newline and returns it as one JSONL line.
     consuming func line() -> [UInt8] {
-        bytes.append(0x0A)
+        append(0x0A)
         return bytes
+    }
+
+    private mutating func append(_ byte: UInt8) {
+        reserve(1)
+        storage[count] = byte
+        count += 1
+    }
+
+    private mutating func append(_ run: UnsafeBufferPointer<UInt8>) {
+        guard let start = run.baseAddress, !run.isEmpty else { return }
+        reserve(run.count)
+        (storage + count).initialize(from: start, count: run.count)
+        count += run.count
+    }
+
+    private mutating func append(_ text: StaticString) { text.withUTF8Buffer { append($0) } }
+
+    private mutating func reserve(_ extra: Int) {
+        if count + extra > capacity { grow(to: count + extra) }
+    }
+
+    private mutating func grow(to needed: Int) {
+        while capacity < needed { capacity *= 2 }
+        let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        larger.moveInitialize(from: storage, count: count)
+        storage.deallocate()
+        storage = larger
     }
 
     mutating func beginObject() {
         separate()
-        bytes.append(UInt8(ascii: "{"))
+        append(UInt8(ascii: "{"))
         needsComma = false
     }
     mutating func endObject() {
-        bytes.append(UInt8(ascii: "}"))
+        append(UInt8(ascii: "}"))
         needsComma = true
     }
     mutating func beginArray() {
         separate()
-        bytes.append(UInt8(ascii: "["))
+        append(UInt8(ascii: "["))
         needsComma = false
     }
     mutating func endArray() {
-        bytes.append(UInt8(ascii: "]"))
+        append(UInt8(ascii: "]"))
         needsComma = true
     }
 
     /// A key known at compile time: no escaping needed.
     mutating func key(_ k: StaticString) {
         separate()
-        bytes.append(UInt8(ascii: "\""))
-        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: ":"))
+        append(UInt8(ascii: "\""))
+        append(k)
+        append(UInt8(ascii: "\""))
+        append(UInt8(ascii: ":"))
         needsComma = false
     }
 
     mutating func key(_ k: String) {
         separate()
         appendQuoted(k)
-        bytes.append(UInt8(ascii: ":"))
+        append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -70,10 +110,10 @@ package struct JSONWriter {
     /// integer, and a journal line or a row has a dozen: benchmarks/callgrind).
     private mutating func appendDigits(_ n: Int) {
         if n >= 0 && n < 10 {
-            bytes.append(UInt8(truncatingIfNeeded: n) &+ 0x30)
+            append(UInt8(truncatingIfNeeded: n) &+ 0x30)
             return
         }
-        if n < 0 { bytes.append(UInt8(ascii: "-")) }
+        if n < 0 { append(UInt8(ascii: "-")) }
         var magnitude = n.magnitude
         // Int.min has 19 digits, so 20 bytes hold any magnitude, written from the end.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
@@ -83,7 +123,7 @@ package struct JSONWriter {
                 digits[start] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
                 magnitude /= 10
             } while magnitude > 0
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
+            append(UnsafeBufferPointer(rebasing: digits[start...]))
         }
     }
     /// `d` as the integer it is written as, or nil when it is written with a fraction or exponent.
@@ -94,18 +134,19 @@ package struct JSONWriter {
         if let n = d.isFinite ? Self.integer(d) : nil {
             appendDigits(n)
         } else {
-            bytes.append(contentsOf: (d.isFinite ? String(d) : "null").utf8)
+            var text = d.isFinite ? String(d) : "null"
+            text.withUTF8 { append($0) }
         }
         needsComma = true
     }
     mutating func bool(_ b: Bool) {
         separate()
-        bytes.append(contentsOf: (b ? "true" : "false").utf8)
+        append(b ? "true" : "false")
         needsComma = true
     }
     mutating func null() {
         separate()
-        bytes.append(contentsOf: "null".utf8)
+        append("null")
         needsComma = true
     }
 
@@ -159,25 +200,25 @@ package struct JSONWriter {
         }
     }
 
-    private mutating func separate() { if needsComma { bytes.append(UInt8(ascii: ",")) } }
+    private mutating func separate() { if needsComma { append(UInt8(ascii: ",")) } }
 
     private mutating func appendQuoted(_ s: String) {
         var s = s
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
         s.withUTF8 { utf8 in
             // Runs of bytes that need no escape are copied whole; each message's text passes here for
             // its journal line, its row and every request body that quotes it.
             var copied = 0
             var i = Self.firstToEscape(utf8, from: 0)
             while i < utf8.count {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[copied..<i]))
+                append(UnsafeBufferPointer(rebasing: utf8[copied..<i]))
                 appendEscape(utf8[i])
                 copied = i + 1
                 i = Self.firstToEscape(utf8, from: copied)
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[copied...]))
+            append(UnsafeBufferPointer(rebasing: utf8[copied...]))
         }
-        bytes.append(UInt8(ascii: "\""))
+        append(UInt8(ascii: "\""))
     }
 
     /// The index of the first byte at or after `start` that JSON must escape (a control character, `"`
@@ -207,16 +248,16 @@ package struct JSONWriter {
     private static func needsEscape(_ b: UInt8) -> Bool { b < 0x20 || b == 0x22 || b == 0x5C }
 
     private mutating func appendEscape(_ b: UInt8) {
-        bytes.append(UInt8(ascii: "\\"))
+        append(UInt8(ascii: "\\"))
         switch b {
-        case 0x22, 0x5C: bytes.append(b)
-        case 0x0A: bytes.append(UInt8(ascii: "n"))
-        case 0x0D: bytes.append(UInt8(ascii: "r"))
-        case 0x09: bytes.append(UInt8(ascii: "t"))
+        case 0x22, 0x5C: append(b)
+        case 0x0A: append(UInt8(ascii: "n"))
+        case 0x0D: append(UInt8(ascii: "r"))
+        case 0x09: append(UInt8(ascii: "t"))
         default:  // another control character: \u00XX
-            bytes.append(contentsOf: "u00".utf8)
-            bytes.append(Self.hexDigit(b >> 4))
-            bytes.append(Self.hexDigit(b & 0xF))
+            append("u00")
+            append(Self.hexDigit(b >> 4))
+            append(Self.hexDigit(b & 0xF))
         }
     }
 
