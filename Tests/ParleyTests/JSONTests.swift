@@ -86,6 +86,31 @@ final class JSONTests: XCTestCase {
         XCTAssertNoThrow(try JSONValue.parse(String(repeating: "[", count: 100) + String(repeating: "]", count: 100)))
     }
 
+    /// A row's `meta.generation` entry has every key, null where absent, and all null for a message
+    /// nobody generated (a seed's, the system prompt's): one schema for dataset loaders.
+    func testGenerationRecordsHaveEveryKey() {
+        func written(_ t: TurnMeta?) -> String {
+            var w = JSONWriter()
+            HotPathJSON.turnMeta(t, into: &w)
+            return w.text
+        }
+        XCTAssertEqual(
+            written(nil),
+            #"{"role":null,"model":null,"prompt_tokens":null,"completion_tokens":null,"latency_ms":null,"#
+                + #""finish_reason":null,"attempts":null}"#)
+        XCTAssertEqual(
+            written(TurnMeta(role: "asker")),
+            #"{"role":"asker","model":null,"prompt_tokens":null,"completion_tokens":null,"latency_ms":null,"#
+                + #""finish_reason":null,"attempts":1}"#)
+        XCTAssertEqual(
+            written(
+                TurnMeta(
+                    role: "a", model: "m", promptTokens: 3, completionTokens: 4, latencyMs: 5, finishReason: "stop",
+                    attempts: 2)),
+            #"{"role":"a","model":"m","prompt_tokens":3,"completion_tokens":4,"latency_ms":5,"#
+                + #""finish_reason":"stop","attempts":2}"#)
+    }
+
     /// `HotPathJSON.message` is the hand-written twin of `Message`'s `Codable` schema: the same bytes.
     func testHandWrittenMessagesEqualTheirCodableSchema() throws {
         let messages = [

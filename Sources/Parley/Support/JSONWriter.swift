@@ -80,11 +80,20 @@ package struct JSONWriter: ~Copyable {
 
     /// A key known at compile time: no escaping needed.
     mutating func key(_ k: StaticString) {
-        separate()
-        append(UInt8(ascii: "\""))
-        append(k)
-        append(UInt8(ascii: "\""))
-        append(UInt8(ascii: ":"))
+        // `,"key":` under one capacity check: rows and request bodies are mostly keys.
+        k.withUTF8Buffer { name in
+            reserve(name.count + 4)
+            if needsComma {
+                storage[count] = UInt8(ascii: ",")
+                count += 1
+            }
+            storage[count] = UInt8(ascii: "\"")
+            if let start = name.baseAddress { (storage + count + 1).initialize(from: start, count: name.count) }
+            count += name.count + 1
+            storage[count] = UInt8(ascii: "\"")
+            storage[count + 1] = UInt8(ascii: ":")
+            count += 2
+        }
         needsComma = false
     }
 
