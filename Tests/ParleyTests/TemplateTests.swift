@@ -72,5 +72,20 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(TurnCleaner.clean(spaced, stops: ["\nUser:"], speaker: .assistant), "Grüße, José!")
         XCTAssertEqual(TurnCleaner.clean("é\u{301}<END>x", stops: ["<END>"], speaker: .user), "é\u{301}")
         XCTAssertEqual(TurnCleaner.clean("[|Human|] hi", stops: [], speaker: .user), "hi")
+        // A label is taken only whole, at the start, and only the speaker's own.
+        XCTAssertEqual(TurnCleaner.clean("AI", stops: [], speaker: .assistant), "AI")
+        XCTAssertEqual(TurnCleaner.clean("Say AI: yes", stops: [], speaker: .assistant), "Say AI: yes")
+        XCTAssertEqual(TurnCleaner.clean("User: hi", stops: [], speaker: .assistant), "User: hi")
+        XCTAssertEqual(TurnCleaner.clean("ASSISTANT:ok", stops: [], speaker: .assistant), "ok")
+    }
+
+    /// The estimate: a token per digit, and one per `charsPerToken` bytes of the rest, rounded up.
+    func testTokenEstimateCountsDigitsAndBytes() {
+        let counter = EstimatingTokenCounter(charsPerToken: 4)
+        XCTAssertEqual(counter.estimate(""), 0)
+        XCTAssertEqual(counter.estimate("abc123"), 3 + 1)
+        XCTAssertEqual(counter.estimate("abcdefgh9"), 1 + 2)
+        XCTAssertEqual(counter.estimate("é"), 1, "bytes, not characters")
+        XCTAssertEqual(counter.estimate(String(repeating: "ab", count: 50)), 25)
     }
 }

@@ -19,11 +19,14 @@ public struct EstimatingTokenCounter: TokenCounter {
     public func count(_ text: String) -> Int { estimate(text) }
 
     public func estimate(_ text: String) -> Int {
-        var digits = 0
-        var bytes = 0
-        for b in text.utf8 {
-            if b >= 0x30 && b <= 0x39 { digits += 1 } else { bytes += 1 }
+        var text = text
+        // Over the contiguous bytes: every message is counted once, each prompt's fixed texts too.
+        let digits = text.withUTF8 { utf8 in
+            var digits = 0
+            for b in utf8 where b >= 0x30 && b <= 0x39 { digits += 1 }
+            return digits
         }
+        let bytes = text.utf8.count - digits
         return digits + Int((Double(bytes) / charsPerToken).rounded(.up))
     }
 }

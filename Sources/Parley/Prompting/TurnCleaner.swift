@@ -21,7 +21,7 @@ public enum TurnCleaner {
         var t = Substring(text)
         if let cut = stops.compactMap({ firstIndex(of: $0, in: t) }).min() { t = t[..<cut] }
         t = trimmed(t)
-        for label in speaker == .user ? userLabels : assistantLabels where t.utf8.starts(with: label.utf8) {
+        for label in speaker == .user ? userLabels : assistantLabels where starts(t, with: label) {
             t = trimmed(t[t.utf8.index(t.startIndex, offsetBy: label.utf8.count)...])
             break
         }
@@ -52,6 +52,20 @@ public enum TurnCleaner {
         var contiguous = hay  // withUTF8 may need to make it contiguous (never for native strings)
         let offset = needle.withUTF8 { n in contiguous.withUTF8 { h in Self.offset(of: n, in: h) } }
         return offset.map { hay.utf8.index(hay.startIndex, offsetBy: $0) }
+    }
+
+    /// Whether `text` begins with `prefix`, byte for byte (`utf8.starts(with:)` went a byte at a time
+    /// through the generic collection path, for four labels of every message).
+    static func starts(_ text: Substring, with prefix: String) -> Bool {
+        var text = text
+        var prefix = prefix
+        return prefix.withUTF8 { p in
+            text.withUTF8 { t in
+                guard p.count <= t.count else { return false }
+                guard let pStart = p.baseAddress, let tStart = t.baseAddress else { return p.isEmpty }
+                return memcmp(tStart, pStart, p.count) == 0
+            }
+        }
     }
 
     /// `memchr` to each occurrence of the needle's first byte, `memcmp` for the rest.
