@@ -44,14 +44,14 @@ public final class PullBackend: Backend {
 
     private struct Waiting {
         var ticket: Ticket
-        var continuation: CheckedContinuation<GenerationResult, any Error>
+        var continuation: UnsafeContinuation<GenerationResult, any Error>
     }
     private struct State {
         var nextID: UInt64 = 0
         /// Oldest first. A deque: a take pops its batch off the front without moving the rest
         /// (an array's `removeFirst` copied the whole queue, retaining every request, per take).
         var queued: Deque<Waiting> = []
-        var taken: [UInt64: CheckedContinuation<GenerationResult, any Error>] = [:]
+        var taken: [UInt64: UnsafeContinuation<GenerationResult, any Error>] = [:]
         /// Hosts blocked in `take`: only they need a wake-up when a request arrives.
         var takers = 0
     }
@@ -67,7 +67,8 @@ public final class PullBackend: Backend {
             return state.nextID
         }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            // Unsafe (unchecked): a continuation leaves `queued` or `taken` under the lock, exactly once.
+            try await withUnsafeThrowingContinuation { continuation in
                 let cancelled = condition.withLock { () -> Bool in
                     if Task.isCancelled { return true }
                     state.queued.append(Waiting(ticket: Ticket(id: id, request: request), continuation: continuation))
@@ -77,7 +78,7 @@ public final class PullBackend: Backend {
                 if cancelled { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
-            let c = condition.withLock { () -> CheckedContinuation<GenerationResult, any Error>? in
+            let c = condition.withLock { () -> UnsafeContinuation<GenerationResult, any Error>? in
                 if let i = state.queued.firstIndex(where: { $0.ticket.id == id }) {
                     return state.queued.remove(at: i).continuation
                 }
@@ -120,7 +121,7 @@ public final class PullBackend: Backend {
     /// or already answered (or repeated); when there are any, nothing is delivered.
     public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
         let (bad, continuations) = condition.withLock {
-            () -> ([UInt64], [CheckedContinuation<GenerationResult, any Error>]) in
+            () -> ([UInt64], [UnsafeContinuation<GenerationResult, any Error>]) in
             var seen = Set<UInt64>()
             let bad = answers.map(\.ticket).filter { state.taken[$0] == nil || !seen.insert($0).inserted }
             guard bad.isEmpty else { return (bad, []) }
