@@ -36,11 +36,11 @@ enum HotPathJSON {
         w.endObject()
     }
 
-    /// Every key is always present (null when unknown) so datasets infer one schema.
     private static let turnMetaKeys: [StaticString] = [
         "role", "model", "prompt_tokens", "completion_tokens", "latency_ms", "finish_reason", "attempts",
     ]
 
+    /// Every key is always present (null when unknown) so datasets infer one schema.
     static func turnMeta(_ t: TurnMeta?, into w: inout JSONWriter) {
         w.beginObject()
         // Unwrapped once: each `t?.field` copied the whole record out of the optional (a third of a
