@@ -18,7 +18,9 @@ struct HostCallback: Sendable {
         let reply = ReplyBox()
         let handle = replies.add(reply)
         defer { _ = try? replies.remove(handle, "reply") }
-        let json = HostJSON.request(request, ticket: tickets.next())
+        // Handed over from the writer's buffer: no `String` made (and its UTF-8 checked) on the way.
+        var json = JSONWriter()
+        HostJSON.write(request, ticket: tickets.next(), into: &json)
         let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
         if let error = reply.error { throw error }
         guard status == 0 else {

@@ -6,6 +6,12 @@ public enum HostJSON {
     /// A generation request as a host callback or the pull queue receives it.
     public static func request(_ r: GenerationRequest, ticket: UInt64) -> String {
         var w = JSONWriter()
+        write(r, ticket: ticket, into: &w)
+        return w.text
+    }
+
+    /// Writes `request(r, ticket:)`'s JSON into `w` (a host callback takes it as a C string from there).
+    package static func write(_ r: GenerationRequest, ticket: UInt64, into w: inout JSONWriter) {
         w.beginObject()
         w.key("ticket")
         w.int(Int(truncatingIfNeeded: ticket))
@@ -44,7 +50,6 @@ public enum HostJSON {
             w.field("prompt", prompt)
         }
         w.endObject()
-        return w.text
     }
 
     /// The largest ticket: tickets count requests from 1, and JSON numbers are exact to 2^53.

@@ -15,7 +15,7 @@ package struct JSONWriter: ~Copyable {
     private var capacity = 512
     private var needsComma = false
 
-    init() { storage = .allocate(capacity: capacity) }
+    package init() { storage = .allocate(capacity: capacity) }
 
     deinit { storage.deallocate() }
 
@@ -30,6 +30,13 @@ package struct JSONWriter: ~Copyable {
     consuming func line() -> [UInt8] {
         append(0x0A)
         return bytes
+    }
+
+    /// Calls `body` with the document as a NUL-terminated C string (valid only during the call).
+    package mutating func withCString<Result>(_ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
+        append(0)
+        defer { count -= 1 }
+        return try UnsafeRawPointer(storage).withMemoryRebound(to: CChar.self, capacity: count) { try body($0) }
     }
 
     private mutating func append(_ byte: UInt8) {
