@@ -31,18 +31,22 @@ final class AppendFile {
 
     /// Appends `bytes` in one `write(2)` (retried on partial writes).
     func append(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBufferPointer { buf in
-            var offset = 0
-            while offset < buf.count {
-                let n = write(fd, buf.baseAddress! + offset, buf.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
-                }
-                offset += n
+        try bytes.withUnsafeBufferPointer { try append($0) }
+    }
+
+    /// Appends `buf` in one `write(2)` (retried on partial writes).
+    func append(_ buf: UnsafeBufferPointer<UInt8>) throws {
+        guard let start = buf.baseAddress else { return }
+        var offset = 0
+        while offset < buf.count {
+            let n = write(fd, start + offset, buf.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
             }
-            size += buf.count
+            offset += n
         }
+        size += buf.count
     }
 
     /// Cuts a file back to `size` bytes (a crash may have left a partial write after it).

@@ -93,8 +93,8 @@ public final class Journal: Sendable {
     }
 
     private func append(_ record: consuming JSONWriter) throws {
-        let line = record.line()
-        try file.withLock { try $0.append(line) }
+        // Written from the writer's buffer: a copy of every line into an array first is not needed.
+        try record.withLine { line in try file.withLock { try $0.append(line) } }
     }
 }
 

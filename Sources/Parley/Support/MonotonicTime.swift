@@ -8,7 +8,7 @@
 
 /// Monotonic seconds for the serving logic (limits, breakers, traces) and request latencies.
 /// Read straight from `clock_gettime`: `ContinuousClock.now - origin` went through `Duration`'s
-/// 128-bit arithmetic, ~600 instructions a reading, and a request takes five (benchmarks/callgrind).
+/// 128-bit arithmetic, ~370 instructions a reading, five a request (benchmarks/callgrind).
 public enum MonotonicTime {
     /// Whole seconds of the clock when first read: readings count from there, small enough that a
     /// `Double` keeps nanoseconds.
