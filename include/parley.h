@@ -21,8 +21,9 @@
  *     the library copies what it keeps.
  *   - `json_t *` arguments are borrowed (their reference count is unchanged);
  *     `json_t **` results are new references the caller must json_decref().
- *   - Handles (parley_engine, parley_job) come from parley_engine_new() and
- *     parley_job_start() and are released by the matching _free function. A
+ *   - Handles (parley_engine, parley_job, parley_batch) come from
+ *     parley_engine_new(), parley_job_start() and parley_pull_take_batch() and
+ *     are released by the matching _free function. A
  *     freed or unknown handle is detected and reported as PARLEY_ERR_HANDLE,
  *     not a crash: handles are ids, never reused.
  *   - parley_version() returns a static string: do not free it.
@@ -82,8 +83,11 @@ extern "C" {
 /* Opaque handles. */
 typedef struct parley_engine parley_engine;
 typedef struct parley_job parley_job;
-/* The answer to one generation request, filled in by a host callback. */
+/* The answer to one generation request, filled in by a host callback or for a
+ * request of a pull batch. */
 typedef struct parley_reply parley_reply;
+/* Requests taken from a pull queue together, answered in place. */
+typedef struct parley_batch parley_batch;
 
 /* jansson's value type. Include <jansson.h> to use the json_t faces. */
 struct json_t;
@@ -190,6 +194,56 @@ int parley_pull_take_json(parley_engine *engine, const char *backend, int max, d
 int parley_pull_submit(parley_engine *engine, const char *backend, const char *results_json, char **error);
 int parley_pull_submit_json(parley_engine *engine, const char *backend, const struct json_t *results,
                             char **error);
+
+/* ------------------------------------------------------------------------- */
+/* Pull batches: the pull queue without JSON trees                            */
+
+/* A pull batch holds each taken request's JSON text, borrowed from the batch,
+ * and a parley_reply for each, answered with the parley_reply_ functions: the
+ * host builds no JSON and looks up no ticket. From C it is the cheapest face of
+ * the pull queue: the json_t face builds a tree of about 80 values per request
+ * of an 8-message prompt, which cost more than the rest of the round trip
+ * (benchmarks/c). A host answers, then frees the batch:
+ *
+ *     parley_batch *batch;
+ *     parley_pull_take_batch(engine, "model", 64, 1.0, &batch, &error);
+ *     for (int i = 0; i < parley_batch_size(batch); i++)
+ *         parley_reply_set_text(parley_batch_reply(batch, i),
+ *                               generate(parley_batch_request(batch, i)), "stop");
+ *     parley_batch_free(batch);
+ */
+
+/* Takes up to `max` waiting requests of a pull backend, as parley_pull_take()
+ * does (the same waits and errors). On success *batch is a new batch, possibly
+ * empty, that the caller frees with parley_batch_free(). Blocks. */
+int parley_pull_take_batch(parley_engine *engine, const char *backend, int max, double timeout_seconds,
+                           parley_batch **batch, char **error);
+
+/* The number of requests in `batch`; -1 for a handle that is not a live batch. */
+int parley_batch_size(parley_batch *batch);
+
+/* Request `i`'s JSON text, as a callback receives it (its "ticket" only names
+ * it: answer through parley_batch_reply()). Borrowed: valid until the batch is
+ * freed. NULL for a bad batch or index. */
+const char *parley_batch_request(parley_batch *batch, int i);
+
+/* The reply of request `i`: answer it with parley_reply_set_text() or
+ * parley_reply_set_error() (and parley_reply_set_usage() before them).
+ * Borrowed: valid until the batch is freed. NULL for a bad batch or index. The
+ * replies of one batch may be set from different threads. */
+parley_reply *parley_batch_reply(parley_batch *batch, int i);
+
+/* Delivers the answers set since the last submit, so that their dialogues go
+ * on without waiting for the rest of the batch. A delivered reply cannot be
+ * set again (PARLEY_ERR_STATE). Returns PARLEY_ERR_HANDLE for a handle that is
+ * not a live batch. */
+int parley_batch_submit(parley_batch *batch);
+
+/* Delivers the answers not yet delivered and frees the batch. A request left
+ * without an answer fails with a retryable error ("the host freed its batch
+ * without answering"): it is asked again, up to the backend's max_retries.
+ * Returns PARLEY_ERR_HANDLE for a handle that is not a live batch. */
+int parley_batch_free(parley_batch *batch);
 
 /* ------------------------------------------------------------------------- */
 /* Jobs                                                                       */

@@ -56,13 +56,3 @@ final class EngineBox: Sendable {
         }
     }
 }
-
-/// The answer a host callback writes into, valid during the call only.
-final class ReplyBox: @unchecked Sendable {
-    // Written by the callback's thread only, read after it returns.
-    var text: String?
-    var finishReason: String?
-    var promptTokens: Int?
-    var completionTokens: Int?
-    var error: BackendError?
-}

@@ -96,17 +96,22 @@ public func parley_engine_use_pull(_ engine: Handle?, _ backend: CString?, _ err
 public func parley_reply_set_text(_ reply: Handle?, _ text: CString?, _ finishReason: CString?) -> Int32 {
     call(nil) { () throws(Failure) in
         let box = try replies.get(reply, "reply")
-        box.text = try string(text, "text")
-        box.finishReason = try optionalString(finishReason, "finish_reason")
+        let text = try string(text, "text")
+        let finishReason = try optionalString(finishReason, "finish_reason")
+        try box.set {
+            $0.text = text
+            $0.finishReason = finishReason
+        }
     }
 }
 
 @_cdecl("parley_reply_set_usage")
 public func parley_reply_set_usage(_ reply: Handle?, _ promptTokens: Int32, _ completionTokens: Int32) -> Int32 {
     call(nil) { () throws(Failure) in
-        let box = try replies.get(reply, "reply")
-        box.promptTokens = promptTokens >= 0 ? Int(promptTokens) : nil
-        box.completionTokens = completionTokens >= 0 ? Int(completionTokens) : nil
+        try replies.get(reply, "reply").set {
+            $0.promptTokens = promptTokens >= 0 ? Int(promptTokens) : nil
+            $0.completionTokens = completionTokens >= 0 ? Int(completionTokens) : nil
+        }
     }
 }
 
@@ -114,7 +119,8 @@ public func parley_reply_set_usage(_ reply: Handle?, _ promptTokens: Int32, _ co
 public func parley_reply_set_error(_ reply: Handle?, _ message: CString?, _ retryable: Int32) -> Int32 {
     call(nil) { () throws(Failure) in
         let box = try replies.get(reply, "reply")
-        box.error = BackendError(try string(message, "message"), retryable: retryable != 0, kind: "host error")
+        let error = BackendError(try string(message, "message"), retryable: retryable != 0, kind: "host error")
+        try box.set { $0.error = error }
     }
 }
 
@@ -125,15 +131,12 @@ public func parley_pull_take(
 ) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests_json")
-        let tickets = try pullTake(engine, backend, max, timeout)
+        let tickets = try pullTake(try pullBackend(engine, backend), max, timeout)
         out.pointee = newCString(HostJSON.array(tickets.map { HostJSON.request($0.request, ticket: $0.id) }))
     }
 }
 
-func pullTake(_ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double) throws(Failure)
-    -> [PullBackend.Ticket]
-{
-    let pull = try pullBackend(engine, backend)
+func pullTake(_ pull: PullBackend, _ max: Int32, _ timeout: Double) throws(Failure) -> [PullBackend.Ticket] {
     guard max >= 0 else { throw Failure(.argument, "max is negative") }
     guard timeout.isFinite, timeout >= 0 else {
         throw Failure(.argument, "timeout_seconds must be a finite number ≥ 0")
@@ -170,6 +173,46 @@ func deliver(
                 + "was delivered"
         )
     }
+}
+
+// MARK: Pull batches
+
+@_cdecl("parley_pull_take_batch")
+public func parley_pull_take_batch(
+    _ engine: Handle?, _ backend: CString?, _ max: Int32, _ timeout: Double,
+    _ out: UnsafeMutablePointer<Handle?>?, _ error: ErrorOut?
+) -> Int32 {
+    call(error) { () throws(Failure) in
+        let out = try requireOut(out, "batch")
+        let pull = try pullBackend(engine, backend)
+        out.pointee = batches.add(BatchBox(pull: pull, taken: try pullTake(pull, max, timeout)))
+    }
+}
+
+@_cdecl("parley_batch_size")
+public func parley_batch_size(_ batch: Handle?) -> Int32 {
+    guard let box = try? batches.get(batch, "batch") else { return -1 }
+    return Int32(box.count)
+}
+
+@_cdecl("parley_batch_request")
+public func parley_batch_request(_ batch: Handle?, _ i: Int32) -> CString? {
+    (try? batches.get(batch, "batch"))?.request(Int(i))
+}
+
+@_cdecl("parley_batch_reply")
+public func parley_batch_reply(_ batch: Handle?, _ i: Int32) -> Handle? {
+    (try? batches.get(batch, "batch"))?.reply(Int(i))
+}
+
+@_cdecl("parley_batch_submit")
+public func parley_batch_submit(_ batch: Handle?) -> Int32 {
+    call(nil) { () throws(Failure) in try batches.get(batch, "batch").submit() }
+}
+
+@_cdecl("parley_batch_free")
+public func parley_batch_free(_ batch: Handle?) -> Int32 {
+    call(nil) { () throws(Failure) in try batches.remove(batch, "batch").finish() }
 }
 
 // MARK: Jobs

@@ -46,3 +46,4 @@ final class HandleTable<Object: AnyObject & Sendable>: Sendable {
 let engines = HandleTable<EngineBox>(base: 0x7E00_0000_0000)
 let jobs = HandleTable<JobBox>(base: 0x7A00_0000_0000)
 let replies = HandleTable<ReplyBox>(base: 0x7C00_0000_0000)
+let batches = HandleTable<BatchBox>(base: 0x7D00_0000_0000)

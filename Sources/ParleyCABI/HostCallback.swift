@@ -22,16 +22,15 @@ struct HostCallback: Sendable {
         var json = JSONWriter()
         HostJSON.write(request, ticket: tickets.next(), into: &json)
         let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
-        if let error = reply.error { throw error }
+        let answer = reply.current
+        if let error = answer.error { throw error }
         guard status == 0 else {
             throw BackendError("callback returned \(status)", retryable: false, kind: "host error")
         }
-        guard let text = reply.text else {
+        guard case .success(let result)? = answer.result else {
             throw BackendError("callback returned 0 without a reply", retryable: false, kind: "host error")
         }
-        return GenerationResult(
-            text: text, finishReason: reply.finishReason, promptTokens: reply.promptTokens,
-            completionTokens: reply.completionTokens)
+        return result
     }
 }
 

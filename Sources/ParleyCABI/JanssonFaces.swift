@@ -56,7 +56,7 @@ public func parley_pull_take_json(
 ) -> Int32 {
     call(error) { () throws(Failure) in
         let out = try requireOut(out, "requests")
-        let tickets = try pullTake(engine, backend, max, timeout)
+        let tickets = try pullTake(try pullBackend(engine, backend), max, timeout)
         _ = janssonSeeded
         guard let requests = json_array() else { throw Failure(.internal, "out of memory") }
         for t in tickets { json_array_append_new(requests, JanssonValues.request(t.request, ticket: t.id)) }

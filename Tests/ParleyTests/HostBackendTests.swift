@@ -128,8 +128,15 @@ final class HostBackendTests: XCTestCase {
                 if batch.isEmpty { continue }
                 batches.withLock { $0.append(batch.count) }
                 usleep(5_000)  // one batched generate call
-                for t in batch {
-                    pull.submit(t.id, .success(GenerationResult(text: "batched reply to \(t.request.role)")))
+                let answers = batch.map { t in
+                    (ticket: t.id, result: Result<GenerationResult, BackendError>.success(
+                        GenerationResult(text: "batched reply to \(t.request.role)")))
+                }
+                if batches.withLock({ $0.count }) % 2 == 0 {
+                    for a in answers { pull.submit(a.ticket, a.result) }
+                } else {
+                    // By position (the C ABI's batches): a ticket no longer taken is passed over, the rest delivered.
+                    pull.answer(answers + [(999_999, .success(GenerationResult(text: "stale")))])
                 }
             }
         }
@@ -159,6 +166,8 @@ final class HostBackendTests: XCTestCase {
         XCTAssertTrue(summary.interrupted)
         XCTAssertEqual(pull.pending.queued + pull.pending.taken, 0)
         XCTAssertFalse(pull.submit(taken[0].id, .success(GenerationResult(text: "late"))))
+        pull.answer([(taken[1].id, .success(GenerationResult(text: "late")))])  // passed over
+        XCTAssertEqual(pull.pending.queued + pull.pending.taken, 0)
     }
 
     func testAHostBackendMustBeGiven() throws {

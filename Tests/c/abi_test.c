@@ -836,9 +836,116 @@ static void test_pull(void)
     EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
 }
 
-/* The json_t face builds its requests in place; they must equal the text face's, parsed
- * (number types included). Two engines run the same job, one served through each face;
- * each request is compared with its counterpart by dialogue, turn, role and attempt. */
+/* The batch face: texts borrowed from the batch, answers through its replies. The first
+ * request taken is left unanswered when its batch is freed: it fails retryably and comes
+ * back as attempt 2. Requests of the second batch are delivered early with
+ * parley_batch_submit(), after which their replies cannot change. */
+static void test_pull_batches(void)
+{
+    static const char *const questions[] = {"alpha?", "beta?", "gamma?", "pull-fail"};
+    parley_engine *eng = NULL;
+    parley_job *job = NULL;
+    parley_batch *batch = NULL, *held = NULL;
+    parley_reply *freed_reply = NULL;
+    json_t *result = NULL;
+    char *err = NULL, *spec, left_unanswered[128] = "";
+    int rc = PARLEY_OK, batches = 0, taken = 0, all_requests_ok = 1, asked_again = 0;
+    time_t deadline;
+
+    EXPECT(PARLEY_OK, parley_engine_new(HOST, &eng, &err));
+    EXPECT(PARLEY_ERR_STATE, parley_pull_take_batch(eng, "model", 8, 0, &batch, &err)); /* not served yet */
+    EXPECT(PARLEY_OK, parley_engine_use_pull(eng, "model", &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_take_batch(NULL, "model", 8, 0, &batch, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_take_batch(eng, NULL, 8, 0, &batch, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_take_batch(eng, "model", 8, 0, NULL, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_take_batch(eng, "model", -1, 0, &batch, &err));
+    EXPECT(PARLEY_ERR_ARGUMENT, parley_pull_take_batch(eng, "model", 8, INFINITY, &batch, &err));
+    EXPECT(PARLEY_ERR_HANDLE, parley_pull_take_batch(BOGUS_ENGINE, "model", 8, 0, &batch, &err));
+
+    /* Nothing waiting: an empty batch, with no request or reply at any index. */
+    if (EXPECT(PARLEY_OK, parley_pull_take_batch(eng, "model", 8, 0.02, &batch, &err))) {
+        CHECK(parley_batch_size(batch) == 0);
+        CHECK(parley_batch_request(batch, 0) == NULL && parley_batch_reply(batch, 0) == NULL);
+        EXPECT_RC(PARLEY_OK, parley_batch_submit(batch));
+        EXPECT_RC(PARLEY_OK, parley_batch_free(batch));
+        /* Freed: found out, not dereferenced. */
+        CHECK(parley_batch_size(batch) == -1);
+        CHECK(parley_batch_request(batch, 0) == NULL && parley_batch_reply(batch, 0) == NULL);
+        EXPECT_RC(PARLEY_ERR_HANDLE, parley_batch_submit(batch));
+        EXPECT_RC(PARLEY_ERR_HANDLE, parley_batch_free(batch));
+    }
+    CHECK(parley_batch_size(NULL) == -1 && parley_batch_request(NULL, 0) == NULL);
+    EXPECT_RC(PARLEY_ERR_ARGUMENT, parley_batch_free(NULL));
+
+    spec = job_text("pull-batches", questions, 4);
+    EXPECT(PARLEY_OK, parley_job_start(eng, spec, &job, &err));
+    free(spec);
+    deadline = time(NULL) + 120;
+    while (time(NULL) < deadline) {
+        int i, n;
+        if (!EXPECT_QUIET(PARLEY_OK, parley_pull_take_batch(eng, "model", 3, 0.05, &batch, &err)))
+            break;
+        n = parley_batch_size(batch);
+        CHECK(parley_batch_request(batch, n) == NULL && parley_batch_reply(batch, -1) == NULL);
+        for (i = 0; i < n; i++) {
+            json_error_t e;
+            json_t *req = json_loads(parley_batch_request(batch, i), 0, &e);
+            parley_reply *reply = parley_batch_reply(batch, i);
+            char key[128];
+            all_requests_ok &= req != NULL && is_request(req) && reply != NULL;
+            snprintf(key, sizeof key, "%s/%" JSON_INTEGER_FORMAT "/%s", get_str(req, "dialogue_id"),
+                     get_int(req, "turn"), get_str(req, "role"));
+            if (taken == 0 && i == 0) {
+                snprintf(left_unanswered, sizeof left_unanswered, "%s", key);
+                freed_reply = reply;
+            } else if (strcmp(key, left_unanswered) == 0) {
+                asked_again += get_int(req, "attempt") == 2;
+            }
+            if (taken > 0 || i > 0) {
+                if (json_mentions(req, "pull-fail")) {
+                    EXPECT_RC(PARLEY_OK, parley_reply_set_error(reply, "pull says no", 0));
+                } else {
+                    EXPECT_RC(PARLEY_OK, parley_reply_set_usage(reply, 3, 2));
+                    EXPECT_RC(PARLEY_OK, parley_reply_set_text(reply, "batched answer.", "stop"));
+                }
+            }
+            json_decref(req);
+        }
+        taken += n;
+        if (n > 0 && ++batches == 2) {
+            /* Delivered early: the replies are spent, the batch lives on until freed. */
+            EXPECT_RC(PARLEY_OK, parley_batch_submit(batch));
+            EXPECT_RC(PARLEY_ERR_STATE, parley_reply_set_text(parley_batch_reply(batch, 0), "again.", NULL));
+            held = batch;
+        }
+        EXPECT_RC(PARLEY_OK, parley_batch_free(batch));
+        if (held) {
+            CHECK(parley_batch_reply(held, 0) == NULL);
+            held = NULL;
+        }
+        if (!still_running(job, &result, &rc, &err))
+            break;
+    }
+    EXPECT(PARLEY_OK, rc);
+    EXPECT_RC(PARLEY_ERR_HANDLE, parley_reply_set_text(freed_reply, "too late.", NULL));
+    CHECK(taken >= 5);
+    CHECK(all_requests_ok);
+    CHECK(asked_again == 1);
+    CHECK(summary_int(result, "finished") == 3);
+    CHECK(summary_int(result, "failed") == 1);
+    CHECK(summary_int(result, "completion_tokens") > 0);
+    CHECK(result_mentions(result, "pull says no"));
+    json_decref(result);
+    EXPECT_RC(PARLEY_OK, parley_job_free(job));
+    EXPECT_RC(PARLEY_OK, parley_engine_free(eng));
+}
+
+/* The json_t face builds its requests in place and the batch face writes each request's
+ * text on its own; they must equal the text face's, parsed (number types included). Three
+ * engines run the same job, one served through each face; each request is compared with
+ * its counterpart by dialogue, turn, role and attempt. */
+enum face { TEXT_FACE, JSON_FACE, BATCH_FACE };
+
 static const char FACES[] =
     "{\"backends\": {\"model\": {\"type\": \"host\"}},"
     " \"roles\": {\"asker\": {\"backend\": \"model\", \"endpoint\": \"completion\", \"max_tokens\": 32,"
@@ -847,11 +954,13 @@ static const char FACES[] =
     "                           \"top_p\": 0.9, \"params\": {\"extra\": [1, 2.5, true, null, {\"k\": \"v\\u00e9\"}]}}},"
     " \"turns\": {\"max\": 3}, \"run\": {\"seed\": 5, \"concurrency\": 4}}";
 
-static json_t *requests_served(int json_face)
+static json_t *requests_served(enum face face)
 {
     static const char *const questions[] = {"alpha?", "beta \"quoted\"\ttab?", "gamma\xc3\xa9?"};
     parley_engine *eng = NULL;
     parley_job *job = NULL;
+    static const char *const names[] = {"faces-text", "faces-json", "faces-batch"};
+    parley_batch *batch = NULL;
     char *err = NULL, *text = NULL, *spec, key[256];
     json_t *all = json_object(), *requests = NULL, *req, *result = NULL;
     time_t deadline = time(NULL) + 120;
@@ -860,15 +969,20 @@ static json_t *requests_served(int json_face)
 
     EXPECT(PARLEY_OK, parley_engine_new(FACES, &eng, &err));
     EXPECT(PARLEY_OK, parley_engine_use_pull(eng, "model", &err));
-    spec = job_text(json_face ? "faces-json" : "faces-text", questions, 3);
+    spec = job_text(names[face], questions, 3);
     EXPECT(PARLEY_OK, parley_job_start(eng, spec, &job, &err));
     free(spec);
     while (time(NULL) < deadline) {
-        if (json_face) {
+        if (face == JSON_FACE) {
             rc = parley_pull_take_json(eng, "model", 8, 0.05, &requests, &err);
-        } else {
+        } else if (face == TEXT_FACE) {
             rc = parley_pull_take(eng, "model", 8, 0.05, &text, &err);
             requests = rc == PARLEY_OK ? take_json(text) : NULL;
+        } else if ((rc = parley_pull_take_batch(eng, "model", 8, 0.05, &batch, &err)) == PARLEY_OK) {
+            int n = parley_batch_size(batch), k;
+            requests = json_array();
+            for (k = 0; k < n; k++)
+                json_array_append_new(requests, json_loads(parley_batch_request(batch, k), 0, NULL));
         }
         if (!EXPECT_QUIET(PARLEY_OK, rc))
             break;
@@ -883,7 +997,11 @@ static json_t *requests_served(int json_face)
             snprintf(reply, sizeof reply, "answer to %s.", key);
             answer = json_pack("[{s:O, s:s, s:s, s:i, s:i}]", "ticket", json_object_get(req, "ticket"), "text", reply,
                                "finish_reason", "stop", "prompt_tokens", 5, "completion_tokens", 2);
-            if (json_face) {
+            if (face == BATCH_FACE) {
+                parley_reply *r = parley_batch_reply(batch, (int)i);
+                EXPECT_RC(PARLEY_OK, parley_reply_set_usage(r, 5, 2));
+                EXPECT_RC(PARLEY_OK, parley_reply_set_text(r, reply, "stop"));
+            } else if (face == JSON_FACE) {
                 EXPECT_QUIET(PARLEY_OK, parley_pull_submit_json(eng, "model", answer, &err));
             } else {
                 char *answer_text = json_dumps(answer, 0);
@@ -894,6 +1012,9 @@ static json_t *requests_served(int json_face)
         }
         json_decref(requests);
         requests = NULL;
+        if (batch)
+            EXPECT_RC(PARLEY_OK, parley_batch_free(batch));
+        batch = NULL;
         if (!still_running(job, &result, &rc, &err))
             break;
     }
@@ -908,11 +1029,13 @@ static json_t *requests_served(int json_face)
 
 static void test_pull_faces_agree(void)
 {
-    json_t *text_face = requests_served(0), *json_face = requests_served(1), *req;
+    json_t *text_face = requests_served(TEXT_FACE), *json_face = requests_served(JSON_FACE);
+    json_t *batch_face = requests_served(BATCH_FACE), *req;
     const char *key;
     int askers = 0, assistants = 0, typed = 1;
     CHECK(json_object_size(text_face) >= 12);
     CHECK(json_equal(text_face, json_face));
+    CHECK(json_equal(text_face, batch_face));
     /* Answers submitted through each face carried the same usage. */
     CHECK(json_integer_value(json_array_get(json_object_get(json_face, "usage"), 0)) > 0);
     json_object_del(json_face, "usage");
@@ -932,6 +1055,7 @@ static void test_pull_faces_agree(void)
     CHECK(askers > 0 && assistants > 0 && typed);
     json_decref(text_face);
     json_decref(json_face);
+    json_decref(batch_face);
 }
 
 /* ---- Background jobs ---------------------------------------------------- */
@@ -1222,6 +1346,7 @@ int main(void)
     test_reentrant_callback();
     test_parallel_callbacks();
     test_pull();
+    test_pull_batches();
     test_pull_faces_agree();
     test_job_events();
     test_job_cancel();

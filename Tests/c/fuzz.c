@@ -1,6 +1,6 @@
 /*
  * fuzz.c: throws malformed and mutated input at the text entry points of the C ABI
- * (configs, jobs, pull answers and takes, handles, timeouts) and checks that each call returns
+ * (configs, jobs, pull answers, takes and batches, handles, timeouts) and checks that each call returns
  * a known status code and a message, and that the process survives. Deterministic:
  * a fixed PRNG seed, so a failure reproduces. Built with ASan/UBSan by `make fuzz`.
  *   .build-c/fuzz [iterations]
@@ -122,6 +122,27 @@ int main(int argc, char **argv)
         error = NULL;
         parley_string_free(out);
         out = NULL;
+        /* "p" serves no role: its batches are empty, and no index holds a request or a reply. */
+        parley_batch *batch = NULL, *bogus = (parley_batch *)(uintptr_t)next();
+        int index = (int)(next() % 4) - 1;
+        status = parley_pull_take_batch(engine, "p", (int)(next() % 3) - 1, (next() % 2) ? NAN : 0, &batch, &error);
+        check(status, error, "parley_pull_take_batch");
+        error = NULL;
+        if (status == PARLEY_OK) {
+            calls++;
+            if (parley_batch_size(batch) != 0 || parley_batch_request(batch, index) || parley_batch_reply(batch, index) ||
+                parley_batch_free(batch) != PARLEY_OK) {
+                fprintf(stderr, "fuzz: an empty batch held something\n");
+                failures++;
+            }
+        }
+        /* A made-up batch handle is found out, never dereferenced. */
+        calls++;
+        if (parley_batch_size(bogus) != -1 || parley_batch_request(bogus, index) || parley_batch_reply(bogus, index) ||
+            parley_batch_submit(bogus) != PARLEY_ERR_HANDLE || parley_batch_free(bogus) != PARLEY_ERR_HANDLE) {
+            fprintf(stderr, "fuzz: a made-up batch handle was accepted\n");
+            failures++;
+        }
         check(parley_engine_free(engine), NULL, "parley_engine_free");
         calls--; /* counted above; a second free must be refused */
         if (parley_engine_free(engine) != PARLEY_ERR_HANDLE) { fprintf(stderr, "fuzz: double free accepted\n"); failures++; }

@@ -9,11 +9,13 @@
  *   - a "host" backend served by a callback that answers at once, run on the
  *     callback pool (the default) and, with "blocking": false, inline,
  *   - a "host" backend served through the pull queue by one host thread looping
- *     take/submit, with batches of 1, 64 and 512: a host that answers at once
+ *     take/answer/free over pull batches (parley_pull_take_batch), with batches
+ *     of 1, 64 and 512: a host that answers at once
  *     takes whatever is queued, so its batches are small (the "batch" column is
  *     the mean it took) and it pays a thread hand-off each way per batch; and one
  *     whose model takes 1 ms per batch (a sleep: no CPU), as a batching inference
- *     engine does, which takes full batches of 64,
+ *     engine does, which takes full batches of 64; and, to compare faces, the same
+ *     taken as json_t trees and answered by ticket (parley_pull_take_json),
  * and the overhead is (median time - median baseline time) / requests: what the
  * host round trip adds to each request, in wall time and in CPU time of all the
  * process's threads (the fairer figure on a small machine). Medians of 3 runs.
@@ -92,45 +94,86 @@ static int numbered(const char *request_json, parley_reply *reply, void *user_da
     return parley_reply_set_text(reply, text, "stop");
 }
 
+/* How a pull host serves: none (batch 0), or batches of up to `batch`, each taking its model
+ * `step_us`, through parley_pull_take_batch() or (json_face) the json_t face. */
+struct host {
+    int batch, step_us, json_face;
+};
+
 /* A host thread serving the pull queue until told to stop. */
 struct puller {
     parley_engine *engine;
-    int batch, step_us; /* step_us: the host model's time per batch */
+    struct host host;
     unsigned long takes, taken;
     pthread_mutex_t lock;
     int stop;
 };
 
+static void step(const struct puller *p, size_t taken)
+{
+    if (taken > 0 && p->host.step_us > 0) {
+        struct timespec t = {p->host.step_us / 1000000, (long)(p->host.step_us % 1000000) * 1000};
+        nanosleep(&t, NULL);
+    }
+}
+
+/* One take and its answers through parley_pull_take_batch(); returns how many were taken. */
+static size_t serve_batch(struct puller *p)
+{
+    parley_batch *batch = NULL;
+    char *error = NULL;
+    int i, n, status;
+    if ((status = parley_pull_take_batch(p->engine, "b", p->host.batch, 0.01, &batch, &error)) != PARLEY_OK)
+        die("pull_take_batch", status, error);
+    n = parley_batch_size(batch);
+    step(p, (size_t)n);
+    for (i = 0; i < n; i++) {
+        static unsigned long answered;
+        char text[32];
+        snprintf(text, sizeof text, "ok %lu.", ++answered);
+        if ((status = parley_reply_set_text(parley_batch_reply(batch, i), text, "stop")) != PARLEY_OK)
+            die("reply_set_text", status, NULL);
+    }
+    if ((status = parley_batch_free(batch)) != PARLEY_OK)
+        die("batch_free", status, NULL);
+    return (size_t)n;
+}
+
+/* One take and its answers through the json_t face: a tree per request, answers by ticket. */
+static size_t serve_json(struct puller *p)
+{
+    json_t *requests = NULL, *answers, *req;
+    char *error = NULL;
+    size_t i, n;
+    int status;
+    if ((status = parley_pull_take_json(p->engine, "b", p->host.batch, 0.01, &requests, &error)) != PARLEY_OK)
+        die("pull_take", status, error);
+    n = json_array_size(requests);
+    step(p, n);
+    answers = json_array();
+    json_array_foreach(requests, i, req) {
+        json_t *ticket = json_object_get(req, "ticket");
+        char text[32];
+        snprintf(text, sizeof text, "ok %" JSON_INTEGER_FORMAT ".", json_integer_value(ticket));
+        json_array_append_new(answers, json_pack("{s:O, s:s}", "ticket", ticket, "text", text));
+    }
+    if (n > 0 && (status = parley_pull_submit_json(p->engine, "b", answers, &error)) != PARLEY_OK)
+        die("pull_submit", status, error);
+    json_decref(answers);
+    json_decref(requests);
+    return n;
+}
+
 static void *pull_loop(void *arg)
 {
     struct puller *p = arg;
     for (;;) {
-        json_t *requests = NULL, *answers, *req;
-        char *error = NULL;
-        size_t i;
-        int status, stop;
-        if ((status = parley_pull_take_json(p->engine, "b", p->batch, 0.01, &requests, &error)) != PARLEY_OK)
-            die("pull_take", status, error);
-        if (json_array_size(requests) > 0) {
+        size_t n = p->host.json_face ? serve_json(p) : serve_batch(p);
+        int stop;
+        if (n > 0) {
             p->takes++;
-            p->taken += json_array_size(requests);
-            if (p->step_us > 0) {
-                struct timespec step = {p->step_us / 1000000, (long)(p->step_us % 1000000) * 1000};
-                nanosleep(&step, NULL);
-            }
+            p->taken += n;
         }
-        answers = json_array();
-        json_array_foreach(requests, i, req) {
-            json_t *ticket = json_object_get(req, "ticket");
-            char text[32];
-            snprintf(text, sizeof text, "ok %" JSON_INTEGER_FORMAT ".", json_integer_value(ticket));
-            json_array_append_new(answers, json_pack("{s:O, s:s}", "ticket", ticket, "text", text));
-        }
-        if (json_array_size(answers) > 0 &&
-            (status = parley_pull_submit_json(p->engine, "b", answers, &error)) != PARLEY_OK)
-            die("pull_submit", status, error);
-        json_decref(answers);
-        json_decref(requests);
         pthread_mutex_lock(&p->lock);
         stop = p->stop;
         pthread_mutex_unlock(&p->lock);
@@ -140,9 +183,8 @@ static void *pull_loop(void *arg)
 }
 
 /* Runs the job once into a fresh directory; returns its wall and CPU time.
- * With `batch` > 0 the engine is served by a pull thread taking that many, each
- * batch taking the host `step_us`. */
-static struct timing run_once(parley_engine *engine, const char *name, int run, int batch, int step_us)
+ * With `host.batch` > 0 the engine is served by a pull thread. */
+static struct timing run_once(parley_engine *engine, const char *name, int run, struct host host)
 {
     char out[512], *error = NULL;
     json_t *result = NULL;
@@ -156,13 +198,12 @@ static struct timing run_once(parley_engine *engine, const char *name, int run, 
     json_object_set_new(job, "out", json_string(out));
     memset(&p, 0, sizeof p);
     p.engine = engine;
-    p.batch = batch;
-    p.step_us = step_us;
+    p.host = host;
     pthread_mutex_init(&p.lock, NULL);
 
     start.wall = seconds(CLOCK_MONOTONIC);
     start.cpu = seconds(CLOCK_PROCESS_CPUTIME_ID);
-    if (batch > 0 && pthread_create(&thread, NULL, pull_loop, &p) != 0)
+    if (host.batch > 0 && pthread_create(&thread, NULL, pull_loop, &p) != 0)
         die("pthread_create", 0, NULL);
     if ((status = parley_job_start_json(engine, job, &handle, &error)) != PARLEY_OK)
         die(name, status, error);
@@ -171,7 +212,7 @@ static struct timing run_once(parley_engine *engine, const char *name, int run, 
     elapsed.wall = seconds(CLOCK_MONOTONIC) - start.wall;
     elapsed.cpu = seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
     elapsed.batch = 0;
-    if (batch > 0) {
+    if (host.batch > 0) {
         pthread_mutex_lock(&p.lock);
         p.stop = 1;
         pthread_mutex_unlock(&p.lock);
@@ -201,13 +242,13 @@ static int by_value(const void *a, const void *b)
 }
 
 /* The medians of wall and of CPU time, each over RUNS runs, and the mean batch. */
-static struct timing median_time(parley_engine *engine, const char *name, int batch, int step_us)
+static struct timing median_time(parley_engine *engine, const char *name, struct host host)
 {
     double wall[RUNS], cpu[RUNS], batches = 0;
     struct timing t;
     int i;
     for (i = 0; i < RUNS; i++) {
-        t = run_once(engine, name, i, batch, step_us);
+        t = run_once(engine, name, i, host);
         wall[i] = t.wall;
         cpu[i] = t.cpu;
         batches += t.batch;
@@ -247,6 +288,7 @@ static void report(const char *name, struct timing t, struct timing baseline)
 int main(int argc, char **argv)
 {
     static const int batches[] = {1, 64, 512};
+    static const struct host none = {0, 0, 0};
     parley_engine *scripted, *callback, *inline_callback, *pull;
     char *error = NULL, name[32];
     json_t *seeds = json_array();
@@ -277,25 +319,27 @@ int main(int argc, char **argv)
         (status = parley_engine_use_pull(pull, "b", &error)) != PARLEY_OK)
         die("host backend", status, error);
 
-    run_once(scripted, "warmup", 0, 0, 0); /* first-use costs stay out of the figures */
+    run_once(scripted, "warmup", 0, none); /* first-use costs stay out of the figures */
     printf("Parley %s: %d dialogues x %d requests, median of %d runs\n", parley_version(), dialogues,
            REQUESTS_PER_DIALOGUE, RUNS);
     printf("%-24s %9s %10s %10s %10s %10s %8s\n", "path", "seconds", "wall us", "+wall us", "CPU us", "+CPU us",
            "batch");
-    baseline = median_time(scripted, "scripted", 0, 0);
+    baseline = median_time(scripted, "scripted", none);
     report("scripted (baseline)", baseline, baseline);
     if (chosen("callback"))
-        report("callback", median_time(callback, "callback", 0, 0), baseline);
+        report("callback", median_time(callback, "callback", none), baseline);
     if (chosen("callback, inline"))
-        report("callback, inline", median_time(inline_callback, "inline", 0, 0), baseline);
+        report("callback, inline", median_time(inline_callback, "inline", none), baseline);
     for (i = 0; i < 3; i++) {
         snprintf(name, sizeof name, "pull batch %d", batches[i]);
         if (chosen(name))
-            report(name, median_time(pull, name, batches[i], 0), baseline);
+            report(name, median_time(pull, name, (struct host){batches[i], 0, 0}), baseline);
     }
     /* The wall time of this one is the model's: 1 ms per 64 requests. */
     if (chosen("pull batch 64, 1 ms step"))
-        report("pull batch 64, 1 ms step", median_time(pull, "stepped", 64, 1000), baseline);
+        report("pull batch 64, 1 ms step", median_time(pull, "stepped", (struct host){64, 1000, 0}), baseline);
+    if (chosen("pull json_t, 1 ms step"))
+        report("pull json_t, 1 ms step", median_time(pull, "json_t", (struct host){64, 1000, 1}), baseline);
 
     parley_engine_free(scripted);
     parley_engine_free(callback);

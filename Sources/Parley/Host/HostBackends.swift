@@ -131,6 +131,15 @@ public final class PullBackend: Backend {
         return bad
     }
 
+    /// Answers taken requests each on its own: a ticket no longer taken (its dialogue was cancelled, or it was
+    /// answered already) is passed over. For a host that answers what it took by position, not by ticket.
+    public func answer(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) {
+        let continuations = condition.withLock {
+            answers.map { state.taken.removeValue(forKey: $0.ticket) }
+        }
+        for (c, a) in zip(continuations, answers) { c?.resume(with: a.result.mapError { $0 as any Error }) }
+    }
+
     /// Requests waiting to be taken, and taken but not answered.
     public var pending: (queued: Int, taken: Int) { condition.withLock { (state.queued.count, state.taken.count) } }
 }

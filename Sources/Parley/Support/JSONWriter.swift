@@ -41,6 +41,14 @@ package struct JSONWriter: ~Copyable {
         return try UnsafeRawPointer(storage).withMemoryRebound(to: CChar.self, capacity: count) { try body($0) }
     }
 
+    /// Ends the document with a NUL byte and hands its buffer over as a C string: the caller deallocates it.
+    package consuming func cString() -> UnsafeMutablePointer<CChar> {
+        append(0)
+        let text = UnsafeMutableRawPointer(storage).bindMemory(to: CChar.self, capacity: count)
+        discard self
+        return text
+    }
+
     private mutating func append(_ byte: UInt8) {
         reserve(1)
         storage[count] = byte

@@ -39,7 +39,7 @@ ERR_INTERNAL = Status.ERR_INTERNAL
 # typedef int (*parley_generate_fn)(const char *request_json, parley_reply *reply, void *user_data);
 GENERATE_FN = CFUNCTYPE(c_int, c_char_p, c_void_p, c_void_p)
 
-_HANDLE = c_void_p  # parley_engine *, parley_job *, parley_reply *: opaque
+_HANDLE = c_void_p  # parley_engine *, parley_job *, parley_reply *, parley_batch *: opaque
 # `char **` outputs are raw pointers: a c_char_p would copy the text and lose the
 # pointer that must go back to parley_string_free().
 _OUT = POINTER(c_void_p)
@@ -60,6 +60,12 @@ SIGNATURES: Dict[str, Tuple[Any, List[Any]]] = {
     "parley_engine_use_pull": (c_int, [_HANDLE, c_char_p, _OUT]),
     "parley_pull_take": (c_int, [_HANDLE, c_char_p, c_int, c_double, _OUT, _OUT]),
     "parley_pull_submit": (c_int, [_HANDLE, c_char_p, c_char_p, _OUT]),
+    "parley_pull_take_batch": (c_int, [_HANDLE, c_char_p, c_int, c_double, _OUT, _OUT]),
+    "parley_batch_size": (c_int, [_HANDLE]),
+    "parley_batch_request": (c_char_p, [_HANDLE, c_int]),
+    "parley_batch_reply": (_HANDLE, [_HANDLE, c_int]),
+    "parley_batch_submit": (c_int, [_HANDLE]),
+    "parley_batch_free": (c_int, [_HANDLE]),
     "parley_run": (c_int, [_HANDLE, c_char_p, _OUT, _OUT]),
     "parley_job_start": (c_int, [_HANDLE, c_char_p, _OUT, _OUT]),
     "parley_job_progress": (c_int, [_HANDLE, _OUT, _OUT]),
