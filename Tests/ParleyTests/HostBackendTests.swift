@@ -128,9 +128,9 @@ final class HostBackendTests: XCTestCase {
                 if batch.isEmpty { continue }
                 batches.withLock { $0.append(batch.count) }
                 usleep(5_000)  // one batched generate call
-                let answers = batch.map { t in
-                    (ticket: t.id, result: Result<GenerationResult, BackendError>.success(
-                        GenerationResult(text: "batched reply to \(t.request.role)")))
+                typealias Answer = (ticket: UInt64, result: Result<GenerationResult, BackendError>)
+                let answers = batch.map { t -> Answer in
+                    (t.id, .success(GenerationResult(text: "batched reply to \(t.request.role)")))
                 }
                 if batches.withLock({ $0.count }) % 2 == 0 {
                     for a in answers { pull.submit(a.ticket, a.result) }

@@ -28,6 +28,8 @@ final class DatasetWriter: Sendable {
 
     /// Set in `"fsync"` durability: end records go through it (see `GroupCommit`).
     private let group: GroupCommit?
+    /// Set in `"process"` durability: ends wait there for a thread with idle CPU (see `EndQueue`).
+    private let ends: EndQueue?
 
     init(
         dir: String, formats: [Config.OutputFormat], journal: Journal, stats: RunStats, systemPrompt: String?,
@@ -40,6 +42,8 @@ final class DatasetWriter: Sendable {
         for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
         let fsync = durability == .fsync
         group = fsync ? try GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
+        // As many as a burst of ends at 1,024 dialogues in flight; a queued end holds its dialogue in memory.
+        ends = fsync ? nil : EndQueue(limit: 1024)
         state = Locked(State(files: files, stats: stats))
         self.journal = journal
         self.order = names
@@ -48,9 +52,13 @@ final class DatasetWriter: Sendable {
         writesMessages = formats.contains(.messages)
     }
 
-    /// Makes everything written durable and stops the group commit (fsync mode); call once
-    /// the run's last commit has returned.
-    func close() { group?.stop() }
+    /// Writes the queued ends, makes everything written durable and stops the group commit (fsync mode); call
+    /// once the run's last commit has returned.
+    /// - Throws: the failure of a queued end's write.
+    func close() throws {
+        defer { group?.stop() }
+        try ends?.close()
+    }
 
     /// Every file a run may write (recipes' own included): what resume cuts back and `--fresh` removes.
     static var allFiles: [String] {
@@ -59,13 +67,29 @@ final class DatasetWriter: Sendable {
 
     var stats: RunStats { state.withLock { $0.stats } }
 
-    /// Writes an ended dialogue to its file(s), then its end record to the journal; in fsync
-    /// mode returns once the end record is durable.
-    func commit(_ d: Dialogue) async throws {
-        // The rows are made before the lock is taken: only their writes and the end record need it, and
-        // other dialogues' ends waited while a row was made under it.
-        let rows = try rows(d)
-        let ticket = try state.withLock { s in
+    /// Writes an ended dialogue to its file(s), then its end record to the journal, and then calls `ended`. In
+    /// `"process"` durability the writing is usually queued (`EndQueue`) and this returns at once; in `"fsync"`
+    /// mode it returns once the end record is durable.
+    /// - Throws: a write's failure, this one's or an earlier queued one's.
+    func commit(_ d: Dialogue, then ended: @escaping @Sendable () -> Void) async throws {
+        let queued = try ends?.offer { [self] in
+            let rows = try rows(d)
+            return {
+                _ = try self.write(d, rows: rows)
+                ended()
+            }
+        }
+        if queued == true { return }
+        let ticket = try write(d, rows: try rows(d))
+        if let group, let ticket { try await group.wait(ticket) }
+        ended()
+    }
+
+    /// Writes the rows and the end record (in fsync mode: queues the end record, whose ticket it returns). The
+    /// rows are made before the lock is taken: only their writes and the end record need it, and other dialogues'
+    /// ends waited while a row was made under it.
+    private func write(_ d: Dialogue, rows: [(file: String, row: [UInt8])]) throws -> UInt64? {
+        try state.withLock { s in
             for (file, row) in rows { try s.files[file]?.append(row) }
             let sizes = order.compactMap { name in s.files[name].map { (name, $0.size) } }
             s.stats.add(d, records: type(of: recipe).records)
@@ -77,7 +101,6 @@ final class DatasetWriter: Sendable {
             let journal = self.journal
             return group.enqueue { try journal.end(d, sizes: sizes) }
         }
-        if let group, let ticket { try await group.wait(ticket) }
     }
 
     /// The rows an ended dialogue adds, file by file, in the order they are written.

@@ -103,7 +103,7 @@ public final class Runner: Sendable {
             dir: outputDir, formats: config.output.formats, journal: journal,
             stats: replay.stats, systemPrompt: system, recipe: recipe,
             durability: config.run.durability)
-        defer { writer.close() }
+        defer { try? writer.close() }  // on a failure: its queued ends still written
 
         let total = try SeedSource.count(seeds, limit: config.run.limit, shard: shard)
         live.withLock {
@@ -148,10 +148,11 @@ public final class Runner: Sendable {
                     }
                     if replay.ended.contains(dialogue.id) { continue }
                     if dialogue.status != .running {
-                        try await writer.commit(dialogue)
-                        live.withLock {
-                            $0.ended += 1
-                            $0.failed += 1
+                        try await writer.commit(dialogue) { [live] in
+                            live.withLock {
+                                $0.ended += 1
+                                $0.failed += 1
+                            }
                         }
                         continue
                     }
@@ -173,7 +174,7 @@ public final class Runner: Sendable {
         } catch is CancellationError {
             interrupted = true
         }
-        writer.close()
+        try writer.close()
         var summary = RunSummary(
             seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
             interrupted: interrupted, outputDir: outputDir, files: [])
@@ -252,12 +253,14 @@ public final class Runner: Sendable {
         } catch is BudgetExhausted {
             return  // journaled so far; a run with more budget continues it
         }
-        try await writer.commit(d)
-        live.withLock {
-            $0.ended += 1
-            if d.status == .failed { $0.failed += 1 }
+        let (status, reason) = (d.status, d.endReason ?? .failed)
+        try await writer.commit(d) { [live, events] in
+            live.withLock {
+                $0.ended += 1
+                if status == .failed { $0.failed += 1 }
+            }
+            events?(.dialogueEnded(id: id, status: status, reason: reason))
         }
-        events?(.dialogueEnded(id: id, status: d.status, reason: d.endReason ?? .failed))
     }
 
     /// What a run reports as it goes (see `init(events:)`).
