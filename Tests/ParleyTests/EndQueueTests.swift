@@ -41,10 +41,11 @@ final class EndQueueTests: XCTestCase {
         let log = Locked<[String]>([])
         let gate = DispatchSemaphore(value: 0)
         // The first end holds the thread, so the next ones stay queued.
-        XCTAssertTrue(try queue.offer({
-            gate.wait()
-            return {}
-        }))
+        XCTAssertTrue(
+            try queue.offer({
+                gate.wait()
+                return {}
+            }))
         let deadline = Date(timeIntervalSinceNow: 10)
         var accepted = 0
         while accepted < 2 && Date() < deadline {

@@ -34,6 +34,12 @@ final class JSONTests: XCTestCase {
                 }
             }
         }
+        // Escapes that outgrow the writer's buffer (512 bytes at first): six bytes each, or two.
+        for text in [String(repeating: "\u{1}", count: 1000), String(repeating: "a\n", count: 700) + "\""] {
+            var w = JSONWriter()
+            w.string(text)
+            XCTAssertEqual(try JSONParser.parse(utf8: w.bytes), .string(text))
+        }
     }
 
     /// Integers up to 15 digits are read by hand, longer ones and fractions by `Double(String)`.
