@@ -5,66 +5,70 @@ import XCTest
 @testable import Parley
 
 final class EndQueueTests: XCTestCase {
-    /// An end that records which thread made its rows and which wrote them.
-    private func end(_ log: Locked<[String]>, _ name: String, fails: Bool = false) -> EndQueue.End {
+    /// An end that logs its name once written.
+    private static func end(_ log: Locked<[String]>, _ name: String, fails: Bool = false) -> EndQueue.End {
         {
-            let rowsThread = pthread_self()
-            return {
+            {
                 if fails { throw RunError.io("disk full writing \(name)") }
-                log.withLock { $0.append(name + (pthread_equal(rowsThread, pthread_self()) != 0 ? "" : "?")) }
+                log.withLock { $0.append(name) }
             }
         }
     }
 
-    /// Writes `end` as `DatasetWriter.commit` does: through the queue, or at once when it is handed back.
-    private func commit(_ end: @escaping EndQueue.End, to queue: EndQueue) throws {
-        if try !queue.offer(end) { try end()() }
+    private func waitFor(_ log: Locked<[String]>, count: Int) {
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while log.withLock({ $0.count }) < count && Date() < deadline { usleep(1_000) }
     }
 
-    func testTheThreadWritesWhatIsQueuedAndCloseWritesTheRest() throws {
+    func testTheThreadWritesEndsInOrderAndCloseWritesTheRest() throws {
         let queue = EndQueue(limit: 100)
         let log = Locked<[String]>([])
-        for i in 0..<40 { try commit(end(log, "a\(i)"), to: queue) }
-        // An idle machine: the thread of idle priority gets the CPU and writes what was queued.
-        let deadline = Date(timeIntervalSinceNow: 10)
-        while log.withLock({ $0.count }) < 40 && Date() < deadline { usleep(1_000) }
-        XCTAssertEqual(log.withLock { $0 }, (0..<40).map { "a\($0)" }, "in order, rows and write on one thread")
-        for i in 0..<5 { try commit(end(log, "b\(i)"), to: queue) }
+        for i in 0..<40 { try queue.add(Self.end(log, "a\(i)")) }
+        // An idle machine: the thread of idle priority gets the CPU and writes what was added (or, had it been
+        // kept off the CPU, the adding thread did).
+        waitFor(log, count: 40)
+        XCTAssertEqual(log.withLock { $0 }, (0..<40).map { "a\($0)" })
+        for i in 0..<5 { try queue.add(Self.end(log, "b\(i)")) }
         try queue.close()
-        XCTAssertEqual(log.withLock { $0.count }, 45, "close writes what is still queued")
-        XCTAssertFalse(try queue.offer(end(log, "late")), "a closed queue hands ends back to their callers")
+        XCTAssertEqual(log.withLock { $0 }, (0..<40).map { "a\($0)" } + (0..<5).map { "b\($0)" })
+        try queue.add(Self.end(log, "late"))
+        XCTAssertEqual(log.withLock { $0.last }, "late", "once closed, an end is written by its caller")
         try queue.close()  // a second close does nothing
     }
 
-    func testAFullQueueHandsEndsBack() throws {
-        let queue = EndQueue(limit: 2)
+    func testACallerPastTheLimitWritesAfterWhatWasAddedBefore() throws {
+        let queue = EndQueue(limit: 1)
         let log = Locked<[String]>([])
-        let gate = DispatchSemaphore(value: 0)
-        // The first end holds the thread, so the next ones stay queued.
-        XCTAssertTrue(
-            try queue.offer({
-                gate.wait()
-                return {}
-            }))
-        let deadline = Date(timeIntervalSinceNow: 10)
-        var accepted = 0
-        while accepted < 2 && Date() < deadline {
-            if try queue.offer(end(log, "q\(accepted)")) { accepted += 1 }
+        let (taken, gate) = (DispatchSemaphore(value: 0), DispatchSemaphore(value: 0))
+        // The thread takes this end and is held making its rows.
+        try queue.add {
+            taken.signal()
+            gate.wait()
+            return { log.withLock { $0.append("held") } }
         }
-        XCTAssertFalse(try queue.offer(end(log, "over")), "the third end is over the limit")
+        XCTAssertEqual(taken.wait(timeout: .now() + 10), .success)
+        try queue.add(Self.end(log, "queued"))  // the one end the limit lets wait
+        let past = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? queue.add(Self.end(log, "past"))  // over the limit: written by this caller, after the others
+            past.signal()
+        }
+        usleep(50_000)
+        XCTAssertEqual(log.withLock { $0 }, [], "the caller waits its turn behind the end being written")
         gate.signal()
+        XCTAssertEqual(past.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(log.withLock { $0 }, ["held", "queued", "past"])
         try queue.close()
-        XCTAssertEqual(log.withLock { $0 }.sorted(), ["q0", "q1"])
     }
 
     func testAFailedWriteStopsTheRun() throws {
         let queue = EndQueue(limit: 100)
         let log = Locked<[String]>([])
-        XCTAssertTrue(try queue.offer(end(log, "bad", fails: true)))
+        try queue.add(Self.end(log, "bad", fails: true))
         let deadline = Date(timeIntervalSinceNow: 10)
         var failure: (any Error)?
         while failure == nil && Date() < deadline {
-            do { _ = try queue.offer(end(log, "next")) } catch { failure = error }
+            do { try queue.add(Self.end(log, "next")) } catch { failure = error }
             usleep(1_000)
         }
         XCTAssertTrue("\(failure.map { "\($0)" } ?? "no failure")".contains("disk full writing bad"))

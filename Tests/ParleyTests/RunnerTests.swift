@@ -6,6 +6,23 @@ import XCTest
 final class RunnerTests: XCTestCase {
     let questions = (1...20).map { #"{"question": "Question number \#($0)?"}"# }
 
+    func testOneDialogueAtATimeWritesRowsInSeedOrder() async throws {
+        // Ends are written by the end queue's thread or by their callers, in the order they come: one at a time,
+        // that is the seeds' order (a sharded run's merge is checked against it).
+        let seeds = (0..<300).map { #"{"question": "Question \#($0)?"}"# }
+        let (summary, dir) = try await runSynth(
+            try scriptedConfig(turns: #"{"max": 2}"#, run: #"{"seed": 3, "concurrency": 1}"#), seeds: seeds)
+        XCTAssertEqual(summary.stats.finished, 300)
+        let lines = try String(contentsOfFile: dir + "/dialogues.jsonl", encoding: .utf8).split(separator: "\n")
+        let order = try lines.map { line -> Int in
+            guard case .object(let row) = try JSONParser.parse(utf8: Array(line.utf8)),
+                case .object(let meta)? = row["meta"], case .number(let n)? = meta["seed_line"]
+            else { throw RunError.io("a row without meta.seed_line: \(line)") }
+            return Int(n)
+        }
+        XCTAssertEqual(order, Array(1...300))
+    }
+
     func testTurnsAlternateUpToTheCap() async throws {
         let config = try scriptedConfig(
             assistant: #"{"backend": "fake", "system_prompt": "Be brief.", "max_tokens": 64}"#)

@@ -68,18 +68,19 @@ final class DatasetWriter: Sendable {
     var stats: RunStats { state.withLock { $0.stats } }
 
     /// Writes an ended dialogue to its file(s), then its end record to the journal, and then calls `ended`. In
-    /// `"process"` durability the writing is usually queued (`EndQueue`) and this returns at once; in `"fsync"`
-    /// mode it returns once the end record is durable.
+    /// `"process"` durability the writing is usually left to an `EndQueue` and this returns at once; in `"fsync"`
+    /// mode it returns once the end record is durable. Ends are written in the order they come.
     /// - Throws: a write's failure, this one's or an earlier queued one's.
     func commit(_ d: Dialogue, then ended: @escaping @Sendable () -> Void) async throws {
-        let queued = try ends?.offer { [self] in
-            let rows = try rows(d)
-            return {
-                _ = try self.write(d, rows: rows)
-                ended()
+        if let ends {
+            return try ends.add { [self] in
+                let rows = try rows(d)
+                return {
+                    _ = try self.write(d, rows: rows)
+                    ended()
+                }
             }
         }
-        if queued == true { return }
         let ticket = try write(d, rows: try rows(d))
         if let group, let ticket { try await group.wait(ticket) }
         ended()

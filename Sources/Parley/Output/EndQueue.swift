@@ -17,12 +17,14 @@ import FoundationEssentials
 /// due in those milliseconds. Queued here, an end frees its dialogue's slot at once, and one thread makes its rows
 /// when no other thread wants the CPU (`SCHED_IDLE` on Linux), then writes them at normal priority, since the
 /// dialogues' threads wait on the locks that writing holds. `ParleyBench saturation 8192 20 1024`, 4 alternating
-/// pairs: 0.951–0.954 of the Little's-law bound without the queue, 0.964–0.973 with it.
+/// pairs: 0.951–0.957 of the Little's-law bound without the queue, 0.972–0.974 with it.
 ///
-/// The caller writes the end itself when the queue is full, or when the thread was lately kept off the CPU while
-/// writing one: then no CPU is idle, and moving an end to another thread only adds its costs (at zero latency,
-/// about 25 µs an end moved, in context switches and cache misses). A crash loses nothing: a queued dialogue
-/// has no end record yet, so a resumed run finishes it again from the journal.
+/// The caller writes the queue up to its own end when the queue is full, or when the process used more than three
+/// quarters of the CPUs over the last tenth of a second: then no CPU is idle, and moving an end to another thread
+/// only adds its costs (about 25 µs an end moved at zero latency, in context switches and cache misses). Either way
+/// ends are written in the order they were added, so a run of one dialogue at a time writes its rows in seed
+/// order. A crash loses nothing: a queued dialogue has no end record yet, so a resumed run finishes it again from
+/// the journal.
 final class EndQueue: @unchecked Sendable {  // the state is guarded by `condition`
     /// Makes one ended dialogue's rows (no lock held), and returns what writes them, under the writer's lock.
     typealias End = @Sendable () throws -> Write
@@ -32,61 +34,71 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// the end.
     private static let batch = 32
     private static let gather = 0.005
-    /// An end whose writing waited this long for the CPU means that no CPU is idle; ends are then written by
-    /// their callers for `busyPause`.
-    private static let busyWait = 0.002
-    private static let busyPause = 0.1
+    /// No CPU is idle when the process used more than this share of the CPUs over the last `window` seconds:
+    /// ends are then written by their callers (a window long enough that a burst of ends does not fill it).
+    private static let busyShare = 0.75
+    private static let window = 0.1
+    private static let cpus = Double(max(1, ProcessInfo.processInfo.activeProcessorCount))
     /// SCHED_IDLE and SCHED_OTHER of <linux/sched.h> (Glibc's module leaves SCHED_IDLE out, as a GNU extension).
     private static let idlePolicy: Int32 = 5
     private static let normalPolicy: Int32 = 0
 
     private let limit: Int
     private let condition = Condition()
+    /// Held by whoever writes ends, the thread or a caller, from taking an end off the queue until it is written:
+    /// ends are written in the order they were added.
+    private let turn = Condition()
     private var queued = Deque<End>()
-    /// The thread waits for a first end: an offer wakes it.
+    /// Ends added and ends taken off the queue, since the start.
+    private var added: UInt64 = 0
+    private var taken: UInt64 = 0
+    /// The thread waits for a first end: an added one wakes it.
     private var sleeping = false
-    /// The thread is writing an end that has left the queue: `close` waits for it.
-    private var writing = false
     /// The first write that failed; the run stops at it.
     private var failure: (any Error)?
     private var closed = false
-    /// Until then (`MonotonicTime`), ends are refused (see `busyWait`).
-    private var busyUntil = 0.0
+    /// The process's CPU seconds at the start of the current window, its time (`MonotonicTime`), and whether the
+    /// last window left no CPU idle.
+    private var windowCPU = EndQueue.processCPUSeconds()
+    private var windowStart = MonotonicTime.seconds()
+    private var busy = false
+    /// The first window is short, so that a run that keeps the CPUs busy from its start is found out at once.
+    private var windowLength = 0.01
     /// False when the system refused the thread: then every end is written by its caller.
     private var threaded = false
 
-    /// - Parameter limit: the most ends queued; each holds its dialogue in memory.
+    /// - Parameter limit: the most ends queued for the thread; each holds its dialogue in memory.
     init(limit: Int) {
         self.limit = limit
         threaded = startThread { [self] in run() }
     }
 
-    /// Queues `end` for the thread. Returns false when the caller must write it itself: the queue is full or
-    /// closed, no CPU is idle, or there is no thread.
-    /// - Throws: the failure of an earlier write, so that the run stops at the first.
-    func offer(_ end: @escaping End) throws -> Bool {
-        try condition.withLock { () throws -> Bool in
+    /// Adds `end`, for the thread to write; when the thread cannot take it now (the queue is full or closed, no CPU
+    /// is idle, or there is no thread), writes the queue up to `end` on the calling thread.
+    /// - Throws: the failure of this write or of an earlier one, so that the run stops at the first.
+    func add(_ end: @escaping End) throws {
+        let mine = try condition.withLock { () throws -> UInt64? in
             if let failure { throw failure }
-            guard threaded, !closed, queued.count < limit, MonotonicTime.seconds() >= busyUntil else { return false }
             queued.append(end)
+            added += 1
+            measureLoad()
+            guard threaded, !closed, queued.count <= limit, !busy else { return added }
             if sleeping || queued.count == Self.batch { condition.broadcast() }
-            return true
+            return nil
         }
+        if let mine { try write(through: mine) }
     }
 
-    /// Writes what is still queued on the calling thread (a thread of idle priority may be starved of CPU), waits
-    /// for the end the thread is writing, and stops the thread. Call it once the last `offer` has returned.
+    /// Writes what is still queued on the calling thread (a thread of idle priority may be starved of CPU), after
+    /// the end the thread is writing, and stops the thread. Call it once the last `add` has returned.
     /// - Throws: the first failure of a write.
     func close() throws {
-        let rest = condition.withLock {
+        condition.withLock {
             closed = true
             condition.broadcast()
-            defer { queued.removeAll() }
-            return Array(queued)
         }
-        for end in rest { try end()() }
+        try write(through: .max)
         try condition.withLock { () throws in
-            while writing { condition.wait() }
             if let failure {
                 self.failure = nil
                 throw failure
@@ -94,22 +106,37 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         }
     }
 
+    /// Writes ends from the head of the queue until the `last`-th added is written, or the queue is empty.
+    private func write(through last: UInt64) throws {
+        turn.lock()
+        defer { turn.unlock() }
+        while let end = next(through: last) {
+            do { try end()() } catch {
+                condition.withLock { failure = failure ?? error }
+                throw error
+            }
+        }
+    }
+
+    /// The end at the head of the queue, unless the `last`-th added has been taken.
+    private func next(through last: UInt64) -> End? {
+        condition.withLock {
+            guard taken < last, let end = queued.popFirst() else { return nil }
+            taken += 1
+            return end
+        }
+    }
+
     private func run() {
         Self.setPolicy(Self.idlePolicy)
-        condition.lock()
-        while !closed {
-            if queued.isEmpty {
-                sleeping = true
-                condition.wait()
-                sleeping = false
-                continue
-            }
-            if queued.count < Self.batch { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.gather)) }
-            while let end = queued.popFirst() {
-                writing = true
-                condition.unlock()
-                var failed: (any Error)?
-                let started = (wall: MonotonicTime.seconds(), cpu: Self.threadCPUSeconds())
+        while waitForEnds() {
+            // One end per turn, so that a caller that must write gets in between.
+            while true {
+                turn.lock()
+                guard let end = next(through: .max) else {
+                    turn.unlock()
+                    break
+                }
                 do {
                     let write = try end()
                     // Preempted at idle priority while holding the writer's and the journal's locks, it kept the
@@ -117,16 +144,29 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
                     Self.setPolicy(Self.normalPolicy)
                     defer { Self.setPolicy(Self.idlePolicy) }
                     try write()
-                } catch { failed = error }
-                let waited = MonotonicTime.seconds() - started.wall - (Self.threadCPUSeconds() - started.cpu)
-                condition.lock()
-                writing = false
-                if failure == nil { failure = failed }
-                if waited > Self.busyWait { busyUntil = MonotonicTime.seconds() + Self.busyPause }
+                } catch {
+                    condition.withLock { failure = failure ?? error }
+                }
+                turn.unlock()
             }
         }
-        condition.broadcast()
-        condition.unlock()
+    }
+
+    /// Waits for a batch of ends, or for `gather` after the first; false once the queue is closed.
+    private func waitForEnds() -> Bool {
+        condition.withLock {
+            while !closed {
+                if queued.isEmpty {
+                    sleeping = true
+                    condition.wait()
+                    sleeping = false
+                    continue
+                }
+                if queued.count < Self.batch { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.gather)) }
+                return true
+            }
+            return false
+        }
     }
 
     private static func setPolicy(_ policy: Int32) {
@@ -136,9 +176,20 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         #endif
     }
 
-    private static func threadCPUSeconds() -> Double {
+    /// Updates `busy` once a window has passed (under `condition`).
+    private func measureLoad() {
+        let now = MonotonicTime.seconds()
+        guard now - windowStart >= windowLength else { return }
+        let cpu = Self.processCPUSeconds()
+        busy = (cpu - windowCPU) / (now - windowStart) > Self.busyShare * Self.cpus
+        windowCPU = cpu
+        windowStart = now
+        windowLength = Self.window
+    }
+
+    private static func processCPUSeconds() -> Double {
         var t = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }
