@@ -17,7 +17,7 @@ import FoundationEssentials
 /// due in those milliseconds. Queued here, an end frees its dialogue's slot at once, and one thread makes its rows
 /// when no other thread wants the CPU (`SCHED_IDLE` on Linux), then writes them at normal priority, since the
 /// dialogues' threads wait on the locks that writing holds. `ParleyBench saturation 8192 20 1024`, 4 alternating
-/// pairs: 0.951–0.957 of the Little's-law bound without the queue, 0.972–0.974 with it.
+/// pairs: 0.947–0.960 of the Little's-law bound without the queue, 0.966–0.977 with it.
 ///
 /// The caller writes the queue up to its own end when the queue is full, or when the process used more than three
 /// quarters of the CPUs over the last tenth of a second: then no CPU is idle, and moving an end to another thread
