@@ -129,6 +129,9 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
 
     private func run() {
         Self.setPolicy(Self.idlePolicy)
+        // Leaving SCHED_IDLE needs privilege or room under RLIMIT_NICE: without them the writes stay at idle too.
+        let boosts = Self.setPolicy(Self.normalPolicy)
+        if boosts { Self.setPolicy(Self.idlePolicy) }
         while waitForEnds() {
             // One end per turn, so that a caller that must write gets in between.
             while true {
@@ -141,8 +144,8 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
                     let write = try end()
                     // Preempted at idle priority while holding the writer's and the journal's locks, it kept the
                     // dialogues' threads waiting until a CPU fell idle.
-                    Self.setPolicy(Self.normalPolicy)
-                    defer { Self.setPolicy(Self.idlePolicy) }
+                    if boosts { Self.setPolicy(Self.normalPolicy) }
+                    defer { if boosts { Self.setPolicy(Self.idlePolicy) } }
                     try write()
                 } catch {
                     condition.withLock { failure = failure ?? error }
@@ -169,10 +172,14 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         }
     }
 
-    private static func setPolicy(_ policy: Int32) {
+    /// Sets the calling thread's scheduling policy; false when the system refused it.
+    @discardableResult
+    private static func setPolicy(_ policy: Int32) -> Bool {
         #if os(Linux)
             var parameters = sched_param()
-            pthread_setschedparam(pthread_self(), policy, &parameters)
+            return pthread_setschedparam(pthread_self(), policy, &parameters) == 0
+        #else
+            return false
         #endif
     }
 
