@@ -201,7 +201,7 @@ int parley_pull_submit_json(parley_engine *engine, const char *backend, const st
 /* A pull batch holds each taken request's JSON text, borrowed from the batch,
  * and a parley_reply for each, answered with the parley_reply_ functions: the
  * host builds no JSON and looks up no ticket. From C it is the cheapest face of
- * the pull queue: the json_t face builds a tree of about 80 values per request
+ * the pull queue: the json_t face makes about 77 allocations per request
  * of an 8-message prompt, which cost more than the rest of the round trip
  * (benchmarks/c). A host answers, then frees the batch:
  *

@@ -22,12 +22,12 @@ struct HostCallback: Sendable {
         var json = JSONWriter()
         HostJSON.write(request, ticket: tickets.next(), into: &json)
         let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
-        let answer = reply.current
-        if let error = answer.error { throw error }
+        let answer = reply.current.result
+        if case .failure(let error)? = answer { throw error }
         guard status == 0 else {
             throw BackendError("callback returned \(status)", retryable: false, kind: "host error")
         }
-        guard case .success(let result)? = answer.result else {
+        guard case .success(let result)? = answer else {
             throw BackendError("callback returned 0 without a reply", retryable: false, kind: "host error")
         }
         return result

@@ -40,7 +40,7 @@ final class ReplyBox: Sendable {
 
     /// The result, marked delivered; nil when it was delivered before, or has none yet and `unanswered` is nil.
     /// - Parameter unanswered: the failure to deliver when the host set no answer (a batch freed unanswered).
-    func deliver(unanswered: BackendError? = nil) -> Result<GenerationResult, BackendError>? {
+    func deliver(unanswered: BackendError?) -> Result<GenerationResult, BackendError>? {
         answer.withLock { a in
             guard !a.delivered, let result = a.result ?? unanswered.map({ .failure($0) }) else { return nil }
             a.delivered = true

@@ -20,7 +20,7 @@ final class EndQueueTests: XCTestCase {
         while log.withLock({ $0.count }) < count && Date() < deadline { usleep(1_000) }
     }
 
-    func testTheThreadWritesEndsInOrderAndCloseWritesTheRest() throws {
+    func testEndsAreWrittenInOrderAndCloseWritesTheRest() throws {
         let queue = EndQueue(limit: 100)
         let log = Locked<[String]>([])
         for i in 0..<40 { try queue.add(Self.end(log, "a\(i)")) }

@@ -121,13 +121,13 @@ public final class PullBackend: Backend {
     /// or already answered (or repeated); when there are any, nothing is delivered.
     public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
         let (bad, continuations) = condition.withLock {
-            () -> ([UInt64], [UnsafeContinuation<GenerationResult, any Error>]) in
+            () -> ([UInt64], [UnsafeContinuation<GenerationResult, any Error>?]) in
             var seen = Set<UInt64>()
             let bad = answers.map(\.ticket).filter { state.taken[$0] == nil || !seen.insert($0).inserted }
             guard bad.isEmpty else { return (bad, []) }
-            return ([], answers.compactMap { state.taken.removeValue(forKey: $0.ticket) })
+            return ([], answers.map { state.taken.removeValue(forKey: $0.ticket) })
         }
-        for (c, a) in zip(continuations, answers) { c.resume(with: a.result.mapError { $0 as any Error }) }
+        Self.resume(continuations, with: answers)
         return bad
     }
 
@@ -137,6 +137,14 @@ public final class PullBackend: Backend {
         let continuations = condition.withLock {
             answers.map { state.taken.removeValue(forKey: $0.ticket) }
         }
+        Self.resume(continuations, with: answers)
+    }
+
+    /// Resumes each waiting dialogue (nil: no longer waiting) with its answer, outside the lock.
+    private static func resume(
+        _ continuations: [UnsafeContinuation<GenerationResult, any Error>?],
+        with answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]
+    ) {
         for (c, a) in zip(continuations, answers) { c?.resume(with: a.result.mapError { $0 as any Error }) }
     }
 

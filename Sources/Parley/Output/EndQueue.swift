@@ -21,7 +21,8 @@ import FoundationEssentials
 ///
 /// The caller writes the queue up to its own end when the queue is full, or when the process used more than three
 /// quarters of the CPUs over the last tenth of a second: then no CPU is idle, and moving an end to another thread
-/// only adds its costs (about 25 µs an end moved at zero latency, in context switches and cache misses). Either way
+/// only adds its costs (context switches, cache misses: `ParleyBench overhead` rose by 1 µs a turn and more while a
+/// version without this check moved ends at zero latency). Either way
 /// ends are written in the order they were added, so a run of one dialogue at a time writes its rows in seed
 /// order. A crash loses nothing: a queued dialogue has no end record yet, so a resumed run finishes it again from
 /// the journal.
@@ -52,8 +53,6 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// Ends added and ends taken off the queue, since the start.
     private var added: UInt64 = 0
     private var taken: UInt64 = 0
-    /// The thread waits for a first end: an added one wakes it.
-    private var sleeping = false
     /// The first write that failed; the run stops at it.
     private var failure: (any Error)?
     private var closed = false
@@ -83,7 +82,8 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
             added += 1
             measureLoad()
             guard threaded, !closed, queued.count <= limit, !busy else { return added }
-            if sleeping || queued.count == Self.batch { condition.broadcast() }
+            // The thread waits for a first end, then for a batch.
+            if queued.count == 1 || queued.count == Self.batch { condition.broadcast() }
             return nil
         }
         if let mine { try write(through: mine) }
@@ -108,13 +108,23 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
 
     /// Writes ends from the head of the queue until the `last`-th added is written, or the queue is empty.
     private func write(through last: UInt64) throws {
-        turn.lock()
-        defer { turn.unlock() }
-        while let end = next(through: last) {
-            do { try end()() } catch {
-                condition.withLock { failure = failure ?? error }
-                throw error
-            }
+        try turn.withLock { () throws in
+            while let end = next(through: last) { try write(end, boosting: false) }
+        }
+    }
+
+    /// Writes one end, its rows at the thread's priority and its writes at normal priority when `boosting`
+    /// (preempted at idle priority while holding the writer's and the journal's locks, the thread kept the
+    /// dialogues' threads waiting until a CPU fell idle). A failure is kept, for `add` and `close` to throw.
+    private func write(_ end: End, boosting: Bool) throws {
+        do {
+            let write = try end()
+            if boosting { Self.setPolicy(Self.normalPolicy) }
+            defer { if boosting { Self.setPolicy(Self.idlePolicy) } }
+            try write()
+        } catch {
+            condition.withLock { failure = failure ?? error }
+            throw error
         }
     }
 
@@ -134,24 +144,16 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         if boosts { Self.setPolicy(Self.idlePolicy) }
         while waitForEnds() {
             // One end per turn, so that a caller that must write gets in between.
-            while true {
-                turn.lock()
-                guard let end = next(through: .max) else {
-                    turn.unlock()
-                    break
-                }
-                do {
-                    let write = try end()
-                    // Preempted at idle priority while holding the writer's and the journal's locks, it kept the
-                    // dialogues' threads waiting until a CPU fell idle.
-                    if boosts { Self.setPolicy(Self.normalPolicy) }
-                    defer { if boosts { Self.setPolicy(Self.idlePolicy) } }
-                    try write()
-                } catch {
-                    condition.withLock { failure = failure ?? error }
-                }
-                turn.unlock()
-            }
+            while writeNext(boosting: boosts) {}
+        }
+    }
+
+    /// Writes the end at the head of the queue, if there is one (a failure is kept by `write`).
+    private func writeNext(boosting: Bool) -> Bool {
+        turn.withLock {
+            guard let end = next(through: .max) else { return false }
+            try? write(end, boosting: boosting)
+            return true
         }
     }
 
@@ -160,9 +162,7 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         condition.withLock {
             while !closed {
                 if queued.isEmpty {
-                    sleeping = true
                     condition.wait()
-                    sleeping = false
                     continue
                 }
                 if queued.count < Self.batch { _ = condition.wait(until: Date(timeIntervalSinceNow: Self.gather)) }
