@@ -183,7 +183,7 @@ def test_a_failing_shard_is_not_retried_and_the_run_resumes_later(tmp_path, clus
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not read_jsonl(out / "shard-1-of-2/journal.jsonl")[:1] and time.monotonic() < deadline:
+        while not complete_records(out / "shard-1-of-2/journal.jsonl")[:1] and time.monotonic() < deadline:
             time.sleep(0.05)
         seen = []
         with pytest.raises(ShardFailed) as failed:

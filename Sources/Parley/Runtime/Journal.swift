@@ -10,16 +10,20 @@ import FoundationEssentials
 /// - `{"t":"end","d":id,"status":…,"reason":…,"sizes":{file: bytes}}` — the dialogue was
 ///   written to its output file; `sizes` are the output files' lengths just after, so a
 ///   resume can cut away a write that a crash interrupted.
-/// Each line reaches the kernel before the dialogue goes on.
+/// Each line reaches the kernel before the dialogue goes on (copied into a shared mapping of the
+/// file: `MappedAppendFile`); after a crash the file may end in NUL bytes, which a resume cuts away.
 public final class Journal: Sendable {
-    private let file: Locked<AppendFile>
+    private let file: Locked<MappedAppendFile>
     private let fd: Int32
 
     init(path: String) throws {
-        let file = try AppendFile(path: path)
+        let file = try MappedAppendFile(path: path)
         fd = file.fd
         self.file = Locked(file)
     }
+
+    /// Cuts the file back to its lines (the mapping grew it a window at a time); lines added later fail.
+    func close() throws { try file.withLock { try $0.close() } }
 
     /// Bytes written so far.
     var size: Int { file.withLock { $0.size } }

@@ -88,6 +88,7 @@ public final class Runner: Sendable {
             try AppendFile.truncate(outputDir + "/" + name, to: replay.sizes[name] ?? 0, claimedBy: dir.journalPath)
         }
         let journal = try Journal(path: dir.journalPath)
+        defer { try? journal.close() }  // after the writer's close below: its last ends are journal lines
         let corpus = CorpusIndex()
         for (id, keys) in replay.kept { corpus.restore(id: id, keys: keys) }
         replay.kept = []
@@ -175,6 +176,7 @@ public final class Runner: Sendable {
             interrupted = true
         }
         try writer.close()
+        try journal.close()
         var summary = RunSummary(
             seeds: total, stats: writer.stats, wallSeconds: Self.seconds(ContinuousClock.now - started),
             interrupted: interrupted, outputDir: outputDir, files: [])

@@ -1,0 +1,135 @@
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// An append-only file written through a shared memory mapping: a line copied in is in the
+/// kernel's page cache when the copy ends, so it survives the process being killed at any
+/// instant, as a `write(2)` does, without a system call per line. At zero model latency the
+/// journal's `write(2)` per line, and the waits for the lock it was written under, were a
+/// quarter of a turn's CPU (`ParleyBench overhead 10000 8` with the writes skipped: 15.4–16.0
+/// → 11.5–11.7 µs a turn).
+///
+/// The file grows a window at a time, allocated first (`posix_fallocate`), so that no page of the
+/// window can fail for want of disk space when first written (a `SIGBUS` would kill a host
+/// process); `close` cuts it back to its lines. A process killed mid-run leaves NUL bytes after
+/// the last line: with no newline among them, readers take them, as they take any last line
+/// without its newline, for a partial line (and a resume cuts them away). Where the file
+/// system cannot allocate or map, and off Linux, lines are written with `pwrite(2)`.
+/// The caller serialises appends.
+final class MappedAppendFile {
+    let path: String
+    let fd: Int32
+    /// Bytes of lines in the file.
+    private(set) var size: Int
+    private let windowBytes: Int
+    /// The mapped window: `mapped` bytes of the file from `windowStart`; nil when not mapping.
+    private var window: UnsafeMutableRawPointer?
+    private var windowStart = 0
+    private var mapped = 0
+    private var mapping: Bool
+    private var closed = false
+
+    /// - Parameters:
+    ///   - windowBytes: how much the file grows, and is mapped, at a time (rounded up to pages).
+    ///   - mapping: false: `pwrite(2)` only.
+    init(path: String, windowBytes: Int = 2 << 20, mapping: Bool = true) throws {
+        self.path = path
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var st = stat()
+        fstat(fd, &st)
+        size = Int(st.st_size)
+        self.windowBytes = max(windowBytes, 1)
+        #if os(Linux)
+            self.mapping = mapping
+        #else
+            self.mapping = false
+        #endif
+    }
+
+    deinit { try? close() }
+
+    /// Appends `line`: in the kernel when this returns.
+    func append(_ line: UnsafeBufferPointer<UInt8>) throws {
+        guard let bytes = line.baseAddress, !line.isEmpty else { return }
+        guard !closed else { throw RunError.io("cannot write \(path): it is closed") }
+        if mapping && size + line.count > windowStart + mapped { try remap(for: line.count) }
+        if let window, mapping {
+            (window + (size - windowStart)).copyMemory(from: bytes, byteCount: line.count)
+        } else {
+            try pwriteAll(bytes, line.count)
+        }
+        size += line.count
+    }
+
+    /// Unmaps the window and cuts the file back to its lines.
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        unmap()
+        defer { closeDescriptor(fd) }
+        while ftruncate(fd, off_t(size)) != 0 {
+            if errno == EINTR { continue }
+            throw RunError.io("cannot truncate \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Maps a window from the page holding the end of the file that holds `count` more bytes.
+    private func remap(for count: Int) throws {
+        #if os(Linux)
+        unmap()
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = size / page * page
+        let length = (max(windowBytes, size - start + count) + page - 1) / page * page
+        // Allocated first (it also extends the file): a page the mapping writes then never waits for disk space.
+        let failed = posix_fallocate(fd, off_t(start), off_t(length))
+        if failed != 0 {
+            if failed == ENOSPC || failed == EDQUOT || failed == EFBIG {
+                throw RunError.io("cannot extend \(path): \(String(cString: strerror(failed)))")
+            }
+            mapping = false  // not supported here: plain writes
+            return
+        }
+        let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(start))
+        guard let address, address != MAP_FAILED else {
+            mapping = false
+            // The file was extended past its lines: plain writes go after the lines, and `close` cuts the rest.
+            return
+        }
+        // Its pages made writable in one call, not a page fault each as lines reach them (MADV_POPULATE_WRITE,
+        // Linux 5.14; older kernels refuse it, and the pages fault in as written).
+        _ = madvise(address, length, 23)
+        window = address
+        windowStart = start
+        mapped = length
+        #endif
+    }
+
+    private func unmap() {
+        if let window { munmap(window, mapped) }
+        window = nil
+        windowStart = size
+        mapped = 0
+    }
+
+    private func pwriteAll(_ bytes: UnsafeRawPointer, _ count: Int) throws {
+        var offset = 0
+        while offset < count {
+            let n = pwrite(fd, bytes + offset, count - offset, off_t(size + offset))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
+    }
+}
+
+/// `close(2)`, under a name the method above does not shadow.
+private func closeDescriptor(_ fd: Int32) { close(fd) }
