@@ -61,12 +61,7 @@ public final class ScriptedBackend: Backend {
 
         var rng = SplitMix64(seed: key)
         let n = Int.random(in: config.words, using: &rng)
-        var text = "\(r.role) \(r.messageIndex):"
-        text.reserveCapacity(n * 8 + 16)
-        for _ in 0..<n {
-            text += " "
-            text += Self.vocabulary[Int(rng.next() % UInt64(Self.vocabulary.count))]
-        }
+        var text = Self.words(n, after: "\(r.role) \(r.messageIndex):", &rng)
         let exchange = r.messageIndex / 2 + 1
         if let endMarker, config.endAtTurn > 0, exchange >= config.endAtTurn, userRoles.contains(r.role) {
             text += " " + endMarker
@@ -94,6 +89,23 @@ public final class ScriptedBackend: Backend {
         if text.contains("[[A]]") { return " [[" + ["A", "B", "C"][Int(random % 3)] + "]]" }
         return " Rating: [[\(1 + random % 10)]]"
     }
+
+    /// `prefix`, then `n` words of the vocabulary, each after a space, written into the string's buffer
+    /// (a `+=` a word, and one a space, were a tenth of a zero-latency turn).
+    static func words(_ n: Int, after prefix: String, _ rng: inout SplitMix64) -> String {
+        let spaced = spacedVocabulary
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + n * longestSpacedWord) { buffer in
+            var count = buffer.initialize(fromContentsOf: prefix.utf8)
+            for _ in 0..<n {
+                let word = spaced[Int(rng.next() % UInt64(spaced.count))]
+                count = buffer[count...].initialize(fromContentsOf: word)
+            }
+            return count
+        }
+    }
+
+    private static let spacedVocabulary = vocabulary.map { Array(" \($0)".utf8) }
+    private static let longestSpacedWord = spacedVocabulary.map(\.count).max() ?? 0
 
     static let vocabulary = """
         the a model data turn ask answer why how what context window token server user assistant \
