@@ -10,10 +10,11 @@ public struct PromptBuilder: Sendable {
     public var chatOverhead: Int?
     let fixedCounts: FixedTextCounts
     // Per prompt shape (which speaker is written, direct or transcript): constant for a role.
-    private let overheads = SlotMemo<Int>(slots: 4)
-    private let fixedCosts = SlotMemo<Int>(slots: 4)
-    private let stopLists = SlotMemo<[String]>(slots: 4)
-    private let chatOverheadMemo = SlotMemo<Int>(slots: 1)
+    private let overheads = CountMemo(slots: 4)
+    private let fixedCosts = CountMemo(slots: 4)
+    private let chatOverheadMemo = CountMemo(slots: 1)
+    /// The stop strings of each shape (`shape(next:direct:)`).
+    private let stopLists: [[String]]
 
     /// The chat framing per message: configured, else from the server, else 8.
     func chatMessageOverhead() async throws -> Int {
@@ -27,6 +28,9 @@ public struct PromptBuilder: Sendable {
         self.counter = counter
         self.chatOverhead = chatOverhead
         self.fixedCounts = FixedTextCounts()
+        stopLists = (0..<4).map { shape in
+            Self.stops(role: role, template: template, next: shape % 2 == 0 ? .user : .assistant, direct: shape < 2)
+        }
     }
 
     public enum Outcome: Sendable, Equatable {
@@ -62,7 +66,7 @@ public struct PromptBuilder: Sendable {
         // The whole history fits (the usual case): the array itself, not a copy.
         let messages =
             kept.from == kept.pinned ? view.history : Array(view.history[..<kept.pinned] + view.history[kept.from...])
-        let stops = stopLists.value(Self.shape(view)) { self.stops(view) }
+        let stops = stops(view)
         let tokens = fixed + costs[..<kept.pinned].reduce(0, +) + costs[kept.from...].reduce(0, +)
         return .ready(render(view, messages), stops: stops, keptMessages: messages.count, promptTokens: tokens)
     }
@@ -90,13 +94,17 @@ public struct PromptBuilder: Sendable {
         }
     }
 
-    func stops(_ view: View) -> [String] {
+    /// Where the view's prompt stops.
+    func stops(_ view: View) -> [String] { stopLists[Self.shape(view)] }
+
+    /// Where a prompt of the role stops: its own stops, its template's for the speaker written, its transcript's.
+    static func stops(role: RoleConfig, template: Template, next: Speaker, direct: Bool) -> [String] {
         var stops = role.stop
         func add(_ s: [String]) { for x in s where !stops.contains(x) { stops.append(x) } }
         // A transcript that ends in the user's label is the whole prompt: no template around it.
-        let templated = view.framing == .direct || role.transcript.instruction == .after
-        if role.endpoint == .completion && templated { add(template.stops(generating: view.next)) }
-        if case .transcript = view.framing { add(role.transcript.stops) }
+        let templated = direct || role.transcript.instruction == .after
+        if role.endpoint == .completion && templated { add(template.stops(generating: next)) }
+        if !direct { add(role.transcript.stops) }
         return stops
     }
 

@@ -10,7 +10,7 @@ public final class Runner: Sendable {
     /// The seeds this run takes (`run.shard`, or the job's); nil: all of them.
     public let shard: Shard?
     private let events: (@Sendable (RunEvent) -> Void)?
-    private let live = Locked(LiveCounts())
+    private let live = LiveCounters()
     /// The output directory's lock, from `claimDirectory()` or `run` until `run` returns.
     private let claimed = Locked<RunLock?>(nil)
 
@@ -44,7 +44,7 @@ public final class Runner: Sendable {
         self.init(engine: engine, seeds: .file(seedsPath), outputDir: outputDir)
     }
 
-    public var progress: LiveCounts { live.withLock { $0 } }
+    public var progress: LiveCounts { live.snapshot }
 
     /// Takes the output directory now, so that a second run on it is refused at once
     /// (`RunError.busy`, naming the holder) rather than when `run` starts. `run` takes it
@@ -107,11 +107,9 @@ public final class Runner: Sendable {
         defer { try? writer.close() }  // on a failure: its queued ends still written
 
         let total = try SeedSource.count(seeds, limit: config.run.limit, shard: shard)
-        live.withLock {
-            $0.totalSeeds = total
-            $0.ended = replay.ended.count
-            $0.resumedEnded = replay.ended.count
-        }
+        live.totalSeeds.store(total, ordering: .relaxed)
+        live.ended.store(replay.ended.count, ordering: .relaxed)
+        live.resumedEnded.store(replay.ended.count, ordering: .relaxed)
         let metrics = try await serveMetrics(config.run.metrics, engine: engine, writer: writer)
         defer { metrics?.stop() }
         let source = try SeedSource(seeds, limit: config.run.limit)
@@ -149,12 +147,7 @@ public final class Runner: Sendable {
                     }
                     if replay.ended.contains(dialogue.id) { continue }
                     if dialogue.status != .running {
-                        try await writer.commit(dialogue) { [live] in
-                            live.withLock {
-                                $0.ended += 1
-                                $0.failed += 1
-                            }
-                        }
+                        try await writer.commit(dialogue) { [live] in live.dialogueEnded(failed: true) }
                         continue
                     }
                     if inFlight >= config.run.concurrency {
@@ -201,8 +194,9 @@ public final class Runner: Sendable {
         guard let settings else { return nil }
         let endpoints = engine.endpoints.keys.sorted().compactMap { engine.endpoints[$0] }
         let metrics = RunMetrics(endpoints: endpoints) { [live] in
-            let counts = live.withLock { $0 }
-            return RunMetrics.Reading(seeds: counts.totalSeeds, running: counts.inFlight, stats: writer.stats)
+            RunMetrics.Reading(
+                seeds: live.totalSeeds.load(ordering: .relaxed), running: live.inFlight.load(ordering: .relaxed),
+                stats: writer.stats)
         }
         events?(.metricsServed(url: try await metrics.serve(settings)))
         return metrics
@@ -215,9 +209,9 @@ public final class Runner: Sendable {
     ) async throws {
         var d = start
         let id = d.id
-        live.withLock { $0.inFlight += 1 }
+        live.inFlight.add(1, ordering: .relaxed)
         defer {
-            live.withLock { $0.inFlight -= 1 }
+            live.inFlight.subtract(1, ordering: .relaxed)
             for endpoint in engine.endpoints.values { endpoint.release(dialogue: id) }
         }
         if isNew { try journal.start(d) }
@@ -227,18 +221,12 @@ public final class Runner: Sendable {
                 message: { message, index in
                     try journal.message(message, index: index, of: id)
                     let tokens = (message.meta?.promptTokens ?? 0) + (message.meta?.completionTokens ?? 0)
-                    self.live.withLock {
-                        $0.messages += 1
-                        $0.tokens += tokens
-                    }
+                    self.live.recorded(tokens: tokens)
                     self.events?(.message(id: id, index: index, role: message.meta?.role ?? ""))
                 },
                 record: { value, index, tokens in
                     try journal.record(value, index: index, of: id)
-                    self.live.withLock {
-                        $0.messages += 1
-                        $0.tokens += tokens
-                    }
+                    self.live.recorded(tokens: tokens)
                 })
             d.endReason = try await recipe.run(&d, record: record)
             // A dataset row ends with the assistant's answer: an unanswered last question is dropped.
@@ -257,10 +245,7 @@ public final class Runner: Sendable {
         }
         let (status, reason) = (d.status, d.endReason ?? .failed)
         try await writer.commit(d) { [live, events] in
-            live.withLock {
-                $0.ended += 1
-                if status == .failed { $0.failed += 1 }
-            }
+            live.dialogueEnded(failed: status == .failed)
             events?(.dialogueEnded(id: id, status: status, reason: reason))
         }
     }
