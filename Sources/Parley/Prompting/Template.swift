@@ -59,42 +59,38 @@ public struct Template: Sendable, Equatable {
 
     /// The prompt asking the model to write `next`'s message after `messages`.
     public func render(system systemPrompt: String?, messages: [Message], next: Speaker) -> String {
-        var out = begin
-        // One allocation for the whole prompt (it is rebuilt for every turn of every dialogue).
-        var size = begin.utf8.count + part(next).prefix.utf8.count
-        for message in messages {
-            let p = part(message.speaker)
-            size += p.prefix.utf8.count + message.content.utf8.count + p.suffix.utf8.count
-        }
-        var pendingSystem: String?
-        if let systemPrompt, !systemPrompt.isEmpty {
-            let block = system.prefix + systemPrompt + system.suffix
-            out.reserveCapacity(size + block.utf8.count)
-            let firstUser = messages.first.map { $0.speaker == .user } ?? (next == .user)
-            if systemInFirstUser && firstUser { pendingSystem = block } else { out += block }
-        } else {
-            out.reserveCapacity(size)
-        }
-        for message in messages {
-            let p = part(message.speaker)
-            out += p.prefix
-            if let block = pendingSystem {
-                out += block
+        // Written into one string sized first (`String.assembled`): it is remade for every turn of every dialogue.
+        var systemBlock: String?
+        if let systemPrompt, !systemPrompt.isEmpty { systemBlock = system.prefix + systemPrompt + system.suffix }
+        let firstUser = messages.first.map { $0.speaker == .user } ?? (next == .user)
+        let systemInUser = systemInFirstUser && firstUser
+        return String.assembled { out in
+            out.append(begin)
+            var pendingSystem = systemBlock
+            if let block = pendingSystem, !systemInUser {
+                out.append(block)
                 pendingSystem = nil
             }
-            out += message.content
-            out += p.suffix
+            for i in messages.indices {  // by index: `for m in` copied each message, twice
+                let speaker = messages[i].speaker
+                out.append(part(speaker).prefix)
+                if let block = pendingSystem {
+                    out.append(block)
+                    pendingSystem = nil
+                }
+                out.append(messages[i].content)
+                out.append(part(speaker).suffix)
+            }
+            if let block = pendingSystem {
+                out.append(part(next).prefix)
+                out.append(block)
+            } else {
+                out.append(Self.withoutTrailingSpaces(part(next).prefix))
+            }
         }
-        if let block = pendingSystem {
-            out += part(next).prefix + block
-        } else {
-            out.append(contentsOf: Self.withoutTrailingSpaces(part(next).prefix))
-        }
-        return out
     }
 
-    /// A slice, not a copy: it is appended to every completion prompt (with `append(contentsOf:)`:
-    /// `+=` would take the generic, character-by-character path).
+    /// A slice, not a copy: it ends every completion prompt.
     static func withoutTrailingSpaces(_ prefix: String) -> Substring {
         let bytes = prefix.utf8
         var end = bytes.endIndex

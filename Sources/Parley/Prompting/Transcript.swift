@@ -34,25 +34,22 @@ public struct Transcript: Sendable, Equatable {
     public func line(_ m: Message) -> String { label(m.speaker) + m.content + separator }
 
     /// The whole message: the history's lines and the instruction, in this transcript's order.
-    /// Written into one string sized first: a string per line, then joined, cost the asker's
-    /// requests ~20K instructions each (benchmarks/callgrind).
+    /// Written into one string sized first (`String.assembled`): a string per line, then joined, cost
+    /// the asker's requests ~20K instructions each (benchmarks/callgrind).
     public func body(_ messages: [Message], instruction text: String) -> String {
         let end = instruction == .after ? text : Self.trimmed(user)
-        var size = text.utf8.count + 1 + end.utf8.count
-        for m in messages { size += label(m.speaker).utf8.count + m.content.utf8.count + separator.utf8.count }
-        var body = ""
-        body.reserveCapacity(size)
-        if instruction == .before {
-            body += text
-            body += "\n"
+        return String.assembled { out in
+            if instruction == .before {
+                out.append(text)
+                out.append("\n")
+            }
+            for i in messages.indices {  // by index: `for m in` copied each message, twice
+                out.append(label(messages[i].speaker))
+                out.append(messages[i].content)
+                out.append(separator)
+            }
+            out.append(end)
         }
-        for m in messages {
-            body += label(m.speaker)
-            body += m.content
-            body += separator
-        }
-        body += end
-        return body
     }
 
     /// Where the model's reply ends: where it starts a new labelled line (or, continuing the
