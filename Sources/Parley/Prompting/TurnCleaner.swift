@@ -19,7 +19,11 @@ public enum TurnCleaner {
 
     public static func clean(_ text: String, stops: [String], speaker: Speaker) -> String {
         var t = Substring(text)
-        if let cut = stops.compactMap({ firstIndex(of: $0, in: t) }).min() { t = t[..<cut] }
+        var cut: Substring.Index?  // the earliest stop (a loop: compactMap made an array per message)
+        for stop in stops {
+            if let at = firstIndex(of: stop, in: t), cut.map({ at < $0 }) ?? true { cut = at }
+        }
+        if let cut { t = t[..<cut] }
         t = trimmed(t)
         for label in speaker == .user ? userLabels : assistantLabels where starts(t, with: label) {
             t = trimmed(t[t.utf8.index(t.startIndex, offsetBy: label.utf8.count)...])

@@ -13,7 +13,18 @@ struct TurnStep {
     /// Token counts of each dialogue message's content, per token counter (endpoint),
     /// computed once per message: windowing a long dialogue costs O(messages).
     struct TokenCache {
-        var counts: [String: [Int]] = [:]
+        /// Per endpoint name: a dialogue's roles use one or two endpoints, and a dictionary hashed the name
+        /// twice a request.
+        private var byEndpoint: [(endpoint: String, counts: [Int])] = []
+
+        /// The counts of `endpoint`, taken out while they grow (so that appending does not copy the array
+        /// the cache still holds); give them back with `put`.
+        mutating func take(_ endpoint: String) -> [Int] {
+            guard let i = byEndpoint.firstIndex(where: { $0.endpoint == endpoint }) else { return [] }
+            return byEndpoint.remove(at: i).counts
+        }
+
+        mutating func put(_ counts: [Int], for endpoint: String) { byEndpoint.append((endpoint, counts)) }
     }
 
     /// - Parameter temperature: overrides the role's (an evaluation's per-category temperature).
@@ -25,8 +36,7 @@ struct TurnStep {
             d.messages, for: role.config, writing: speaker, topic: d.seed.topic,
             persona: d.meta["persona"]?.stringValue, style: d.meta["style"]?.stringValue)
         let counter = role.endpoint.tokenCounter
-        // Taken out while it grows, so that appending does not copy the array the cache still holds.
-        var counts = cache.counts.removeValue(forKey: role.endpoint.name) ?? []
+        var counts = cache.take(role.endpoint.name)
         while counts.count < d.messages.count {
             do {
                 counts.append(try await counter.count(d.messages[counts.count].content))
@@ -34,7 +44,7 @@ struct TurnStep {
                 throw GenerationFailure(reason: "token count: \(e.message)", attempts: 1)
             }
         }
-        cache.counts[role.endpoint.name] = counts
+        cache.put(counts, for: role.endpoint.name)
         // By index: the closure of `map` copied each message (callgrind: 8 copies a request).
         let starts = d.messages.indices.map { d.messages[$0].speaker == .user }
 
