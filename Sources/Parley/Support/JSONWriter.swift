@@ -160,12 +160,35 @@ package struct JSONWriter: ~Copyable {
         separate()
         if let n = d.isFinite ? Self.integer(d) : nil {
             appendDigits(n)
+        } else if let thousandths = Self.thousandths(d) {
+            // What String(d) writes, without its general algorithm (~450 instructions; every request body
+            // writes a temperature and a top_p).
+            if thousandths < 0 { append(UInt8(ascii: "-")) }
+            let magnitude = thousandths.magnitude
+            appendDigits(Int(magnitude / 1000))
+            append(UInt8(ascii: "."))
+            var fraction = magnitude % 1000
+            var divisor: UInt = 100
+            while fraction > 0 {
+                append(UInt8(ascii: "0") + UInt8(fraction / divisor))
+                fraction %= divisor
+                divisor /= 10
+            }
         } else {
             var text = d.isFinite ? String(d) : "null"
             text.withUTF8 { append($0) }
         }
         needsComma = true
     }
+    /// `d` in thousandths, when it has at most three decimals and is not an integer (0.7, 12.25), is under
+    /// a billion (so that `String(d)` writes no exponent), and no shorter decimal stands for it.
+    static func thousandths(_ d: Double) -> Int? {
+        guard d.isFinite, d.magnitude < 1e9, d.magnitude >= 0.001 else { return nil }
+        let scaled = (d * 1000).rounded()
+        guard scaled / 1000 == d, let n = Int(exactly: scaled), n % 1000 != 0 else { return nil }
+        return n
+    }
+
     mutating func bool(_ b: Bool) {
         separate()
         append(b ? "true" : "false")
