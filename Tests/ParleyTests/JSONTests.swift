@@ -72,7 +72,9 @@ final class JSONTests: XCTestCase {
     /// Decimals of up to three places take a shorter path than `String(d)`, and read as it does; others go
     /// through `String(d)`.
     func testDecimalsAreWrittenAsStringWritesThem() {
-        var values = [0.7, 0.95, 1.5, -0.5, 0.001, -0.001, 0.1, 0.2, 0.3, 12.25, 999_999_999.5, 0.0009, 1e-5, 1e9 + 0.5]
+        var values = [
+            0.7, 0.95, 1.5, -0.5, 0.001, -0.001, 0.1, 0.2, 0.3, 12.25, 999_999_999.5, 0.0009, 1e-5, 1e9 + 0.5,
+        ]
         values += [0.1 + 0.2, 1.0 / 3, 2.675, 0.125, 100.01, -123.456, 5e-324, .pi, 0.999, 1.001]
         var rng = SplitMix64(seed: 7)
         for _ in 0..<20_000 { values.append(Double(Int.random(in: -2_000_000...2_000_000, using: &rng)) / 1000) }

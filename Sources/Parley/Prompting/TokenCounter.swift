@@ -1,4 +1,5 @@
 import Synchronization
+
 /// Counts tokens for context windowing.
 public protocol TokenCounter: Sendable {
     func count(_ text: String) async throws -> Int

@@ -83,31 +83,31 @@ final class MappedAppendFile {
     /// Maps a window from the page holding the end of the file that holds `count` more bytes.
     private func remap(for count: Int) throws {
         #if os(Linux)
-        unmap()
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = size / page * page
-        let length = (max(windowBytes, size - start + count) + page - 1) / page * page
-        // Allocated first (it also extends the file): a page the mapping writes then never waits for disk space.
-        let failed = posix_fallocate(fd, off_t(start), off_t(length))
-        if failed != 0 {
-            if failed == ENOSPC || failed == EDQUOT || failed == EFBIG {
-                throw RunError.io("cannot extend \(path): \(String(cString: strerror(failed)))")
+            unmap()
+            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let start = size / page * page
+            let length = (max(windowBytes, size - start + count) + page - 1) / page * page
+            // Allocated first (it also extends the file): a page the mapping writes then never waits for disk space.
+            let failed = posix_fallocate(fd, off_t(start), off_t(length))
+            if failed != 0 {
+                if failed == ENOSPC || failed == EDQUOT || failed == EFBIG {
+                    throw RunError.io("cannot extend \(path): \(String(cString: strerror(failed)))")
+                }
+                mapping = false  // not supported here: plain writes
+                return
             }
-            mapping = false  // not supported here: plain writes
-            return
-        }
-        let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(start))
-        guard let address, address != MAP_FAILED else {
-            mapping = false
-            // The file was extended past its lines: plain writes go after the lines, and `close` cuts the rest.
-            return
-        }
-        // Its pages made writable in one call, not a page fault each as lines reach them (MADV_POPULATE_WRITE,
-        // Linux 5.14; older kernels refuse it, and the pages fault in as written).
-        _ = madvise(address, length, 23)
-        window = address
-        windowStart = start
-        mapped = length
+            let address = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(start))
+            guard let address, address != MAP_FAILED else {
+                mapping = false
+                // The file was extended past its lines: plain writes go after the lines, and `close` cuts the rest.
+                return
+            }
+            // Its pages made writable in one call, not a page fault each as lines reach them (MADV_POPULATE_WRITE,
+            // Linux 5.14; older kernels refuse it, and the pages fault in as written).
+            _ = madvise(address, length, 23)
+            window = address
+            windowStart = start
+            mapped = length
         #endif
     }
 
