@@ -13,7 +13,7 @@ public struct PromptBuilder: Sendable {
     private let overheads = CountMemo(slots: 4)
     private let fixedCosts = CountMemo(slots: 4)
     private let chatOverheadMemo = CountMemo(slots: 1)
-    /// The stop strings of each shape (`shape(next:direct:)`).
+    /// The stop strings of each shape (`shape(_:)`), made once: every request reads them.
     private let stopLists: [[String]]
 
     /// The chat framing per message: configured, else from the server, else 8.
