@@ -20,11 +20,33 @@ final class AppendFile {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        (fd, size) = try Self.open(path, O_WRONLY | O_APPEND)
+    }
+
+    /// Opens `path` with `flags`, creating it; returns the descriptor and the file's length.
+    static func open(_ path: String, _ flags: Int32) throws -> (fd: Int32, size: Int) {
+        let fd = openFile(path, flags | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RunError.io("cannot open \(path): \(String(cString: strerror(errno)))") }
         var st = stat()
         fstat(fd, &st)
-        size = Int(st.st_size)
+        return (fd, Int(st.st_size))
+    }
+
+    /// Calls `write` until all `count` bytes from `bytes` are written; `write` gets how many are written so
+    /// far and returns what `write(2)` does (retried on a partial write and on `EINTR`).
+    static func writeAll(
+        _ bytes: UnsafeRawPointer, _ count: Int, to path: String,
+        _ write: (_ from: UnsafeRawPointer, _ count: Int, _ written: Int) -> Int
+    ) throws {
+        var offset = 0
+        while offset < count {
+            let n = write(bytes + offset, count - offset, offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
+            }
+            offset += n
+        }
     }
 
     deinit { close(fd) }
@@ -37,15 +59,7 @@ final class AppendFile {
     /// Appends `buf` in one `write(2)` (retried on partial writes).
     func append(_ buf: UnsafeBufferPointer<UInt8>) throws {
         guard let start = buf.baseAddress else { return }
-        var offset = 0
-        while offset < buf.count {
-            let n = write(fd, start + offset, buf.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw RunError.io("cannot write \(path): \(String(cString: strerror(errno)))")
-            }
-            offset += n
-        }
+        try Self.writeAll(start, buf.count, to: path) { from, count, _ in write(fd, from, count) }
         size += buf.count
     }
 
@@ -72,5 +86,6 @@ final class AppendFile {
     }
 }
 
-/// `truncate(2)`, under a name the static method above does not shadow.
+/// `truncate(2)` and `open(2)`, under names the static methods above do not shadow.
 private func truncateFile(_ path: String, _ size: off_t) -> Int32 { truncate(path, size) }
+private func openFile(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 { open(path, flags, mode) }
