@@ -4,22 +4,15 @@ struct StringAssembly {
     fileprivate var buffer: UnsafeMutableBufferPointer<UInt8>?
     fileprivate(set) var count = 0
 
-    mutating func append(_ piece: String) {
+    mutating func append(_ piece: some StringProtocol) {
         guard buffer != nil else {
             count += piece.utf8.count
             return
         }
-        var piece = piece
-        piece.withUTF8 { copy($0) }
-    }
-
-    mutating func append(_ piece: Substring) {
-        guard buffer != nil else {
-            count += piece.utf8.count
-            return
+        // Contiguous for native strings and their slices (and small ones, copied out first).
+        if piece.utf8.withContiguousStorageIfAvailable({ copy($0) }) == nil {
+            Array(piece.utf8).withUnsafeBufferPointer { copy($0) }
         }
-        var piece = piece
-        piece.withUTF8 { copy($0) }
     }
 
     private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {
