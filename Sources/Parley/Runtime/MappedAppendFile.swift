@@ -36,6 +36,7 @@ final class MappedAppendFile {
     private var populated = 0
     private var mapping: Bool
     private var closed = false
+    private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// - Parameters:
     ///   - windowBytes: how much the file grows, and is mapped, at a time (rounded up to pages).
@@ -85,9 +86,8 @@ final class MappedAppendFile {
     private func remap(for count: Int) throws {
         #if os(Linux)
             unmap()
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            let start = size / page * page
-            let length = (max(windowBytes, size - start + count) + page - 1) / page * page
+            let start = size / Self.page * Self.page
+            let length = (max(windowBytes, size - start + count) + Self.page - 1) / Self.page * Self.page
             // Allocated first (it also extends the file): a page the mapping writes then never waits for disk space.
             let failed = posix_fallocate(fd, off_t(start), off_t(length))
             if failed != 0 {
@@ -117,8 +117,8 @@ final class MappedAppendFile {
     private func populate(through end: Int) {
         #if os(Linux)
             guard let window else { return }
-            let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-            let upTo = min(windowStart + mapped, (max(end, populated + 64 << 10) + page - 1) / page * page)
+            let upTo = min(
+                windowStart + mapped, (max(end, populated + 64 << 10) + Self.page - 1) / Self.page * Self.page)
             _ = madvise(window + (populated - windowStart), upTo - populated, 23)
             populated = upTo
         #endif

@@ -70,13 +70,23 @@ struct ParrotRecipe: RecipeKind {
             d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
         var cache = TurnStep.TokenCache()
         var said = Set(d.messages.map(Self.repeatKey))  // for the repeat check, one hash per message
+        // The assistant under the dialogue's expert identity, made at its first answer: a role made per turn
+        // counted its prompt's fixed costs and made its stop lists again each time.
+        var expertAssistant: Role?
         while true {
             try Task.checkCancellation()
             let writing: Speaker = d.messages.last?.speaker == .user ? .assistant : .user
             if writing == .user && d.turns >= maxTurns { return .maxTurns }
             var role = writing == .assistant ? assistant : asker
-            if writing == .assistant, let expert, let question = d.messages.first(where: { $0.speaker == .user }) {
-                role = assistant.with(system: try await expert.identity(of: &d, from: question.content, record: record))
+            if writing == .assistant, let made = expertAssistant {
+                role = made
+            } else if writing == .assistant, let expert,
+                let question = d.messages.first(where: { $0.speaker == .user })
+            {
+                let made = assistant.with(
+                    system: try await expert.identity(of: &d, from: question.content, record: record))
+                expertAssistant = made
+                role = made
             }
             switch try await step.run(role, writing: writing, in: d, cache: &cache) {
             case .contextExhausted(let detail):
