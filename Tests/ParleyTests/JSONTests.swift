@@ -140,6 +140,7 @@ final class JSONTests: XCTestCase {
     /// `HotPathJSON.message` is the hand-written twin of `Message`'s `Codable` schema: the same bytes.
     func testHandWrittenMessagesEqualTheirCodableSchema() throws {
         let messages = [
+            Message(.system, "Be brief."),
             Message(.user, "Given, \"quoted\"\nover two lines"),
             Message(.assistant, "é ✓ \u{1}", meta: TurnMeta(role: "assistant")),
             Message(

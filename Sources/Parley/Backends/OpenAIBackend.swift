@@ -34,12 +34,7 @@ public final class OpenAIBackend: Backend {
             path = "/chat/completions"
             w.key("messages")
             w.beginArray()
-            for m in messages {
-                w.beginObject()
-                w.field("role", m.role.rawValue)
-                w.field("content", m.content)
-                w.endObject()
-            }
+            for i in messages.indices { w.message(messages[i].role, messages[i].content) }
             w.endArray()
         case .text(let prompt):
             path = "/completions"

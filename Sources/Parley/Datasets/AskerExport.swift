@@ -29,9 +29,7 @@ public enum AskerExport {
         w.key("messages")
         w.beginArray()
         for m in messages {
-            w.beginObject()
-            w.field("role", m.speaker.rawValue)
-            w.field("content", m.content)
+            w.openMessage(m.speaker, m.content)
             w.key("training")
             w.bool(m.speaker == .user)
             w.endObject()

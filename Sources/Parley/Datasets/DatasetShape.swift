@@ -93,12 +93,7 @@ public enum DatasetShape: String, Sendable, CaseIterable {
         case .messages:
             w.key("messages")
             w.beginArray()
-            for m in messages {
-                w.beginObject()
-                w.field("role", m.speaker.rawValue)
-                w.field("content", m.content)
-                w.endObject()
-            }
+            for m in messages { w.message(m.speaker, m.content) }
             w.endArray()
         case .ultrachat:
             w.key("data")

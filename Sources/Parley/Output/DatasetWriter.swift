@@ -155,17 +155,9 @@ enum Rows {
         w.key("messages")
         w.beginArray()
         if let system, !system.isEmpty {
-            w.beginObject()
-            w.field("role", "system")
-            w.field("content", system)
-            w.endObject()
+            w.message(.system, system)
         }
-        for m in d.messages {
-            w.beginObject()
-            w.field("role", m.speaker.rawValue)
-            w.field("content", m.content)
-            w.endObject()
-        }
+        for i in d.messages.indices { w.message(d.messages[i].speaker, d.messages[i].content) }
         w.endArray()
         w.endObject()
         return w.line()

@@ -17,9 +17,7 @@ enum HotPathJSON {
     }
 
     static func message(_ m: Message, into w: inout JSONWriter) {
-        w.beginObject()
-        w.field("role", m.speaker.rawValue)
-        w.field("content", m.content)
+        w.openMessage(m.speaker, m.content)
         if let t = m.meta {
             // Compact: only the fields that are known.
             w.key("meta")

@@ -220,6 +220,27 @@ package struct JSONWriter: ~Copyable {
             int(n)
         }
     }
+    /// A chat message as chat APIs and Parley's rows write it, `{"role":"user","content":"…"}`: its role and keys
+    /// are one run of bytes (a request body writes one for each message of its conversation).
+    mutating func message(_ speaker: Speaker, _ content: String) {
+        openMessage(speaker, content)
+        endObject()
+    }
+
+    /// `message(_:_:)` left open, for more fields before `endObject()`.
+    mutating func openMessage(_ speaker: Speaker, _ content: String) {
+        separate()
+        let opening: StaticString =
+            switch speaker {
+            case .system: #"{"role":"system","content":"#
+            case .user: #"{"role":"user","content":"#
+            case .assistant: #"{"role":"assistant","content":"#
+            }
+        append(opening)
+        appendQuoted(content)
+        needsComma = true
+    }
+
     /// Always written: null when absent (so dataset loaders infer one schema).
     mutating func nullable(_ k: StaticString, _ s: String?) {
         key(k)

@@ -185,12 +185,7 @@ struct CaPORecipe: RecipeKind {
             w.beginObject()
             w.key("prompt")
             w.beginArray()
-            for m in d.messages[...i] {
-                w.beginObject()
-                w.field("role", m.speaker.rawValue)
-                w.field("content", m.content)
-                w.endObject()
-            }
+            for m in d.messages[...i] { w.message(m.speaker, m.content) }
             w.endArray()
             w.key("chosen")
             Self.answer(d.messages[i + 1].content, into: &w)
@@ -222,10 +217,7 @@ struct CaPORecipe: RecipeKind {
 
     static func answer(_ text: String, into w: inout JSONWriter) {
         w.beginArray()
-        w.beginObject()
-        w.field("role", "assistant")
-        w.field("content", text)
-        w.endObject()
+        w.message(.assistant, text)
         w.endArray()
     }
 }
