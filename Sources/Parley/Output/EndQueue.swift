@@ -35,6 +35,10 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// the end.
     private static let batch = 32
     private static let gather = 0.005
+    /// The thread writes this many ends under one raise of its priority: a policy change is a system call of
+    /// ~4 µs (perf of `benchmarks/http`, whose one-exchange dialogues each end: two changes an end were a tenth of
+    /// a run's CPU), and a caller that must write waits for a whole turn.
+    private static let turnSize = 8
     /// No CPU is idle when the process used more than this share of the CPUs over the last `window` seconds:
     /// ends are then written by their callers (a window long enough that a burst of ends does not fill it).
     private static let busyShare = 0.75
@@ -109,19 +113,19 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// Writes ends from the head of the queue until the `last`-th added is written, or the queue is empty.
     private func write(through last: UInt64) throws {
         try turn.withLock { () throws in
-            while let end = next(through: last) { try write(end, boosting: false) }
+            while let end = next(through: last) { try write([end], boosting: false) }
         }
     }
 
-    /// Writes one end, its rows at the thread's priority and its writes at normal priority when `boosting`
-    /// (preempted at idle priority while holding the writer's and the journal's locks, the thread kept the
-    /// dialogues' threads waiting until a CPU fell idle). A failure is kept, for `add` and `close` to throw.
-    private func write(_ end: End, boosting: Bool) throws {
+    /// Writes ends in order: their rows at the thread's priority, then their writes at normal priority when
+    /// `boosting` (preempted at idle priority while holding the writer's and the journal's locks, the thread kept
+    /// the dialogues' threads waiting until a CPU fell idle). A failure is kept, for `add` and `close` to throw.
+    private func write(_ ends: [End], boosting: Bool) throws {
         do {
-            let write = try end()
+            let writes = try ends.map { try $0() }
             if boosting { Self.setPolicy(Self.normalPolicy) }
             defer { if boosting { Self.setPolicy(Self.idlePolicy) } }
-            try write()
+            for write in writes { try write() }
         } catch {
             condition.withLock { failure = failure ?? error }
             throw error
@@ -143,16 +147,18 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
         let boosts = Self.setPolicy(Self.normalPolicy)
         if boosts { Self.setPolicy(Self.idlePolicy) }
         while waitForEnds() {
-            // One end per turn, so that a caller that must write gets in between.
+            // A few ends a turn, so that a caller that must write gets in between.
             while writeNext(boosting: boosts) {}
         }
     }
 
-    /// Writes the end at the head of the queue, if there is one (a failure is kept by `write`).
+    /// Writes up to `turnSize` ends from the head of the queue, if there are any (a failure is kept by `write`).
     private func writeNext(boosting: Bool) -> Bool {
         turn.withLock {
-            guard let end = next(through: .max) else { return false }
-            try? write(end, boosting: boosting)
+            var ends: [End] = []
+            while ends.count < Self.turnSize, let end = next(through: .max) { ends.append(end) }
+            guard !ends.isEmpty else { return false }
+            try? write(ends, boosting: boosting)
             return true
         }
     }
