@@ -35,7 +35,7 @@ struct EchoRecipe: RecipeKind {
     }
 
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
-        var cache = TurnStep.TokenCache()
+        var cache = TurnStep.Memo()
         while d.messages.count < 1 + times {
             switch try await step.run(echoer, writing: .assistant, in: d, cache: &cache) {
             case .contextExhausted:

@@ -133,7 +133,7 @@ struct EvalRecipe: RecipeKind {
         let questions = Self.questions(of: d.seed)
         let total = questions?.count ?? d.messages.filter { $0.speaker == .user }.count
         let category = d.meta["category"]?.stringValue ?? "general"
-        var cache = TurnStep.TokenCache()
+        var cache = TurnStep.Memo()
         while true {
             try Task.checkCancellation()
             let answered = d.turns

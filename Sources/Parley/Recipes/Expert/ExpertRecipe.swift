@@ -99,7 +99,7 @@ struct ExpertRecipe: RecipeKind {
                     Message(.user, identity + "\n\n" + settings.answerInstruction + "\n\n" + instruction)
                 ]
             }
-            var cache = TurnStep.TokenCache()
+            var cache = TurnStep.Memo()
             switch try await expert.step.run(role, writing: .assistant, in: scratch, cache: &cache) {
             case .contextExhausted(let detail):
                 d.meta["context_exhausted"] = .string(detail)

@@ -68,8 +68,11 @@ struct ParrotRecipe: RecipeKind {
     func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let maxTurns =
             d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
-        var cache = TurnStep.TokenCache()
-        var said = Set(d.messages.map(Self.repeatKey))  // for the repeat check, one hash per message
+        var cache = TurnStep.Memo()
+        // For the repeat check, one hash per message; room for the turns up front (up to 64), so that it does not
+        // grow: a set that grew from one key rehashed its keys at each doubling (benchmarks/callgrind).
+        var said = Set<UInt64>(minimumCapacity: min(2 * maxTurns + 2, 64))
+        for i in d.messages.indices { said.insert(Self.repeatKey(d.messages[i])) }
         // The assistant under the dialogue's expert identity, made at its first answer: a role made per turn
         // counted its prompt's fixed costs and made its stop lists again each time.
         var expertAssistant: Role?

@@ -120,8 +120,8 @@ struct SelfTalkRecipe: RecipeKind {
         var steps = d.records(SelfTalkRecord.self).compactMap(\.stepValue)
         // "None of the above" keeps the node.
         var node = steps.last { $0.node != nil }?.node
-        var agentCache = TurnStep.TokenCache()
-        var clientCache = TurnStep.TokenCache()
+        var agentCache = TurnStep.Memo()
+        var clientCache = TurnStep.Memo()
         // Each stops where it starts writing the other character's line, as Self-talk's generation does.
         let agent = self.agent.with(stops: Self.nameStops(d.meta["persona"]?.stringValue))
         let client = self.client.with(stops: Self.nameStops(d.meta["character"]?.stringValue))
