@@ -6,6 +6,8 @@ public final class OpenAIBackend: Backend {
     public let config: OpenAIConfig
     public let tokenCounter: any TokenCounter
     private let apiKey: String?
+    private let chat: HTTP.Destination
+    private let completions: HTTP.Destination
     /// A server of a fleet fails fast on a refused connection (`HTTP.fleetClient`).
     private var client: HTTP.Client { config.endpoints.count > 1 ? HTTP.fleetClient : HTTP.client }
 
@@ -13,6 +15,8 @@ public final class OpenAIBackend: Backend {
     public init(config: OpenAIConfig, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.config = config
         self.apiKey = config.apiKeyEnv.flatMap { environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+        chat = HTTP.Destination(config.baseURL + "/chat/completions")
+        completions = HTTP.Destination(config.baseURL + "/completions")
         switch config.tokenizer {
         case .llamacpp, .vllm:
             tokenCounter = ServerTokenCounter(
@@ -28,16 +32,16 @@ public final class OpenAIBackend: Backend {
         var w = JSONWriter()
         w.beginObject()
         w.field("model", r.model ?? config.model)
-        let path: String
+        let to: HTTP.Destination
         switch r.prompt {
         case .chat(let messages):
-            path = "/chat/completions"
+            to = chat
             w.key("messages")
             w.beginArray()
             for i in messages.indices { w.message(messages[i].role, messages[i].content) }
             w.endArray()
         case .text(let prompt):
-            path = "/completions"
+            to = completions
             w.field("prompt", prompt)
         }
         w.field("max_tokens", r.maxTokens)
@@ -64,10 +68,9 @@ public final class OpenAIBackend: Backend {
         }
         w.endObject()
 
-        let url = config.baseURL + path
+        let url = to.url
         let (status, headers, body) = try await HTTP.postJSON(
-            url, body: w.text, apiKey: apiKey,
-            timeout: config.timeoutSeconds, client: client)
+            to, body: HTTP.body(w), apiKey: apiKey, timeout: config.timeoutSeconds, client: client)
         try HTTP.requireSuccess(status, headers: headers, body: body, url: url, apiKey: apiKey)
         guard let reply = CompletionReply(body) else {
             let start = HTTP.redact(String(decoding: body.prefix(200), as: UTF8.self), apiKey)

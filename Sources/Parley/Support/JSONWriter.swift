@@ -35,6 +35,11 @@ package struct JSONWriter: ~Copyable {
         return try body(written)
     }
 
+    /// Calls `body` with the document's bytes, from the buffer (valid only during the call).
+    consuming func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(written))
+    }
+
     /// Calls `body` with the document as a NUL-terminated C string (valid only during the call).
     package consuming func withCString<Result>(_ body: (UnsafePointer<CChar>) throws -> Result) rethrows -> Result {
         append(0)
