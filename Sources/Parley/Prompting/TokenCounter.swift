@@ -35,7 +35,7 @@ public struct EstimatingTokenCounter: TokenCounter {
 
 /// Remembers the counts of a role's fixed texts (system prompts, template parts),
 /// which every request of that role needs again. Message counts are cached per
-/// dialogue instead (see `Memo`), so this stays small.
+/// dialogue instead (see `TurnStep.Memo`), so this stays small.
 final class FixedTextCounts: Sendable {
     private let counts = Locked<[String: Int]>([:])
     private let limit = 4096
