@@ -37,6 +37,8 @@ final class MappedAppendFile {
     private var mapping: Bool
     private var closed = false
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// `MADV_POPULATE_WRITE` of <linux/mman.h> (Linux 5.14), which Glibc's module does not name.
+    private static let populateWrite: Int32 = 23
 
     /// - Parameters:
     ///   - windowBytes: how much the file grows, and is mapped, at a time (rounded up to pages).
@@ -59,7 +61,7 @@ final class MappedAppendFile {
         guard let bytes = line.baseAddress, !line.isEmpty else { return }
         guard !closed else { throw RunError.io("cannot write \(path): it is closed") }
         if mapping && size + line.count > windowStart + mapped { try remap(for: line.count) }
-        if let window, mapping {
+        if let window {  // only while mapping: every path that stops mapping leaves no window
             if size + line.count > populated { populate(through: size + line.count) }
             (window + (size - windowStart)).copyMemory(from: bytes, byteCount: line.count)
         } else {
@@ -119,7 +121,7 @@ final class MappedAppendFile {
             guard let window else { return }
             let upTo = min(
                 windowStart + mapped, (max(end, populated + 64 << 10) + Self.page - 1) / Self.page * Self.page)
-            _ = madvise(window + (populated - windowStart), upTo - populated, 23)
+            _ = madvise(window + (populated - windowStart), upTo - populated, Self.populateWrite)
             populated = upTo
         #endif
     }
