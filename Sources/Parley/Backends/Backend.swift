@@ -103,16 +103,19 @@ public struct BackendError: Error, Sendable, CustomStringConvertible {
 }
 
 /// A model server, or anything that writes text for a request.
+///
+/// Its async requirements run on the caller's executor (`nonisolated(nonsending)`), as the engine's request path
+/// does; a conformance that does not say so is `@concurrent` and is reached through a hop to the global executor.
 public protocol Backend: Sendable {
     /// One attempt; retries and concurrency limits are the caller's (`ModelEndpoint`).
-    func generate(_ request: GenerationRequest) async throws -> GenerationResult
+    nonisolated(nonsending) func generate(_ request: GenerationRequest) async throws -> GenerationResult
     /// How this backend's prompts are counted for context windowing.
     var tokenCounter: any TokenCounter { get }
     /// Whether a server taken out of its fleet is healthy again (default: assume so, and
     /// let the next request tell).
-    func probe() async -> Bool
+    nonisolated(nonsending) func probe() async -> Bool
 }
 
 extension Backend {
-    public func probe() async -> Bool { true }
+    nonisolated(nonsending) public func probe() async -> Bool { true }
 }

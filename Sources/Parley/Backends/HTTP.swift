@@ -59,7 +59,7 @@ enum HTTP {
     /// `refused` (nothing listens), `reset` (the connection broke before a reply), `truncated body`
     /// (it broke during the body). A body over `maxBodyBytes` is not retried. The API key never
     /// appears in messages.
-    static func postJSON(
+    nonisolated(nonsending) static func postJSON(
         _ to: Destination, body: ByteBuffer, apiKey: String?, timeout: Double,
         client: Client = client
     ) async throws -> (Int, HTTPHeaders, Data) {
@@ -70,7 +70,7 @@ enum HTTP {
     }
 
     /// `postJSON` to a URL posted to once, with a body as text.
-    static func postJSON(
+    nonisolated(nonsending) static func postJSON(
         _ url: String, body: String, apiKey: String?, timeout: Double,
         client: Client = client
     ) async throws -> (Int, HTTPHeaders, Data) {
@@ -79,7 +79,7 @@ enum HTTP {
     }
 
     /// GETs a URL (health and properties of a server); errors as `postJSON`'s.
-    static func get(
+    nonisolated(nonsending) static func get(
         _ url: String, apiKey: String?, timeout: Double,
         client: Client = client
     ) async throws -> (Int, HTTPHeaders, Data) {
@@ -89,7 +89,7 @@ enum HTTP {
             .GET, Destination(url), headers: headers, body: nil, apiKey: apiKey, timeout: timeout, client: client)
     }
 
-    private static func send(
+    nonisolated(nonsending) private static func send(
         _ method: HTTPMethod, _ to: Destination, headers: HTTPHeaders, body: ByteBuffer?, apiKey: String?,
         timeout: Double, client: Client
     ) async throws -> (Int, HTTPHeaders, Data) {

@@ -35,7 +35,7 @@ final class HTTP1Client: Sendable {
     ///   - headers: sent as given, after `Host` and `Content-Length`.
     ///   - body: nil: none (a GET).
     /// - Throws: `HTTP1Failure`, or `CancellationError` when the task is cancelled.
-    func execute(
+    nonisolated(nonsending) func execute(
         _ method: HTTPMethod, _ target: HTTP1Target, headers: HTTPHeaders, body: ByteBuffer?, deadline: NIODeadline
     ) async throws -> HTTP1Reply {
         let channel = try await connection(to: target, deadline: deadline)
@@ -71,7 +71,9 @@ final class HTTP1Client: Sendable {
     /// where tasks run on NIO's event loops (the CLI), the request then goes and comes back without a
     /// thread switch (`benchmarks/http`: Parley's HTTP path 82.5 → 52.5 CPU µs a request). Another
     /// loop's comes next, so that there are never more connections than requests.
-    private func connection(to target: HTTP1Target, deadline: NIODeadline) async throws -> any Channel {
+    nonisolated(nonsending) private func connection(to target: HTTP1Target, deadline: NIODeadline) async throws
+        -> any Channel
+    {
         let here = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
         let now = NIODeadline.now()
         var expired: [any Channel] = []
@@ -106,7 +108,9 @@ final class HTTP1Client: Sendable {
         idle.withLock { $0[key, default: [:]][ObjectIdentifier(channel.eventLoop), default: []].append(entry) }
     }
 
-    private func connect(to target: HTTP1Target, deadline: NIODeadline) async throws -> any Channel {
+    nonisolated(nonsending) private func connect(to target: HTTP1Target, deadline: NIODeadline) async throws
+        -> any Channel
+    {
         let giveUp = min(deadline, .now() + .seconds(Self.connectSeconds))
         var backoff = TimeAmount.milliseconds(50)
         while true {

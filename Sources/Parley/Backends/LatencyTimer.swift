@@ -24,7 +24,7 @@ final class LatencyTimer: @unchecked Sendable {
     }
 
     /// Returns after `seconds`; throws `CancellationError` as soon as the task is cancelled.
-    func sleep(seconds: Double) async throws {
+    nonisolated(nonsending) func sleep(seconds: Double) async throws {
         guard threaded else {
             // Zero tolerance: the default lets the timer fire late, which would show as engine overhead.
             let wait = Duration.nanoseconds(Int64(seconds * 1e9))

@@ -28,7 +28,7 @@ public final class OpenAIBackend: Backend {
         }
     }
 
-    public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+    nonisolated(nonsending) public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
         var w = JSONWriter()
         w.beginObject()
         w.field("model", r.model ?? config.model)
@@ -95,7 +95,7 @@ public final class OpenAIBackend: Backend {
     var rootURL: String { config.baseURL.hasSuffix("/v1") ? String(config.baseURL.dropLast(3)) : config.baseURL }
 
     /// `/health` answers 200; a server without one (404) is taken back and its next request tells.
-    public func probe() async -> Bool {
+    nonisolated(nonsending) public func probe() async -> Bool {
         guard let reply = try? await HTTP.get(rootURL + "/health", apiKey: apiKey, timeout: 5, client: client) else {
             return false
         }
@@ -197,7 +197,7 @@ public struct ServerTokenCounter: TokenCounter {
         (base.hasSuffix("/v1") ? String(base.dropLast(3)) : base) + "/tokenize"
     }
 
-    public func count(_ text: String) async throws -> Int {
+    nonisolated(nonsending) public func count(_ text: String) async throws -> Int {
         var w = JSONWriter()
         w.beginObject()
         switch style {
@@ -241,7 +241,7 @@ public struct ServerTokenCounter: TokenCounter {
 
     /// llama.cpp's server renders its chat template at `/apply-template`: one empty user
     /// message (with the generation prompt) measures what a message costs beyond its text.
-    public func chatMessageOverhead() async throws -> Int? {
+    nonisolated(nonsending) public func chatMessageOverhead() async throws -> Int? {
         guard case .llamacpp = style, url.hasSuffix("/tokenize") else { return nil }
         let applyURL = String(url.dropLast("/tokenize".count)) + "/apply-template"
         let body = #"{"messages":[{"role":"user","content":""}]}"#

@@ -28,7 +28,7 @@ public final class ScriptedBackend: Backend {
 
     public var tokenCounter: any TokenCounter { counter }
 
-    public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
+    nonisolated(nonsending) public func generate(_ r: GenerationRequest) async throws -> GenerationResult {
         var h = StableHash()
         h.combine(runSeed)
         h.combine(r.dialogueID)

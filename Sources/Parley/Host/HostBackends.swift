@@ -23,7 +23,7 @@ public final class CallbackBackend: Backend {
         self.tokenCounter = tokenCounter
     }
 
-    public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
+    nonisolated(nonsending) public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
         guard let pool else { return try answer(request) }
         let work = answer
         return try await pool.run { try work(request) }
@@ -61,7 +61,7 @@ public final class PullBackend: Backend {
 
     public init(tokenCounter: any TokenCounter = EstimatingTokenCounter()) { self.tokenCounter = tokenCounter }
 
-    public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
+    nonisolated(nonsending) public func generate(_ request: GenerationRequest) async throws -> GenerationResult {
         let id = condition.withLock {
             state.nextID += 1
             return state.nextID

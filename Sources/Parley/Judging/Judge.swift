@@ -29,18 +29,20 @@ public struct Judge: Sendable {
 
     /// true when the judge says the turn cannot be understood without the history. The judge
     /// sees the whole history, less its oldest messages when it would not fit the judge's context.
-    func needsHistory(_ turn: String, after history: [Message]) async throws -> Bool? {
+    nonisolated(nonsending) func needsHistory(_ turn: String, after history: [Message]) async throws -> Bool? {
         Self.read(try await ask(Self.contextQuestion, about: turn, after: history), yes: "no", no: "yes")
     }
 
     /// true when the judge says the turn starts a new topic (Parrot's topic shifts, judged).
-    func shiftsTopic(_ turn: String, after history: [Message]) async throws -> Bool? {
+    nonisolated(nonsending) func shiftsTopic(_ turn: String, after history: [Message]) async throws -> Bool? {
         Self.read(try await ask(Self.topicQuestion, about: turn, after: history), yes: "yes", no: "no")
     }
 
     /// Asks `question` about `turn` after the history, less its oldest messages when it would not
     /// fit the judge's context.
-    private func ask(_ question: String, about turn: String, after history: [Message]) async throws -> String {
+    nonisolated(nonsending) private func ask(_ question: String, about turn: String, after history: [Message])
+        async throws -> String
+    {
         let head = question + "\n\nConversation:\n"
         let tail = "Next message: " + turn
         let counter = endpoint.tokenCounter
@@ -56,7 +58,7 @@ public struct Judge: Sendable {
     }
 
     /// true when the judge says a human wrote the turn.
-    func writtenByHuman(_ turn: String) async throws -> Bool? {
+    nonisolated(nonsending) func writtenByHuman(_ turn: String) async throws -> Bool? {
         Self.read(try await ask(Self.humanQuestion + "\n\nMessage: " + turn), yes: "human", no: "ai")
     }
 
@@ -66,7 +68,7 @@ public struct Judge: Sendable {
         return first == yes ? true : first == no ? false : nil
     }
 
-    private func ask(_ question: String) async throws -> String {
+    nonisolated(nonsending) private func ask(_ question: String) async throws -> String {
         let prompt: PromptInput =
             role.endpoint == .chat
             ? .chat([ChatMessage(.user, question)])

@@ -71,7 +71,7 @@ final class DatasetWriter: Sendable {
     /// `"process"` durability the writing is usually left to an `EndQueue` and this returns at once; in `"fsync"`
     /// mode it returns once the end record is durable. Ends are written in the order they come.
     /// - Throws: a write's failure, this one's or an earlier queued one's.
-    func commit(_ d: Dialogue, then ended: @escaping @Sendable () -> Void) async throws {
+    nonisolated(nonsending) func commit(_ d: Dialogue, then ended: @escaping @Sendable () -> Void) async throws {
         if let ends {
             return try ends.add { [self] in
                 let rows = try rows(d)

@@ -17,7 +17,7 @@ public struct PromptBuilder: Sendable {
     private let stopLists: [[String]]
 
     /// The chat framing per message: configured, else from the server, else 8.
-    func chatMessageOverhead() async throws -> Int {
+    nonisolated(nonsending) func chatMessageOverhead() async throws -> Int {
         if let chatOverhead { return chatOverhead }
         return try await chatOverheadMemo.value(0) { try await counter.chatMessageOverhead() ?? 8 }
     }
@@ -46,7 +46,9 @@ public struct PromptBuilder: Sendable {
     /// - Parameters:
     ///   - contentCounts: token counts of `view.history[i].content` (cached by the caller).
     ///   - exchangeStarts: where exchanges start in the dialogue (a user message).
-    public func build(_ view: View, contentCounts: [Int], exchangeStarts: [Bool]) async throws -> Outcome {
+    nonisolated(nonsending) public func build(_ view: View, contentCounts: [Int], exchangeStarts: [Bool]) async throws
+        -> Outcome
+    {
         let fixed = try await fixedCost(view)
         let userOverhead = try await messageOverhead(.user, framing: view.framing)
         let assistantOverhead = try await messageOverhead(.assistant, framing: view.framing)
@@ -112,7 +114,7 @@ public struct PromptBuilder: Sendable {
 
     /// What the prompt costs with no history message; remembered for the role's usual
     /// view (its own system prompt and instruction), computed for the rest (topics, openings).
-    func fixedCost(_ view: View) async throws -> Int {
+    nonisolated(nonsending) func fixedCost(_ view: View) async throws -> Int {
         let usual =
             view.lead.isEmpty && view.system == role.systemPrompt
             && (view.framing == .direct || view.framing == .transcript(instruction: role.instruction))
@@ -120,7 +122,7 @@ public struct PromptBuilder: Sendable {
         return try await fixedCosts.value(Self.shape(view)) { try await computeFixedCost(view) }
     }
 
-    private func computeFixedCost(_ view: View) async throws -> Int {
+    nonisolated(nonsending) private func computeFixedCost(_ view: View) async throws -> Int {
         switch (view.framing, role.endpoint) {
         case (.direct, .completion), (.transcript, .completion):
             let empty = render(view, [])
@@ -136,7 +138,7 @@ public struct PromptBuilder: Sendable {
     }
 
     /// What a message adds besides its content: its template part, transcript label or chat framing.
-    func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
+    nonisolated(nonsending) func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
         if case .direct = framing, role.endpoint == .chat { return try await chatMessageOverhead() }
         let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)  // per message speaker
         return try await overheads.value(slot) {

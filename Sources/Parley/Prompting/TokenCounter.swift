@@ -1,14 +1,14 @@
 import Synchronization
 
-/// Counts tokens for context windowing.
+/// Counts tokens for context windowing. Its requirements run on the caller's executor, as `Backend`'s do.
 public protocol TokenCounter: Sendable {
-    func count(_ text: String) async throws -> Int
+    nonisolated(nonsending) func count(_ text: String) async throws -> Int
     /// Tokens a chat template adds around one message, when the server can say (nil: unknown).
-    func chatMessageOverhead() async throws -> Int?
+    nonisolated(nonsending) func chatMessageOverhead() async throws -> Int?
 }
 
 extension TokenCounter {
-    public func chatMessageOverhead() async throws -> Int? { nil }
+    nonisolated(nonsending) public func chatMessageOverhead() async throws -> Int? { nil }
 }
 
 /// A conservative estimate when no tokenizer is at hand: every digit is a token
@@ -40,7 +40,7 @@ final class FixedTextCounts: Sendable {
     private let counts = Locked<[String: Int]>([:])
     private let limit = 4096
 
-    func count(_ text: String, with counter: any TokenCounter) async throws -> Int {
+    nonisolated(nonsending) func count(_ text: String, with counter: any TokenCounter) async throws -> Int {
         if let n = counts.withLock({ $0[text] }) { return n }
         let n = try await counter.count(text)
         counts.withLock { c in
@@ -72,7 +72,9 @@ final class CountMemo: @unchecked Sendable {
 
     /// The slot's count, computed by `compute` the first time (by each of several callers at once:
     /// they compute the same count).
-    func value(_ slot: Int, compute: () async throws -> Int) async throws -> Int {
+    nonisolated(nonsending) func value(_ slot: Int, compute: nonisolated(nonsending) () async throws -> Int)
+        async throws -> Int
+    {
         let known = slots[slot].load(ordering: .relaxed)
         if known >= 0 { return known }
         let n = try await compute()

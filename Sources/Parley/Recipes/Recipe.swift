@@ -5,7 +5,7 @@ protocol Recipe: Sendable {
     func begin(_ seed: Seed, runSeed: UInt64) -> Dialogue
     /// Runs the dialogue from wherever it stands (a resume may start it half done),
     /// journaling through `record` before it goes on. Returns why it ended.
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason
     /// Output files of this recipe besides the dataset files (e.g. `pairs.jsonl`).
     var outputFiles: [String] { get }
     /// Whether a dataset row ends on an assistant message (an unanswered last user turn is cut).

@@ -60,7 +60,7 @@ final class GroupCommit: @unchecked Sendable {
     }
 
     /// Returns once the ticket's end record is durable; throws if a write or sync failed.
-    func wait(_ ticket: UInt64) async throws {
+    nonisolated(nonsending) func wait(_ ticket: UInt64) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             condition.lock()
             defer { condition.unlock() }

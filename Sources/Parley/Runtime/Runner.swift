@@ -203,7 +203,7 @@ public final class Runner: Sendable {
     }
 
     /// One dialogue from its current state to its end, journaled as it goes.
-    private func drive(
+    nonisolated(nonsending) private func drive(
         _ start: Dialogue, isNew: Bool, engine: Engine, recipe: any Recipe, journal: Journal,
         writer: DatasetWriter, corpus: CorpusIndex
     ) async throws {

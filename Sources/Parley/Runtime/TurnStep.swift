@@ -39,7 +39,7 @@ struct TurnStep {
     }
 
     /// - Parameter temperature: overrides the role's (an evaluation's per-category temperature).
-    func run(
+    nonisolated(nonsending) func run(
         _ role: Role, writing speaker: Speaker, in d: Dialogue, cache: inout Memo,
         temperature: Double? = nil
     ) async throws -> Outcome {
@@ -99,7 +99,9 @@ struct TurnStep {
     /// A one-off request outside the dialogue's own turns (a manager's choice, an expert
     /// identity, a rejected answer): `role` answers `messages`. `id` names the request
     /// (its seed derives from it); a prompt that cannot fit fails like a failed request.
-    func answer(_ role: Role, to messages: [Message], id: String, line: Int) async throws -> Message {
+    nonisolated(nonsending) func answer(_ role: Role, to messages: [Message], id: String, line: Int) async throws
+        -> Message
+    {
         var scratch = Dialogue(seed: Seed(id: id, line: line), messages: messages)
         scratch.id = id
         var cache = Memo()

@@ -59,7 +59,9 @@ public final class ModelEndpoint: Sendable {
     /// A server taken out of the fleet hands the request to another at once, without
     /// spending a retry. Throws `GenerationFailure` once retries are spent or the error is
     /// not retryable, and `BudgetExhausted` when the budget cannot cover the request.
-    public func generate(_ request: GenerationRequest) async throws -> (GenerationResult, attempts: Int) {
+    nonisolated(nonsending) public func generate(_ request: GenerationRequest) async throws -> (
+        GenerationResult, attempts: Int
+    ) {
         let promptTokens = request.promptTokens ?? Self.estimate(request.prompt)
         let held = try budget?.reserve(
             model: request.model ?? model, promptTokens: promptTokens,
@@ -78,7 +80,9 @@ public final class ModelEndpoint: Sendable {
         }
     }
 
-    private func attempt(_ request: GenerationRequest, promptTokens: Int) async throws -> (GenerationResult, Int) {
+    nonisolated(nonsending) private func attempt(_ request: GenerationRequest, promptTokens: Int) async throws -> (
+        GenerationResult, Int
+    ) {
         var request = request
         var met: [String] = []
         var handedOver = 0
@@ -191,15 +195,17 @@ public final class ModelEndpoint: Sendable {
 struct FleetTokenCounter: TokenCounter {
     let replicas: [Replica]
 
-    func count(_ text: String) async throws -> Int {
+    nonisolated(nonsending) func count(_ text: String) async throws -> Int {
         try await first { try await $0.count(text) }
     }
 
-    func chatMessageOverhead() async throws -> Int? {
+    nonisolated(nonsending) func chatMessageOverhead() async throws -> Int? {
         try await first { try await $0.chatMessageOverhead() }
     }
 
-    private func first<T>(_ body: (any TokenCounter) async throws -> T) async throws -> T {
+    nonisolated(nonsending) private func first<T>(_ body: nonisolated(nonsending) (any TokenCounter) async throws -> T)
+        async throws -> T
+    {
         let ordered = replicas.filter(\.healthy) + replicas.filter { !$0.healthy }
         var last: (any Error)?
         for r in ordered {

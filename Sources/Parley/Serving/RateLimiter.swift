@@ -33,7 +33,7 @@ public final class RateLimiter: Sendable {
     }
 
     /// Waits until every bucket admits the request, then takes its share of each.
-    public func acquire(prompt: Int, maxTokens: Int) async throws -> Reservation {
+    nonisolated(nonsending) public func acquire(prompt: Int, maxTokens: Int) async throws -> Reservation {
         while true {
             let wait = buckets.withLock { b -> Double in
                 let now = MonotonicTime.seconds()

@@ -75,7 +75,7 @@ struct CaPORecipe: RecipeKind {
         return out
     }
 
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         var made = d.records(CaPORecord.self)
         func add(_ r: CaPORecord) throws {
             try record.add(r, to: &d)
@@ -159,7 +159,7 @@ struct CaPORecipe: RecipeKind {
 
     /// The assistant's answer to `history` (its own system prompt, plus `system` if given);
     /// its token counts are added to `pair`'s.
-    private func generate(
+    nonisolated(nonsending) private func generate(
         _ history: [Message], _ d: Dialogue, _ turn: Int, _ purpose: String,
         counting pair: inout CaPORecord.Pair, system: String? = nil
     ) async throws -> String {

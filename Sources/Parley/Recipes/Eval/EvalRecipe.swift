@@ -129,7 +129,7 @@ struct EvalRecipe: RecipeKind {
 
     // MARK: - The loop
 
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let questions = Self.questions(of: d.seed)
         let total = questions?.count ?? d.messages.filter { $0.speaker == .user }.count
         let category = d.meta["category"]?.stringValue ?? "general"
@@ -172,7 +172,7 @@ struct EvalRecipe: RecipeKind {
 
     // MARK: - Judging
 
-    func judgeTurn(_ turn: Int, of d: Dialogue) async throws -> Judgment {
+    nonisolated(nonsending) func judgeTurn(_ turn: Int, of d: Dialogue) async throws -> Judgment {
         let upTo = Self.exchanges(d.messages, through: turn)
         let total = Self.questions(of: d.seed)?.count ?? d.messages.filter { $0.speaker == .user }.count
         var j = Judgment(turn: turn)
@@ -289,7 +289,9 @@ struct EvalRecipe: RecipeKind {
 
     /// The judge's request: the conversation(s) as transcripts, then the instruction; the
     /// oldest exchanges are left out until it fits the judge's context.
-    func judgePrompt(_ conversations: [[Message]], labels: [String?], instruction: String) async throws -> PromptInput {
+    nonisolated(nonsending) func judgePrompt(_ conversations: [[Message]], labels: [String?], instruction: String)
+        async throws -> PromptInput
+    {
         let counter = judge.endpoint.tokenCounter
         let budget = judge.prompts.budget - 16 - (try await counter.count(settings.prompts.system))
         var drop = 0
@@ -326,7 +328,7 @@ struct EvalRecipe: RecipeKind {
 
     /// A FastChat prompt as the judge's endpoint takes it; it is sent whole, as FastChat does, or
     /// fails when it does not fit the judge's context.
-    func fittedPrompt(system: String, body: String) async throws -> PromptInput {
+    nonisolated(nonsending) func fittedPrompt(system: String, body: String) async throws -> PromptInput {
         let prompt: PromptInput =
             judge.config.endpoint == .chat
             ? .chat([ChatMessage(.system, system), ChatMessage(.user, body)])

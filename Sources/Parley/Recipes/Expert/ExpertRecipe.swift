@@ -20,14 +20,16 @@ struct ExpertWriter: Sendable {
     }
 
     /// A second-person description of the ideal expert for `instruction`.
-    func identity(for instruction: String, in d: Dialogue) async throws -> String {
+    nonisolated(nonsending) func identity(for instruction: String, in d: Dialogue) async throws -> String {
         try await step.answer(
             writer, to: [Message(.user, prompt(for: instruction))], id: d.id + "#expert", line: d.seed.line
         ).content
     }
 
     /// The identity recorded for the dialogue, written (and journaled) first if there is none.
-    func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws -> String {
+    nonisolated(nonsending) func identity(of d: inout Dialogue, from instruction: String, record: Recorder) async throws
+        -> String
+    {
         let text: String
         if let known = d.records(ExpertRecord.self).lazy.compactMap(\.identityText).first {
             text = known
@@ -84,7 +86,7 @@ struct ExpertRecipe: RecipeKind {
         return Dialogue(seed: seed, messages: [Message(.user, instruction)])
     }
 
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let instruction = d.messages[0].content
         let identity = try await expert.identity(of: &d, from: instruction, record: record)
         if d.messages.count == 1 {

@@ -65,7 +65,7 @@ struct ParrotRecipe: RecipeKind {
 
     /// Runs the dialogue from wherever it stands; `record` journals each new message
     /// before the dialogue goes on. Returns why it ended.
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let maxTurns =
             d.meta["max_turns"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? turns.max.upperBound
         var cache = TurnStep.Memo()

@@ -108,7 +108,7 @@ struct SelfTalkRecipe: RecipeKind {
         workflows.first { $0.name == d.meta["workflow"]?.stringValue } ?? workflows[0]
     }
 
-    func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
+    nonisolated(nonsending) func run(_ d: inout Dialogue, record: Recorder) async throws -> EndReason {
         let wf = workflow(of: d)
         func fill(_ s: String) -> String {
             var s = s
@@ -192,7 +192,7 @@ struct SelfTalkRecipe: RecipeKind {
 
     /// Whether the `stage` role says the conversation has reached its end (asked once per
     /// client turn, journaled; an answer other than start/middle/end counts as not the end).
-    func atItsEnd(_ d: inout Dialogue, record: Recorder) async throws -> Bool {
+    nonisolated(nonsending) func atItsEnd(_ d: inout Dialogue, record: Recorder) async throws -> Bool {
         guard let stage else { return false }
         let clientTurns = d.messages.filter { $0.speaker == .user }.count
         var stages = d.records(SelfTalkRecord.self).compactMap(\.stageValue)
@@ -225,7 +225,7 @@ struct SelfTalkRecipe: RecipeKind {
 
     /// The workflow node the agent should say next: the start, or the target of the edge
     /// the manager matched to the client's last reply (nil: none matched).
-    func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws
+    nonisolated(nonsending) func nextStep(_ wf: Workflow, from node: String?, after d: Dialogue, turn: Int) async throws
         -> SelfTalkRecord.Step
     {
         guard let node else { return SelfTalkRecord.Step(turn: turn, node: wf.start, choice: .start) }
