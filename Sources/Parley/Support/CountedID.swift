@@ -11,10 +11,5 @@ package struct CountedID: Hashable, Sendable {
 
     /// What `Dictionary` and `Set` take a key's bucket from (its low bits): SplitMix64's finalizer, so that ids
     /// stepping by 16 or 512 (C handles, and one shard of a handle table) spread over every bucket.
-    package func _rawHashValue(seed: Int) -> Int {
-        var x = value
-        x = (x ^ (x >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        x = (x ^ (x >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int(truncatingIfNeeded: x ^ (x >> 31))
-    }
+    package func _rawHashValue(seed: Int) -> Int { Int(truncatingIfNeeded: SplitMix64.mix(value)) }
 }
