@@ -133,10 +133,12 @@ enum Rows {
             w.field("value", system)
             w.endObject()
         }
-        for m in d.messages {
+        // By index, here and below: `for m in d.messages` copied each message (its strings retained and released).
+        for i in d.messages.indices {
+            let speaker = d.messages[i].speaker
             w.beginObject()
-            w.field("from", m.speaker == .user ? "human" : m.speaker == .assistant ? "gpt" : "system")
-            w.field("value", m.content)
+            w.field("from", speaker == .user ? "human" : speaker == .assistant ? "gpt" : "system")
+            w.field("value", d.messages[i].content)
             w.endObject()
         }
         w.endArray()
@@ -202,7 +204,7 @@ enum Rows {
         w.key("generation")
         w.beginArray()
         if hasSystem { HotPathJSON.turnMeta(nil, into: &w) }
-        for m in d.messages { HotPathJSON.turnMeta(m.meta, into: &w) }
+        for i in d.messages.indices { HotPathJSON.turnMeta(d.messages[i].meta, into: &w) }
         w.endArray()
         w.endObject()
     }

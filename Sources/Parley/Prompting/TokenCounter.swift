@@ -21,9 +21,8 @@ public struct EstimatingTokenCounter: TokenCounter {
     public func count(_ text: String) -> Int { estimate(text) }
 
     public func estimate(_ text: String) -> Int {
-        var text = text
         // Over the contiguous bytes: every message is counted once, each prompt's fixed texts too.
-        let digits = text.withUTF8 { utf8 in
+        let digits = text.withBorrowedUTF8 { utf8 in
             var digits = 0
             for b in utf8 where b >= 0x30 && b <= 0x39 { digits += 1 }
             return digits

@@ -51,9 +51,7 @@ public enum TurnCleaner {
     /// Where `needle` first occurs in `hay`. Byte-wise: a valid UTF-8 needle matches only at
     /// the start of a scalar.
     static func firstIndex(of needle: String, in hay: Substring) -> Substring.Index? {
-        var needle = needle
-        var contiguous = hay  // withUTF8 may need to make it contiguous (never for native strings)
-        let offset = needle.withUTF8 { n in contiguous.withUTF8 { h in Self.offset(of: n, in: h) } }
+        let offset = needle.withBorrowedUTF8 { n in hay.withBorrowedUTF8 { h in Self.offset(of: n, in: h) } }
         return offset.map { hay.utf8.index(hay.startIndex, offsetBy: $0) }
     }
 
@@ -61,8 +59,7 @@ public enum TurnCleaner {
     /// reached once for all the labels (`utf8.starts(with:)` went a byte at a time through the generic
     /// collection path, and a `withUTF8` per label cost 650 instructions a message, benchmarks/callgrind).
     static func repeatedLabel(_ text: Substring, _ labels: [[UInt8]]) -> Int? {
-        var text = text
-        return text.withUTF8 { t in
+        text.withBorrowedUTF8 { t in
             guard let first = t.first, let start = t.baseAddress else { return nil }
             for label in labels where label.count <= t.count && label.first == first {
                 let same = label.withUnsafeBufferPointer { l in l.baseAddress.map { memcmp(start, $0, l.count) == 0 } }

@@ -101,9 +101,11 @@ package struct JSONWriter: ~Copyable {
     }
 
     /// A key known at compile time: no escaping needed.
+    @inline(__always)
     mutating func key(_ k: StaticString) {
         // `,"key":` under one capacity check: rows and request bodies are mostly keys (1,581 instructions a
-        // request fewer than four appends, benchmarks/callgrind).
+        // request fewer than four appends, benchmarks/callgrind). Inlined, so that the key's length is a
+        // constant and its copy a few moves instead of a call to `memcpy`.
         k.withUTF8Buffer { name in
             reserve(name.count + 4)
             if needsComma {
@@ -205,20 +207,24 @@ package struct JSONWriter: ~Copyable {
         needsComma = true
     }
 
+    @inline(__always)
     mutating func field(_ k: StaticString, _ s: String) {
         key(k)
         string(s)
     }
+    @inline(__always)
     mutating func field(_ k: StaticString, _ n: Int) {
         key(k)
         int(n)
     }
+    @inline(__always)
     mutating func field(_ k: StaticString, _ s: String?) {
         if let s {
             key(k)
             string(s)
         }
     }
+    @inline(__always)
     mutating func field(_ k: StaticString, _ n: Int?) {
         if let n {
             key(k)
@@ -247,10 +253,12 @@ package struct JSONWriter: ~Copyable {
     }
 
     /// Always written: null when absent (so dataset loaders infer one schema).
+    @inline(__always)
     mutating func nullable(_ k: StaticString, _ s: String?) {
         key(k)
         if let s { string(s) } else { null() }
     }
+    @inline(__always)
     mutating func nullable(_ k: StaticString, _ n: Int?) {
         key(k)
         if let n { int(n) } else { null() }
@@ -279,8 +287,7 @@ package struct JSONWriter: ~Copyable {
     private mutating func separate() { if needsComma { append(UInt8(ascii: ",")) } }
 
     private mutating func appendQuoted(_ s: String) {
-        var s = s
-        s.withUTF8 { utf8 in
+        s.withBorrowedUTF8 { utf8 in
             // The text and its quotes under one capacity check, each escape under one more; runs of bytes that need
             // no escape are copied whole. Each message's text passes here for its journal line, its row and every
             // request body that quotes it (an append per run and per escaped byte cost a C callback request 553

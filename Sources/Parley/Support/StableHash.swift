@@ -7,10 +7,9 @@ public struct StableHash: Sendable {
     public init() {}
 
     public mutating func combine(_ s: String) {
-        var s = s
         // Over the contiguous bytes: `s.utf8`'s iterator cost several times as much a byte, and every
         // request hashes its dialogue's id (benchmarks/callgrind).
-        state = s.withUTF8 { bytes in
+        state = s.withBorrowedUTF8 { bytes in
             var state = self.state
             for byte in bytes { state = (state ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
             return state

@@ -18,8 +18,7 @@ public enum Words {
     /// (most text) needs no decoding; other scalars are decoded one at a time.
     @inline(__always)
     static func scan(_ text: String, _ emit: (Token) -> Void) {
-        var text = text
-        text.withUTF8 { bytes in
+        text.withBorrowedUTF8 { bytes in
             var state = ScanState()
             var i = 0
             while i < bytes.count {
