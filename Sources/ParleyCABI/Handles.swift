@@ -7,7 +7,7 @@ final class HandleTable<Object: AnyObject & Sendable>: Sendable {
     /// Sharded by id, so that hundreds of callback threads making and dropping reply
     /// handles at once do not queue on one lock.
     private final class Shard: Sendable {
-        let objects = Locked<[CountedID: Object]>([:])
+        let objects = Locked<[OwnKey: Object]>([:])
     }
     private let shards: [Shard] = (0..<32).map { _ in Shard() }
     private let next = Atomic<UInt>(0)
@@ -20,14 +20,14 @@ final class HandleTable<Object: AnyObject & Sendable>: Sendable {
 
     func add(_ object: Object) -> OpaquePointer {
         let id = base &+ next.add(1, ordering: .relaxed).newValue &* 16
-        shard(id).objects.withLock { $0[CountedID(UInt64(id))] = object }
+        shard(id).objects.withLock { $0[OwnKey(UInt64(id))] = object }
         return OpaquePointer(bitPattern: id)!  // never nil: base is non-zero
     }
 
     func get(_ handle: OpaquePointer?, _ what: String) throws(Failure) -> Object {
         guard let handle else { throw Failure(.argument, "\(what) is NULL") }
         let id = UInt(bitPattern: handle)
-        guard let object = shard(id).objects.withLock({ $0[CountedID(UInt64(id))] }) else {
+        guard let object = shard(id).objects.withLock({ $0[OwnKey(UInt64(id))] }) else {
             throw Failure(.handle, "\(what) is not a live handle (freed, or never made)")
         }
         return object
@@ -36,7 +36,7 @@ final class HandleTable<Object: AnyObject & Sendable>: Sendable {
     func remove(_ handle: OpaquePointer?, _ what: String) throws(Failure) -> Object {
         guard let handle else { throw Failure(.argument, "\(what) is NULL") }
         let id = UInt(bitPattern: handle)
-        guard let object = shard(id).objects.withLock({ $0.removeValue(forKey: CountedID(UInt64(id))) }) else {
+        guard let object = shard(id).objects.withLock({ $0.removeValue(forKey: OwnKey(UInt64(id))) }) else {
             throw Failure(.handle, "\(what) is not a live handle (freed, or never made)")
         }
         return object

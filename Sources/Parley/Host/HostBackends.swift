@@ -51,7 +51,7 @@ public final class PullBackend: Backend {
         /// Oldest first. A deque: a take pops its batch off the front without moving the rest
         /// (an array's `removeFirst` copied the whole queue, retaining every request, per take).
         var queued: Deque<Waiting> = []
-        var taken: [CountedID: UnsafeContinuation<GenerationResult, any Error>] = [:]
+        var taken: [OwnKey: UnsafeContinuation<GenerationResult, any Error>] = [:]
         /// Hosts blocked in `take`: only they need a wake-up when a request arrives.
         var takers = 0
     }
@@ -82,7 +82,7 @@ public final class PullBackend: Backend {
                 if let i = state.queued.firstIndex(where: { $0.ticket.id == id }) {
                     return state.queued.remove(at: i).continuation
                 }
-                return state.taken.removeValue(forKey: CountedID(id))
+                return state.taken.removeValue(forKey: OwnKey(id))
             }
             c?.resume(throwing: CancellationError())
         }
@@ -105,7 +105,7 @@ public final class PullBackend: Backend {
         batch.reserveCapacity(n)
         for _ in 0..<n {
             let w = state.queued.removeFirst()
-            state.taken[CountedID(w.ticket.id)] = w.continuation
+            state.taken[OwnKey(w.ticket.id)] = w.continuation
             batch.append(w.ticket)
         }
         return batch
@@ -122,12 +122,12 @@ public final class PullBackend: Backend {
     public func submit(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) -> [UInt64] {
         let (bad, continuations) = condition.withLock {
             () -> ([UInt64], [UnsafeContinuation<GenerationResult, any Error>?]) in
-            var seen = Set<CountedID>()
+            var seen = Set<OwnKey>()
             let bad = answers.map(\.ticket).filter {
-                state.taken[CountedID($0)] == nil || !seen.insert(CountedID($0)).inserted
+                state.taken[OwnKey($0)] == nil || !seen.insert(OwnKey($0)).inserted
             }
             guard bad.isEmpty else { return (bad, []) }
-            return ([], answers.map { state.taken.removeValue(forKey: CountedID($0.ticket)) })
+            return ([], answers.map { state.taken.removeValue(forKey: OwnKey($0.ticket)) })
         }
         Self.resume(continuations, with: answers)
         return bad
@@ -137,7 +137,7 @@ public final class PullBackend: Backend {
     /// answered already) is passed over. For a host that answers what it took by position, not by ticket.
     public func answer(_ answers: [(ticket: UInt64, result: Result<GenerationResult, BackendError>)]) {
         let continuations = condition.withLock {
-            answers.map { state.taken.removeValue(forKey: CountedID($0.ticket)) }
+            answers.map { state.taken.removeValue(forKey: OwnKey($0.ticket)) }
         }
         Self.resume(continuations, with: answers)
     }

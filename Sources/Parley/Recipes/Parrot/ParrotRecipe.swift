@@ -71,7 +71,7 @@ struct ParrotRecipe: RecipeKind {
         var cache = TurnStep.Memo()
         // For the repeat check, one hash per message; room for the turns up front (up to 64), so that it does not
         // grow: a set that grew from one key rehashed its keys at each doubling (benchmarks/callgrind).
-        var said = Set<UInt64>(minimumCapacity: min(2 * maxTurns + 2, 64))
+        var said = Set<OwnKey>(minimumCapacity: min(2 * maxTurns + 2, 64))
         for i in d.messages.indices { said.insert(Self.repeatKey(d.messages[i])) }
         // The assistant under the dialogue's expert identity, made at its first answer: a role made per turn
         // counted its prompt's fixed costs and made its stop lists again each time.
@@ -131,16 +131,16 @@ struct ParrotRecipe: RecipeKind {
     /// Why a new message would make the dialogue degenerate: empty, or the same words
     /// (ignoring case, spacing and punctuation) as an earlier message of its speaker.
     /// - Parameter key: `repeatKey(m)`, computed once by the caller (it is a scan of the text).
-    static func degeneracy(of m: Message, key: UInt64, said: Set<UInt64>, repeats: Bool = true) -> String? {
+    static func degeneracy(of m: Message, key: OwnKey, said: Set<OwnKey>, repeats: Bool = true) -> String? {
         if m.content.isEmpty { return "empty \(m.speaker.rawValue) turn" }
         if repeats && said.contains(key) { return "repeated \(m.speaker.rawValue) turn" }
         return nil
     }
 
-    static func repeatKey(_ m: Message) -> UInt64 {
+    static func repeatKey(_ m: Message) -> OwnKey {
         var h = StableHash()
         h.combine(m.speaker.rawValue)
         h.combine(Words.normalizedKey(m.content))
-        return h.value
+        return OwnKey(h.value)
     }
 }
