@@ -58,8 +58,9 @@ public final class ModelEndpoint: Sendable {
     /// Generates with retries. A slot is held only while an attempt runs, not during backoff.
     /// A server taken out of the fleet hands the request to another at once, without
     /// spending a retry. Throws `GenerationFailure` once retries are spent or the error is
-    /// not retryable, and `BudgetExhausted` when the budget cannot cover the request.
-    nonisolated(nonsending) public func generate(_ request: GenerationRequest) async throws -> (
+    /// not retryable, and `BudgetExhausted` when the budget cannot cover the request. The request is
+    /// `consuming`: handed on to the attempts, not copied (a copy retained and released its strings and arrays).
+    nonisolated(nonsending) public func generate(_ request: consuming GenerationRequest) async throws -> (
         GenerationResult, attempts: Int
     ) {
         let promptTokens = request.promptTokens ?? Self.estimate(request.prompt)
@@ -80,10 +81,9 @@ public final class ModelEndpoint: Sendable {
         }
     }
 
-    nonisolated(nonsending) private func attempt(_ request: GenerationRequest, promptTokens: Int) async throws -> (
-        GenerationResult, Int
-    ) {
-        var request = request
+    nonisolated(nonsending) private func attempt(_ request: consuming GenerationRequest, promptTokens: Int)
+        async throws -> (GenerationResult, Int)
+    {
         var met: [String] = []
         var handedOver = 0
         // Only a fleet routes (one server takes every request).
@@ -98,23 +98,11 @@ public final class ModelEndpoint: Sendable {
                 throw error
             }
             let started = MonotonicTime.seconds()
-            let outcome: Result<GenerationResult, any Error>
+            let r: GenerationResult
             do {
-                outcome = .success(try await replica.backend.generate(request))
+                r = try await replica.backend.generate(request)
             } catch {
-                outcome = .failure(error)
-            }
-            replica.limiter.release()
-            switch outcome {
-            case .success(let r):
-                replica.succeeded(r, seconds: MonotonicTime.seconds() - started) { notify(replica.url, $0) }
-                if let reservation {
-                    let used = (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens)
-                    rates?.settle(reservation, used: used)
-                }
-                if let limits = r.rateLimits { rates?.learn(limits) }
-                return (r, request.attempt)
-            case .failure(let error):
+                replica.limiter.release()
                 if let reservation { rates?.settle(reservation, used: nil) }
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 let e = error as? BackendError ?? BackendError("\(error)", retryable: true)
@@ -131,7 +119,16 @@ public final class ModelEndpoint: Sendable {
                 let delay = retry.delay(afterAttempt: request.attempt, retryAfter: e.retryAfter)
                 try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
                 request.attempt += 1
+                continue
             }
+            replica.limiter.release()
+            replica.succeeded(r, seconds: MonotonicTime.seconds() - started) { notify(replica.url, $0) }
+            if let reservation {
+                let used = (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens)
+                rates?.settle(reservation, used: used)
+            }
+            if let limits = r.rateLimits { rates?.learn(limits) }
+            return (r, request.attempt)
         }
     }
 
