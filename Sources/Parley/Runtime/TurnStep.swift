@@ -36,6 +36,15 @@ struct TurnStep {
         }
 
         mutating func put(_ counts: [Int], for endpoint: String) { byEndpoint.append((endpoint, counts)) }
+
+        /// Whether each message of the dialogue opens an exchange (is the user's), grown as messages are added: made
+        /// anew, it was an array allocated every request.
+        private var starts: [Bool] = []
+
+        mutating func exchangeStarts(of d: Dialogue) -> [Bool] {
+            while starts.count < d.messages.count { starts.append(d.messages[starts.count].speaker == .user) }
+            return starts
+        }
     }
 
     /// - Parameter temperature: overrides the role's (an evaluation's per-category temperature).
@@ -57,8 +66,7 @@ struct TurnStep {
             }
         }
         cache.put(counts, for: role.endpoint.name)
-        // By index: the closure of `map` copied each message (callgrind: 8 copies a request).
-        let starts = d.messages.indices.map { d.messages[$0].speaker == .user }
+        let starts = cache.exchangeStarts(of: d)
 
         let outcome: PromptBuilder.Outcome
         do {
