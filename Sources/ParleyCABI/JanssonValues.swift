@@ -70,8 +70,7 @@ enum JanssonValues {
     /// A Swift string is valid UTF-8, so jansson need not check it again; NUL bytes are kept
     /// (json_loads of the text refused them).
     private static func string(_ s: String) -> Value? {
-        var s = s
-        return s.withUTF8 { utf8 in
+        s.withBorrowedUTF8 { utf8 in
             utf8.withMemoryRebound(to: CChar.self) { chars in
                 guard let start = chars.baseAddress else { return json_string_nocheck("") }
                 return json_stringn_nocheck(start, chars.count)

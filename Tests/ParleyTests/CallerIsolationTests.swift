@@ -6,7 +6,7 @@ import XCTest
 /// step that went over to the global executor on the way would show as a backend called off the caller's actor.
 final class CallerIsolationTests: XCTestCase {
     /// Records, for each request, whether it arrived on the actor that made it.
-    final class Witness: Backend, @unchecked Sendable {
+    final class Witness: Backend, Sendable {
         let onCaller = Locked<[Bool]>([])
         var tokenCounter: any TokenCounter { EstimatingTokenCounter() }
         nonisolated(nonsending) func generate(_ r: GenerationRequest) async throws -> GenerationResult {

@@ -92,26 +92,25 @@ public final class ScriptedBackend: Backend {
 
     /// `role index:`, then `n` words of the vocabulary, each after a space, written into the string's buffer
     /// (a `+=` a word, and one a space, were a tenth of a zero-latency turn; the prefix by interpolation,
-    /// ~500 instructions a request, benchmarks/callgrind).
+    /// ~570 instructions a request, benchmarks/callgrind).
     static func words(_ n: Int, role: String, index: Int, _ rng: inout SplitMix64) -> String {
         let spaced = spacedVocabulary
-        let index = max(index, 0)
-        var digits = 1
-        var scale = index / 10
-        while scale > 0 {
-            digits += 1
-            scale /= 10
-        }
-        return String(unsafeUninitializedCapacity: role.utf8.count + digits + 2 + n * longestSpacedWord) { buffer in
+        // Room for the role, a space, up to 19 digits and a colon, then the words.
+        return String(unsafeUninitializedCapacity: role.utf8.count + 21 + n * longestSpacedWord) { buffer in
             var count = buffer.initialize(fromContentsOf: role.utf8)
             buffer[count] = UInt8(ascii: " ")
-            var rest = index
-            for i in (0..<digits).reversed() {
-                buffer[count + 1 + i] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+            count += 1
+            // The index's digits, the last first, then put in order.
+            let digits = count
+            var rest = max(index, 0)
+            repeat {
+                buffer[count] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
+                count += 1
                 rest /= 10
-            }
-            buffer[count + 1 + digits] = UInt8(ascii: ":")
-            count += digits + 2
+            } while rest > 0
+            buffer[digits..<count].reverse()
+            buffer[count] = UInt8(ascii: ":")
+            count += 1
             for _ in 0..<n {
                 let word = spaced[Int(rng.next() % UInt64(spaced.count))]
                 count = buffer[count...].initialize(fromContentsOf: word)

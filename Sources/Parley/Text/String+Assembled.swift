@@ -9,10 +9,7 @@ struct StringAssembly {
             count += piece.utf8.count
             return
         }
-        // Contiguous for native strings and their slices (and small ones, copied out first).
-        if piece.utf8.withContiguousStorageIfAvailable({ copy($0) }) == nil {
-            Array(piece.utf8).withUnsafeBufferPointer { copy($0) }
-        }
+        piece.withBorrowedUTF8 { copy($0) }
     }
 
     private mutating func copy(_ bytes: UnsafeBufferPointer<UInt8>) {

@@ -4,7 +4,7 @@ extension StringProtocol {
     /// (~40 instructions) each time, and a request reads about 25 texts this way (benchmarks/callgrind).
     /// Native strings are contiguous; a bridged or otherwise foreign one is made contiguous in a copy.
     @inline(__always)
-    func withBorrowedUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
+    package func withBorrowedUTF8<Result>(_ body: (UnsafeBufferPointer<UInt8>) throws -> Result) rethrows -> Result {
         if let result = try utf8.withContiguousStorageIfAvailable(body) { return result }
         var copy = String(self)
         return try copy.withUTF8(body)
