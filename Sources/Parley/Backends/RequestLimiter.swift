@@ -19,6 +19,7 @@ public final class RequestLimiter: Sendable {
     public var limit: Int { state.withLock { $0.limit } }
     public var inFlight: Int { state.withLock { $0.inFlight } }
 
+    @inline(__always)
     nonisolated(nonsending) public func acquire() async throws {
         let id: UInt64? = state.withLock { s in
             if s.inFlight < s.limit {

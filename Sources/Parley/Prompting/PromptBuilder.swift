@@ -46,6 +46,7 @@ public struct PromptBuilder: Sendable {
     /// - Parameters:
     ///   - contentCounts: token counts of `view.history[i].content` (cached by the caller).
     ///   - exchangeStarts: where exchanges start in the dialogue (a user message).
+    @inline(__always)
     nonisolated(nonsending) public func build(_ view: View, contentCounts: [Int], exchangeStarts: [Bool]) async throws
         -> Outcome
     {
@@ -114,6 +115,7 @@ public struct PromptBuilder: Sendable {
 
     /// What the prompt costs with no history message; remembered for the role's usual
     /// view (its own system prompt and instruction), computed for the rest (topics, openings).
+    @inline(__always)
     nonisolated(nonsending) func fixedCost(_ view: View) async throws -> Int {
         let usual =
             view.lead.isEmpty && view.system == role.systemPrompt
@@ -138,6 +140,7 @@ public struct PromptBuilder: Sendable {
     }
 
     /// What a message adds besides its content: its template part, transcript label or chat framing.
+    @inline(__always)
     nonisolated(nonsending) func messageOverhead(_ speaker: Speaker, framing: View.Framing) async throws -> Int {
         if case .direct = framing, role.endpoint == .chat { return try await chatMessageOverhead() }
         let slot = (speaker == .user ? 0 : 1) + (framing == .direct ? 0 : 2)  // per message speaker

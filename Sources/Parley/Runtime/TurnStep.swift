@@ -59,6 +59,10 @@ struct TurnStep {
         let counter = role.endpoint.tokenCounter
         var counts = cache.take(role.endpoint.name)
         while counts.count < d.messages.count {
+            if let n = counter.countLocally(d.messages[counts.count].content) {
+                counts.append(n)
+                continue
+            }
             do {
                 counts.append(try await counter.count(d.messages[counts.count].content))
             } catch let e as BackendError {

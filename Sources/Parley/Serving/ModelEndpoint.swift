@@ -60,6 +60,7 @@ public final class ModelEndpoint: Sendable {
     /// spending a retry. Throws `GenerationFailure` once retries are spent or the error is
     /// not retryable, and `BudgetExhausted` when the budget cannot cover the request. The request is
     /// `consuming`: handed on to the attempts, not copied (a copy retained and released its strings and arrays).
+    @inline(__always)
     nonisolated(nonsending) public func generate(_ request: consuming GenerationRequest) async throws -> (
         GenerationResult, attempts: Int
     ) {
@@ -81,6 +82,7 @@ public final class ModelEndpoint: Sendable {
         }
     }
 
+    @inline(__always)
     nonisolated(nonsending) private func attempt(_ request: consuming GenerationRequest, promptTokens: Int)
         async throws -> (GenerationResult, Int)
     {

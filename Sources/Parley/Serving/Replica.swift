@@ -60,6 +60,7 @@ public final class Replica: Sendable {
     }
 
     /// Waits out a `Retry-After` pause and for a slot; returns the epoch the request is admitted in.
+    @inline(__always)
     nonisolated(nonsending) func admit() async throws -> Int {
         let pause = state.withLock { $0.pausedUntil } - MonotonicTime.seconds()
         if pause > 0 { try await Task.sleep(nanoseconds: UInt64(pause * 1e9)) }
