@@ -13,12 +13,13 @@ final class DatasetWriter: Sendable {
     static let failuresFile = "failures.jsonl"
 
     private struct State {
-        var files: [String: AppendFile]
+        /// In the order their sizes are journaled; a few, found by name without hashing it (a dictionary hashed
+        /// each name at each end, ~120 instructions a scripted request, benchmarks/callgrind).
+        var files: [(name: String, file: AppendFile)]
         var stats: RunStats
     }
     private let state: Locked<State>
     private let journal: Journal
-    private let order: [String]
     /// Prepended to `conversations` as the `system` entry: the assistant's system prompt.
     private let systemPrompt: String?
     /// The recipe's own output rows (`pairs.jsonl`, …).
@@ -38,15 +39,13 @@ final class DatasetWriter: Sendable {
     ) throws {
         var names = [Self.dialoguesFile, Self.filteredFile, Self.failuresFile] + recipe.outputFiles
         if formats.contains(.messages) { names.append(Self.messagesFile) }
-        var files: [String: AppendFile] = [:]
-        for n in names { files[n] = try AppendFile(path: dir + "/" + n) }
+        let files = try names.map { n in (name: n, file: try AppendFile(path: dir + "/" + n)) }
         let fsync = durability == .fsync
-        group = fsync ? try GroupCommit(journal: journal, outputs: files.values.map(\.fd), directory: dir) : nil
+        group = fsync ? try GroupCommit(journal: journal, outputs: files.map(\.file.fd), directory: dir) : nil
         // As many as a burst of ends at 1,024 dialogues in flight; a queued end holds its dialogue in memory.
         ends = fsync ? nil : EndQueue(limit: 1024)
         state = Locked(State(files: files, stats: stats))
         self.journal = journal
-        self.order = names
         self.systemPrompt = systemPrompt
         self.recipe = recipe
         writesMessages = formats.contains(.messages)
@@ -91,8 +90,8 @@ final class DatasetWriter: Sendable {
     /// ends waited while a row was made under it.
     private func write(_ d: Dialogue, rows: [(file: String, row: [UInt8])]) throws -> UInt64? {
         try state.withLock { s in
-            for (file, row) in rows { try s.files[file]?.append(row) }
-            let sizes = order.compactMap { name in s.files[name].map { (name, $0.size) } }
+            for (name, row) in rows { try s.files.first { $0.name == name }?.file.append(row) }
+            let sizes = s.files.map { ($0.name, $0.file.size) }
             s.stats.add(d, records: type(of: recipe).records)
             // Under the lock, so end records follow the order of the rows they claim.
             guard let group else {
