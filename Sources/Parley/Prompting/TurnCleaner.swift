@@ -1,5 +1,3 @@
-import FoundationEssentials
-
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -9,67 +7,83 @@ import FoundationEssentials
 #endif
 
 /// Cleans generated text: cut at the first stop sequence (in case the server did not),
-/// trim, and drop a speaker label the model repeated ("User: …"). Byte-wise on UTF-8, with
-/// ASCII fast paths: it runs for every generated message (it was 5% of a zero-latency turn
-/// through Substring's generic search and Unicode-aware prefix tests; `perf record` on
-/// `ParleyBench overhead`).
+/// trim, and drop a speaker label the model repeated ("User: …"). On the text's UTF-8 bytes, reached once: it runs
+/// for every generated message (it was 5% of a zero-latency turn through Substring's generic search and
+/// Unicode-aware prefix tests, `perf record` on `ParleyBench overhead`; trimming through `Substring.UTF8View`'s
+/// indices then cost ~270 instructions a message, `benchmarks/callgrind`).
 public enum TurnCleaner {
     static let userLabels = ["User:", "Human:", "USER:", "[|Human|]"].map { Array($0.utf8) }
     static let assistantLabels = ["Assistant:", "ASSISTANT:", "AI:", "[|AI|]"].map { Array($0.utf8) }
 
     public static func clean(_ text: String, stops: [String], speaker: Speaker) -> String {
-        var t = Substring(text)
-        var cut: Substring.Index?  // the earliest stop (a loop: compactMap made an array per message)
-        for stop in stops {
-            if let at = firstIndex(of: stop, in: t), cut.map({ at < $0 }) ?? true { cut = at }
+        let labels = speaker == .user ? userLabels : assistantLabels
+        return text.withBorrowedUTF8 { t in
+            var end = t.count
+            for stop in stops {  // the earliest: each stop is looked for before the one found so far
+                if let at = stop.withBorrowedUTF8({ offset(of: $0, in: UnsafeBufferPointer(rebasing: t[..<end])) }) {
+                    end = at
+                }
+            }
+            var kept = trimmed(t, 0..<end)
+            if let label = repeatedLabel(UnsafeBufferPointer(rebasing: t[kept]), labels) {
+                kept = trimmed(t, kept.lowerBound + label..<kept.upperBound)
+            }
+            // Nothing cut or trimmed (the usual case): the text itself, not a copy.
+            if kept == 0..<t.count { return text }
+            return String(decoding: UnsafeBufferPointer(rebasing: t[kept]), as: UTF8.self)
         }
-        if let cut { t = t[..<cut] }
-        t = trimmed(t)
-        if let label = repeatedLabel(t, speaker == .user ? userLabels : assistantLabels) {
-            t = trimmed(t[t.utf8.index(t.startIndex, offsetBy: label)...])
-        }
-        // Nothing cut or trimmed (the usual case): the text itself, not a copy.
-        return t.startIndex == text.startIndex && t.endIndex == text.endIndex ? text : String(t)
     }
 
-    /// Whitespace trimmed from both ends: ASCII whitespace byte-wise, then, only when a
-    /// non-ASCII character is left at an end, by Unicode's White_Space property.
-    static func trimmed(_ s: Substring) -> Substring {
-        let u = s.utf8
-        var lower = u.startIndex
-        var upper = u.endIndex
-        while lower < upper, isASCIIWhitespace(u[lower]) { lower = u.index(after: lower) }
-        while lower < upper, isASCIIWhitespace(u[u.index(before: upper)]) { upper = u.index(before: upper) }
-        let t = s[lower..<upper]
-        guard let first = t.utf8.first, let last = t.utf8.last, first >= 0x80 || last >= 0x80 else { return t }
-        return t.trimmingScalars { $0.properties.isWhitespace }
+    /// `range` of `t` without the whitespace (Unicode's White_Space) at its ends: ASCII byte-wise, another
+    /// scalar decoded only when one is at an end.
+    static func trimmed(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+        var lower = range.lowerBound
+        var upper = range.upperBound
+        while lower < upper {
+            if isASCIIWhitespace(t[lower]) {
+                lower += 1
+                continue
+            }
+            guard t[lower] >= 0x80, let (s, width) = scalar(t, lower..<upper), s.properties.isWhitespace else { break }
+            lower += width
+        }
+        while lower < upper {
+            if isASCIIWhitespace(t[upper - 1]) {
+                upper -= 1
+                continue
+            }
+            guard t[upper - 1] >= 0x80 else { break }
+            var start = upper - 1
+            while start > lower, t[start] & 0xC0 == 0x80 { start -= 1 }  // back over continuation bytes
+            guard let (s, _) = scalar(t, start..<upper), s.properties.isWhitespace else { break }
+            upper = start
+        }
+        return lower..<upper
+    }
+
+    /// The scalar that `range` of `t` begins with, and its length in bytes; nil for an invalid sequence.
+    private static func scalar(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> (Unicode.Scalar, Int)? {
+        var bytes = UnsafeBufferPointer(rebasing: t[range]).makeIterator()
+        var decoder = UTF8()
+        guard case .scalarValue(let s) = decoder.decode(&bytes) else { return nil }
+        return (s, UTF8.width(s))
     }
 
     /// Space, tab, line feed, vertical tab, form feed, carriage return: Unicode's White_Space in ASCII.
     private static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
 
-    /// Where `needle` first occurs in `hay`. Byte-wise: a valid UTF-8 needle matches only at
-    /// the start of a scalar.
-    static func firstIndex(of needle: String, in hay: Substring) -> Substring.Index? {
-        let offset = needle.withBorrowedUTF8 { n in hay.withBorrowedUTF8 { h in Self.offset(of: n, in: h) } }
-        return offset.map { hay.utf8.index(hay.startIndex, offsetBy: $0) }
-    }
-
-    /// The length in bytes of the first of `labels` that `text` begins with, if any: the text's bytes are
-    /// reached once for all the labels (`utf8.starts(with:)` went a byte at a time through the generic
-    /// collection path, and a `withUTF8` per label cost 650 instructions a message, benchmarks/callgrind).
-    static func repeatedLabel(_ text: Substring, _ labels: [[UInt8]]) -> Int? {
-        text.withBorrowedUTF8 { t in
-            guard let first = t.first, let start = t.baseAddress else { return nil }
-            for label in labels where label.count <= t.count && label.first == first {
-                let same = label.withUnsafeBufferPointer { l in l.baseAddress.map { memcmp(start, $0, l.count) == 0 } }
-                if same == true { return label.count }
-            }
-            return nil
+    /// The length in bytes of the first of `labels` that `text` begins with, if any.
+    static func repeatedLabel(_ text: UnsafeBufferPointer<UInt8>, _ labels: [[UInt8]]) -> Int? {
+        guard let first = text.first, let start = text.baseAddress else { return nil }
+        for label in labels where label.count <= text.count && label.first == first {
+            let same = label.withUnsafeBufferPointer { l in l.baseAddress.map { memcmp(start, $0, l.count) == 0 } }
+            if same == true { return label.count }
         }
+        return nil
     }
 
-    /// `memchr` to each occurrence of the needle's first byte, `memcmp` for the rest.
+    /// Where `needle` first occurs in `hay`: `memchr` to each occurrence of the needle's first byte, `memcmp` for
+    /// the rest. Byte-wise: a valid UTF-8 needle matches only at the start of a scalar.
     private static func offset(of needle: UnsafeBufferPointer<UInt8>, in hay: UnsafeBufferPointer<UInt8>) -> Int? {
         guard let first = needle.first, needle.count <= hay.count, let h = hay.baseAddress, let n = needle.baseAddress
         else { return nil }
