@@ -93,7 +93,12 @@ public struct PromptBuilder: Sendable {
                 if role.transcript.instruction == .before { return .text(View.joined(view.system ?? "", body)) }
                 return .text(template.render(system: view.system, messages: [Message(.user, body)], next: .assistant))
             }
-            return .chat((view.system.map { [ChatMessage(.system, $0)] } ?? []) + [ChatMessage(.user, body)])
+            // One array, sized first: joining a system array and a user array made three (~400 instructions).
+            var chat: [ChatMessage] = []
+            chat.reserveCapacity(2)
+            if let system = view.system { chat.append(ChatMessage(.system, system)) }
+            chat.append(ChatMessage(.user, body))
+            return .chat(chat)
         }
     }
 
