@@ -60,32 +60,34 @@ public struct Template: Sendable, Equatable {
     /// The prompt asking the model to write `next`'s message after `messages`.
     public func render(system systemPrompt: String?, messages: [Message], next: Speaker) -> String {
         // Written into one string sized first (`String.assembled`): it is remade for every turn of every dialogue.
-        var systemBlock: String?
-        if let systemPrompt, !systemPrompt.isEmpty { systemBlock = system.prefix + systemPrompt + system.suffix }
+        // What both passes write is worked out once, before them; the system block is written in its three pieces
+        // (joined first, they were two strings made per request).
+        let hasSystem = systemPrompt.map { !$0.isEmpty } ?? false
         let firstUser = messages.first.map { $0.speaker == .user } ?? (next == .user)
         let systemInUser = systemInFirstUser && firstUser
+        let nextPrefix = Self.withoutTrailingSpaces(part(next).prefix)
         return String.assembled { out in
-            out.append(begin)
-            var pendingSystem = systemBlock
-            if let block = pendingSystem, !systemInUser {
-                out.append(block)
-                pendingSystem = nil
+            var pendingSystem = hasSystem
+            func writeSystem() {
+                out.append(system.prefix)
+                out.append(systemPrompt ?? "")
+                out.append(system.suffix)
+                pendingSystem = false
             }
+            out.append(begin)
+            if pendingSystem, !systemInUser { writeSystem() }
             for i in messages.indices {  // by index: `for m in` copied each message, twice
                 let speaker = messages[i].speaker
                 out.append(part(speaker).prefix)
-                if let block = pendingSystem {
-                    out.append(block)
-                    pendingSystem = nil
-                }
+                if pendingSystem { writeSystem() }
                 out.append(messages[i].content)
                 out.append(part(speaker).suffix)
             }
-            if let block = pendingSystem {
+            if pendingSystem {
                 out.append(part(next).prefix)
-                out.append(block)
+                writeSystem()
             } else {
-                out.append(Self.withoutTrailingSpaces(part(next).prefix))
+                out.append(nextPrefix)
             }
         }
     }
