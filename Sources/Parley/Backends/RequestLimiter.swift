@@ -53,6 +53,14 @@ public final class RequestLimiter: Sendable {
     }
 
     public func release() {
+        // Nobody waiting (the usual case): the slot is given back under one lock. An optional continuation handed
+        // out of the lock went through generic value witnesses every time (~600 instructions, benchmarks/callgrind).
+        let waiting = state.withLock { s -> Bool in
+            if s.inFlight <= s.limit, s.head < s.waiters.count { return true }
+            s.inFlight -= 1
+            return false
+        }
+        guard waiting else { return }
         let next = state.withLock { s -> CheckedContinuation<Void, any Error>? in
             // The slot passes to a waiter, unless a lowered limit wants it back.
             if s.inFlight <= s.limit, let w = Self.popWaiter(&s) { return w.continuation }
