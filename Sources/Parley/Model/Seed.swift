@@ -50,7 +50,7 @@ public struct Seed: Sendable, Equatable {
         guard case .object(let fields) = value else {
             throw SeedError(line: number, message: "expected a JSON object, got \(value.shortDescription)")
         }
-        // One pass over the fields, no lookup by key (each hashed the key: ~2,500 instructions a seed, of ~10K,
+        // One pass over the fields, no lookup by key (each hashed the key: ~2,900 instructions a seed, of ~10K,
         // benchmarks/callgrind); the known ones are read after it in a fixed order, so that a seed with two bad
         // fields is reported the same way whatever order the dictionary keeps.
         var given: (id: JSONValue?, question: JSONValue?, answer: JSONValue?, topic: JSONValue?) = (nil, nil, nil, nil)

@@ -14,7 +14,7 @@ final class DatasetWriter: Sendable {
 
     private struct State {
         /// In the order their sizes are journaled; a few, found by name without hashing it (a dictionary hashed
-        /// each name at each end, ~120 instructions a scripted request, benchmarks/callgrind).
+        /// each name at each end, ~180 instructions a scripted request, benchmarks/callgrind).
         var files: [(name: String, file: AppendFile)]
         var stats: RunStats
     }

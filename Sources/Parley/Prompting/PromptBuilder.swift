@@ -93,7 +93,7 @@ public struct PromptBuilder: Sendable {
                 if role.transcript.instruction == .before { return .text(View.joined(view.system ?? "", body)) }
                 return .text(template.render(system: view.system, messages: [Message(.user, body)], next: .assistant))
             }
-            // One array, sized first: joining a system array and a user array made three (~400 instructions).
+            // One array, sized first: joining a system array and a user array made three (~340 instructions).
             var chat: [ChatMessage] = []
             chat.reserveCapacity(2)
             if let system = view.system { chat.append(ChatMessage(.system, system)) }

@@ -6,7 +6,7 @@ public protocol TokenCounter: Sendable {
     /// Tokens a chat template adds around one message, when the server can say (nil: unknown).
     nonisolated(nonsending) func chatMessageOverhead() async throws -> Int?
     /// The count when it needs no server (a local estimate); nil: await `count`. Read first where every message is
-    /// counted: an awaited call allocates its frame on the task (~130 instructions, `benchmarks/callgrind`).
+    /// counted: an awaited call allocates its frame on the task (~200 instructions, `benchmarks/callgrind`).
     func countLocally(_ text: String) -> Int?
 }
 

@@ -36,7 +36,7 @@ public enum TurnCleaner {
 
     /// `range` of `t` without the whitespace (Unicode's White_Space) at its ends: ASCII byte-wise, another
     /// scalar decoded only when one is at an end.
-    static func trimmed(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
+    private static func trimmed(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
         var lower = range.lowerBound
         var upper = range.upperBound
         while lower < upper {
@@ -73,7 +73,7 @@ public enum TurnCleaner {
     private static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
 
     /// The length in bytes of the first of `labels` that `text` begins with, if any.
-    static func repeatedLabel(_ text: UnsafeBufferPointer<UInt8>, _ labels: [[UInt8]]) -> Int? {
+    private static func repeatedLabel(_ text: UnsafeBufferPointer<UInt8>, _ labels: [[UInt8]]) -> Int? {
         guard let first = text.first, let start = text.baseAddress else { return nil }
         for label in labels where label.count <= text.count && label.first == first {
             let same = label.withUnsafeBufferPointer { l in l.baseAddress.map { memcmp(start, $0, l.count) == 0 } }
