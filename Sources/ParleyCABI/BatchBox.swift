@@ -16,7 +16,7 @@ final class BatchBox: @unchecked Sendable {  // `texts` are written in init and 
         self.pull = pull
         tickets = taken.map(\.id)
         texts = taken.map { ticket in
-            var json = JSONWriter()
+            var json = HostJSON.writer(for: ticket.request)
             HostJSON.write(ticket.request, ticket: ticket.id, into: &json)
             return json.cString()
         }

@@ -19,7 +19,7 @@ struct HostCallback: Sendable {
         let handle = replies.add(reply)
         defer { _ = try? replies.remove(handle, "reply") }
         // Handed over from the writer's buffer: no `String` made (and its UTF-8 checked) on the way.
-        var json = JSONWriter()
+        var json = HostJSON.writer(for: request)
         HostJSON.write(request, ticket: tickets.next(), into: &json)
         let status = json.withCString { fn($0, handle, UnsafeMutableRawPointer(bitPattern: userData)) }
         let answer = reply.current.result

@@ -17,6 +17,12 @@ package struct JSONWriter: ~Copyable {
 
     package init() { storage = .allocate(capacity: capacity) }
 
+    /// A writer with room for `capacity` bytes at first, for a document whose size is known roughly.
+    package init(capacity: Int) {
+        self.capacity = max(capacity, 64)
+        storage = .allocate(capacity: self.capacity)
+    }
+
     deinit { storage.deallocate() }
 
     /// The document's bytes (a copy).
