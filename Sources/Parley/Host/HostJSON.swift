@@ -48,7 +48,7 @@ public enum HostJSON {
     }
 
     /// A writer with room for `request(r, ticket:)`'s JSON unless its texts need escapes: a conversation outgrew
-    /// the default 512 bytes, and a copy into each larger buffer cost a host request ~220 instructions
+    /// the default 512 bytes, and a copy into each larger buffer cost a host request ~130-210 instructions
     /// (`benchmarks/callgrind`).
     package static func writer(for r: GenerationRequest) -> JSONWriter {
         var size = 384 + r.stop.reduce(0) { $0 + $1.utf8.count + 3 }
