@@ -16,6 +16,16 @@ final class TextMeasureTests: XCTestCase {
         XCTAssertNotEqual(Words.tokens("Straße"), Words.tokens("strasse"), "lower-casing only, no case folding")
     }
 
+    /// Unicode's White_Space goes from both ends (ASCII and not, mixed); what is inside, and other scalars at the
+    /// ends, stay.
+    func testWhitespaceIsTrimmedFromBothEnds() {
+        XCTAssertEqual(" \t\u{3000}\u{00A0} a  b\u{2003}\n\u{2028}".trimmingWhitespace(), "a  b")
+        XCTAssertEqual("é\u{301} x é".trimmingWhitespace(), "é\u{301} x é")
+        XCTAssertEqual(" \u{00A0}\n ".trimmingWhitespace(), "")
+        XCTAssertEqual("".trimmingWhitespace(), "")
+        XCTAssertEqual(Substring("[ kept ]").dropFirst().dropLast().trimmingWhitespace(), "kept")
+    }
+
     func testRougeLOnLinsExamples() {
         // Lin (2004), §3.1: reference "police killed the gunman".
         XCTAssertEqual(Similarity.rougeL("police killed the gunman", "police kill the gunman"), 0.75, accuracy: 1e-12)

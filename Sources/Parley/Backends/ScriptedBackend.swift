@@ -95,20 +95,12 @@ public final class ScriptedBackend: Backend {
     /// ~570 instructions a request, benchmarks/callgrind).
     static func words(_ n: Int, role: String, index: Int, _ rng: inout SplitMix64) -> String {
         let spaced = spacedVocabulary
-        // Room for the role, a space, up to 19 digits and a colon, then the words.
-        return String(unsafeUninitializedCapacity: role.utf8.count + 21 + n * longestSpacedWord) { buffer in
+        // Room for the role, a space, up to 20 digits and a colon, then the words.
+        return String(unsafeUninitializedCapacity: role.utf8.count + 22 + n * longestSpacedWord) { buffer in
             var count = buffer.initialize(fromContentsOf: role.utf8)
             buffer[count] = UInt8(ascii: " ")
             count += 1
-            // The index's digits, the last first, then put in order.
-            let digits = count
-            var rest = max(index, 0)
-            repeat {
-                buffer[count] = UInt8(truncatingIfNeeded: rest % 10) &+ 0x30
-                count += 1
-                rest /= 10
-            } while rest > 0
-            buffer[digits..<count].reverse()
+            count = buffer.initializeDecimal(UInt(max(index, 0)), at: count)
             buffer[count] = UInt8(ascii: ":")
             count += 1
             for _ in 0..<n {

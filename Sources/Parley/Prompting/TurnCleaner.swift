@@ -9,8 +9,8 @@
 /// Cleans generated text: cut at the first stop sequence (in case the server did not),
 /// trim, and drop a speaker label the model repeated ("User: …"). On the text's UTF-8 bytes, reached once: it runs
 /// for every generated message (it was 5% of a zero-latency turn through Substring's generic search and
-/// Unicode-aware prefix tests, `perf record` on `ParleyBench overhead`; trimming through `Substring.UTF8View`'s
-/// indices then cost ~270 instructions a message, `benchmarks/callgrind`).
+/// Unicode-aware prefix tests, `perf record` on `ParleyBench overhead`; on the bytes, 1,417 → 418 instructions a
+/// message, `benchmarks/callgrind`).
 public enum TurnCleaner {
     static let userLabels = ["User:", "Human:", "USER:", "[|Human|]"].map { Array($0.utf8) }
     static let assistantLabels = ["Assistant:", "ASSISTANT:", "AI:", "[|AI|]"].map { Array($0.utf8) }
@@ -24,53 +24,15 @@ public enum TurnCleaner {
                     end = at
                 }
             }
-            var kept = trimmed(t, 0..<end)
+            var kept = t.trimmingWhitespace(0..<end)
             if let label = repeatedLabel(UnsafeBufferPointer(rebasing: t[kept]), labels) {
-                kept = trimmed(t, kept.lowerBound + label..<kept.upperBound)
+                kept = t.trimmingWhitespace(kept.lowerBound + label..<kept.upperBound)
             }
             // Nothing cut or trimmed (the usual case): the text itself, not a copy.
             if kept == 0..<t.count { return text }
             return String(decoding: UnsafeBufferPointer(rebasing: t[kept]), as: UTF8.self)
         }
     }
-
-    /// `range` of `t` without the whitespace (Unicode's White_Space) at its ends: ASCII byte-wise, another
-    /// scalar decoded only when one is at an end.
-    private static func trimmed(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Range<Int> {
-        var lower = range.lowerBound
-        var upper = range.upperBound
-        while lower < upper {
-            if isASCIIWhitespace(t[lower]) {
-                lower += 1
-                continue
-            }
-            guard t[lower] >= 0x80, let (s, width) = scalar(t, lower..<upper), s.properties.isWhitespace else { break }
-            lower += width
-        }
-        while lower < upper {
-            if isASCIIWhitespace(t[upper - 1]) {
-                upper -= 1
-                continue
-            }
-            guard t[upper - 1] >= 0x80 else { break }
-            var start = upper - 1
-            while start > lower, t[start] & 0xC0 == 0x80 { start -= 1 }  // back over continuation bytes
-            guard let (s, _) = scalar(t, start..<upper), s.properties.isWhitespace else { break }
-            upper = start
-        }
-        return lower..<upper
-    }
-
-    /// The scalar that `range` of `t` begins with, and its length in bytes; nil for an invalid sequence.
-    private static func scalar(_ t: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> (Unicode.Scalar, Int)? {
-        var bytes = UnsafeBufferPointer(rebasing: t[range]).makeIterator()
-        var decoder = UTF8()
-        guard case .scalarValue(let s) = decoder.decode(&bytes) else { return nil }
-        return (s, UTF8.width(s))
-    }
-
-    /// Space, tab, line feed, vertical tab, form feed, carriage return: Unicode's White_Space in ASCII.
-    private static func isASCIIWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
 
     /// The length in bytes of the first of `labels` that `text` begins with, if any.
     private static func repeatedLabel(_ text: UnsafeBufferPointer<UInt8>, _ labels: [[UInt8]]) -> Int? {

@@ -12,13 +12,11 @@ package struct JSONWriter: ~Copyable {
     /// a key cost ~160 (a micro-benchmark under callgrind: 90 this way, allocation included).
     private var storage: UnsafeMutablePointer<UInt8>
     private var count = 0
-    private var capacity = 512
+    private var capacity: Int
     private var needsComma = false
 
-    package init() { storage = .allocate(capacity: capacity) }
-
-    /// A writer with room for `capacity` bytes at first, for a document whose size is known roughly.
-    package init(capacity: Int) {
+    /// - Parameter capacity: room at first, for a document whose size is known roughly (it grows as needed).
+    package init(capacity: Int = 512) {
         self.capacity = max(capacity, 64)
         storage = .allocate(capacity: self.capacity)
     }
@@ -146,25 +144,15 @@ package struct JSONWriter: ~Copyable {
         needsComma = true
     }
 
-    /// `n` in decimal, without making a `String` first (`String(n)` cost ~250 instructions an
-    /// integer, and a request writes about nine: benchmarks/callgrind).
+    /// `n` in decimal (see `initializeDecimal`).
     private mutating func appendDigits(_ n: Int) {
         if n >= 0 && n < 10 {
             append(UInt8(truncatingIfNeeded: n) &+ 0x30)
             return
         }
         if n < 0 { append(UInt8(ascii: "-")) }
-        var magnitude = n.magnitude
-        // Int.min has 19 digits, so 20 bytes hold any magnitude, written from the end.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var start = 20
-            repeat {
-                start -= 1
-                digits[start] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
-                magnitude /= 10
-            } while magnitude > 0
-            append(UnsafeBufferPointer(rebasing: digits[start...]))
-        }
+        reserve(20)
+        count = UnsafeMutableBufferPointer(start: storage, count: capacity).initializeDecimal(n.magnitude, at: count)
     }
     /// `d` as the integer it is written as, or nil when it is written with a fraction or exponent.
     package static func integer(_ d: Double) -> Int? { d == d.rounded() && abs(d) < 1e15 ? Int(d) : nil }
