@@ -16,6 +16,21 @@ final class TextMeasureTests: XCTestCase {
         XCTAssertNotEqual(Words.tokens("Straße"), Words.tokens("strasse"), "lower-casing only, no case folding")
     }
 
+    /// A token hashes a word's bytes eight at a time: words around those lengths, differing only late, and
+    /// words whose letters take both the ASCII and the Unicode path each get their own token.
+    func testTokensTellWordsApartAtEveryLength() {
+        let words = [
+            "abcdefg", "abcdefgh", "abcdefghi", "abcdefgh0", "abcdefghabcdefgh", "abcdefghabcdefgi",
+            "internationalization", "internationalizatiom", "a", "b", "ab", "ba",
+        ]
+        XCTAssertEqual(Set(words.map(Words.token)).count, words.count)
+        XCTAssertEqual(Words.tokens("CAFÉ au LAIT, façade"), Words.tokens("café AU lait FAÇADE"))
+        XCTAssertEqual(Words.tokens("\u{212A}M"), Words.tokens("km"), "the Kelvin sign lower-cases to k")
+        XCTAssertEqual(Words.normalizedKey("Hello,   WORLD!"), Words.normalizedKey("hello world"))
+        XCTAssertNotEqual(Words.normalizedKey("hello world"), Words.normalizedKey("world hello"))
+        XCTAssertNotEqual(Words.normalizedKey("hello world"), Words.normalizedKey("helloworld"))
+    }
+
     /// Unicode's White_Space goes from both ends (ASCII and not, mixed); what is inside, and other scalars at the
     /// ends, stay.
     func testWhitespaceIsTrimmedFromBothEnds() {

@@ -124,7 +124,7 @@ public final class ModelEndpoint: Sendable {
                 continue
             }
             replica.limiter.release()
-            replica.succeeded(r, seconds: MonotonicTime.seconds() - started) { notify(replica.url, $0) }
+            replica.succeeded(r, started: started) { notify(replica.url, $0) }
             if let reservation {
                 let used = (r.promptTokens ?? promptTokens, r.completionTokens ?? request.maxTokens)
                 rates?.settle(reservation, used: used)

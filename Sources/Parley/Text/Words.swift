@@ -2,8 +2,8 @@
 /// (Unicode categories L* and N*), lower-cased, joined across an inner apostrophe
 /// (`don't`), each Han ideograph a token of its own. The same tokens as Python's
 /// `re.findall(r"[^\W_]+(?:['’][^\W_]+)*", text.lower())` on non-CJK text.
-/// Tokens are kept as 64-bit hashes (FNV-1a of the lower-cased scalars): measures
-/// only compare tokens, and hashing avoids a String per word.
+/// Tokens are kept as 64-bit hashes of the lower-cased scalars, within one process: measures
+/// only compare tokens, and hashing avoids a String per word. Nothing stores a token.
 public enum Words {
     public typealias Token = UInt64
 
@@ -25,9 +25,13 @@ public enum Words {
                 let b = bytes[i]
                 if b < 0x80 {
                     i += 1
-                    let lower = b >= 0x41 && b <= 0x5A ? b + 32 : b
-                    if (lower >= 0x61 && lower <= 0x7A) || (b >= 0x30 && b <= 0x39) {
-                        state.letter(UInt32(lower))
+                    if let lower = asciiWordByte(b) {
+                        // A run of ASCII letters and digits in one loop: most of the text.
+                        state.letter(lower)
+                        while i < bytes.count, let next = asciiWordByte(bytes[i]) {
+                            state.push(next)
+                            i += 1
+                        }
                     } else if b == 0x27, state.inWord, state.apostrophe == nil {
                         state.apostrophe = 0x27
                     } else if let t = state.separator() {
@@ -46,7 +50,7 @@ public enum Words {
                 if isWordScalar(s) {
                     if s.properties.isIdeographic {
                         if let t = state.separator() { emit(t) }
-                        emit(mix(offset, s.value))
+                        emit(ScanState.token(of: s.value))
                     } else {
                         for l in s.properties.lowercaseMapping.unicodeScalars { state.letter(l.value) }
                     }
@@ -60,21 +64,52 @@ public enum Words {
         }
     }
 
-    /// The word being read: its hash so far, and an apostrophe waiting for a letter.
+    /// The word being read: its lower-cased scalars' bytes (a scalar's low byte first, through its highest
+    /// non-zero one), taken eight at a time into `hash`; an apostrophe waiting for a letter. Eight bytes
+    /// are shifted into a register and mixed with one multiplication: FNV-1a's multiplication a byte, and
+    /// eight more to add each word to a message's key, made `normalizedKey` of a 105-byte message take
+    /// 217 ns, now 137 (about 5% of a scripted turn's time in `perf`, now 3%).
     private struct ScanState {
         var hash = Words.offset
+        var pending: UInt64 = 0
+        var pendingBytes: UInt64 = 0
         var inWord = false
         var apostrophe: UInt32?
 
-        @inline(__always) mutating func letter(_ v: UInt32) {
+        /// Adds a letter (a scalar's value): its bytes, after an apostrophe waiting for it.
+        @inline(__always) mutating func letter<Scalar: FixedWidthInteger>(_ v: Scalar) {
             if let a = apostrophe {
-                hash = mix(hash, a)
+                bytes(of: a)
                 apostrophe = nil
-            } else if !inWord {
-                hash = Words.offset
-                inWord = true
             }
-            hash = mix(hash, v)
+            inWord = true
+            bytes(of: v)
+        }
+
+        @inline(__always) private mutating func bytes<Scalar: FixedWidthInteger>(of v: Scalar) {
+            var x = v
+            repeat {
+                push(UInt8(truncatingIfNeeded: x))
+                x >>= 8
+            } while x != 0
+        }
+
+        /// Adds a byte of the word being read.
+        @inline(__always) mutating func push(_ b: UInt8) {
+            pending = pending << 8 | UInt64(b)
+            pendingBytes += 1
+            if _slowPath(pendingBytes == 8) {  // a branch: a select put the multiplication on every byte
+                hash = Words.fold(hash, pending)
+                pending = 0
+                pendingBytes = 0
+            }
+        }
+
+        /// The token of a word of one scalar.
+        static func token(of scalar: UInt32) -> Token {
+            var word = ScanState()
+            word.letter(scalar)
+            return word.separator() ?? 0
         }
 
         /// Ends the word, if one was being read; returns its token.
@@ -82,7 +117,12 @@ public enum Words {
             apostrophe = nil
             guard inWord else { return nil }
             inWord = false
-            return hash
+            // The count of bytes left over in the top byte: "a" and "\0a" differ, as do 8 bytes and 8 + "\0".
+            let token = Words.fold(hash, pending | pendingBytes << 56)
+            hash = Words.offset
+            pending = 0
+            pendingBytes = 0
+            return token
         }
     }
 
@@ -101,6 +141,14 @@ public enum Words {
 
     public static func count(_ text: String) -> Int { tokens(text).count }
 
+    /// `b` lower-cased when it is an ASCII letter or digit; nil otherwise.
+    @inline(__always) private static func asciiWordByte(_ b: UInt8) -> UInt8? {
+        let lower = b | 0x20
+        if lower >= 0x61 && lower <= 0x7A { return lower }
+        if b >= 0x30 && b <= 0x39 { return b }
+        return nil
+    }
+
     static func isWordScalar(_ s: Unicode.Scalar) -> Bool {
         switch s.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
@@ -111,21 +159,18 @@ public enum Words {
     }
 
     fileprivate static let offset: UInt64 = 0xcbf2_9ce4_8422_2325
-    @inline(__always) fileprivate static func mix(_ h: UInt64, _ v: UInt32) -> UInt64 {
-        var h = h
-        var x = v
-        repeat {
-            h = (h ^ UInt64(x & 0xFF)) &* 0x0000_0100_0000_01B3
-            x >>= 8
-        } while x != 0
-        return h
+
+    /// Mixes eight bytes into a hash (FxHash's step: rotate, xor, multiply by an odd constant). A word of up
+    /// to seven bytes is one step from `offset`, a bijection: no two such words share a token.
+    @inline(__always) fileprivate static func fold(_ h: UInt64, _ x: UInt64) -> UInt64 {
+        ((h << 5 | h >> 59) ^ x) &* 0x517C_C1B7_2722_0A95
     }
 
     /// A text reduced for exact-duplicate checks: its words, lower-cased, one space apart.
     public static func normalizedKey(_ text: String) -> UInt64 {
-        var h = StableHash()
-        scan(text) { h.combine($0) }
-        return h.value
+        var h = offset
+        scan(text) { h = fold(h, $0) }
+        return SplitMix64.mix(h)
     }
 }
 
