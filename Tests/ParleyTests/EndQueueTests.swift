@@ -61,6 +61,44 @@ final class EndQueueTests: XCTestCase {
         try queue.close()
     }
 
+    /// With no CPU idle, callers write ends, each making its rows on its own thread; a caller that finds another
+    /// writing returns at once, and the one writing writes its end after its own.
+    func testWhenNoCPUIsIdleACallerLeavesItsEndToTheOneWriting() throws {
+        let queue = EndQueue(limit: 100, busy: true)
+        let (log, made) = (Locked<[String]>([]), Locked<[String]>([]))
+        let (writing, gate, firstReturned) = (
+            DispatchSemaphore(value: 0), DispatchSemaphore(value: 0),
+            DispatchSemaphore(value: 0)
+        )
+        DispatchQueue.global().async {
+            try? queue.add {
+                {
+                    writing.signal()
+                    gate.wait()
+                    log.withLock { $0.append("first") }
+                }
+            }
+            firstReturned.signal()
+        }
+        XCTAssertEqual(writing.wait(timeout: .now() + 10), .success)
+        let secondReturned = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try? queue.add {
+                made.withLock { $0.append("second") }
+                return { log.withLock { $0.append("second") } }
+            }
+            secondReturned.signal()
+        }
+        XCTAssertEqual(
+            secondReturned.wait(timeout: .now() + 5), .success, "its caller did not wait for the write in progress")
+        XCTAssertEqual(made.withLock { $0 }, ["second"], "its rows were made by its caller")
+        XCTAssertEqual(log.withLock { $0 }, [])
+        gate.signal()
+        XCTAssertEqual(firstReturned.wait(timeout: .now() + 10), .success)
+        XCTAssertEqual(log.withLock { $0 }, ["first", "second"], "the caller writing wrote it, in order")
+        try queue.close()
+    }
+
     func testAFailedWriteStopsTheRun() throws {
         let queue = EndQueue(limit: 100)
         let log = Locked<[String]>([])

@@ -1,5 +1,6 @@
 import DequeModule
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -22,14 +23,16 @@ import FoundationEssentials
 /// The caller writes the queue up to its own end when the queue is full, or when the process used more than three
 /// quarters of the CPUs over the last tenth of a second: then no CPU is idle, and moving an end to another thread
 /// only adds its costs (context switches, cache misses: `ParleyBench overhead` rose by 1 µs a turn and more while a
-/// version without this check moved ends at zero latency). Either way
+/// version without this check moved ends at zero latency). A caller whose end is not for the thread makes its rows
+/// before it queues it, with no lock held, and when another caller is writing, leaves the end to that one: waiting
+/// for another's writes was a futex sleep and wake-up an end. Either way
 /// ends are written in the order they were added, so a run of one dialogue at a time writes its rows in seed
 /// order. A crash loses nothing: a queued dialogue has no end record yet, so a resumed run finishes it again from
 /// the journal.
 final class EndQueue: @unchecked Sendable {  // the state is guarded by `condition`
     /// Makes one ended dialogue's rows (no lock held), and returns what writes them, under the writer's lock.
     typealias End = @Sendable () throws -> Write
-    typealias Write = () throws -> Void
+    typealias Write = @Sendable () throws -> Void
 
     /// The thread wakes for this many ends, or `gather` seconds after the first: a wake-up per end cost more than
     /// the end.
@@ -60,37 +63,86 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// The first write that failed; the run stops at it.
     private var failure: (any Error)?
     private var closed = false
-    /// The process's CPU seconds at the start of the current window, its time (`MonotonicTime`), and whether the
-    /// last window left no CPU idle.
+    /// The process's CPU seconds at the start of the current window, and its time (`MonotonicTime`).
     private var windowCPU = EndQueue.processCPUSeconds()
     private var windowStart = MonotonicTime.seconds()
-    private var busy = false
+    /// Whether the last window left no CPU idle: set under `condition`, read before it by `add`.
+    private let busy = Atomic<Bool>(false)
+    private let alwaysBusy: Bool
+    /// Whether the thread holds `turn`.
+    private let threadWrites = Atomic<Bool>(false)
     /// The first window is short, so that a run that keeps the CPUs busy from its start is found out at once.
     private var windowLength = 0.01
     /// False when the system refused the thread: then every end is written by its caller.
     private var threaded = false
 
-    /// - Parameter limit: the most ends queued for the thread; each holds its dialogue in memory.
-    init(limit: Int) {
+    /// - Parameters:
+    ///   - limit: the most ends queued for the thread; each holds its dialogue in memory.
+    ///   - busy: true: as if no CPU were ever idle (for tests); false: measured.
+    init(limit: Int, busy: Bool = false) {
         self.limit = limit
+        alwaysBusy = busy
+        self.busy.store(busy, ordering: .relaxed)
         threaded = startThread { [self] in run() }
     }
 
-    /// Adds `end`, for the thread to write; when the thread cannot take it now (the queue is full or closed, no CPU
-    /// is idle, or there is no thread), writes the queue up to `end` on the calling thread.
+    /// Adds `end`, for the thread to write; when the thread cannot take it now, writes the queue up to `end` on the
+    /// calling thread: when the queue is full or closed, or there is no thread; or, when no CPU is idle, unless
+    /// another caller is writing the queue (who then writes `end` too).
     /// - Throws: the failure of this write or of an earlier one, so that the run stops at the first.
     func add(_ end: @escaping End) throws {
-        let mine = try condition.withLock { () throws -> UInt64? in
+        var end = end
+        if busy.load(ordering: .relaxed) {
+            // A caller writes this end: its rows are made now, with no lock held. Made under `turn`, they kept
+            // the other threads' ends waiting there.
+            let write: Write
+            do { write = try end() } catch {
+                condition.withLock { failure = failure ?? error }
+                throw error
+            }
+            end = { write }
+        }
+        let writer = try condition.withLock { () throws -> Writer in
             if let failure { throw failure }
             queued.append(end)
             added += 1
             measureLoad()
-            guard threaded, !closed, queued.count <= limit, !busy else { return added }
+            guard threaded, !closed, queued.count <= limit else { return .caller(through: added) }
+            if busy.load(ordering: .relaxed) { return .whoeverIsWriting(through: added) }
             // The thread waits for a first end, then for a batch.
             if queued.count == 1 || queued.count == Self.batch { condition.broadcast() }
-            return nil
+            return .thread
         }
-        if let mine { try write(through: mine) }
+        switch writer {
+        case .thread: return
+        case .caller(let mine): try write(through: mine)
+        case .whoeverIsWriting(let mine): try writeUnlessWriting(through: mine)
+        }
+    }
+
+    /// Who writes an end just added.
+    private enum Writer {
+        /// The thread, at idle priority.
+        case thread
+        /// The caller, the queue up to its end.
+        case caller(through: UInt64)
+        /// The caller when nobody is writing; otherwise the caller writing, who writes the queue to its end.
+        case whoeverIsWriting(through: UInt64)
+    }
+
+    /// Writes the queue to its end unless another caller is writing it: that one finds the end and writes it (it
+    /// looks again once it has let go). Waiting for it was a futex sleep and wake-up an end when the CPUs are busy
+    /// and each dialogue's thread writes its own. The queue's thread may be starved at idle priority: the caller
+    /// waits for it, and writes through its own end.
+    private func writeUnlessWriting(through mine: UInt64) throws {
+        repeat {
+            guard turn.tryLock() else {
+                if threadWrites.load(ordering: .relaxed) { try write(through: mine) }
+                return
+            }
+            defer { turn.unlock() }
+            while let end = next(through: .max) { try write([end], boosting: false) }
+        } while condition.withLock { !queued.isEmpty }
     }
 
     /// Writes what is still queued on the calling thread (a thread of idle priority may be starved of CPU), after
@@ -155,6 +207,8 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// Writes up to `turnSize` ends from the head of the queue, if there are any (a failure is kept by `write`).
     private func writeNext(boosting: Bool) -> Bool {
         turn.withLock {
+            threadWrites.store(true, ordering: .relaxed)
+            defer { threadWrites.store(false, ordering: .relaxed) }
             var ends: [End] = []
             while ends.count < Self.turnSize, let end = next(through: .max) { ends.append(end) }
             guard !ends.isEmpty else { return false }
@@ -192,9 +246,9 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
     /// Updates `busy` once a window has passed (under `condition`).
     private func measureLoad() {
         let now = MonotonicTime.seconds()
-        guard now - windowStart >= windowLength else { return }
+        guard !alwaysBusy, now - windowStart >= windowLength else { return }
         let cpu = Self.processCPUSeconds()
-        busy = (cpu - windowCPU) / (now - windowStart) > Self.busyShare * Self.cpus
+        busy.store((cpu - windowCPU) / (now - windowStart) > Self.busyShare * Self.cpus, ordering: .relaxed)
         windowCPU = cpu
         windowStart = now
         windowLength = Self.window

@@ -33,6 +33,8 @@ package final class Condition: @unchecked Sendable {
 
     package func lock() { pthread_mutex_lock(mutex) }
     package func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the lock if it is free; false (not waiting) when another thread holds it.
+    package func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
     package func signal() { pthread_cond_signal(cond) }
     package func broadcast() { pthread_cond_broadcast(cond) }
 
