@@ -98,7 +98,10 @@ public final class Journal: Sendable {
 
     private func append(_ record: consuming JSONWriter) throws {
         // Written from the writer's buffer: a copy of every line into an array first is not needed.
-        try record.withLine { line in try file.withLock { try $0.append(line) } }
+        try record.withLine { line in
+            let ahead = try file.withLock { try $0.append(line) }
+            ahead?.populate()
+        }
     }
 }
 

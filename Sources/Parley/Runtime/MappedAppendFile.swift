@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -21,7 +22,8 @@ import FoundationEssentials
 /// the last line: with no newline among them, readers take them, as they take any last line
 /// without its newline, for a partial line (and a resume cuts them away). Where the file
 /// system cannot allocate or map, and off Linux, lines are written with `pwrite(2)`.
-/// The caller serialises appends.
+/// The caller serialises appends; `Ahead.populate()`, which makes pages writable ahead of the lines, runs outside
+/// the caller's lock.
 final class MappedAppendFile {
     let path: String
     let fd: Int32
@@ -39,6 +41,10 @@ final class MappedAppendFile {
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// `MADV_POPULATE_WRITE` of <linux/mman.h> (Linux 5.14), which Glibc's module does not name.
     private static let populateWrite: Int32 = 23
+    /// How far ahead of the lines pages are made writable, and in what steps.
+    private static let aheadBytes = 32 << 10
+    private static let stepBytes = 64 << 10
+    private let steps = Steps()
 
     /// - Parameters:
     ///   - windowBytes: how much the file grows, and is mapped, at a time (rounded up to pages).
@@ -57,19 +63,90 @@ final class MappedAppendFile {
     deinit { try? close() }
 
     /// Appends `line`: in the kernel when this returns.
-    func append(_ line: UnsafeBufferPointer<UInt8>) throws {
-        guard let bytes = line.baseAddress, !line.isEmpty else { return }
+    /// - Returns: pages to make writable ahead of the lines, once the caller has let its lock go (nil: none due).
+    @discardableResult
+    func append(_ line: UnsafeBufferPointer<UInt8>) throws -> Ahead? {
+        guard let bytes = line.baseAddress, !line.isEmpty else { return nil }
         guard !closed else { throw RunError.io("cannot write \(path): it is closed") }
         if mapping && size + line.count > windowStart + mapped { try remap(for: line.count) }
-        if let window {  // only while mapping: every path that stops mapping leaves no window
-            if size + line.count > populated { populate(through: size + line.count) }
-            (window + (size - windowStart)).copyMemory(from: bytes, byteCount: line.count)
-        } else {
+        guard let window else {  // only while mapping: every path that stops mapping leaves no window
             try AppendFile.writeAll(bytes, line.count, to: path) { from, count, written in
                 pwrite(fd, from, count, off_t(size + written))
             }
+            size += line.count
+            return nil
         }
+        if size + line.count > populated { populate(through: size + line.count) }
+        (window + (size - windowStart)).copyMemory(from: bytes, byteCount: line.count)
         size += line.count
+        return ahead()
+    }
+
+    /// A step of the window to make writable, when the lines come within `aheadBytes` of the pages made so, and
+    /// no step is in flight.
+    private func ahead() -> Ahead? {
+        #if os(Linux)
+            let end = windowStart + mapped
+            guard let window, populated - size < Self.aheadBytes, populated < end,
+                steps.inFlight.load(ordering: .relaxed) == 0
+            else { return nil }
+            let count = min(Self.stepBytes, end - populated)
+            let step = Ahead(address: window + (populated - windowStart), count: count, steps: steps)
+            populated += count
+            return step
+        #else
+            return nil
+        #endif
+    }
+
+    /// Pages of the window to make writable ahead of the lines (`MADV_POPULATE_WRITE`) outside the caller's lock:
+    /// a 64 KiB step faults 16 pages in, and under the journal's lock the other dialogues' lines waited for it,
+    /// each wait a futex sleep and wake-up. A line that reaches pages before the step is done faults them in.
+    /// While this lives, its window stays mapped (a window left meanwhile is unmapped when the last step ends).
+    final class Ahead {
+        private let address: UnsafeMutableRawPointer
+        private let count: Int
+        private let steps: Steps
+
+        fileprivate init(address: UnsafeMutableRawPointer, count: Int, steps: Steps) {
+            (self.address, self.count, self.steps) = (address, count, steps)
+            steps.begin()
+        }
+
+        deinit { steps.end() }
+
+        func populate() {
+            #if os(Linux)
+                _ = madvise(address, count, MappedAppendFile.populateWrite)
+            #endif
+        }
+    }
+
+    /// The steps in flight, and the windows left while they were: unmapped when the last step ends.
+    fileprivate final class Steps: Sendable {
+        let inFlight = Atomic<Int>(0)
+        private let left = Locked<[(address: UnsafeMutableRawPointer, length: Int)]>([])
+
+        func begin() { left.withLock { _ in inFlight.add(1, ordering: .relaxed) } }
+
+        func end() {
+            let unmapping = left.withLock { left -> [(address: UnsafeMutableRawPointer, length: Int)] in
+                guard inFlight.subtract(1, ordering: .relaxed).newValue == 0 else { return [] }
+                defer { left = [] }
+                return left
+            }
+            for window in unmapping { munmap(window.address, window.length) }
+        }
+
+        /// Unmaps a window, or leaves it to the last step in flight.
+        func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
+            let now = left.withLock { left in
+                if inFlight.load(ordering: .relaxed) == 0 { return true }
+                left.append((address, length))
+                return false
+            }
+            if now { munmap(address, length) }
+        }
     }
 
     /// Unmaps the window and cuts the file back to its lines.
@@ -112,22 +189,22 @@ final class MappedAppendFile {
         #endif
     }
 
-    /// Makes the window's pages writable through `end`, and at least 64 KiB more, in one call, rather than a
-    /// page fault each as lines reach them (`MADV_POPULATE_WRITE`, Linux 5.14; older kernels refuse it, and
-    /// the pages fault in as written): ParleyBench overhead 10000 8, 4 pairs, 0.7 µs a turn less. Not the
-    /// whole window at once: that took about a millisecond, with every dialogue's journal line waiting.
+    /// Makes the window's pages writable through `end` in one call, rather than a page fault each as a line
+    /// reaches them (`MADV_POPULATE_WRITE`, Linux 5.14; older kernels refuse it, and the pages fault in as
+    /// written): ParleyBench overhead 10000 8, 4 pairs, 0.7 µs a turn less. Lines reach here at a window's start
+    /// and past a step in flight; otherwise `Ahead` steps keep the pages ready. Not the whole window at once: that
+    /// took about a millisecond, with every dialogue's journal line waiting.
     private func populate(through end: Int) {
         #if os(Linux)
             guard let window else { return }
-            let upTo = min(
-                windowStart + mapped, (max(end, populated + 64 << 10) + Self.page - 1) / Self.page * Self.page)
+            let upTo = min(windowStart + mapped, (end + Self.page - 1) / Self.page * Self.page)
             _ = madvise(window + (populated - windowStart), upTo - populated, Self.populateWrite)
             populated = upTo
         #endif
     }
 
     private func unmap() {
-        if let window { munmap(window, mapped) }
+        if let window { steps.unmap(window, mapped) }
         window = nil
         windowStart = size
         mapped = 0
