@@ -58,26 +58,27 @@ final class MappedAppendFileTests: XCTestCase {
     /// a time, lines going on meanwhile, into the next window too (the step's window stays mapped while the step
     /// lives); the lines read back whole.
     func testPagesAreMadeWritableAheadOneStepAtATime() throws {
-        #if os(Linux)
-            let path = dir + "/ahead.jsonl"
-            let file = try MappedAppendFile(path: path, windowBytes: 1 << 20)
-            let line = Array(("{\"x\":\"" + String(repeating: "x", count: 1_000) + "\"}\n").utf8)
-            func append() throws -> MappedAppendFile.Ahead? { try line.withUnsafeBufferPointer { try file.append($0) } }
-            var first = try append()
-            XCTAssertNotNil(first, "a window's first line: a step is due")
-            for _ in 0..<1_200 { XCTAssertNil(try append(), "a step is in flight") }  // past its window
-            first?.populate()
-            first = nil
-            var steps = 0
-            for _ in 0..<2_000 {
-                guard let ahead = try append() else { continue }
-                ahead.populate()
-                steps += 1
-            }
-            XCTAssertGreaterThanOrEqual(steps, 2_000 * line.count / (64 << 10) - 2)
-            try file.close()
-            XCTAssertEqual(try contents(path), Array(repeating: line, count: 3_201).flatMap { $0 })
+        #if !os(Linux)
+            throw XCTSkip("files are mapped on Linux only")
         #endif
+        let path = dir + "/ahead.jsonl"
+        let file = try MappedAppendFile(path: path, windowBytes: 1 << 20)
+        let line = Array(("{\"x\":\"" + String(repeating: "x", count: 1_000) + "\"}\n").utf8)
+        func append() throws -> MappedAppendFile.Ahead? { try line.withUnsafeBufferPointer { try file.append($0) } }
+        var first = try append()
+        XCTAssertNotNil(first, "a window's first line: a step is due")
+        for _ in 0..<1_200 { XCTAssertNil(try append(), "a step is in flight") }  // past its window
+        first?.populate()
+        first = nil
+        var steps = 0
+        for _ in 0..<2_000 {
+            guard let ahead = try append() else { continue }
+            ahead.populate()
+            steps += 1
+        }
+        XCTAssertGreaterThanOrEqual(steps, 2_000 * line.count / (64 << 10) - 2)
+        try file.close()
+        XCTAssertEqual(try contents(path), Array(repeating: line, count: 3_201).flatMap { $0 })
     }
 
     func testAReopenedFileAppendsAfterItsLinesAndPlainWritesGiveTheSameBytes() throws {

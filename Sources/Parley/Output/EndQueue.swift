@@ -96,10 +96,7 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
             // A caller writes this end: its rows are made now, with no lock held. Made under `turn`, they kept
             // the other threads' ends waiting there.
             let write: Write
-            do { write = try end() } catch {
-                condition.withLock { failure = failure ?? error }
-                throw error
-            }
+            do { write = try end() } catch { throw failed(error) }
             end = { write }
         }
         let writer = try condition.withLock { () throws -> Writer in
@@ -179,9 +176,14 @@ final class EndQueue: @unchecked Sendable {  // the state is guarded by `conditi
             defer { if boosting { Self.setPolicy(Self.idlePolicy) } }
             for write in writes { try write() }
         } catch {
-            condition.withLock { failure = failure ?? error }
-            throw error
+            throw failed(error)
         }
+    }
+
+    /// Keeps the first failure, for `add` and `close` to throw; returns `error`.
+    private func failed(_ error: any Error) -> any Error {
+        condition.withLock { failure = failure ?? error }
+        return error
     }
 
     /// The end at the head of the queue, unless the `last`-th added has been taken.

@@ -85,18 +85,14 @@ final class MappedAppendFile {
     /// A step of the window to make writable, when the lines come within `aheadBytes` of the pages made so, and
     /// no step is in flight.
     private func ahead() -> Ahead? {
-        #if os(Linux)
-            let end = windowStart + mapped
-            guard let window, populated - size < Self.aheadBytes, populated < end,
-                steps.inFlight.load(ordering: .relaxed) == 0
-            else { return nil }
-            let count = min(Self.stepBytes, end - populated)
-            let step = Ahead(address: window + (populated - windowStart), count: count, steps: steps)
-            populated += count
-            return step
-        #else
-            return nil
-        #endif
+        let end = windowStart + mapped
+        guard let window, populated - size < Self.aheadBytes, populated < end,
+            steps.inFlight.load(ordering: .relaxed) == 0
+        else { return nil }
+        let count = min(Self.stepBytes, end - populated)
+        let step = Ahead(address: window + (populated - windowStart), count: count, steps: steps)
+        populated += count
+        return step
     }
 
     /// Pages of the window to make writable ahead of the lines (`MADV_POPULATE_WRITE`) outside the caller's lock:

@@ -68,7 +68,8 @@ public enum Words {
     /// non-zero one), taken eight at a time into `hash`; an apostrophe waiting for a letter. Eight bytes
     /// are shifted into a register and mixed with one multiplication: FNV-1a's multiplication a byte, and
     /// eight more to add each word to a message's key, made `normalizedKey` of a 105-byte message take
-    /// 217 ns, now 137 (about 5% of a scripted turn's time in `perf`, now 3%).
+    /// 217 ns, now 137 (a loop over one message; in `perf` of a scripted run the scan is still ~5.5% of the
+    /// cycles, mostly the branch at each word's end, which random words mispredict).
     private struct ScanState {
         var hash = Words.offset
         var pending: UInt64 = 0
