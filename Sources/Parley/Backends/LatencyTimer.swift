@@ -1,11 +1,15 @@
 import FoundationEssentials
 import HeapModule
+import Synchronization
 
 /// The scripted backend's simulated latency: sleeping requests wait on one timer thread, which
 /// resumes every request whose time has come at once, the way an event loop hands back the
 /// answers a server sent. `Task.sleep` arms a timer per request instead: at 1,024 dialogues in
 /// flight and 20 ms a request that is 51K timers a second; against it this timer kept x1.14–1.41
-/// more turns/s in paired runs (`ParleyBench saturation 8192 20 1024`, a 2-core machine).
+/// more turns/s in paired runs (`ParleyBench saturation 8192 20 1024`, a 2-core machine). A request that
+/// begins to sleep first resumes those whose time has come: at that rate one begins every ~20 µs, sooner
+/// than the timer thread wakes up, and on a thread already running (in 9 paired runs: efficiency 0.961 ->
+/// 0.967 median, CPU 2.57 -> 2.34 s, voluntary context switches ~30K -> ~25.5K).
 final class LatencyTimer: @unchecked Sendable {
     static let shared = LatencyTimer()
 
@@ -13,7 +17,7 @@ final class LatencyTimer: @unchecked Sendable {
     private let condition = Condition()
     private var sleepers = Heap<Sleeper>()
     private var waiting: [UInt64: UnsafeContinuation<Void, any Error>] = [:]
-    private var nextID: UInt64 = 0
+    private let nextID = Atomic<UInt64>(0)
 
     /// False when the system refused the timer thread: then each request sleeps on its own.
     /// Written once, by `init`, before any request reads it.
@@ -30,21 +34,24 @@ final class LatencyTimer: @unchecked Sendable {
             let wait = Duration.nanoseconds(Int64(seconds * 1e9))
             return try await Task.sleep(until: .now + wait, tolerance: .zero, clock: .continuous)
         }
-        let deadline = MonotonicTime.seconds() + seconds
-        let id = condition.withLock {
-            nextID += 1
-            return nextID
-        }
+        let now = MonotonicTime.seconds()
+        let deadline = now + seconds
+        let id = nextID.add(1, ordering: .relaxed).newValue
         try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-                condition.withLock {
+                let due = condition.withLock { () -> [UnsafeContinuation<Void, any Error>] in
                     // Checked under the lock: a cancellation before this point finds no sleeper to wake.
-                    guard !Task.isCancelled else { return continuation.resume(throwing: CancellationError()) }
+                    guard !Task.isCancelled else {
+                        continuation.resume(throwing: CancellationError())
+                        return []
+                    }
                     waiting[id] = continuation
                     sleepers.insert(Sleeper(deadline: deadline, id: id))
                     // A new earliest deadline: the timer thread may be waiting for a later one.
                     if sleepers.min?.id == id { condition.signal() }
+                    return takeDue(now: now)
                 }
+                for c in due { c.resume() }
             }
         } onCancel: {
             let continuation = condition.withLock { waiting.removeValue(forKey: id) }
@@ -52,17 +59,24 @@ final class LatencyTimer: @unchecked Sendable {
         }
     }
 
-    /// The timer thread: sleeps until the earliest deadline, then resumes all that are due.
+    /// The sleepers due at `now`, taken off the heap. Call with the lock held.
+    private func takeDue(now: Double) -> [UnsafeContinuation<Void, any Error>] {
+        var due: [UnsafeContinuation<Void, any Error>] = []
+        while let first = sleepers.min, first.deadline <= now {
+            sleepers.removeMin()
+            // Absent when its task was cancelled.
+            if let continuation = waiting.removeValue(forKey: first.id) { due.append(continuation) }
+        }
+        return due
+    }
+
+    /// The timer thread: sleeps until the earliest deadline, then resumes all that are due (those that a
+    /// request beginning to sleep has not resumed already).
     private func run() {
         condition.lock()
         while true {
             let now = MonotonicTime.seconds()
-            var due: [UnsafeContinuation<Void, any Error>] = []
-            while let first = sleepers.min, first.deadline <= now {
-                sleepers.removeMin()
-                // Absent when its task was cancelled.
-                if let continuation = waiting.removeValue(forKey: first.id) { due.append(continuation) }
-            }
+            let due = takeDue(now: now)
             if due.isEmpty {
                 if let first = sleepers.min {
                     condition.wait(until: Date(timeIntervalSinceNow: first.deadline - now))
