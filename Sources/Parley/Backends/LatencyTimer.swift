@@ -8,8 +8,8 @@ import Synchronization
 /// flight and 20 ms a request that is 51K timers a second; against it this timer kept x1.14–1.41
 /// more turns/s in paired runs (`ParleyBench saturation 8192 20 1024`, a 2-core machine). A request that
 /// begins to sleep first resumes those whose time has come: at that rate one begins every ~20 µs, sooner
-/// than the timer thread wakes up, and on a thread already running (in 9 paired runs: efficiency 0.961 ->
-/// 0.967 median, CPU 2.57 -> 2.34 s, voluntary context switches ~30K -> ~25.5K).
+/// than the timer thread wakes up, and on a thread already running (21 alternating runs of each: efficiency
+/// median 0.962 -> 0.965, voluntary context switches ~30K -> ~26K; CPU within the noise).
 final class LatencyTimer: @unchecked Sendable {
     static let shared = LatencyTimer()
 
