@@ -110,7 +110,11 @@ case "saturation":
     let achieved = Double(s.stats.turns) / wall
     // Steady state: from the end of the first round of requests to the last moment every slot was
     // held (the tail, as the last dialogues end, holds fewer): requests a second against the bound.
-    let full = samples.withLock { $0 }.filter { $0.full && $0.messages >= concurrency }
+    let taken = samples.withLock { $0 }
+    let full = taken.filter { $0.full && $0.messages >= concurrency }
+    // Where the time above the bound goes: before every slot is first held, and after the last moment all were.
+    let ramp = taken.first { $0.full }?.seconds ?? 0
+    let tail = wall - (full.last?.seconds ?? wall)
     var steady = 0.0
     if let first = full.first, let last = full.last, last.seconds > first.seconds {
         steady =
@@ -123,7 +127,8 @@ case "saturation":
             + #"\#(String(format: "%.3f", achieved / ideal)), "#
             + #""steady_efficiency": \#(String(format: "%.3f", steady)), "#
             + #""steady_s": \#(String(format: "%.2f", (full.last?.seconds ?? 0) - (full.first?.seconds ?? 0))), "#
-            + #""wall_s": \#(String(format: "%.2f", wall))}"#
+            + #""ramp_s": \#(String(format: "%.3f", ramp)), "tail_s": \#(String(format: "%.3f", tail)), "#
+            + #""wall_s": \#(String(format: "%.3f", wall))}"#
     )
 case "memory":
     let (s, wall, _) = try await run(dialogues: arg(1, 100_000), turns: arg(2, 4), latencyMs: 0, concurrency: 256)
