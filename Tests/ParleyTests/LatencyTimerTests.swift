@@ -26,7 +26,7 @@ final class LatencyTimerTests: XCTestCase {
     }
 
     /// A cancelled sleeper throws (it does not wait out its 30 s), and the sleepers after it still return.
-    func testACancelledSleeperThrowsAtOnce() async throws {
+    func testACancelledSleeperThrows() async throws {
         let sleeper = Task { try await LatencyTimer.shared.sleep(seconds: 30) }
         try await Task.sleep(for: .milliseconds(20))
         sleeper.cancel()

@@ -127,6 +127,7 @@ case "saturation":
             + #"\#(String(format: "%.3f", achieved / ideal)), "#
             + #""steady_efficiency": \#(String(format: "%.3f", steady)), "#
             + #""steady_s": \#(String(format: "%.2f", (full.last?.seconds ?? 0) - (full.first?.seconds ?? 0))), "#
+            + #""above_bound_s": \#(String(format: "%.3f", wall - Double(s.stats.turns) / ideal)), "#
             + #""ramp_s": \#(String(format: "%.3f", ramp)), "tail_s": \#(String(format: "%.3f", tail)), "#
             + #""wall_s": \#(String(format: "%.3f", wall))}"#
     )
