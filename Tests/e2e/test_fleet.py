@@ -206,12 +206,15 @@ def test_affinity_keeps_each_dialogue_in_one_servers_cache(tmp_path, fleet):
         assert [e["url"] for e in serving["endpoints"]] == [f"{u}/v1" for u in m["proxies"]]
         assert None not in m["endpoints_of"], "a request whose dialogue cannot be told (its note dropped?)"
 
-    # Affinity: each dialogue on one server, and both servers used; round robin: spread.
+    # Affinity: each dialogue on one server, and both servers used; round robin: requests in turn (counts within
+    # one). Not "every dialogue on both servers": with 4 dialogues asking in rotation and 2 servers, a dialogue can
+    # meet the same server each time (seen once in CI-like runs: {0: {1}, 1: {0}, ...}).
     dialogues = [e["dialogues"] for e in aff["summary"]["serving"]["local"]["endpoints"]]
     print(f"affinity: dialogues per endpoint {dialogues}")
     assert sum(dialogues) == DIALOGUES and min(dialogues) >= 1, dialogues
     assert sorted(len(s) for s in aff["endpoints_of"].values()) == [1] * DIALOGUES, aff["endpoints_of"]
-    assert sum(len(s) == 2 for s in rr["endpoints_of"].values()) == DIALOGUES, rr["endpoints_of"]
+    in_turn = [e["requests"] for e in rr["summary"]["serving"]["local"]["endpoints"]]
+    assert abs(in_turn[0] - in_turn[1]) <= 1, in_turn
 
     ratio = aff["evaluated_late"] / rr["evaluated_late"]
     print(f"evaluated prompt tokens on requests with history: affinity {aff['evaluated_late']}, "
